@@ -1,0 +1,1 @@
+"""noisesearch's built-in plugins, registered through the same ``noisesearch`` entry points a third party uses."""

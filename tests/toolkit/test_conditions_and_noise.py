@@ -1,0 +1,47 @@
+"""Condition parsing, file-name sanitising and per-candidate noise."""
+
+import pytest
+import torch
+
+from noisesearch.algorithm import SearchContext
+from noisesearch.conditions import Condition, parse_classes
+from noisesearch.errors import UsageError
+from noisesearch.noise import NoiseSpec, derive_seed
+
+
+@pytest.mark.parametrize("spec,labels", [("3", [3]), ("0,4,7", [0, 4, 7]), ("0-9", list(range(10))),
+                                         ("0-2, 7", [0, 1, 2, 7])])
+def test_parse_classes(spec, labels):
+    assert parse_classes(spec) == labels
+
+
+@pytest.mark.parametrize("spec", ["", "a", "3-", "1,,2", "-1", "5-2", "1.5"])
+def test_parse_classes_rejects(spec):
+    with pytest.raises(UsageError):
+        parse_classes(spec)
+
+
+def test_prompt_slug_is_safe_and_unique():
+    evil = Condition(prompt="../../etc/passwd; rm -rf / \x00 <b>")
+    assert all(ch.isalnum() or ch == "-" for ch in evil.slug)
+    assert Condition(prompt="a cat").slug != Condition(prompt="a cat!").slug
+
+
+def test_candidate_noise_depends_on_identity_only():
+    context = SearchContext(seed=5, condition_key="class:3", repeat=0, budget_nfe=100, sample_nfe=10)
+    same = SearchContext(seed=5, condition_key="class:3", repeat=0, budget_nfe=999, sample_nfe=3)
+    shape = (1, 4, 4)
+    assert torch.equal(context.fresh_noise(7).build(shape), same.fresh_noise(7).build(shape))
+    others = [SearchContext(6, "class:3", 0, 100, 10), SearchContext(5, "class:4", 0, 100, 10),
+              SearchContext(5, "class:3", 1, 100, 10)]
+    for other in others:
+        assert not torch.equal(context.fresh_noise(7).build(shape), other.fresh_noise(7).build(shape))
+    assert not torch.equal(context.fresh_noise(7).build(shape), context.fresh_noise(8).build(shape))
+
+
+def test_noise_spec_round_trips_and_mixes():
+    spec = NoiseSpec((derive_seed(1), derive_seed(2)), (0.6, 0.8))
+    again = NoiseSpec.from_dict(spec.as_dict())
+    assert again == spec
+    a, b = NoiseSpec((derive_seed(1),)).build((100,)), NoiseSpec((derive_seed(2),)).build((100,))
+    assert torch.allclose(spec.build((100,)), 0.6 * a + 0.8 * b)

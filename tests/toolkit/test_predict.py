@@ -1,0 +1,109 @@
+"""`noisesearch predict` end to end on the embedded digits model: outputs, contract, determinism."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from conftest import run_cli
+from noisesearch.cli import main
+
+SUMMARY_KEYS = {"pipeline", "algorithm", "verifiers", "seed", "steps", "guidance", "height", "width", "budget_nfe",
+                "nfe_used", "elapsed_s", "results"}
+RESULT_KEYS = {"condition", "repeat", "image", "noise", "score", "scores", "nfe", "candidates"}
+
+
+def predict(out, *args):
+    code = main(["predict", "--data.classes", "0,4,7", "--data.per_condition", "2", "--out", str(out), *args])
+    assert code == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    done = run_cli("predict", "--config", "configs/digits.yaml", "--data.classes", "0,4,7",
+                   "--data.per_condition", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, done
+
+
+def test_outputs_follow_the_contract(run_dir):
+    out, _ = run_dir
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["pipeline"] == "digits" and summary["algorithm"] == "random"
+    assert len(summary["results"]) == 6
+    for record in summary["results"]:
+        assert RESULT_KEYS <= set(record)
+        image = Image.open(out / record["image"])
+        assert image.size == (summary["width"], summary["height"])
+        noise = load_file(out / record["noise"])["noise"]
+        assert noise.shape == (1, 16, 16)
+        assert record["scores"]["digits-classifier"] == pytest.approx(record["score"])
+        assert record["candidates"] == 16 and record["nfe"] == 112
+    assert [r["condition"] for r in summary["results"]][::2] == [{"class_label": c} for c in (0, 4, 7)]
+    assert summary["nfe_used"] == 6 * 112
+    assert (out / "grid.png").is_file() and (out / "config.yaml").is_file()
+    records = [json.loads(line) for line in (out / "journal" / "rank0.jsonl").read_text().splitlines()]
+    assert sum(r["type"] == "candidate" for r in records) == 6 * 16
+    assert sum(r["nfe"] for r in records if r["type"] == "candidate") == summary["nfe_used"]
+
+
+def test_progress_and_table_are_shown(run_dir):
+    _, done = run_dir
+    assert "searches" in done.stdout and "6/6" in done.stdout
+    assert "NFEs per search" in done.stderr + done.stdout
+    assert "nfe_used 672" in done.stdout
+
+
+def test_config_yaml_reruns_to_the_same_results(run_dir, tmp_path):
+    out, _ = run_dir
+    again = tmp_path / "again"
+    assert main(["predict", "--config", str(out / "config.yaml"), "--out", str(again)]) == 0
+    first = json.loads((out / "summary.json").read_text())["results"]
+    second = json.loads((again / "summary.json").read_text())["results"]
+    assert [(r["candidate"], r["score"]) for r in first] == [(r["candidate"], r["score"]) for r in second]
+
+
+def test_batch_size_does_not_change_results(tmp_path):
+    small = predict(tmp_path / "b1", "--model.batch_size", "1", "--data.batch_size", "1")
+    large = predict(tmp_path / "b32", "--model.batch_size", "32")
+    for a, b in zip(small["results"], large["results"]):
+        assert a["candidate"] == b["candidate"]
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+        noise_a = load_file(tmp_path / "b1" / a["noise"])["noise"]
+        noise_b = load_file(tmp_path / "b32" / b["noise"])["noise"]
+        assert torch.equal(noise_a, noise_b)
+        pixels_a = torch.from_numpy(np.array(Image.open(tmp_path / "b1" / a["image"]))).int()
+        pixels_b = torch.from_numpy(np.array(Image.open(tmp_path / "b32" / b["image"]))).int()
+        assert (pixels_a - pixels_b).abs().max() <= 1
+
+
+def test_seed_changes_results(tmp_path):
+    first = predict(tmp_path / "s0", "--model.algorithm", "none")
+    second = predict(tmp_path / "s1", "--model.algorithm", "none", "--seed_everything", "1")
+    assert second["seed"] == 1
+    assert [r["score"] for r in first["results"]] != [r["score"] for r in second["results"]]
+
+
+def test_recorded_noise_regenerates_the_image(run_dir):
+    from noisesearch_plugins.digits.pipeline import DigitsPipeline
+    from noisesearch.sampling import solve
+
+    out, _ = run_dir
+    summary = json.loads((out / "summary.json").read_text())
+    record = summary["results"][0]
+    pipeline = DigitsPipeline()
+    noise = load_file(out / record["noise"])["noise"][None]
+    sigmas = pipeline.sigmas(summary["steps"])
+    label = torch.tensor([record["condition"]["class_label"]])
+    with torch.inference_mode():
+        x0 = solve(lambda x, s, c: pipeline.denoise(x, s, c, summary["guidance"]), noise * sigmas[0], sigmas, label,
+                   summary["sampler"])
+    pixels = (pipeline.decode(x0)[0, 0].clamp(0, 1) * 255).round()
+    saved = torch.from_numpy(np.array(Image.open(out / record["image"]))).float()
+    assert (pixels - saved).abs().max() <= 1

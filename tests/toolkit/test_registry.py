@@ -1,0 +1,40 @@
+"""The pluggy plugin system: built-ins found through entry points, duplicates refused, `list` complete."""
+
+import types
+
+import pluggy
+import pytest
+
+from noisesearch import hookspecs, registry
+from noisesearch.cli import format_plugins
+from noisesearch_plugins.algorithms import RandomSearch
+
+
+def test_builtins_come_from_entry_points():
+    index = registry.index()
+    assert {"none", "random"} <= set(index["algorithms"])
+    assert "digits" in index["pipelines"] and "digits-classifier" in index["verifiers"]
+    entry = index["algorithms"]["random"]
+    assert entry.plugin == "builtin-algorithms" and entry.distribution.startswith("noisesearch ")
+
+
+def test_unknown_name_lists_known():
+    with pytest.raises(registry.UsageError, match="known algorithms: .*none.*random"):
+        registry.lookup("algorithms", "annealing")
+
+
+def test_duplicate_name_names_both_plugins():
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for plugin_name in ("first-plugin", "second-plugin"):
+        plugin = types.SimpleNamespace(noisesearch_algorithms=hookspecs.hookimpl(lambda: [RandomSearch]))
+        pm.register(plugin, name=plugin_name)
+    with pytest.raises(registry.DuplicateNameError) as error:
+        registry.build_index(pm)
+    assert "first-plugin" in str(error.value) and "second-plugin" in str(error.value)
+
+
+def test_list_shows_description_and_distribution():
+    text = format_plugins()
+    assert "random" in text and "best-of-N" in text and "noisesearch 0.1.0" in text
+    assert "digits-classifier" in text and "pipelines:" in text

@@ -1,0 +1,82 @@
+"""The conditions DataModule: classes or prompts, times ``per_condition`` repeats, as searches to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import lightning as L
+from jsonargparse.typing import PositiveInt
+from torch.utils.data import DataLoader
+
+from .conditions import Condition, parse_classes
+from .errors import UsageError
+from .executor import Task
+from .pipeline import Pipeline
+
+
+class ConditionsDataModule(L.LightningDataModule):
+    """Turns ``classes`` ("3", "0,4,7", "0-9"), ``prompts`` or a ``prompts_file`` into searches.
+
+    Args:
+        classes: class labels for a class-conditional pipeline; by default all of its classes.
+        prompts: prompts for a text-conditional pipeline.
+        prompts_file: a text file with one prompt per line (blank lines and lines starting with # skipped).
+        per_condition: independent searches per condition (each with its own noises).
+        batch_size: searches per ``predict_step``; their candidates share the model's batches.
+    """
+
+    def __init__(
+        self,
+        classes: Optional[str] = None,
+        prompts: Optional[list[str]] = None,
+        prompts_file: Optional[str] = None,
+        per_condition: PositiveInt = 1,
+        batch_size: PositiveInt = 10,
+    ):
+        super().__init__()
+        self.per_condition = per_condition
+        self.batch_size = batch_size
+        given = [name for name, value in (("classes", classes), ("prompts", prompts), ("prompts_file", prompts_file))
+                 if value is not None]
+        if len(given) > 1:
+            raise UsageError(f"give one of data.classes, data.prompts or data.prompts_file, not {' and '.join(given)}")
+        self.conditions: Optional[list[Condition]] = None
+        if classes is not None:
+            self.conditions = [Condition(class_label=label) for label in parse_classes(classes)]
+        elif prompts is not None:
+            self.conditions = [Condition(prompt=text) for text in prompts]
+        elif prompts_file is not None:
+            self.conditions = [Condition(prompt=text) for text in read_prompts(prompts_file)]
+        if self.conditions is not None and not self.conditions:
+            raise UsageError("no conditions: data.classes, data.prompts or data.prompts_file is empty")
+        self.tasks: list[Task] = []
+
+    def resolve(self, pipeline: type[Pipeline]) -> list[Task]:
+        """The searches to run, checked against the pipeline family (before any weights load)."""
+        if self.conditions is None:
+            if pipeline.condition_kind != "class" or pipeline.num_classes is None:
+                raise UsageError(f"pipeline {pipeline.name!r} needs prompts: set data.prompts or data.prompts_file")
+            self.conditions = [Condition(class_label=label) for label in range(pipeline.num_classes)]
+        pipeline.check_conditions(self.conditions)
+        self.tasks = [
+            Task(i * self.per_condition + repeat, condition, repeat)
+            for i, condition in enumerate(self.conditions)
+            for repeat in range(self.per_condition)
+        ]
+        return self.tasks
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch  # tasks carry no tensors; each candidate's noise is built where the model runs
+
+    def predict_dataloader(self) -> DataLoader:
+        return DataLoader(self.tasks, batch_size=self.batch_size, shuffle=False, collate_fn=list)
+
+
+def read_prompts(path: str) -> list[str]:
+    """Prompts of a text file, one per line."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"data.prompts_file {path!r} does not exist; give a text file with one prompt per line")
+    lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]

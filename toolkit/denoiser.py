@@ -1,0 +1,30 @@
+"""The denoiser protocol ``D(x, sigma, cond) -> x0`` and the one NFE counter every call goes through."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+
+class Denoiser(Protocol):
+    """Any model seen as an x0-predictor in sigma space (Karras et al. 2022 notation), batched over samples."""
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor: ...
+
+
+class CountingDenoiser:
+    """Wraps a denoiser and counts NFEs: one per sample per network evaluation (a CFG step costs two).
+
+    ``nfe_per_call`` is the number of network evaluations one call makes for one sample: 2 under classifier-free
+    guidance (conditional and unconditional branches), 1 otherwise.
+    """
+
+    def __init__(self, denoiser: Denoiser, nfe_per_call: int = 1):
+        self.denoiser = denoiser
+        self.nfe_per_call = nfe_per_call
+        self.nfe = 0
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
+        self.nfe += x.shape[0] * self.nfe_per_call
+        return self.denoiser(x, sigma, cond)

@@ -1,0 +1,34 @@
+"""Combining verifiers: the unweighted mean of ranks (Ma et al. 2025, section 3.2, "Ensemble")."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+
+def oriented(value: float, higher_is_better: bool) -> float:
+    """A score where higher is better; NaN and infinities count as the worst possible score."""
+    if not math.isfinite(value):
+        return -math.inf
+    return value if higher_is_better else -value
+
+
+def mean_rank(rows: Sequence[Mapping[str, float]]) -> list[float]:
+    """For rows of oriented per-verifier scores, each row's mean rank in [0, 1] (1 = best under every verifier).
+
+    With a single verifier the oriented score itself is returned, so one verifier is never distorted by ranking.
+    """
+    if not rows:
+        return []
+    names = list(rows[0])
+    if len(names) == 1:
+        return [row[names[0]] for row in rows]
+    n = len(rows)
+    totals = [0.0] * n
+    for name in names:
+        values = [row[name] for row in rows]
+        for i, value in enumerate(values):
+            below = sum(v < value for v in values)
+            ties = sum(v == value for v in values) - 1
+            totals[i] += (below + 0.5 * ties) / max(n - 1, 1)
+    return [total / len(names) for total in totals]

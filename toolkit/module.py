@@ -1,0 +1,147 @@
+"""The LightningModule: wraps pipeline, verifiers and algorithm; ``predict_step`` runs the searches of a batch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal, Optional, Sequence
+
+import lightning as L
+import torch
+from jsonargparse.typing import PositiveInt
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+
+from . import registry
+from .errors import UsageError
+from .executor import Executor, SearchResult, SearchSettings, Task
+from .journal import Journal
+from .resolve import resolve_pipeline, resolve_verifiers
+
+DEFAULT_BUDGET_SAMPLES = 16
+
+
+class SearchModule(L.LightningModule):
+    """Noise search for a diffusion model: ``predict`` runs one search per (condition, repeat).
+
+    Args:
+        pipeline: a registered pipeline name (``noisesearch list``) or a local folder of a pipeline.
+        algorithm: a registered search algorithm name.
+        algorithm_args: the algorithm's hyperparameters (see docs/algorithms.md).
+        verifiers: verifier names or ``name:argument`` specs; several form a mean-rank ensemble.
+            By default the pipeline's own.
+        budget_nfe: NFE budget of each search, its final sample included. By default 16 samples' worth.
+        steps: denoising steps of a full solve; by default the pipeline's.
+        guidance: classifier-free guidance scale (1 = none); by default the pipeline's.
+        sampler: ODE solver in sigma space, ``heun`` or ``euler``; by default the pipeline's.
+        batch_size: candidates per forward pass of the denoiser. Results do not depend on it.
+        height: image height; by default the pipeline's.
+        width: image width; by default the pipeline's.
+    """
+
+    def __init__(
+        self,
+        pipeline: str = "digits",
+        algorithm: str = "random",
+        algorithm_args: Optional[dict[str, Any]] = None,
+        verifiers: Optional[list[str]] = None,
+        budget_nfe: Optional[PositiveInt] = None,
+        steps: Optional[PositiveInt] = None,
+        guidance: Optional[float] = None,
+        sampler: Optional[Literal["heun", "euler"]] = None,
+        batch_size: PositiveInt = 32,
+        height: Optional[PositiveInt] = None,
+        width: Optional[PositiveInt] = None,
+    ):
+        super().__init__()
+        self.pipeline_spec = pipeline
+        self.pipeline_cls, self.pipeline_source = resolve_pipeline(pipeline)
+        family = self.pipeline_cls
+        algorithm_cls = registry.lookup("algorithms", algorithm).cls
+        self.verifier_specs = list(verifiers) if verifiers is not None else list(family.default_verifiers)
+        self.verifier_classes = resolve_verifiers(self.verifier_specs, family.condition_kind)
+        if guidance is not None and guidance < 0:
+            raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
+        height = height or family.default_height
+        width = width or family.default_width
+        family.check_size(height, width)
+        params = algorithm_cls.parse_params(algorithm_args)
+        provisional = SearchSettings(
+            algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
+            sampler=sampler or family.default_sampler,
+            guidance=family.default_guidance if guidance is None else guidance,
+            batch_size=batch_size, height=height, width=width, seed=0,
+        )
+        sample_nfe = provisional.sample_nfe(family)
+        budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
+        algorithm_cls.check_budget(params, budget, sample_nfe)
+        self.settings = SearchSettings(**{**provisional.__dict__, "budget_nfe": budget})
+        self.sample_nfe = sample_nfe
+        self.seed = 0
+        self.journal: Optional[Journal] = None
+        self.pipeline: Optional[nn.Module] = None
+        self.verifiers = nn.ModuleList()
+        self.executor: Optional[Executor] = None
+        self.elapsed_s = 0.0
+        self._started = 0.0
+
+    def check_tasks(self, tasks: Sequence[Task]) -> None:
+        """Reject conditions the pipeline cannot take, before anything loads."""
+        self.pipeline_cls.check_conditions([task.condition for task in tasks])
+
+    def load(self) -> None:
+        """Load the pipeline and verifiers (once)."""
+        if self.pipeline is None:
+            self.pipeline = self.pipeline_cls(self.pipeline_source)
+            for cls, argument in self.verifier_classes:
+                self.verifiers.append(cls(argument))
+            self.eval()
+
+    def setup(self, stage: str) -> None:
+        self.load()
+
+    @property
+    def nfe_used(self) -> int:
+        return self.executor.nfe_used if self.executor is not None else 0
+
+    def start(self) -> None:
+        """Begin a run: the executor holds the NFE counter of all its searches."""
+        settings = SearchSettings(**{**self.settings.__dict__, "seed": self.seed})
+        self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal)
+        self.elapsed_s = 0.0
+
+    def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
+        """Run the searches of ``tasks`` (timed into ``elapsed_s``)."""
+        started = time.perf_counter()
+        with torch.inference_mode():
+            results = self.executor.run(tasks)
+        self.elapsed_s += time.perf_counter() - started
+        return results
+
+    def on_predict_start(self) -> None:
+        self.start()
+        rank_zero_info(
+            f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
+            f"NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} {self.settings.sampler} "
+            f"steps, guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}"
+        )
+
+    def predict_step(self, batch: list[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
+        return self.run(batch)
+
+    def describe(self) -> dict:
+        """The settings that fix the run's results, for ``summary.json``."""
+        s = self.settings
+        return {
+            "pipeline": self.pipeline_spec,
+            "algorithm": s.algorithm.name,
+            "algorithm_args": {k: v for k, v in s.params.__dict__.items()},
+            "verifiers": self.verifier_specs,
+            "seed": self.seed,
+            "steps": s.steps,
+            "sampler": s.sampler,
+            "guidance": s.guidance,
+            "height": s.height,
+            "width": s.width,
+            "budget_nfe": s.budget_nfe,
+            "sample_nfe": self.sample_nfe,
+        }

@@ -1,0 +1,95 @@
+"""The Pipeline protocol: a model family seen as a denoiser, its noise schedule, its conditioning and its decoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Optional, Sequence
+
+import torch
+from torch import nn
+
+from .conditions import Condition
+from .errors import UsageError
+
+
+class Pipeline(nn.Module):
+    """Base class of pipeline plugins; subclasses load weights in ``__init__`` and implement the four methods.
+
+    Class attributes describe the family without loading it, so bad input fails before any weights load.
+    """
+
+    name: ClassVar[str]
+    condition_kind: ClassVar[str] = "class"
+    num_classes: ClassVar[Optional[int]] = None
+    default_steps: ClassVar[int] = 20
+    default_guidance: ClassVar[float] = 1.0
+    default_sampler: ClassVar[str] = "heun"
+    default_verifiers: ClassVar[tuple[str, ...]] = ()
+    default_height: ClassVar[int] = 64
+    default_width: ClassVar[int] = 64
+
+    def __init__(self, source: Optional[str] = None):
+        super().__init__()
+        self.source = source
+
+    @classmethod
+    def claims(cls, folder: Path) -> bool:
+        """Whether this family recognises a local folder as one of its models."""
+        return False
+
+    @classmethod
+    def nfe_per_call(cls, guidance: float) -> int:
+        """Network evaluations per sample per denoiser call: 2 with classifier-free guidance, else 1."""
+        return 1 if guidance == 1.0 else 2
+
+    @classmethod
+    def check_size(cls, height: int, width: int) -> None:
+        """Raise a UsageError when the family cannot make images of this size."""
+
+    @classmethod
+    def check_conditions(cls, conditions: Sequence[Condition]) -> None:
+        """Raise a UsageError for conditions this family cannot take (a prompt on a class model, a bad label)."""
+        for condition in conditions:
+            if condition.kind != cls.condition_kind:
+                wanted = "data.classes" if cls.condition_kind == "class" else "data.prompts or data.prompts_file"
+                raise UsageError(
+                    f"pipeline {cls.name!r} is {cls.condition_kind}-conditional and got a {condition.kind}; "
+                    f"use {wanted}"
+                )
+            if condition.kind == "class" and cls.num_classes is not None:
+                if not 0 <= condition.class_label < cls.num_classes:
+                    raise UsageError(
+                        f"class {condition.class_label} is out of range for pipeline {cls.name!r}: "
+                        f"use labels 0-{cls.num_classes - 1}"
+                    )
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
+        """Shape of one sample's initial noise, in the layout the family's pipeline takes as ``latents=``."""
+        raise NotImplementedError
+
+    def sigmas(self, steps: int) -> torch.Tensor:
+        """The noise levels of a full solve, from the first level down to a final 0."""
+        raise NotImplementedError
+
+    def encode(self, conditions: Sequence[Condition]) -> Any:
+        """Encode distinct conditions once per run; the result is indexed per sample with ``select``."""
+        raise NotImplementedError
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any, guidance: float) -> torch.Tensor:
+        """``D(x, sigma, cond) -> x0`` with classifier-free guidance ``guidance`` (1 means none)."""
+        raise NotImplementedError
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        """Clean samples to images in [0, 1], shape (B, C, H, W)."""
+        raise NotImplementedError
+
+    def initial_latents(self, noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+        """The solve's starting point from unit noise (``latents`` times the first noise level)."""
+        return noise * sigmas[0]
+
+    @staticmethod
+    def select(encoded: Any, index: torch.Tensor) -> Any:
+        """Pick per-sample rows of an encoding (a tensor or a dict of tensors)."""
+        if isinstance(encoded, dict):
+            return {key: Pipeline.select(value, index) for key, value in encoded.items()}
+        return encoded[index.to(encoded.device)]

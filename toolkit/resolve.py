@@ -1,0 +1,53 @@
+"""Resolving user specs (names, folders, ``name:arg`` verifier specs) to plugin classes, before anything loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from . import registry
+from .errors import UsageError
+from .pipeline import Pipeline
+from .verifier import Verifier
+
+
+def resolve_pipeline(spec: str) -> tuple[type[Pipeline], Optional[str]]:
+    """A registered pipeline name, or a local folder that a pipeline plugin claims: (class, source folder)."""
+    known = registry.index()["pipelines"]
+    if spec in known:
+        return known[spec].cls, None
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        for entry in known.values():
+            if entry.cls.claims(folder):
+                return entry.cls, str(folder)
+        raise UsageError(
+            f"folder {spec!r} is no pipeline any installed plugin recognises; "
+            f"registered pipelines: {', '.join(sorted(known))}"
+        )
+    raise UsageError(
+        f"unknown pipeline {spec!r}: neither a registered name nor a local folder; "
+        f"registered pipelines: {', '.join(sorted(known))}"
+    )
+
+
+def split_verifier_spec(spec: str) -> tuple[str, Optional[str]]:
+    """``"clip:ViT-L-14/openai"`` -> ("clip", "ViT-L-14/openai"); ``"digits-classifier"`` -> (name, None)."""
+    name, _, argument = spec.partition(":")
+    return name, (argument or None)
+
+
+def resolve_verifiers(specs: list[str], condition_kind: str) -> list[tuple[type[Verifier], Optional[str]]]:
+    """Verifier classes and their arguments, checked against the pipeline's kind of condition."""
+    if not specs:
+        raise UsageError("model.verifiers is empty; name at least one verifier (see `noisesearch list`)")
+    resolved = []
+    for spec in specs:
+        name, argument = split_verifier_spec(spec)
+        cls = registry.lookup("verifiers", name).cls
+        cls.check_conditions(condition_kind)
+        resolved.append((cls, argument))
+    names = [cls.name for cls, _ in resolved]
+    if len(set(names)) != len(names):
+        raise UsageError(f"model.verifiers names a verifier twice: {names}")
+    return resolved

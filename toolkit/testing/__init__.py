@@ -1,0 +1,1 @@
+"""Conformance suites shipped for plugin authors: run them against your algorithm or verifier."""

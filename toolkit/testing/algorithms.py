@@ -1,0 +1,100 @@
+"""Conformance suite for search algorithms, shipped for plugin authors.
+
+Run it from your own tests::
+
+    from noisesearch.testing.algorithms import check_algorithm
+    def test_my_algorithm():
+        check_algorithm(MyAlgorithm, {"k": 4})
+
+Every check runs real searches on exact toy denoisers, so it takes seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import pytest
+import torch
+
+from ..algorithm import SearchAlgorithm
+from ..conditions import Condition
+from ..errors import UsageError
+from ..executor import Executor, SearchResult, SearchSettings, Task
+from .toys import ToyMixture, ToyPromptMixture, ToyVerifier
+
+CLASS_TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1), (3, 0)])]
+PROMPT_TASKS = [Task(i, Condition(prompt=p), 0) for i, p in enumerate(["a red circle", "two blue squares"])]
+
+
+def run(
+    algorithm: type[SearchAlgorithm],
+    args: Optional[Mapping[str, Any]] = None,
+    *,
+    budget_nfe: int = 7 * 16,
+    batch_size: int = 8,
+    seed: int = 0,
+    tasks: Sequence[Task] = CLASS_TASKS,
+    steps: int = 4,
+) -> tuple[list[SearchResult], Executor]:
+    """Run ``algorithm`` on the toy world of the tasks' kind; returns the results and the executor."""
+    pipeline = ToyMixture() if tasks[0].condition.kind == "class" else ToyPromptMixture()
+    params = algorithm.parse_params(args)
+    settings = SearchSettings(algorithm, params, budget_nfe, steps, "heun", 1.0, batch_size, 8, 8, seed)
+    algorithm.check_budget(params, budget_nfe, settings.sample_nfe(type(pipeline)))
+    executor = Executor(pipeline, [ToyVerifier()], settings)
+    with torch.inference_mode():
+        return executor.run(tasks), executor
+
+
+def check_budget(algorithm, args=None) -> None:
+    """Never exceeds ``budget_nfe``; ``nfe_used`` equals the denoiser evaluations actually made."""
+    for budget in (7 * 4, 7 * 16 + 3, 7 * 40):
+        try:
+            results, executor = run(algorithm, args, budget_nfe=budget)
+        except UsageError:
+            continue  # a budget too small for one round is refused up front, which is allowed
+        assert all(r.nfe <= budget for r in results), "a search spent more than its budget"
+        assert sum(r.nfe for r in results) == executor.nfe_used, "per-search NFEs disagree with the counter"
+
+
+def check_deterministic(algorithm, args=None) -> None:
+    """The same seed gives the same choice, noise and image; another seed changes something."""
+    first, _ = run(algorithm, args, seed=3)
+    second, _ = run(algorithm, args, seed=3)
+    for a, b in zip(first, second):
+        assert a.candidate == b.candidate and torch.equal(a.noise, b.noise) and torch.equal(a.image, b.image)
+    other, _ = run(algorithm, args, seed=4)
+    assert any(not torch.equal(a.noise, b.noise) for a, b in zip(first, other)), "the seed changes nothing"
+
+
+def check_batch_invariant(algorithm, args=None) -> None:
+    """``batch_size`` 1 and 32 give the same choices and noises, and images and scores to float precision."""
+    small, _ = run(algorithm, args, batch_size=1)
+    large, _ = run(algorithm, args, batch_size=32)
+    for a, b in zip(small, large):
+        assert a.candidate == b.candidate and torch.equal(a.noise, b.noise)
+        assert torch.allclose(a.image, b.image, atol=1e-5) and a.scores == pytest.approx(b.scores, abs=1e-5)
+        assert a.nfe == b.nfe and a.candidates == b.candidates
+
+
+def check_condition_kinds(algorithm, args=None) -> None:
+    """Works for class- and text-conditional models and several conditions in one run."""
+    for tasks in (CLASS_TASKS, PROMPT_TASKS):
+        results, _ = run(algorithm, args, tasks=tasks)
+        assert [r.task for r in results] == list(tasks)
+        assert all(r.candidates >= 1 and torch.isfinite(r.image).all() for r in results)
+
+
+def check_refuses_tiny_budget(algorithm, args=None) -> None:
+    """A budget below one sample is refused with a UsageError before anything runs."""
+    with pytest.raises(UsageError):
+        run(algorithm, args, budget_nfe=6)
+
+
+CHECKS = (check_budget, check_deterministic, check_batch_invariant, check_condition_kinds, check_refuses_tiny_budget)
+
+
+def check_algorithm(algorithm: type[SearchAlgorithm], args: Optional[Mapping[str, Any]] = None) -> None:
+    """Run every check of the suite."""
+    for check in CHECKS:
+        check(algorithm, args)

@@ -1,0 +1,118 @@
+"""The prediction writer: images, noises, journal, ``summary.json`` and ``grid.png`` in the output folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+from PIL import Image
+from safetensors.torch import save_file
+
+from .executor import SearchResult
+from .journal import Journal
+
+RUN_MARKERS = ("summary.json", "journal")
+
+
+def result_stem(result: SearchResult) -> str:
+    """``0007-class3-r0``: the task index keeps names unique and sorted; the rest is sanitised."""
+    return f"{result.task.index:04d}-{result.task.condition.slug}-r{result.task.repeat}"
+
+
+def result_record(result: SearchResult) -> dict:
+    """The ``results`` entry of ``summary.json`` for one search."""
+    stem = result_stem(result)
+    return {
+        "index": result.task.index,
+        "condition": result.task.condition.as_dict(),
+        "repeat": result.task.repeat,
+        "image": f"images/{stem}.png",
+        "noise": f"noises/{stem}.safetensors",
+        "candidate": result.candidate,
+        "score": result.score,
+        "scores": result.scores,
+        "nfe": result.nfe,
+        "candidates": result.candidates,
+    }
+
+
+def save_result(out: Path, result: SearchResult) -> dict:
+    """Write one result's PNG and noise (key ``noise``, the layout the pipeline takes as ``latents=``)."""
+    record = result_record(result)
+    result.pil.save(out / record["image"])
+    save_file({"noise": result.noise.contiguous()}, str(out / record["noise"]))
+    return record
+
+
+def make_grid(images: Sequence[Image.Image], columns: int, scale: int = 4) -> Image.Image:
+    """Tile images row by row (upscaled ``scale`` times, nearest neighbour) with a 2-pixel gutter."""
+    width, height = images[0].size
+    rows = math.ceil(len(images) / columns)
+    gutter = 2
+    grid = Image.new("RGB", (columns * (width * scale + gutter), rows * (height * scale + gutter)), "white")
+    for i, image in enumerate(images):
+        tile = image.convert("RGB").resize((width * scale, height * scale), Image.NEAREST)
+        grid.paste(tile, ((i % columns) * (width * scale + gutter), (i // columns) * (height * scale + gutter)))
+    return grid
+
+
+def write_summary(out: Path, header: dict, records: list[dict]) -> dict:
+    """Write ``summary.json`` and ``grid.png`` (one row per condition when repeats are equal)."""
+    records = sorted(records, key=lambda r: r["index"])
+    summary = {**header, "results": records}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if records:
+        repeats = max(r["repeat"] for r in records) + 1
+        columns = repeats if repeats > 1 else min(len(records), 10)
+        make_grid([Image.open(out / r["image"]) for r in records], columns).save(out / "grid.png")
+    return summary
+
+
+def format_table(records: list[dict]) -> str:
+    """The short table printed at the end of a run."""
+    lines = [f"{'condition':<32} {'rep':>3} {'score':>9} {'nfe':>7} {'cands':>6}"]
+    for r in sorted(records, key=lambda r: r["index"]):
+        label = json.dumps(r["condition"])[1:-1][:32]
+        lines.append(f"{label:<32} {r['repeat']:>3} {r['score']:>9.4f} {r['nfe']:>7} {r['candidates']:>6}")
+    return "\n".join(lines)
+
+
+class ResultWriter(BasePredictionWriter):
+    """Writes each batch's results as they complete; rank 0 merges every rank's part into ``summary.json``."""
+
+    def __init__(self, out: str):
+        super().__init__(write_interval="batch")
+        self.out = Path(out)
+        self.records: list[dict] = []
+        self.summary: Optional[dict] = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for folder in ("images", "noises", "journal", "parts"):
+            (self.out / folder).mkdir(parents=True, exist_ok=True)
+        pl_module.journal = Journal(self.out / "journal" / f"rank{trainer.global_rank}.jsonl")
+        self.records = []
+
+    def write_on_batch_end(self, trainer, pl_module, prediction: Any, batch_indices, batch, batch_idx, dataloader_idx):
+        self.records.extend(save_result(self.out, result) for result in prediction)
+
+    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        part = {"records": self.records, "nfe_used": pl_module.nfe_used, "elapsed_s": pl_module.elapsed_s}
+        (self.out / "parts" / f"rank{trainer.global_rank}.json").write_text(json.dumps(part))
+        pl_module.journal.close()
+        trainer.strategy.barrier("noisesearch-summary")
+        if trainer.is_global_zero:
+            parts = [json.loads(p.read_text()) for p in sorted((self.out / "parts").glob("rank*.json"))]
+            header = {
+                **pl_module.describe(),
+                "nfe_used": sum(p["nfe_used"] for p in parts),
+                "elapsed_s": round(max(p["elapsed_s"] for p in parts), 3),
+            }
+            records = [record for p in parts for record in p["records"]]
+            self.summary = write_summary(self.out, header, records)
+            print(format_table(records))
+            print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s; wrote {self.out}/summary.json")
