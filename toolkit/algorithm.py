@@ -8,49 +8,95 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Optional
+
+import torch
 
 from .errors import UsageError
 from .noise import NoiseSpec, derive_seed
+from .sampling import segment_calls, sigmas_between
+
+GRADIENT_COST = 4  # a forward pass plus a backward pass costed as 3 forwards (Ma et al. 2025)
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """A candidate to evaluate: its id within the search, the ids it came from, and its initial noise."""
+    """A candidate to evaluate.
+
+    Fresh (``start`` is None): ``noise`` is its initial noise, solved from the top of the schedule. Continued:
+    it starts from the kept state of candidate ``start``; ``renoise_to`` first noises that state forward to a
+    higher level with ``noise`` (search over paths), or ``stochastic`` takes the first step as an ancestral step
+    with ``noise`` (SMC, beam). It is solved down to ``stop``; above 0 its state is kept and it is scored on
+    its x0-prediction there. ``gradient`` (fresh, stop 0) also returns d score / d noise.
+    """
 
     id: int
     noise: NoiseSpec
     parents: tuple[int, ...] = ()
+    start: Optional[int] = None
+    renoise_to: Optional[float] = None
+    stochastic: bool = False
+    stop: float = 0.0
+    gradient: bool = False
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the executor tells an algorithm about one evaluated proposal (higher ``score`` is better)."""
+    """What the executor tells an algorithm about one evaluated proposal (higher ``score`` is better).
+
+    ``score`` aggregates the verifiers among candidates at the same ``level`` (0 for finished samples).
+    """
 
     id: int
     score: float
     scores: Mapping[str, float] = field(default_factory=dict)
     nfe: int = 0
+    level: float = 0.0
+    gradient: Optional[torch.Tensor] = None
 
 
 @dataclass(frozen=True)
 class SearchContext:
-    """What an algorithm may know about its search: identity, seed and budget, never the model."""
+    """What an algorithm may know about its search: identity, seed, budget and schedule, never the model."""
 
     seed: int
     condition_key: str
     repeat: int
     budget_nfe: int
     sample_nfe: int
+    sigmas: tuple[float, ...] = ()
+    sampler: str = "heun"
+    nfe_per_call: int = 1
+    shape: tuple[int, ...] = ()
 
-    def fresh_noise(self, candidate_id: int) -> NoiseSpec:
+    def fresh_noise(self, candidate_id: Any) -> NoiseSpec:
         """The i.i.d. Gaussian noise of candidate ``candidate_id``: a function of seed and identity only."""
-        return NoiseSpec((derive_seed(self.seed, self.condition_key, self.repeat, candidate_id),))
+        return NoiseSpec.fresh(self.derive_seed(candidate_id))
+
+    def derive_seed(self, *parts: Any) -> int:
+        """A seed for any random choice of this search (resampling, mutation), from its identity only."""
+        return derive_seed(self.seed, self.condition_key, self.repeat, *parts)
 
     @property
     def max_samples(self) -> int:
         """How many full solves the budget pays for."""
         return self.budget_nfe // self.sample_nfe
+
+    def cost(self, start_level: Optional[float], stop: float = 0.0, renoise_to: Optional[float] = None,
+             stochastic: bool = False, gradient: bool = False) -> int:
+        """NFEs of one proposal: from the top (``start_level`` None) or a kept state at ``start_level``."""
+        schedule = torch.tensor(self.sigmas)
+        top = self.sigmas[0] if start_level is None else (renoise_to or start_level)
+        segment = sigmas_between(schedule, top, stop)
+        calls = segment_calls(self.sampler, segment)
+        if stochastic:
+            calls = 1 + segment_calls(self.sampler, segment[1:])
+        if start_level is not None and renoise_to is None:
+            calls -= 1  # the kept state's x0-prediction at its level is reused
+        if stop > 0:
+            calls += 1  # the x0-preview at the stop level
+        calls *= self.nfe_per_call
+        return calls * GRADIENT_COST if gradient else calls
 
 
 class SearchAlgorithm:

@@ -25,6 +25,7 @@ TRAINER_DEFAULTS = {
     "logger": False,
     "enable_checkpointing": False,
     "enable_model_summary": False,
+    "inference_mode": False,  # gradient-based search needs autograd inside predict; no_grad is used otherwise
     "callbacks": [SearchProgressBar()],
 }
 

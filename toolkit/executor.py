@@ -13,9 +13,10 @@ from .algorithm import Outcome, Proposal, SearchAlgorithm, SearchContext
 from .conditions import Condition
 from .denoiser import CountingDenoiser
 from .ensemble import mean_rank, oriented
+from .errors import UsageError
 from .journal import Journal
 from .pipeline import Pipeline
-from .sampling import calls_per_solve, solve
+from .sampling import ancestral_step, calls_per_solve, renoise, sigmas_between, solve
 from .verifier import Verifier
 
 
@@ -50,7 +51,11 @@ class Task:
 
 @dataclass
 class SearchResult:
-    """The outcome of one search: the chosen sample, its initial noise, scores and cost."""
+    """The outcome of one search: the chosen sample, its initial noise, scores and cost.
+
+    ``replayable`` says whether ``noise`` alone regenerates ``image`` with the deterministic sampler (false when
+    the chosen sample's path injected noise on the way: search over paths, SMC, beam).
+    """
 
     task: Task
     candidate: int
@@ -60,6 +65,7 @@ class SearchResult:
     scores: dict[str, float]
     nfe: int
     candidates: int
+    replayable: bool = True
 
     @property
     def pil(self) -> Image.Image:
@@ -74,17 +80,27 @@ class SearchResult:
 
 
 @dataclass
+class _State:
+    """A kept intermediate sample: x at ``level``, its x0-prediction there, and its root noise."""
+
+    x: torch.Tensor
+    level: float
+    x0: torch.Tensor
+    root: torch.Tensor
+    replayable: bool
+
+
+@dataclass
 class _Search:
     task: Task
     context: SearchContext
     algorithm: SearchAlgorithm
     nfe: int = 0
     done: bool = False
-    rows: list[dict[str, float]] = field(default_factory=list)
-    ids: list[int] = field(default_factory=list)
+    levels: dict[float, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
     raw: dict[int, dict[str, float]] = field(default_factory=dict)
-    images: dict[int, torch.Tensor] = field(default_factory=dict)
-    noises: dict[int, torch.Tensor] = field(default_factory=dict)
+    states: dict[int, _State] = field(default_factory=dict)
+    finals: dict[int, tuple[torch.Tensor, torch.Tensor, bool]] = field(default_factory=dict)
 
 
 class Executor:
@@ -102,8 +118,8 @@ class Executor:
         self.settings = settings
         self.journal = journal
         self.sample_nfe = settings.sample_nfe(type(pipeline))
-        nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
-        self.denoiser = CountingDenoiser(self._denoise, nfe_per_call)
+        self.nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
+        self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
         self.sigmas = pipeline.sigmas(settings.steps)
         self.shape = pipeline.latent_shape(settings.height, settings.width)
 
@@ -129,13 +145,13 @@ class Executor:
                 if not proposals:
                     search.done = True
                     continue
-                self._charge(search, len(proposals))
+                self._charge(search, proposals)
                 pending.extend((search, proposal) for proposal in proposals)
             if not pending:
                 break
             outcomes = self._evaluate(pending, encoded, slot)
             for search in searches:
-                told = [outcome for (owner, _), outcome in zip(pending, outcomes) if owner is search]
+                told = [outcomes[id(proposal)] for owner, proposal in pending if owner is search]
                 if told:
                     search.algorithm.tell(told)
         return [self._finish(search) for search in searches]
@@ -147,58 +163,140 @@ class Executor:
             repeat=task.repeat,
             budget_nfe=self.settings.budget_nfe,
             sample_nfe=self.sample_nfe,
+            sigmas=tuple(float(s) for s in self.sigmas),
+            sampler=self.settings.sampler,
+            nfe_per_call=self.nfe_per_call,
+            shape=tuple(self.shape),
         )
         return _Search(task, context, self.settings.algorithm(self.settings.params, context))
 
-    def _charge(self, search: _Search, count: int) -> None:
-        cost = count * self.sample_nfe
+    def _cost(self, search: _Search, proposal: Proposal) -> int:
+        level = None
+        if proposal.start is not None:
+            if proposal.start not in search.states:
+                raise RuntimeError(f"proposal {proposal.id} continues candidate {proposal.start}, which kept no state")
+            level = search.states[proposal.start].level
+        return search.context.cost(level, proposal.stop, proposal.renoise_to, proposal.stochastic, proposal.gradient)
+
+    def _charge(self, search: _Search, proposals: list[Proposal]) -> None:
+        cost = sum(self._cost(search, proposal) for proposal in proposals)
         if search.nfe + cost > self.settings.budget_nfe:
             raise RuntimeError(
-                f"algorithm {self.settings.algorithm.name!r} asked for {count} samples ({cost} NFEs) with "
+                f"algorithm {self.settings.algorithm.name!r} asked for {cost} NFEs with "
                 f"{self.settings.budget_nfe - search.nfe} NFEs of its budget left: a bug in the algorithm"
             )
         search.nfe += cost
 
-    def _evaluate(self, pending, encoded, slot) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    def _evaluate(self, pending, encoded, slot) -> dict[int, Outcome]:
+        groups: dict[tuple, list[tuple[_Search, Proposal]]] = {}
+        for search, proposal in pending:
+            level = search.states[proposal.start].level if proposal.start is not None else None
+            key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient)
+            groups.setdefault(key, []).append((search, proposal))
+        outcomes: dict[int, Outcome] = {}
         size = self.settings.batch_size
-        for start in range(0, len(pending), size):
-            chunk = pending[start : start + size]
-            outcomes.extend(self._evaluate_chunk(chunk, encoded, slot))
+        for (level, _, _, _, _), members in groups.items():
+            for start in range(0, len(members), size):
+                outcomes.update(self._evaluate_chunk(members[start : start + size], level, encoded, slot))
         return outcomes
 
-    def _evaluate_chunk(self, chunk, encoded, slot) -> list[Outcome]:
-        conditions = [search.task.condition for search, _ in chunk]
-        noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk])
-        index = torch.tensor([slot[condition] for condition in conditions])
-        cond = self.pipeline.select(encoded, index)
+    def _device(self) -> tuple[torch.device, torch.dtype]:
         parameter = next(self.pipeline.parameters(), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
-        dtype = parameter.dtype if parameter is not None else torch.float32
-        sigmas = self.sigmas.to(device)
-        x = self.pipeline.initial_latents(noises.to(device, dtype), sigmas)
+        if parameter is None:
+            return torch.device("cpu"), torch.float32
+        return parameter.device, parameter.dtype
+
+    def _evaluate_chunk(self, chunk, level, encoded, slot) -> dict[int, Outcome]:
+        first = chunk[0][1]
+        conditions = [search.task.condition for search, _ in chunk]
+        device, dtype = self._device()
+        noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
+        cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
         before = self.denoiser.nfe
-        x0 = solve(self.denoiser, x, sigmas, cond, self.settings.sampler)
-        nfe_each = (self.denoiser.nfe - before) // len(chunk)
-        images = self.pipeline.decode(x0).float().clamp(0, 1)
-        raw = self._score(images, conditions)
+        if first.gradient:
+            x, images, raw, gradients = self._run_with_gradient(noises, cond, conditions)
+            x0_stop = None
+        else:
+            with torch.no_grad():
+                x, x0_stop, images = self._run_plan(chunk, level, noises, cond)
+                raw = self._score(images, conditions)
+            gradients = None
+        spent = self.denoiser.nfe - before
+        nfe_each = spent * (4 if first.gradient else 1) // len(chunk)
         records = []
         for i, (search, proposal) in enumerate(chunk):
             scores = {name: values[i] for name, values in raw.items()}
             search.raw[proposal.id] = scores
-            search.rows.append(self._oriented(scores))
-            search.ids.append(proposal.id)
-            search.images[proposal.id] = images[i].cpu()
-            search.noises[proposal.id] = noises[i]
+            parent = search.states.get(proposal.start) if proposal.start is not None else None
+            root = parent.root if parent is not None else noises[i].detach().float().cpu()
+            replayable = (parent.replayable if parent is not None else True) and not (
+                proposal.renoise_to is not None or proposal.stochastic)
+            if proposal.stop > 0:
+                search.states[proposal.id] = _State(x[i].detach(), proposal.stop, x0_stop[i], root, replayable)
+            else:
+                search.finals[proposal.id] = (images[i].detach().cpu(), root, replayable)
+            search.levels.setdefault(proposal.stop, []).append((proposal.id, self._oriented(scores)))
             records.append(self._record(search, proposal, scores, nfe_each))
-        aggregates = {id(search): dict(zip(search.ids, mean_rank(search.rows))) for search, _ in chunk}
-        outcomes = [
-            Outcome(proposal.id, aggregates[id(search)][proposal.id], search.raw[proposal.id], nfe_each)
-            for search, proposal in chunk
-        ]
         if self.journal is not None:
             self.journal.append(records)
-        return outcomes
+        aggregates = {}
+        for search, proposal in chunk:
+            history = search.levels[proposal.stop]
+            aggregates[(id(search), proposal.stop)] = dict(zip([i for i, _ in history],
+                                                                mean_rank([row for _, row in history])))
+        return {
+            id(proposal): Outcome(
+                proposal.id, aggregates[(id(search), proposal.stop)][proposal.id], search.raw[proposal.id], nfe_each,
+                proposal.stop, None if gradients is None else gradients[i].cpu(),
+            )
+            for i, (search, proposal) in enumerate(chunk)
+        }
+
+    def _run_plan(self, chunk, level, noises, cond):
+        """Denoise a chunk that shares one plan; returns x at the stop level, its x0-preview, and images."""
+        first = chunk[0][1]
+        if first.start is None:
+            x = self.pipeline.initial_latents(noises, self.sigmas.to(noises.device))
+            top, cached = float(self.sigmas[0]), None
+        else:
+            states = [search.states[proposal.start] for search, proposal in chunk]
+            x = torch.stack([state.x for state in states])
+            cached = torch.stack([state.x0 for state in states])
+            top = level
+            if first.renoise_to is not None:
+                x, top, cached = renoise(x, level, first.renoise_to, noises), first.renoise_to, None
+        segment = sigmas_between(self.sigmas, top, first.stop).to(x.device)
+        if first.stochastic:
+            x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached)
+            segment, cached = segment[1:], None
+        x = solve(self.denoiser, x, segment, cond, self.settings.sampler, x0_first=cached)
+        if first.stop > 0:
+            x0 = self.denoiser(x, torch.full((x.shape[0],), first.stop, device=x.device, dtype=x.dtype), cond)
+            return x, x0, self.pipeline.decode(x0).float().clamp(0, 1)
+        return x, None, self.pipeline.decode(x).float().clamp(0, 1)
+
+    def _run_with_gradient(self, noises, cond, conditions):
+        """A full solve with autograd; returns the sample, images, scores and d(mean oriented score)/d(noise)."""
+        not_differentiable = [v.name for v in self.verifiers if not type(v).differentiable]
+        if not_differentiable:
+            raise UsageError(
+                f"algorithm {self.settings.algorithm.name!r} ascends verifier gradients, but "
+                f"{', '.join(not_differentiable)} is not differentiable; choose differentiable verifiers"
+            )
+        with torch.inference_mode(False), torch.enable_grad():
+            noise = noises.clone().requires_grad_(True)
+            cond = _clone(cond)
+            x = solve(self.denoiser, self.pipeline.initial_latents(noise, self.sigmas.to(noise.device)),
+                      self.sigmas.to(noise.device), cond, self.settings.sampler)
+            images = self.pipeline.decode(x).float().clamp(0, 1)
+            total = 0.0
+            raw = {}
+            for verifier in self.verifiers:
+                values = verifier.score(images, conditions)
+                raw[verifier.name] = values.detach().float().cpu().tolist()
+                total = total + (values if type(verifier).higher_is_better else -values).sum()
+            (gradient,) = torch.autograd.grad(total / len(self.verifiers), noise)
+        return x.detach(), images.detach(), raw, gradient.detach()
 
     def _score(self, images: torch.Tensor, conditions: list[Condition]) -> dict[str, list[float]]:
         raw: dict[str, list[float]] = {}
@@ -218,30 +316,46 @@ class Executor:
             "repeat": search.task.repeat,
             "id": proposal.id,
             "parents": list(proposal.parents),
+            "start": proposal.start,
+            "renoise_to": proposal.renoise_to,
+            "stochastic": proposal.stochastic,
+            "stop": proposal.stop,
+            "gradient": proposal.gradient,
             "noise": proposal.noise.as_dict(),
             "scores": scores,
             "nfe": nfe,
         }
 
     def _finish(self, search: _Search) -> SearchResult:
-        if not search.ids:
-            raise RuntimeError(f"algorithm {self.settings.algorithm.name!r} ended a search without any candidate")
-        aggregates = mean_rank(search.rows)
-        best = max(range(len(search.ids)), key=lambda i: (aggregates[i], -i))
-        candidate = search.ids[best]
+        finals = search.levels.get(0.0, [])
+        if not finals:
+            raise RuntimeError(f"algorithm {self.settings.algorithm.name!r} ended a search without a finished sample")
+        aggregates = mean_rank([row for _, row in finals])
+        best = max(range(len(finals)), key=lambda i: (aggregates[i], -i))
+        candidate = finals[best][0]
+        image, root, replayable = search.finals[candidate]
         result = SearchResult(
             task=search.task,
             candidate=candidate,
-            image=search.images[candidate],
-            noise=search.noises[candidate],
+            image=image,
+            noise=root,
             score=aggregates[best],
             scores=search.raw[candidate],
             nfe=search.nfe,
-            candidates=len(search.ids),
+            candidates=len(search.raw),
+            replayable=replayable,
         )
         if self.journal is not None:
             self.journal.append(
                 [{"type": "result", "search": search.task.condition.key, "repeat": search.task.repeat,
                   "candidate": candidate, "score": result.score, "nfe": result.nfe}]
             )
+        search.states.clear()
         return result
+
+
+def _clone(encoded: Any) -> Any:
+    """A copy of an encoding usable by autograd (encodings made under inference mode are not)."""
+    if isinstance(encoded, dict):
+        return {key: _clone(value) for key, value in encoded.items()}
+    return encoded.clone() if isinstance(encoded, torch.Tensor) else encoded

@@ -112,7 +112,7 @@ class SearchModule(L.LightningModule):
     def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
         """Run the searches of ``tasks`` (timed into ``elapsed_s``)."""
         started = time.perf_counter()
-        with torch.inference_mode():
+        with torch.no_grad():
             results = self.executor.run(tasks)
         self.elapsed_s += time.perf_counter() - started
         return results

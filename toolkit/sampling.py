@@ -55,16 +55,17 @@ def solve(
     cond: Any,
     sampler: str = "heun",
     on_step: Optional[Callable[[torch.Tensor, torch.Tensor], None]] = None,
+    x0_first: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Integrate the ODE along ``sigmas`` (a full or partial solve, sigma_a -> sigma_b).
 
     ``on_step(sigma, x0_prediction)`` sees every x0-prediction the solve makes, so previews at intermediate
-    levels cost no extra NFE.
+    levels cost no extra NFE. ``x0_first``, the already known prediction at the first level, saves one call.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        x0 = preview(denoiser, x, sigma, cond)
+    for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
+        x0 = x0_first if (i == 0 and x0_first is not None) else preview(denoiser, x, sigma, cond)
         if on_step is not None:
             on_step(sigma, x0)
         slope = (x - x0) / sigma
@@ -75,6 +76,35 @@ def solve(
             x_next = x + (sigma_next - sigma) * 0.5 * (slope + slope_next)
         x = x_next
     return x
+
+
+def ancestral_step(
+    denoiser: Denoiser,
+    x: torch.Tensor,
+    sigma: float,
+    sigma_next: float,
+    cond: Any,
+    noise: torch.Tensor,
+    x0: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """One stochastic (ancestral Euler) step: the ODE down to sigma_down, then fresh noise up to sigma_next.
+
+    The stochastic sampler SMC and beam search need (Singhal et al. 2025): resampled copies diverge.
+    """
+    sigma_up = min(sigma_next, (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2) ** 0.5)
+    sigma_down = (sigma_next**2 - sigma_up**2) ** 0.5
+    if x0 is None:
+        x0 = preview(denoiser, x, torch.tensor(sigma), cond)
+    x = x + (sigma_down - sigma) * (x - x0) / sigma
+    return x + sigma_up * noise.to(x)
+
+
+def segment_calls(sampler: str, sigmas: torch.Tensor) -> int:
+    """Denoiser calls of ``solve`` along ``sigmas`` (Heun saves its correction on a step to sigma = 0)."""
+    steps = len(sigmas) - 1
+    if sampler == "euler" or steps == 0:
+        return steps
+    return 2 * steps - (1 if float(sigmas[-1]) == 0.0 else 0)
 
 
 def sigmas_between(sigmas: torch.Tensor, sigma_a: float, sigma_b: float) -> torch.Tensor:

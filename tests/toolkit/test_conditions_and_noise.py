@@ -40,8 +40,24 @@ def test_candidate_noise_depends_on_identity_only():
 
 
 def test_noise_spec_round_trips_and_mixes():
-    spec = NoiseSpec((derive_seed(1), derive_seed(2)), (0.6, 0.8))
-    again = NoiseSpec.from_dict(spec.as_dict())
-    assert again == spec
-    a, b = NoiseSpec((derive_seed(1),)).build((100,)), NoiseSpec((derive_seed(2),)).build((100,))
-    assert torch.allclose(spec.build((100,)), 0.6 * a + 0.8 * b)
+    a, b = NoiseSpec.fresh(derive_seed(1)), NoiseSpec.fresh(derive_seed(2))
+    spec = a.combine(b, 0.6, 0.8)
+    assert NoiseSpec.from_dict(spec.as_dict()) == spec
+    assert torch.allclose(spec.build((4, 4)), 0.6 * a.build((4, 4)) + 0.8 * b.build((4, 4)))
+    assert spec.variance((4, 4)) == pytest.approx(1.0)
+    explicit = NoiseSpec.of_tensor(torch.randn(2, 3))
+    assert NoiseSpec.from_dict(explicit.as_dict()) == explicit
+
+
+def test_bands_split_a_noise_and_normalise():
+    shape = (1, 16, 16)
+    seed = derive_seed(3)
+    low = NoiseSpec((seed,), (1.0,), ("low",)).build(shape)
+    high = NoiseSpec((seed,), (1.0,), ("high",)).build(shape)
+    assert torch.allclose(low + high, NoiseSpec.fresh(seed).build(shape), atol=1e-5)
+    mean_of_four = NoiseSpec((1, 2, 3, 4), (0.25,) * 4, ("all",) * 4)
+    assert mean_of_four.variance(shape) == pytest.approx(0.25)
+    assert mean_of_four.normalized(shape).variance(shape) == pytest.approx(1.0)
+    draws = torch.stack([NoiseSpec((derive_seed(i),), (1.0,), ("low",)).build(shape) for i in range(400)])
+    predicted = NoiseSpec((1,), (1.0,), ("low",)).variance(shape)
+    assert draws.var().item() == pytest.approx(predicted, rel=0.1)

@@ -42,7 +42,7 @@ def run(
     settings = SearchSettings(algorithm, params, budget_nfe, steps, "heun", 1.0, batch_size, 8, 8, seed)
     algorithm.check_budget(params, budget_nfe, settings.sample_nfe(type(pipeline)))
     executor = Executor(pipeline, [ToyVerifier()], settings)
-    with torch.inference_mode():
+    with torch.no_grad():
         return executor.run(tasks), executor
 
 
