@@ -143,6 +143,10 @@ class SearchAlgorithm:
                 f"guidance); raise it to at least {sample_nfe}"
             )
 
+    @classmethod
+    def check_context(cls, params: "SearchAlgorithm.Params", context: SearchContext) -> None:
+        """Raise a UsageError when the model's schedule and the budget cannot carry the search (after loading)."""
+
     def ask(self) -> list[Proposal]:
         """Proposals to evaluate now; an empty list means the search is over."""
         raise NotImplementedError

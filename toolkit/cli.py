@@ -64,6 +64,8 @@ class NoiseSearchCLI(LightningCLI):
             clear_run(out)
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
         self.model.check_tasks(tasks)
+        self.model.load()
+        self.model.check_schedule()
         self.model.seed = int(config["seed_everything"])
         out.mkdir(parents=True, exist_ok=True)
         self._dump_config()

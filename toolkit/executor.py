@@ -122,6 +122,7 @@ class Executor:
         self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
         self.sigmas = pipeline.sigmas(settings.steps)
         self.shape = pipeline.latent_shape(settings.height, settings.width)
+        settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
 
     @property
     def nfe_used(self) -> int:
@@ -157,7 +158,11 @@ class Executor:
         return [self._finish(search) for search in searches]
 
     def _start(self, task: Task) -> _Search:
-        context = SearchContext(
+        context = self._context(task)
+        return _Search(task, context, self.settings.algorithm(self.settings.params, context))
+
+    def _context(self, task: Task) -> SearchContext:
+        return SearchContext(
             seed=self.settings.seed,
             condition_key=task.condition.key,
             repeat=task.repeat,
@@ -168,7 +173,6 @@ class Executor:
             nfe_per_call=self.nfe_per_call,
             shape=tuple(self.shape),
         )
-        return _Search(task, context, self.settings.algorithm(self.settings.params, context))
 
     def _cost(self, search: _Search, proposal: Proposal) -> int:
         level = None
@@ -221,8 +225,9 @@ class Executor:
                 x, x0_stop, images = self._run_plan(chunk, level, noises, cond)
                 raw = self._score(images, conditions)
             gradients = None
-        spent = self.denoiser.nfe - before
-        nfe_each = spent * (4 if first.gradient else 1) // len(chunk)
+        if first.gradient:
+            self.denoiser.charge_backward(self.denoiser.nfe - before)
+        nfe_each = (self.denoiser.nfe - before) // len(chunk)
         records = []
         for i, (search, proposal) in enumerate(chunk):
             scores = {name: values[i] for name, values in raw.items()}

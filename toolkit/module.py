@@ -96,6 +96,10 @@ class SearchModule(L.LightningModule):
                 self.verifiers.append(cls(argument))
             self.eval()
 
+    def check_schedule(self) -> None:
+        """Let the algorithm check the loaded model's schedule against the budget (raises a UsageError)."""
+        Executor(self.pipeline, list(self.verifiers), self.settings)
+
     def setup(self, stage: str) -> None:
         self.load()
 

@@ -31,6 +31,7 @@ class DigitsClassifier(Verifier):
 
     name = "digits-classifier"
     condition_kinds = ("class",)
+    differentiable = True
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__(spec)

@@ -41,20 +41,23 @@ def run(
     params = algorithm.parse_params(args)
     settings = SearchSettings(algorithm, params, budget_nfe, steps, "heun", 1.0, batch_size, 8, 8, seed)
     algorithm.check_budget(params, budget_nfe, settings.sample_nfe(type(pipeline)))
-    executor = Executor(pipeline, [ToyVerifier()], settings)
+    executor = Executor(pipeline, [ToyVerifier()], settings)  # runs check_context
     with torch.no_grad():
         return executor.run(tasks), executor
 
 
 def check_budget(algorithm, args=None) -> None:
     """Never exceeds ``budget_nfe``; ``nfe_used`` equals the denoiser evaluations actually made."""
-    for budget in (7 * 4, 7 * 16 + 3, 7 * 40):
+    ran = 0
+    for budget in (7 * 4, 7 * 16 + 3, 7 * 40 + 5):
         try:
             results, executor = run(algorithm, args, budget_nfe=budget)
         except UsageError:
             continue  # a budget too small for one round is refused up front, which is allowed
+        ran += 1
         assert all(r.nfe <= budget for r in results), "a search spent more than its budget"
         assert sum(r.nfe for r in results) == executor.nfe_used, "per-search NFEs disagree with the counter"
+    assert ran >= 2, "the algorithm refused most budgets of the suite; pick hyperparameters that fit 115 NFEs"
 
 
 def check_deterministic(algorithm, args=None) -> None:
@@ -68,11 +71,14 @@ def check_deterministic(algorithm, args=None) -> None:
 
 
 def check_batch_invariant(algorithm, args=None) -> None:
-    """``batch_size`` 1 and 32 give the same choices and noises, and images and scores to float precision."""
+    """``batch_size`` 1 and 32 give the same choices, and noises, images and scores to float precision.
+
+    Seeded noises are bit-identical; noises computed from scores (gradient ascent) agree to 1e-4.
+    """
     small, _ = run(algorithm, args, batch_size=1)
     large, _ = run(algorithm, args, batch_size=32)
     for a, b in zip(small, large):
-        assert a.candidate == b.candidate and torch.equal(a.noise, b.noise)
+        assert a.candidate == b.candidate and torch.allclose(a.noise, b.noise, atol=1e-4)
         assert torch.allclose(a.image, b.image, atol=1e-5) and a.scores == pytest.approx(b.scores, abs=1e-5)
         assert a.nfe == b.nfe and a.candidates == b.candidates
 

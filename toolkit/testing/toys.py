@@ -77,6 +77,7 @@ class ToyVerifier(Verifier):
     """Negative distance to the condition's mode 0: higher is better, any condition kind."""
 
     name = "toy-closeness"
+    differentiable = True
 
     def __init__(self, spec=None):
         super().__init__(spec)

@@ -1,0 +1,85 @@
+"""Beam search over injected noise (Ramesh & Mardani, arXiv 2506.03164): branch with ancestral steps at chosen
+levels, keep the beam by lookahead x0-previews."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+
+from .common import require, require_budget, top
+
+
+class BeamSearch(SearchAlgorithm):
+    """Beam search: ``width`` states, ``branch`` ancestral-noise branches each at chosen levels, lookahead previews."""
+
+    name = "beam"
+
+    @dataclass(frozen=True)
+    class Params:
+        """``width`` states kept, ``branch`` children per state at each chosen level; ``levels``: indices into the
+        noise schedule (1 .. steps - 1) where noise is injected (default: every interior level). The first round
+        draws width * branch initial noises."""
+
+        width: int = 2
+        branch: int = 4
+        levels: Optional[list[int]] = None
+
+    @classmethod
+    def check(cls, params):
+        require(isinstance(params.width, int) and params.width >= 1, cls.name, f"width={params.width!r} must be >= 1")
+        require(isinstance(params.branch, int) and params.branch >= 1, cls.name,
+                f"branch={params.branch!r} must be >= 1")
+        if params.levels is not None:
+            require(len(params.levels) >= 1 and all(isinstance(i, int) and i >= 1 for i in params.levels), cls.name,
+                    f"levels={params.levels!r} must be schedule indices >= 1")
+            require(list(params.levels) == sorted(set(params.levels)), cls.name, "levels must be increasing")
+
+    @classmethod
+    def stops(cls, params, context) -> list[float]:
+        """Noise levels at which the beam is pruned, ending with 0."""
+        interior = len(context.sigmas) - 2
+        levels = params.levels if params.levels is not None else list(range(1, interior + 1))
+        require(all(i <= interior for i in levels), cls.name,
+                f"levels={levels} exceed the schedule: indices 1-{interior} at model.steps={interior + 1}")
+        return [context.sigmas[i] for i in levels] + [0.0]
+
+    @classmethod
+    def total_nfe(cls, params, context) -> int:
+        stops = cls.stops(params, context)
+        total = params.width * params.branch * context.cost(None, stop=stops[0])
+        for level, stop in zip(stops, stops[1:]):
+            total += params.width * params.branch * context.cost(level, stop, stochastic=True)
+        return total
+
+    @classmethod
+    def check_context(cls, params, context):
+        require(len(context.sigmas) >= 3, cls.name, "needs at least 2 denoising steps (model.steps >= 2)")
+        require_budget(cls.name, cls.total_nfe(params, context), context.budget_nfe,
+                       f"width={params.width}, branch={params.branch}")
+
+    def __init__(self, params, context):
+        super().__init__(params, context)
+        self.levels = self.stops(params, context)
+        self.round = 0
+        self.next_id = 0
+        self.beam: list[Outcome] = []
+
+    def ask(self) -> list[Proposal]:
+        if self.round >= len(self.levels):
+            return []
+        count = self.params.width * self.params.branch
+        stop = self.levels[self.round]
+        proposals = []
+        for i in range(count):
+            noise = self.context.fresh_noise(self.next_id)
+            if self.round == 0:
+                proposals.append(Proposal(self.next_id, noise, stop=stop))
+            else:
+                parent = self.beam[i // self.params.branch % len(self.beam)].id
+                proposals.append(Proposal(self.next_id, noise, (parent,), start=parent, stochastic=True, stop=stop))
+            self.next_id += 1
+        return proposals
+
+    def tell(self, outcomes: list[Outcome]) -> None:
+        self.beam = top(outcomes, self.params.width)
+        self.round += 1

@@ -1,0 +1,87 @@
+"""Successive halving over x0-previews (ours): screen many noises cheaply at intermediate levels, finish the best."""
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+
+from .common import require, require_budget, top
+
+
+class Halving(SearchAlgorithm):
+    """Successive halving: many noises scored on x0-previews at intermediate levels; only the best are finished."""
+
+    name = "halving"
+
+    @dataclass(frozen=True)
+    class Params:
+        """``n`` initial noises (default: as many as the budget pays for); ``eta``: keep 1/eta of them at each
+        rung; ``rungs``: schedule indices (1 .. steps - 1) where candidates are previewed and pruned. Continuing
+        a candidate is the same deterministic solve, so every finished sample equals a plain full solve of its
+        noise: previews are the only extra cost (one call each; the solve reuses it)."""
+
+        n: Optional[int] = None
+        eta: int = 4
+        rungs: list[int] = (1,)
+
+    @classmethod
+    def check(cls, params):
+        require(params.n is None or (isinstance(params.n, int) and params.n >= 1), cls.name,
+                f"n={params.n!r} must be an integer >= 1 (or unset)")
+        require(isinstance(params.eta, int) and params.eta >= 2, cls.name, f"eta={params.eta!r} must be >= 2")
+        rungs = list(params.rungs)
+        require(len(rungs) >= 1 and all(isinstance(i, int) and i >= 1 for i in rungs) and rungs == sorted(set(rungs)),
+                cls.name, f"rungs={rungs!r} must be increasing schedule indices >= 1")
+
+    @classmethod
+    def sizes(cls, params, n: int) -> list[int]:
+        """Candidates alive at each rung and at the end."""
+        counts = [n]
+        for _ in params.rungs:
+            counts.append(max(1, math.ceil(counts[-1] / params.eta)))
+        return counts
+
+    @classmethod
+    def total_nfe(cls, params, context, n: int) -> int:
+        levels = [context.sigmas[i] for i in params.rungs] + [0.0]
+        counts = cls.sizes(params, n)
+        total = counts[0] * context.cost(None, stop=levels[0])
+        for count, level, stop in zip(counts[1:], levels, levels[1:]):
+            total += count * context.cost(level, stop)
+        return total
+
+    @classmethod
+    def check_context(cls, params, context):
+        interior = len(context.sigmas) - 2
+        require(max(params.rungs) <= interior, cls.name,
+                f"rungs={list(params.rungs)} exceed the schedule: indices 1-{interior} at model.steps={interior + 1}")
+        require_budget(cls.name, cls.total_nfe(params, context, params.n or 1), context.budget_nfe,
+                       f"n={params.n or 1} candidates")
+
+    def __init__(self, params, context):
+        super().__init__(params, context)
+        n = params.n
+        if n is None:
+            n = 1
+            while self.total_nfe(params, context, n + 1) <= context.budget_nfe:
+                n += 1
+        self.counts = self.sizes(params, n)
+        self.levels = [context.sigmas[i] for i in params.rungs] + [0.0]
+        self.rung = 0
+        self.alive: list[Outcome] = []
+
+    def ask(self) -> list[Proposal]:
+        if self.rung >= len(self.levels):
+            return []
+        stop = self.levels[self.rung]
+        if self.rung == 0:
+            return [Proposal(i, self.context.fresh_noise(i), stop=stop) for i in range(self.counts[0])]
+        base = sum(self.counts[: self.rung])
+        return [Proposal(base + j, self.context.fresh_noise(o.id), (o.id,), start=o.id, stop=stop)
+                for j, o in enumerate(self.alive)]
+
+    def tell(self, outcomes: list[Outcome]) -> None:
+        self.rung += 1
+        if self.rung < len(self.counts):
+            self.alive = top(outcomes, self.counts[self.rung])

@@ -1,0 +1,81 @@
+"""Zero-order search (Ma et al. 2025, 3.3): neighbours of a pivot noise; the best becomes the pivot."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+from noisesearch.noise import NoiseSpec
+
+from .common import require, require_budget
+
+
+class ZeroOrder(SearchAlgorithm):
+    """Zero-order search (ZO-N): N neighbours around a pivot noise, the best becomes the pivot; restarts."""
+
+    name = "zero-order"
+
+    @dataclass(frozen=True)
+    class Params:
+        """``n`` neighbours per round; a neighbour is ``sqrt(1 - lam^2) * pivot + lam * fresh`` (still a standard
+        Gaussian; cosine to the pivot about sqrt(1 - lam^2): lam 0.31 gives 0.95); ``restart`` from a fresh
+        noise when a round brings no improvement."""
+
+        n: int = 4
+        lam: float = 0.31
+        restart: bool = True
+
+    @classmethod
+    def check(cls, params):
+        require(isinstance(params.n, int) and params.n >= 1, cls.name, f"n={params.n!r} must be an integer >= 1")
+        require(0 < params.lam < 1, cls.name, f"lam={params.lam} must lie in (0, 1): 0 stays at the pivot, "
+                                              "1 is random search")
+
+    @classmethod
+    def check_budget(cls, params, budget_nfe, sample_nfe):
+        require_budget(cls.name, (1 + params.n) * sample_nfe, budget_nfe, f"one round (a pivot and n={params.n})")
+
+    def __init__(self, params, context):
+        super().__init__(params, context)
+        self.next_id = 0
+        self.spent = 0
+        self.pivot: Optional[NoiseSpec] = None
+        self.pivot_id: Optional[int] = None
+        self.pivot_score: Optional[float] = None
+        self.specs: dict[int, NoiseSpec] = {}
+
+    def _new(self, noise: NoiseSpec, parents=()) -> Proposal:
+        proposal = Proposal(self.next_id, noise, parents)
+        self.specs[proposal.id] = noise
+        self.next_id += 1
+        return proposal
+
+    def ask(self) -> list[Proposal]:
+        left = self.context.max_samples - self.spent
+        proposals = []
+        if self.pivot is None:
+            if left < 1:
+                return []
+            self.pivot_id = self.next_id
+            self.pivot = self.context.fresh_noise(self.pivot_id)
+            proposals.append(self._new(self.pivot))
+            left -= 1
+        a = (1 - self.params.lam**2) ** 0.5
+        for _ in range(min(self.params.n, left)):
+            fresh = self.context.fresh_noise(self.next_id)
+            proposals.append(self._new(self.pivot.combine(fresh, a, self.params.lam), (self.pivot_id,)))
+        self.spent += len(proposals)
+        return proposals
+
+    def tell(self, outcomes: list[Outcome]) -> None:
+        by_id = {o.id: o for o in outcomes}
+        if self.pivot_id in by_id:
+            self.pivot_score = by_id[self.pivot_id].score
+        neighbours = [o for o in outcomes if o.id != self.pivot_id]
+        if not neighbours:
+            return
+        best = max(neighbours, key=lambda o: (o.score, -o.id))
+        if best.score > self.pivot_score:
+            self.pivot, self.pivot_id, self.pivot_score = self.specs[best.id], best.id, best.score
+        elif self.params.restart:
+            self.pivot, self.pivot_id, self.pivot_score = None, None, None
+
