@@ -58,3 +58,19 @@ def test_plugin_hyperparameter_errors_are_clean(site, tmp_path):
     done = run_cli("predict", "--model.algorithm", "early-stop", "--model.algorithm_args", "{k: 0}",
                    "--out", str(tmp_path), env=site)
     assert done.returncode == 2 and "k=0 must be at least 1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_gradient_search_refuses_a_verifier_that_is_not_differentiable(site, tmp_path):
+    done = run_cli("predict", "--model.algorithm", "gradient", "--model.verifiers", "[brightness]",
+                   "--out", str(tmp_path / "out"), env=site)
+    assert done.returncode == 2 and "brightness is not differentiable" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_plugin_verifier_conforms(site):
+    code = ("from noisesearch_example import Brightness; from noisesearch.conditions import Condition; "
+            "from noisesearch.testing.verifiers import check_verifier, sample_images; "
+            "check_verifier(Brightness(), [Condition(class_label=i) for i in range(6)], sample_images()); "
+            "print('conforms')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **site})
+    assert done.returncode == 0 and "conforms" in done.stdout, done.stderr[-2000:]

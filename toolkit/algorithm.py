@@ -103,6 +103,7 @@ class SearchAlgorithm:
     """Base class of algorithm plugins; hyperparameters are the fields of the nested ``Params`` dataclass."""
 
     name: ClassVar[str]
+    uses_gradients: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Params:

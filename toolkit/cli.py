@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -13,11 +15,13 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from . import __version__, registry
 from .data import ConditionsDataModule
 from .errors import UsageError
+from .journal import read_run
 from .module import SearchModule
 from .progress import SearchProgressBar
 from .writer import RUN_MARKERS, ResultWriter
 
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
 
 TRAINER_DEFAULTS = {
     "accelerator": "auto",
@@ -54,23 +58,57 @@ class NoiseSearchCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--out", type=str, default="outputs/run", help="output folder of the run")
         parser.add_argument("--overwrite", type=bool, default=False, help="replace a finished run in --out")
+        parser.add_argument("--resume", type=bool, default=False, help="continue the run in --out from its journal "
+                            "(`noisesearch resume DIR` sets this)")
+        parser.link_arguments("model.shard", "trainer.use_distributed_sampler",
+                              compute_fn=lambda shard: shard != "candidates")
 
     def before_predict(self) -> None:
         config = self.config["predict"]
         out = Path(config["out"])
-        if not config["overwrite"] and any((out / marker).exists() for marker in RUN_MARKERS):
-            raise UsageError(f"--out {out} already holds a run; pick another --out or pass --overwrite true")
-        if config["overwrite"]:
+        primary = is_primary_process()
+        if config["resume"]:
+            self._load_journal(out)
+        elif not primary:
+            pass  # processes that Lightning launched for ranks > 0 leave the folder to rank 0
+        elif not config["overwrite"] and any((out / marker).exists() for marker in RUN_MARKERS):
+            raise UsageError(f"--out {out} already holds a run; pick another --out, `noisesearch resume {out}`, "
+                             "or pass --overwrite true")
+        elif config["overwrite"]:
             clear_run(out)
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
         self.model.check_tasks(tasks)
         self.model.load()
         self.model.check_schedule()
         self.model.seed = int(config["seed_everything"])
+        if primary:
+            self._check_fingerprint(out, config["resume"])
         out.mkdir(parents=True, exist_ok=True)
-        self._dump_config()
-        (out / "config.yaml").write_text(yaml.safe_dump(self.config_dump, sort_keys=False))
+        if not config["resume"] and primary:
+            self._dump_config()
+            (out / "config.yaml").write_text(yaml.safe_dump(self.config_dump, sort_keys=False))
         self.trainer.callbacks.append(ResultWriter(str(out)))
+
+    def _load_journal(self, out: Path) -> None:
+        if not (out / "journal").is_dir():
+            raise UsageError(f"{out} is no noisesearch run to resume: it has no journal/ (start one with "
+                             "`noisesearch predict --out DIR`)")
+        self.model.replay, self.model.finished = read_run(out / "journal")
+
+    def _check_fingerprint(self, out: Path, resuming: bool) -> None:
+        """Record the settings that fix results; on resume, refuse settings that changed since the start."""
+        current = {**self.model.describe(), "noisesearch": __version__}
+        path = out / "run.json"
+        if not resuming or not path.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(current, indent=2) + "\n")
+            return
+        started = json.loads(path.read_text())
+        changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(set(started) | set(current))
+                   if key != "noisesearch" and started.get(key) != current.get(key)]
+        if changed:
+            raise UsageError(f"cannot resume {out}: its settings changed since it started ({'; '.join(changed)}); "
+                             "restore its config.yaml or start a new run")
 
     def predict(self, model: SearchModule, datamodule: ConditionsDataModule, **kwargs) -> None:
         """Run ``trainer.predict``; results go to the writer, so none are kept in memory."""
@@ -78,11 +116,16 @@ class NoiseSearchCLI(LightningCLI):
         self.trainer.predict(model, datamodule=datamodule, **kwargs)
 
 
+def is_primary_process() -> bool:
+    """Whether this is the process a user started (Lightning sets LOCAL_RANK/NODE_RANK for the ones it launches)."""
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
 def clear_run(out: Path) -> None:
     """Remove a previous run's files from ``out`` (nothing else in the folder is touched)."""
     import shutil
 
-    for name in ("summary.json", "grid.png", "config.yaml"):
+    for name in ("summary.json", "grid.png", "config.yaml", "run.json"):
         (out / name).unlink(missing_ok=True)
     for folder in ("images", "noises", "journal", "parts"):
         shutil.rmtree(out / folder, ignore_errors=True)
@@ -98,11 +141,24 @@ def format_plugins() -> str:
     return "\n".join(lines)
 
 
-USAGE = """usage: noisesearch {predict,list} ...
+USAGE = """usage: noisesearch {predict,resume,list} ...
 
   predict   run searches (LightningCLI): noisesearch predict --help
+  resume    continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]
   list      every registered algorithm, verifier and pipeline, with its distribution
 """
+
+
+def resume_args(args: list[str]) -> list[str]:
+    """``resume DIR [overrides]`` as the ``predict`` call that continues it."""
+    if len(args) < 2 or args[1].startswith("-"):
+        raise UsageError("usage: noisesearch resume DIR [--trainer.KEY VALUE ...]")
+    out = Path(args[1])
+    if not (out / "config.yaml").is_file() or not (out / "journal").is_dir():
+        raise UsageError(f"{out} is no noisesearch run to resume: it needs config.yaml and journal/ "
+                         "(start one with `noisesearch predict --out DIR`)")
+    return ["predict", "--config", str(out / "config.yaml"), *args[2:], "--out", str(out), "--resume", "true",
+            "--overwrite", "false"]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -118,9 +174,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args or args[0] in ("-h", "--help"):
             print(USAGE)
             return 0
-        if args[0] != "predict":
-            raise UsageError(f"unknown command {args[0]!r}; commands: predict, list")
-        NoiseSearchCLI(args=args if argv is not None else None)
+        if args[0] == "resume":
+            args = resume_args(args)
+        elif args[0] != "predict":
+            raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, list")
+        NoiseSearchCLI(args=args)
     except UsageError as error:
         print(f"noisesearch: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from PIL import Image
@@ -101,10 +101,55 @@ class _Search:
     raw: dict[int, dict[str, float]] = field(default_factory=dict)
     states: dict[int, _State] = field(default_factory=dict)
     finals: dict[int, tuple[torch.Tensor, torch.Tensor, bool]] = field(default_factory=dict)
+    aggregates: dict[int, float] = field(default_factory=dict)
+    aggregate_key: Optional[tuple] = None
+
+
+@dataclass
+class _Evaluation:
+    """What evaluating one proposal produced: computed here, replayed from the journal, or from another rank."""
+
+    scores: dict[str, float]
+    nfe: int
+    root: torch.Tensor
+    replayable: bool
+    x: Optional[torch.Tensor] = None
+    x0: Optional[torch.Tensor] = None
+    image: Optional[torch.Tensor] = None
+    gradient: Optional[torch.Tensor] = None
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        named = {"root": self.root, "x": self.x, "x0": self.x0, "image": self.image, "gradient": self.gradient}
+        return {key: value.detach().cpu() for key, value in named.items() if value is not None}
+
+
+PLAN_FIELDS = ("parents", "start", "renoise_to", "stochastic", "stop", "gradient", "noise")
+
+
+def plan_of(proposal: Proposal) -> dict:
+    """The journaled description of how a proposal is made, compared on replay."""
+    return {
+        "parents": list(proposal.parents),
+        "start": proposal.start,
+        "renoise_to": proposal.renoise_to,
+        "stochastic": proposal.stochastic,
+        "stop": proposal.stop,
+        "gradient": proposal.gradient,
+        "noise": proposal.noise.as_dict(),
+    }
+
+
+class ReplayMismatch(UsageError):
+    """A journaled candidate differs from what the code now proposes: the run cannot be resumed."""
 
 
 class Executor:
-    """Runs searches for many conditions at once; candidates of all of them share the model's batches."""
+    """Runs searches for many conditions at once; candidates of all of them share the model's batches.
+
+    With ``replay`` (journaled candidates by (search, repeat, id)), candidates already evaluated are restored, not
+    evaluated again. With ``shard`` = (rank, world, gather), each rank evaluates its share of every round and
+    ``gather`` (an all-gather of Python objects) hands every rank all evaluations: the algorithm is replicated.
+    """
 
     def __init__(
         self,
@@ -112,20 +157,28 @@ class Executor:
         verifiers: Sequence[Verifier],
         settings: SearchSettings,
         journal: Optional[Journal] = None,
+        replay: Optional[dict[tuple, dict]] = None,
+        shard: Optional[tuple[int, int, Callable[[Any], list]]] = None,
     ):
         self.pipeline = pipeline
         self.verifiers = list(verifiers)
         self.settings = settings
         self.journal = journal
+        self.replay = replay or {}
+        self.shard = shard
+        self.replayed_nfe = 0
         self.sample_nfe = settings.sample_nfe(type(pipeline))
         self.nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
         self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
         self.sigmas = pipeline.sigmas(settings.steps)
         self.shape = pipeline.latent_shape(settings.height, settings.width)
         settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
+        if settings.algorithm.uses_gradients:
+            self._require_differentiable()
 
     @property
     def nfe_used(self) -> int:
+        """Denoiser evaluations made by this process (replayed candidates count where they were evaluated)."""
         return self.denoiser.nfe
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
@@ -150,11 +203,15 @@ class Executor:
                 pending.extend((search, proposal) for proposal in proposals)
             if not pending:
                 break
-            outcomes = self._evaluate(pending, encoded, slot)
+            evaluations = self._evaluations(pending, encoded, slot)
+            for (search, proposal), evaluation in zip(pending, evaluations):
+                self._integrate(search, proposal, evaluation)
+            told: dict[int, list[Outcome]] = {}
+            for (search, proposal), evaluation in zip(pending, evaluations):
+                told.setdefault(id(search), []).append(self._outcome(search, proposal, evaluation))
             for search in searches:
-                told = [outcomes[id(proposal)] for owner, proposal in pending if owner is search]
-                if told:
-                    search.algorithm.tell(told)
+                if id(search) in told:
+                    search.algorithm.tell(told[id(search)])
         return [self._finish(search) for search in searches]
 
     def _start(self, task: Task) -> _Search:
@@ -180,6 +237,8 @@ class Executor:
             if proposal.start not in search.states:
                 raise RuntimeError(f"proposal {proposal.id} continues candidate {proposal.start}, which kept no state")
             level = search.states[proposal.start].level
+        if proposal.gradient and (proposal.start is not None or proposal.stop > 0):
+            raise RuntimeError("gradient proposals start from a fresh noise and stop at sigma = 0")
         return search.context.cost(level, proposal.stop, proposal.renoise_to, proposal.stochastic, proposal.gradient)
 
     def _charge(self, search: _Search, proposals: list[Proposal]) -> None:
@@ -191,18 +250,56 @@ class Executor:
             )
         search.nfe += cost
 
-    def _evaluate(self, pending, encoded, slot) -> dict[int, Outcome]:
-        groups: dict[tuple, list[tuple[_Search, Proposal]]] = {}
-        for search, proposal in pending:
+    def _evaluations(self, pending, encoded, slot) -> list[_Evaluation]:
+        """Evaluations of every pending proposal: replayed where journaled, else computed (by this rank's shard)."""
+        found: dict[int, _Evaluation] = {}
+        for i, (search, proposal) in enumerate(pending):
+            record = self.replay.get((search.task.condition.key, search.task.repeat, proposal.id))
+            if record is not None:
+                found[i] = self._replayed(search, proposal, record)
+        todo = [i for i in range(len(pending)) if i not in found]
+        mine = todo if self.shard is None else todo[self.shard[0]::self.shard[1]]
+        computed = self._compute([(i, *pending[i]) for i in mine], encoded, slot)
+        if self.journal is not None and computed:
+            order = sorted(computed)
+            self.journal.append([self._record(*pending[i], computed[i]) for i in order],
+                                [computed[i].tensors() for i in order])
+        if self.shard is not None:
+            for part in self.shard[2]({i: computed[i] for i in computed}):
+                found.update(part)
+        else:
+            found.update(computed)
+        return [found[i] for i in range(len(pending))]
+
+    def _replayed(self, search: _Search, proposal: Proposal, record: dict) -> _Evaluation:
+        journaled = {name: record.get(name) for name in PLAN_FIELDS}
+        current = plan_of(proposal)
+        changed = [name for name in PLAN_FIELDS if journaled[name] != current[name]]
+        if changed:
+            raise ReplayMismatch(
+                f"cannot resume: candidate {proposal.id} of search {search.task.condition.key!r} (repeat "
+                f"{search.task.repeat}) was journaled with another {', '.join(changed)} than the code now proposes; "
+                "the algorithm's code or the run's config changed since the run started: start a new run"
+            )
+        from .journal import load_artifact
+
+        tensors = load_artifact(self.journal.path.parent, record["artifact"]) if self.journal else {}
+        self.replayed_nfe += record["nfe"]
+        return _Evaluation(record["scores"], record["nfe"], tensors["root"], record["replayable"],
+                           tensors.get("x"), tensors.get("x0"), tensors.get("image"), tensors.get("gradient"))
+
+    def _compute(self, items, encoded, slot) -> dict[int, _Evaluation]:
+        groups: dict[tuple, list] = {}
+        for i, search, proposal in items:
             level = search.states[proposal.start].level if proposal.start is not None else None
             key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient)
-            groups.setdefault(key, []).append((search, proposal))
-        outcomes: dict[int, Outcome] = {}
+            groups.setdefault(key, []).append((i, search, proposal))
+        computed: dict[int, _Evaluation] = {}
         size = self.settings.batch_size
-        for (level, _, _, _, _), members in groups.items():
+        for (level, *_), members in groups.items():
             for start in range(0, len(members), size):
-                outcomes.update(self._evaluate_chunk(members[start : start + size], level, encoded, slot))
-        return outcomes
+                computed.update(self._compute_chunk(members[start : start + size], level, encoded, slot))
+        return computed
 
     def _device(self) -> tuple[torch.device, torch.dtype]:
         parameter = next(self.pipeline.parameters(), None)
@@ -210,52 +307,57 @@ class Executor:
             return torch.device("cpu"), torch.float32
         return parameter.device, parameter.dtype
 
-    def _evaluate_chunk(self, chunk, level, encoded, slot) -> dict[int, Outcome]:
+    def _compute_chunk(self, members, level, encoded, slot) -> dict[int, _Evaluation]:
+        chunk = [(search, proposal) for _, search, proposal in members]
         first = chunk[0][1]
         conditions = [search.task.condition for search, _ in chunk]
         device, dtype = self._device()
         noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
         cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
         before = self.denoiser.nfe
+        gradients = None
         if first.gradient:
             x, images, raw, gradients = self._run_with_gradient(noises, cond, conditions)
             x0_stop = None
+            self.denoiser.charge_backward(self.denoiser.nfe - before)
         else:
             with torch.no_grad():
                 x, x0_stop, images = self._run_plan(chunk, level, noises, cond)
                 raw = self._score(images, conditions)
-            gradients = None
-        if first.gradient:
-            self.denoiser.charge_backward(self.denoiser.nfe - before)
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
-        records = []
-        for i, (search, proposal) in enumerate(chunk):
-            scores = {name: values[i] for name, values in raw.items()}
-            search.raw[proposal.id] = scores
+        computed = {}
+        for j, (i, search, proposal) in enumerate(members):
             parent = search.states.get(proposal.start) if proposal.start is not None else None
-            root = parent.root if parent is not None else noises[i].detach().float().cpu()
+            root = parent.root if parent is not None else noises[j].detach().float().cpu()
             replayable = (parent.replayable if parent is not None else True) and not (
                 proposal.renoise_to is not None or proposal.stochastic)
-            if proposal.stop > 0:
-                search.states[proposal.id] = _State(x[i].detach(), proposal.stop, x0_stop[i], root, replayable)
-            else:
-                search.finals[proposal.id] = (images[i].detach().cpu(), root, replayable)
-            search.levels.setdefault(proposal.stop, []).append((proposal.id, self._oriented(scores)))
-            records.append(self._record(search, proposal, scores, nfe_each))
-        if self.journal is not None:
-            self.journal.append(records)
-        aggregates = {}
-        for search, proposal in chunk:
-            history = search.levels[proposal.stop]
-            aggregates[(id(search), proposal.stop)] = dict(zip([i for i, _ in history],
-                                                                mean_rank([row for _, row in history])))
-        return {
-            id(proposal): Outcome(
-                proposal.id, aggregates[(id(search), proposal.stop)][proposal.id], search.raw[proposal.id], nfe_each,
-                proposal.stop, None if gradients is None else gradients[i].cpu(),
+            stop = proposal.stop > 0
+            computed[i] = _Evaluation(
+                {name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
+                x=x[j].detach().cpu() if stop else None, x0=x0_stop[j].detach().cpu() if stop else None,
+                image=None if stop else images[j].detach().cpu(),
+                gradient=None if gradients is None else gradients[j].cpu(),
             )
-            for i, (search, proposal) in enumerate(chunk)
-        }
+        return computed
+
+    def _integrate(self, search: _Search, proposal: Proposal, evaluation: _Evaluation) -> None:
+        device, dtype = self._device()
+        search.raw[proposal.id] = evaluation.scores
+        if proposal.stop > 0:
+            search.states[proposal.id] = _State(evaluation.x.to(device, dtype), proposal.stop,
+                                                evaluation.x0.to(device, dtype), evaluation.root, evaluation.replayable)
+        else:
+            search.finals[proposal.id] = (evaluation.image, evaluation.root, evaluation.replayable)
+        search.levels.setdefault(proposal.stop, []).append((proposal.id, self._oriented(evaluation.scores)))
+
+    def _outcome(self, search: _Search, proposal: Proposal, evaluation: _Evaluation) -> Outcome:
+        history = search.levels[proposal.stop]
+        key = (proposal.stop, len(history))
+        if search.aggregate_key != key:
+            search.aggregates = dict(zip([i for i, _ in history], mean_rank([row for _, row in history])))
+            search.aggregate_key = key
+        return Outcome(proposal.id, search.aggregates[proposal.id], evaluation.scores, evaluation.nfe, proposal.stop,
+                       evaluation.gradient)
 
     def _run_plan(self, chunk, level, noises, cond):
         """Denoise a chunk that shares one plan; returns x at the stop level, its x0-preview, and images."""
@@ -280,14 +382,16 @@ class Executor:
             return x, x0, self.pipeline.decode(x0).float().clamp(0, 1)
         return x, None, self.pipeline.decode(x).float().clamp(0, 1)
 
-    def _run_with_gradient(self, noises, cond, conditions):
-        """A full solve with autograd; returns the sample, images, scores and d(mean oriented score)/d(noise)."""
+    def _require_differentiable(self) -> None:
         not_differentiable = [v.name for v in self.verifiers if not type(v).differentiable]
         if not_differentiable:
             raise UsageError(
                 f"algorithm {self.settings.algorithm.name!r} ascends verifier gradients, but "
                 f"{', '.join(not_differentiable)} is not differentiable; choose differentiable verifiers"
             )
+
+    def _run_with_gradient(self, noises, cond, conditions):
+        """A full solve with autograd; returns the sample, images, scores and d(mean oriented score)/d(noise)."""
         with torch.inference_mode(False), torch.enable_grad():
             noise = noises.clone().requires_grad_(True)
             cond = _clone(cond)
@@ -314,21 +418,16 @@ class Executor:
     def _oriented(self, scores: dict[str, float]) -> dict[str, float]:
         return {v.name: oriented(scores[v.name], v.higher_is_better) for v in self.verifiers}
 
-    def _record(self, search: _Search, proposal: Proposal, scores: dict, nfe: int) -> dict:
+    def _record(self, search: _Search, proposal: Proposal, evaluation: _Evaluation) -> dict:
         return {
             "type": "candidate",
             "search": search.task.condition.key,
             "repeat": search.task.repeat,
             "id": proposal.id,
-            "parents": list(proposal.parents),
-            "start": proposal.start,
-            "renoise_to": proposal.renoise_to,
-            "stochastic": proposal.stochastic,
-            "stop": proposal.stop,
-            "gradient": proposal.gradient,
-            "noise": proposal.noise.as_dict(),
-            "scores": scores,
-            "nfe": nfe,
+            **plan_of(proposal),
+            "scores": evaluation.scores,
+            "nfe": evaluation.nfe,
+            "replayable": evaluation.replayable,
         }
 
     def _finish(self, search: _Search) -> SearchResult:
@@ -336,10 +435,11 @@ class Executor:
         if not finals:
             raise RuntimeError(f"algorithm {self.settings.algorithm.name!r} ended a search without a finished sample")
         aggregates = mean_rank([row for _, row in finals])
-        best = max(range(len(finals)), key=lambda i: (aggregates[i], -i))
+        best = max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
         candidate = finals[best][0]
         image, root, replayable = search.finals[candidate]
-        result = SearchResult(
+        search.states.clear()
+        return SearchResult(
             task=search.task,
             candidate=candidate,
             image=image,
@@ -350,13 +450,6 @@ class Executor:
             candidates=len(search.raw),
             replayable=replayable,
         )
-        if self.journal is not None:
-            self.journal.append(
-                [{"type": "result", "search": search.task.condition.key, "repeat": search.task.repeat,
-                  "candidate": candidate, "score": result.score, "nfe": result.nfe}]
-            )
-        search.states.clear()
-        return result
 
 
 def _clone(encoded: Any) -> Any:

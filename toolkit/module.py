@@ -36,6 +36,8 @@ class SearchModule(L.LightningModule):
         batch_size: candidates per forward pass of the denoiser. Results do not depend on it.
         height: image height; by default the pipeline's.
         width: image width; by default the pipeline's.
+        shard: how several devices split the work: ``conditions`` (each rank runs whole searches) or
+            ``candidates`` (every rank runs every search and evaluates its share of each round's candidates).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SearchModule(L.LightningModule):
         batch_size: PositiveInt = 32,
         height: Optional[PositiveInt] = None,
         width: Optional[PositiveInt] = None,
+        shard: Literal["conditions", "candidates"] = "conditions",
     ):
         super().__init__()
         self.pipeline_spec = pipeline
@@ -76,8 +79,11 @@ class SearchModule(L.LightningModule):
         algorithm_cls.check_budget(params, budget, sample_nfe)
         self.settings = SearchSettings(**{**provisional.__dict__, "budget_nfe": budget})
         self.sample_nfe = sample_nfe
+        self.shard = shard
         self.seed = 0
         self.journal: Optional[Journal] = None
+        self.replay: dict[tuple, dict] = {}
+        self.finished: dict[tuple, dict] = {}
         self.pipeline: Optional[nn.Module] = None
         self.verifiers = nn.ModuleList()
         self.executor: Optional[Executor] = None
@@ -107,10 +113,11 @@ class SearchModule(L.LightningModule):
     def nfe_used(self) -> int:
         return self.executor.nfe_used if self.executor is not None else 0
 
-    def start(self) -> None:
+    def start(self, world: int = 1, rank: int = 0) -> None:
         """Begin a run: the executor holds the NFE counter of all its searches."""
         settings = SearchSettings(**{**self.settings.__dict__, "seed": self.seed})
-        self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal)
+        shard = (rank, world, gather_objects) if self.shard == "candidates" and world > 1 else None
+        self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard)
         self.elapsed_s = 0.0
 
     def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
@@ -122,7 +129,7 @@ class SearchModule(L.LightningModule):
         return results
 
     def on_predict_start(self) -> None:
-        self.start()
+        self.start(self.trainer.world_size, self.trainer.global_rank)
         rank_zero_info(
             f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
             f"NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} {self.settings.sampler} "
@@ -130,7 +137,8 @@ class SearchModule(L.LightningModule):
         )
 
     def predict_step(self, batch: list[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
-        return self.run(batch)
+        todo = [task for task in batch if (task.condition.key, task.repeat) not in self.finished]
+        return self.run(todo) if todo else []
 
     def describe(self) -> dict:
         """The settings that fix the run's results, for ``summary.json``."""
@@ -149,3 +157,12 @@ class SearchModule(L.LightningModule):
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
         }
+
+
+def gather_objects(payload):
+    """All-gather a picklable object from every rank (torch.distributed; gloo or nccl)."""
+    import torch.distributed as dist
+
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, payload)
+    return gathered

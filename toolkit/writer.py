@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from .executor import SearchResult
-from .journal import Journal
+from .journal import NO_SPACE, DiskFullError, Journal, read_run
 
 RUN_MARKERS = ("summary.json", "journal")
 
@@ -38,6 +38,7 @@ def result_record(result: SearchResult) -> dict:
         "scores": result.scores,
         "nfe": result.nfe,
         "candidates": result.candidates,
+        "replayable": result.replayable,
     }
 
 
@@ -94,25 +95,43 @@ class ResultWriter(BasePredictionWriter):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         for folder in ("images", "noises", "journal", "parts"):
             (self.out / folder).mkdir(parents=True, exist_ok=True)
-        pl_module.journal = Journal(self.out / "journal" / f"rank{trainer.global_rank}.jsonl")
+        rank = trainer.global_rank
+        pl_module.journal = Journal(self.out / "journal" / f"rank{rank}.jsonl", rank)
+        (self.out / "parts" / f"rank{rank}.json").unlink(missing_ok=True)
         self.records = []
 
+    def writes_results(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
+        """Sharding by candidates gives every rank the same results: rank 0 alone writes them."""
+        return pl_module.shard != "candidates" or trainer.is_global_zero
+
     def write_on_batch_end(self, trainer, pl_module, prediction: Any, batch_indices, batch, batch_idx, dataloader_idx):
-        self.records.extend(save_result(self.out, result) for result in prediction)
+        if not prediction or not self.writes_results(trainer, pl_module):
+            return
+        try:
+            records = [save_result(self.out, result) for result in prediction]
+        except OSError as error:
+            if error.errno in NO_SPACE:
+                raise DiskFullError(f"no space left while writing results to {self.out}: free space, then "
+                                    f"`noisesearch resume {self.out}`") from None
+            raise
+        pl_module.journal.append([{"type": "result", "search": r.task.condition.key, "repeat": r.task.repeat,
+                                   "record": record} for r, record in zip(prediction, records)])
+        self.records.extend(records)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        part = {"records": self.records, "nfe_used": pl_module.nfe_used, "elapsed_s": pl_module.elapsed_s}
+        part = {"elapsed_s": pl_module.elapsed_s, "resumed_nfe": pl_module.executor.replayed_nfe}
         (self.out / "parts" / f"rank{trainer.global_rank}.json").write_text(json.dumps(part))
         pl_module.journal.close()
         trainer.strategy.barrier("noisesearch-summary")
         if trainer.is_global_zero:
-            parts = [json.loads(p.read_text()) for p in sorted((self.out / "parts").glob("rank*.json"))]
+            parts = [json.loads((self.out / "parts" / f"rank{r}.json").read_text()) for r in range(trainer.world_size)]
+            candidates, results = read_run(self.out / "journal")
             header = {
                 **pl_module.describe(),
-                "nfe_used": sum(p["nfe_used"] for p in parts),
+                "nfe_used": sum(record["nfe"] for record in candidates.values()),
                 "elapsed_s": round(max(p["elapsed_s"] for p in parts), 3),
             }
-            records = [record for p in parts for record in p["records"]]
+            records = [result["record"] for result in results.values()]
             self.summary = write_summary(self.out, header, records)
             print(format_table(records))
             print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s; wrote {self.out}/summary.json")

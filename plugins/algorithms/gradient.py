@@ -15,6 +15,7 @@ class GradientAscent(SearchAlgorithm):
     """ReNO-style search: SGD with Nesterov momentum on the noise to raise a differentiable verifier's score."""
 
     name = "gradient"
+    uses_gradients = True
 
     @dataclass(frozen=True)
     class Params:

@@ -1,0 +1,36 @@
+"""Every built-in algorithm through `noisesearch predict` on digits: budget kept, lineage journaled."""
+
+import json
+
+import pytest
+
+from noisesearch.cli import main
+
+CASES = {
+    "zero-order": ("{n: 2}", 112),
+    "paths": ("{n: 2, m: 2}", 112),
+    "smc": ("{}", 56),
+    "beam": ("{width: 2, branch: 2}", 112),
+    "evolution": ("{population: 4, elites: 1}", 112),
+    "halving": ("{}", 28),
+    "gradient": ("{}", 56),
+}
+
+
+@pytest.mark.parametrize("algorithm", list(CASES))
+def test_predict_keeps_budget_and_journals_lineage(algorithm, tmp_path):
+    args, budget = CASES[algorithm]
+    code = main(["predict", "--data.classes", "2,5", "--model.algorithm", algorithm, "--model.algorithm_args",
+                 args, "--model.budget_nfe", str(budget), "--out", str(tmp_path)])
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    records = [json.loads(line) for line in (tmp_path / "journal" / "rank0.jsonl").read_text().splitlines()]
+    candidates = [r for r in records if r["type"] == "candidate"]
+    assert summary["nfe_used"] == sum(r["nfe"] for r in candidates) <= 2 * budget
+    assert all(r["nfe"] <= budget for r in summary["results"])
+    if algorithm in ("zero-order", "paths", "smc", "beam", "halving", "gradient"):
+        assert any(r["parents"] for r in candidates), "no lineage recorded"
+    ids = {(r["search"], r["repeat"], r["id"]) for r in candidates}
+    for record in candidates:
+        for parent in record["parents"]:
+            assert (record["search"], record["repeat"], parent) in ids

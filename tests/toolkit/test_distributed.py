@@ -1,0 +1,73 @@
+"""Lightning DDP on CPU (2 processes, gloo): split by conditions or by candidates, results equal one device's."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, ROOT, run_cli
+
+DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+JOBS = {
+    "conditions": ["--data.classes", "0-4", "--data.per_condition", "2", "--data.batch_size", "2",
+                   "--model.algorithm", "random", "--model.budget_nfe", "56"],
+    "candidates": ["--data.classes", "3,8", "--model.algorithm", "zero-order", "--model.algorithm_args", "{n: 3}",
+                   "--model.budget_nfe", "112", "--model.shard", "candidates", "--model.batch_size", "4"],
+}
+
+
+def comparable(out):
+    summary = json.loads((out / "summary.json").read_text())
+    rows = [(r["index"], r["candidate"], round(r["score"], 5), r["nfe"], r["candidates"]) for r in summary["results"]]
+    return rows, summary["nfe_used"]
+
+
+def journaled(out):
+    keys = []
+    for path in (out / "journal").glob("rank*.jsonl"):
+        keys += [(r["search"], r["repeat"], r["id"]) for r in map(json.loads, path.read_text().splitlines())
+                 if r["type"] == "candidate"]
+    return keys
+
+
+@pytest.mark.parametrize("mode", list(JOBS))
+def test_two_processes_give_one_device_results(mode, tmp_path):
+    single = run_cli("predict", *JOBS[mode], "--out", str(tmp_path / "one"))
+    assert single.returncode == 0, single.stderr[-2000:]
+    double = run_cli("predict", *JOBS[mode], *DDP, "--out", str(tmp_path / "two"))
+    assert double.returncode == 0, double.stderr[-2000:]
+    assert comparable(tmp_path / "one") == comparable(tmp_path / "two")
+    ranks = {p.name for p in (tmp_path / "two" / "journal").glob("rank*.jsonl")}
+    assert ranks == {"rank0.jsonl", "rank1.jsonl"}, "both ranks must journal their own candidates"
+    keys = journaled(tmp_path / "two")
+    assert len(keys) == len(set(keys)) == len(journaled(tmp_path / "one")), "work was duplicated or lost"
+
+
+def test_killed_ddp_run_resumes_on_two_or_one_devices(tmp_path):
+    reference = tmp_path / "reference"
+    assert run_cli("predict", *JOBS["conditions"], "--out", str(reference)).returncode == 0
+    for resume_devices in (["--trainer.devices", "2", "--trainer.strategy", "ddp"], ["--trainer.devices", "1"]):
+        out = tmp_path / f"run{len(resume_devices)}"
+        process = subprocess.Popen([str(BIN / "noisesearch"), "predict", *JOBS["conditions"], *DDP, "--out", str(out)],
+                                   cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None:
+            lines = sum(p.read_text().count("\n") for p in (out / "journal").glob("rank*.jsonl")) if (
+                out / "journal").exists() else 0
+            if lines >= 12:
+                break
+            time.sleep(0.05)
+        time.sleep(random.Random(1).uniform(0, 0.3))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+        done = run_cli("resume", str(out), "--trainer.accelerator", "cpu", *resume_devices)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert comparable(out) == comparable(reference)
+        keys = journaled(out)
+        assert len(keys) == len(set(keys)) == len(journaled(reference))

@@ -1,0 +1,136 @@
+"""Durable runs: SIGKILL at random moments and `noisesearch resume` give the uninterrupted run's results."""
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, ROOT, run_cli
+
+JOB = ["--data.classes", "0-5", "--data.batch_size", "2", "--model.algorithm", "zero-order",
+       "--model.algorithm_args", "{n: 2}", "--model.budget_nfe", "112", "--model.batch_size", "4"]
+
+
+def candidate_records(out):
+    records = []
+    for path in sorted((out / "journal").glob("rank*.jsonl")):
+        records += [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in records if r["type"] == "candidate"]
+
+
+def comparable(out):
+    summary = json.loads((out / "summary.json").read_text())
+    rows = [(r["index"], r["candidate"], round(r["score"], 5), r["nfe"], r["candidates"]) for r in summary["results"]]
+    return rows, summary["nfe_used"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    done = run_cli("predict", *JOB, "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def start(args, **kwargs):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([str(BIN / "noisesearch"), *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def kill_after_progress(process, journal, rng):
+    """SIGKILL once the journal has grown a random amount (or the process ends first)."""
+    target = rng.randint(1, 40)
+    deadline = time.time() + 120
+    while process.poll() is None and time.time() < deadline:
+        lines = journal.read_text().count("\n") if journal.exists() else 0
+        if lines >= target:
+            time.sleep(rng.uniform(0, 0.5))
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+
+
+def test_sigkill_and_resume_match_the_uninterrupted_run(reference, tmp_path):
+    rng = random.Random(7)
+    out = tmp_path / "run"
+    kill_after_progress(start(["predict", *JOB, "--out", str(out)]), out / "journal" / "rank0.jsonl", rng)
+    interrupted = int(not (out / "summary.json").exists())
+    kills = 1
+    while not (out / "summary.json").exists() and kills < 6:
+        process = start(["resume", str(out)])
+        if kills < 3:
+            kill_after_progress(process, out / "journal" / "rank0.jsonl", rng)
+            interrupted += int(not (out / "summary.json").exists())
+        else:
+            assert process.wait() == 0, process.stderr.read()[-2000:]
+        kills += 1
+    assert interrupted >= 2, "the kills did not interrupt the run"
+    assert (out / "summary.json").exists()
+    assert comparable(out) == comparable(reference)
+    keys = [(r["search"], r["repeat"], r["id"]) for r in candidate_records(out)]
+    assert len(keys) == len(set(keys)), "a candidate journaled before a kill was evaluated again"
+    assert len(keys) == len(candidate_records(reference))
+
+
+def test_torn_last_record_is_recovered(reference, tmp_path):
+    out = tmp_path / "torn"
+    kill_after_progress(start(["predict", *JOB, "--out", str(out)]), out / "journal" / "rank0.jsonl",
+                        random.Random(3))
+    journal = out / "journal" / "rank0.jsonl"
+    with open(journal, "a") as file:
+        file.write('{"type": "candidate", "search": "class:0", "rep')
+    done = run_cli("resume", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(json.loads(line) for line in journal.read_text().splitlines())
+    assert comparable(out) == comparable(reference)
+
+
+def test_full_disk_is_a_clean_error_and_the_journal_stays_consistent(reference, tmp_path):
+    out = tmp_path / "full"
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    process = start(["predict", *JOB, "--out", str(out)], preexec_fn=limit_file_size)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 2, stderr[-2000:]
+    assert "no space left" in stderr and "Traceback" not in stderr
+    lines = (out / "journal" / "rank0.jsonl").read_text().splitlines()
+    assert lines and all(json.loads(line) for line in lines)
+    done = run_cli("resume", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert comparable(out) == comparable(reference)
+
+
+def test_resume_of_a_folder_that_is_no_run(tmp_path):
+    done = run_cli("resume", str(tmp_path))
+    assert done.returncode == 2 and "is no noisesearch run" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resume_refuses_changed_settings(reference, tmp_path):
+    out = tmp_path / "changed"
+    subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
+    config = (out / "config.yaml").read_text().replace("budget_nfe: 112", "budget_nfe: 224")
+    (out / "config.yaml").write_text(config)
+    done = run_cli("resume", str(out))
+    assert done.returncode == 2 and "budget_nfe 112 -> 224" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resume_refuses_a_journal_the_code_would_not_produce(reference, tmp_path):
+    out = tmp_path / "tampered"
+    subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
+    journal = out / "journal" / "rank0.jsonl"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    records = [r for r in records if r["type"] == "candidate"]  # forget the finished results
+    records[0]["noise"]["weights"] = [0.5]
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = run_cli("resume", str(out))
+    assert done.returncode == 2 and "cannot resume: candidate 0" in done.stderr and "noise" in done.stderr
