@@ -1,13 +1,14 @@
 """The journal: the record of truth of a run, one append-only JSON-lines file per rank, fsynced per batch.
 
 Each candidate's tensors that later work needs (a kept intermediate state, a finished image, its root noise) go
-to a safetensors artifact beside the journal, written and fsynced before the record that names it, so every
-journaled candidate can be replayed without evaluating it again.
+to a safetensors artifact beside the journal (one file per batch), written and fsynced before the records that
+name it, so every journaled candidate can be replayed without evaluating it again.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 from pathlib import Path
@@ -56,9 +57,13 @@ class Journal:
             return
         records = [dict(record) for record in records]
         try:
-            for record, tensors in zip(records, artifacts or [None] * len(records)):
-                if tensors:
-                    record["artifact"] = self._save_artifact(tensors)
+            bundle = {f"{j}.{key}": value for j, tensors in enumerate(artifacts or []) if tensors
+                      for key, value in tensors.items()}
+            if bundle:
+                name = self._save_artifact(bundle)
+                for j, tensors in enumerate(artifacts):
+                    if tensors:
+                        records[j]["artifact"] = {"file": name, "key": str(j)}
             self._write_lines(records)
         except OSError as error:
             if error.errno in NO_SPACE:
@@ -69,6 +74,7 @@ class Journal:
             raise
 
     def _save_artifact(self, tensors: dict) -> str:
+        """One safetensors file per batch (one fsync), keys ``<record index>.<tensor name>``."""
         name = self.artifacts / f"{self._count:08d}.safetensors"
         self._count += 1
         save_file({key: value.detach().to("cpu").contiguous() for key, value in tensors.items()}, str(name))
@@ -115,9 +121,16 @@ def read_journal(path: Path) -> Iterator[dict]:
             yield json.loads(line)
 
 
-def load_artifact(journal_dir: Path, relative: str) -> dict[str, torch.Tensor]:
-    """The tensors a journal record's ``artifact`` names."""
-    return load_file(str(Path(journal_dir) / relative))
+def load_artifact(journal_dir: Path, reference: dict) -> dict[str, torch.Tensor]:
+    """The tensors a journal record's ``artifact`` names (its key's slice of one batch's file)."""
+    tensors = _load_bundle(str(Path(journal_dir) / reference["file"]))
+    prefix = reference["key"] + "."
+    return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_bundle(path: str) -> dict[str, torch.Tensor]:
+    return load_file(path)
 
 
 def read_run(journal_dir: Path) -> tuple[dict[tuple, dict], dict[tuple, dict]]:

@@ -17,35 +17,44 @@ class Halving(SearchAlgorithm):
     @dataclass(frozen=True)
     class Params:
         """``n`` initial noises (default: as many as the budget pays for); ``eta``: keep 1/eta of them at each
-        rung; ``rungs``: schedule indices (1 .. steps - 1) where candidates are previewed and pruned. Continuing
+        rung; ``rungs``: schedule indices (1 .. steps - 1) where candidates are previewed and pruned (default: the
+        middle of the schedule, index steps // 2). Continuing
         a candidate is the same deterministic solve, so every finished sample equals a plain full solve of its
         noise: previews are the only extra cost (one call each; the solve reuses it)."""
 
         n: Optional[int] = None
         eta: int = 4
-        rungs: list[int] = (1,)
+        rungs: Optional[list[int]] = None
 
     @classmethod
     def check(cls, params):
         require(params.n is None or (isinstance(params.n, int) and params.n >= 1), cls.name,
                 f"n={params.n!r} must be an integer >= 1 (or unset)")
         require(isinstance(params.eta, int) and params.eta >= 2, cls.name, f"eta={params.eta!r} must be >= 2")
+        if params.rungs is None:
+            return
         rungs = list(params.rungs)
         require(len(rungs) >= 1 and all(isinstance(i, int) and i >= 1 for i in rungs) and rungs == sorted(set(rungs)),
                 cls.name, f"rungs={rungs!r} must be increasing schedule indices >= 1")
 
     @classmethod
-    def sizes(cls, params, n: int) -> list[int]:
+    def rungs(cls, params, context) -> list[int]:
+        """The rung indices: as given, or the middle of the schedule."""
+        return list(params.rungs) if params.rungs is not None else [max(1, (len(context.sigmas) - 1) // 2)]
+
+    @classmethod
+    def sizes(cls, params, n: int, rungs: list[int]) -> list[int]:
         """Candidates alive at each rung and at the end."""
         counts = [n]
-        for _ in params.rungs:
+        for _ in rungs:
             counts.append(max(1, math.ceil(counts[-1] / params.eta)))
         return counts
 
     @classmethod
     def total_nfe(cls, params, context, n: int) -> int:
-        levels = [context.sigmas[i] for i in params.rungs] + [0.0]
-        counts = cls.sizes(params, n)
+        rungs = cls.rungs(params, context)
+        levels = [context.sigmas[i] for i in rungs] + [0.0]
+        counts = cls.sizes(params, n, rungs)
         total = counts[0] * context.cost(None, stop=levels[0])
         for count, level, stop in zip(counts[1:], levels, levels[1:]):
             total += count * context.cost(level, stop)
@@ -54,8 +63,9 @@ class Halving(SearchAlgorithm):
     @classmethod
     def check_context(cls, params, context):
         interior = len(context.sigmas) - 2
-        require(max(params.rungs) <= interior, cls.name,
-                f"rungs={list(params.rungs)} exceed the schedule: indices 1-{interior} at model.steps={interior + 1}")
+        require(interior >= 1, cls.name, "needs at least 2 denoising steps (model.steps >= 2)")
+        require(max(cls.rungs(params, context)) <= interior, cls.name,
+                f"rungs={cls.rungs(params, context)} exceed the schedule: indices 1-{interior} at model.steps={interior + 1}")
         require_budget(cls.name, cls.total_nfe(params, context, params.n or 1), context.budget_nfe,
                        f"n={params.n or 1} candidates")
 
@@ -66,8 +76,9 @@ class Halving(SearchAlgorithm):
             n = 1
             while self.total_nfe(params, context, n + 1) <= context.budget_nfe:
                 n += 1
-        self.counts = self.sizes(params, n)
-        self.levels = [context.sigmas[i] for i in params.rungs] + [0.0]
+        rungs = self.rungs(params, context)
+        self.counts = self.sizes(params, n, rungs)
+        self.levels = [context.sigmas[i] for i in rungs] + [0.0]
         self.rung = 0
         self.alive: list[Outcome] = []
 
