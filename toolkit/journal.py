@@ -77,7 +77,7 @@ class Journal:
         """One safetensors file per batch (one fsync), keys ``<record index>.<tensor name>``."""
         name = self.artifacts / f"{self._count:08d}.safetensors"
         self._count += 1
-        save_file({key: value.detach().to("cpu").contiguous() for key, value in tensors.items()}, str(name))
+        save_file({key: value.detach().to("cpu").clone() for key, value in tensors.items()}, str(name))
         descriptor = os.open(name, os.O_RDONLY)
         try:
             os.fsync(descriptor)
