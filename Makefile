@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test train-digits card-digits clean
+.PHONY: setup run test chromium train-digits card-digits clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,7 +18,11 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/noisesearch predict --config configs/digits.yaml --overwrite true
 
-test: $(STAMP)
+# The report test opens report.html in headless Chromium (Debian's package; needs root or sudo to install).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 # Retrain the embedded digits world (about 15 minutes on 2 cores), then measure its model card figures.

@@ -31,10 +31,11 @@ DEFAULT_ARGS = {
 }
 
 
-def cell(algorithm: str, args: dict, budget: int, per_class: int, seed: int, evaluator) -> dict:
+def cell(algorithm: str, args: dict, budget: int, per_class: int, seed: int, evaluator, steps=None) -> dict:
     """One algorithm at one budget over every digit class."""
     try:
-        module = SearchModule(algorithm=algorithm, algorithm_args=args, budget_nfe=budget, batch_size=256)
+        module = SearchModule(algorithm=algorithm, algorithm_args=args, budget_nfe=budget, batch_size=256,
+                              steps=steps)
         started = time.perf_counter()
         results = search(classes=list(range(10)), per_condition=per_class, seed=seed, module=module)
     except UsageError as error:
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=[28, 56, 112])
     parser.add_argument("--per_class", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
     parser.add_argument("--algorithms", nargs="+", default=list(DEFAULT_ARGS))
     parser.add_argument("--args", type=json.loads, default={}, help='JSON: {"halving": {"rungs": [2]}}')
     parser.add_argument("--json", help="also write every cell to this JSON file")
@@ -64,7 +66,8 @@ def main() -> None:
     print(f"|---|{'---|' * len(options.budgets)}")
     for name in options.algorithms:
         args = options.args.get(name, DEFAULT_ARGS.get(name, {}))
-        cells = [cell(name, args, b, options.per_class, options.seed, evaluator) for b in options.budgets]
+        cells = [cell(name, args, b, options.per_class, options.seed, evaluator, options.steps)
+                 for b in options.budgets]
         rows[name] = {"args": args, "cells": dict(zip(options.budgets, cells))}
         shown = [f"{c['accuracy']:.3f} ({c['nfe']:.0f})" if "accuracy" in c else "-" for c in cells]
         print(f"| {name} {json.dumps(args) if args else ''} | {' | '.join(shown)} |", flush=True)

@@ -141,10 +141,11 @@ def format_plugins() -> str:
     return "\n".join(lines)
 
 
-USAGE = """usage: noisesearch {predict,resume,list} ...
+USAGE = """usage: noisesearch {predict,resume,bench,list} ...
 
   predict   run searches (LightningCLI): noisesearch predict --help
   resume    continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]
+  bench     run a scaling study: noisesearch bench --config STUDY.yaml --out DIR
   list      every registered algorithm, verifier and pipeline, with its distribution
 """
 
@@ -174,10 +175,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args or args[0] in ("-h", "--help"):
             print(USAGE)
             return 0
+        if args[0] == "bench":
+            from .bench import main as bench
+
+            return bench(args[1:])
         if args[0] == "resume":
             args = resume_args(args)
         elif args[0] != "predict":
-            raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, list")
+            raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, list")
         NoiseSearchCLI(args=args)
     except UsageError as error:
         print(f"noisesearch: error: {error}", file=sys.stderr)

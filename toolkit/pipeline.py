@@ -38,6 +38,11 @@ class Pipeline(nn.Module):
         return False
 
     @classmethod
+    def evaluation(cls):
+        """The family's ``noisesearch.evaluation.Evaluation`` (an evaluator search never uses), or None."""
+        return None
+
+    @classmethod
     def nfe_per_call(cls, guidance: float) -> int:
         """Network evaluations per sample per denoiser call: 2 with classifier-free guidance, else 1."""
         return 1 if guidance == 1.0 else 2

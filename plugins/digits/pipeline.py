@@ -47,6 +47,12 @@ class DigitsPipeline(Pipeline):
         self.unet = UNet2DModel.from_pretrained(folder / "unet", local_files_only=True).eval()
 
     @classmethod
+    def evaluation(cls):
+        from .verifier import DigitsEvaluation
+
+        return DigitsEvaluation()
+
+    @classmethod
     def claims(cls, folder: Path) -> bool:
         card = Path(folder) / "noisesearch.json"
         return card.is_file() and json.loads(card.read_text()).get("family") == FAMILY

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from noisesearch.conditions import Condition
+from noisesearch.evaluation import Evaluation
 from noisesearch.verifier import Verifier
 
 from .data import IMAGE_SIZE
@@ -62,3 +63,25 @@ class DigitsEvaluator(torch.nn.Module):
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
         """Fraction of images the evaluator reads as their conditioning class."""
         return (self.predict(images) == labels).float().mean().item()
+
+
+class DigitsEvaluation(Evaluation):
+    """The digits world's judge: the independent evaluator's features and logits, and the 497 held-out digits."""
+
+    name = "digits-evaluator"
+
+    def __init__(self):
+        self.evaluator = DigitsEvaluator()
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.evaluator.net.features(_as_digits(images))
+
+    @torch.no_grad()
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self.evaluator.net(_as_digits(images))
+
+    def real_images(self) -> torch.Tensor:
+        from .data import load_split
+
+        return (load_split("heldout")[0] + 1) / 2

@@ -1,0 +1,132 @@
+"""`noisesearch bench`: run a study's cells like `noisesearch predict`, measure them, write results and a report."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from jsonargparse import ArgumentParser
+from PIL import Image
+
+from . import metrics, registry
+from .conditions import Condition
+from .errors import UsageError
+from .resolve import resolve_pipeline, resolve_verifiers
+from .sampling import calls_per_solve
+from .study import AlgorithmSpec, Cell, Study, cells, predict_args
+
+
+def parse(argv: list[str]) -> tuple[Study, Path]:
+    """Parse `bench --config STUDY.yaml --out DIR [--KEY VALUE ...]` (jsonargparse: clean errors, exit 2)."""
+    parser = ArgumentParser(prog="noisesearch bench", description="run a scaling study")
+    parser.add_argument("--config", action="config")
+    parser.add_class_arguments(Study, None)
+    parser.add_argument("--out", type=str, required=True, help="study folder; finished cells in it are reused")
+    config = parser.parse_args(argv)
+    init = parser.instantiate_classes(config).as_dict()
+    out = Path(init.pop("out"))
+    init.pop("config", None)
+    init["algorithms"] = [a if isinstance(a, AlgorithmSpec) else AlgorithmSpec(**a) for a in init["algorithms"]]
+    return Study(**init), out
+
+
+def load_images(folder: Path) -> tuple[torch.Tensor, list[Condition], dict]:
+    """A finished run's images in [0, 1], their conditions, and its summary."""
+    summary = json.loads((folder / "summary.json").read_text())
+    images = [np.asarray(Image.open(folder / r["image"]), dtype=np.float32) / 255 for r in summary["results"]]
+    tensor = torch.from_numpy(np.stack(images))
+    tensor = tensor[:, None] if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
+    conditions = [Condition(**r["condition"]) for r in summary["results"]]
+    return tensor, conditions, summary
+
+
+def run_cell(study: Study, cell: Cell, folder: Path) -> str:
+    """Run (or resume, or reuse) one cell; returns what was done."""
+    from .cli import main
+
+    if (folder / "summary.json").exists():
+        return "reused"
+    if (folder / "journal").is_dir() and (folder / "config.yaml").exists():
+        main(["resume", str(folder)])
+        return "resumed"
+    main(["predict", *predict_args(study, cell), "--out", str(folder), "--overwrite", "true"])
+    return "ran"
+
+
+def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict:
+    """Metrics of a finished cell: evaluator metrics and every scoring verifier's mean score."""
+    images, conditions, summary = load_images(folder)
+    searches = len(summary["results"])
+    row = {
+        "cell": cell.name,
+        "algorithm": "steps" if cell.baseline else cell.algorithm,
+        "algorithm_args": dict(cell.args),
+        "verifier": "+".join(cell.verifiers),
+        "baseline": cell.baseline,
+        "steps": summary["steps"],
+        "budget_nfe": summary["budget_nfe"] if not cell.baseline else summary["sample_nfe"],
+        "nfe_used": summary["nfe_used"] / searches,
+        "searches": searches,
+        "drove": [] if cell.baseline else list(cell.verifiers),
+        "metrics": {},
+    }
+    values = row["metrics"]
+    if evaluation is not None:
+        values["fid"] = metrics.fid(evaluation, images)
+        score = metrics.inception_score(evaluation, images)
+        if score is not None:
+            values["inception_score"] = score
+        values["precision"], values["recall"] = metrics.precision_recall(evaluation, images)
+        if conditions[0].kind == "class":
+            labels = torch.tensor([c.class_label for c in conditions])
+            values["accuracy"] = metrics.accuracy(evaluation, images, labels)
+    with torch.no_grad():
+        for verifier in scorers:
+            values[f"verifier:{verifier.name}"] = float(verifier.score(images, conditions).float().mean())
+    return row
+
+
+def run_study(study: Study, out: Path) -> list[dict]:
+    """Run every cell (reusing finished ones), measure, and write results.json, results.csv, plots and report."""
+    from .report import write_outputs
+
+    pipeline_cls, _ = resolve_pipeline(study.pipeline)
+    score_specs = study.score_verifiers or list(dict.fromkeys(v for group in study.verifiers for v in group))
+    scorers = [cls(arg) for cls, arg in resolve_verifiers(score_specs, pipeline_cls.condition_kind)]
+    for group in study.verifiers:
+        resolve_verifiers(group, pipeline_cls.condition_kind)
+    for algorithm in study.algorithms:
+        registry.lookup("algorithms", algorithm.name)
+    evaluation = pipeline_cls.evaluation()
+    grid = cells(study)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, spent, started = [], 0.0, time.perf_counter()
+    for i, cell in enumerate(grid, 1):
+        folder = out / "cells" / cell.name
+        began = time.perf_counter()
+        action = run_cell(study, cell, folder)
+        row = measure(study, cell, folder, evaluation, scorers)
+        rows.append(row)
+        spent += row["nfe_used"] * row["searches"]
+        elapsed = time.perf_counter() - started
+        left = elapsed / i * (len(grid) - i)
+        print(f"[bench] cell {i}/{len(grid)} {cell.name}: {action} in {time.perf_counter() - began:.1f}s; "
+              f"NFEs spent {spent:.0f}; about {left:.0f}s left", flush=True)
+    write_outputs(out, rows)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `noisesearch bench`."""
+    study, out = parse(argv)
+    rows = run_study(study, out)
+    from .report import format_rows
+
+    print(format_rows(rows))
+    print(f"[bench] wrote {out}/results.json, results.csv, scaling.png and report.html")
+    return 0

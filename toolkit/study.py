@@ -1,0 +1,109 @@
+"""A scaling study: a grid of algorithms x verifier sets x budgets, plus the baseline that scales denoising steps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from jsonargparse.typing import PositiveInt
+
+from .errors import UsageError
+
+
+@dataclass
+class AlgorithmSpec:
+    """One algorithm of the grid with its hyperparameters."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Study:
+    """What `noisesearch bench` runs; every cell is a `noisesearch predict` with these settings.
+
+    Args:
+        pipeline: the pipeline of every cell.
+        classes: class labels (class-conditional pipelines).
+        prompts_file: prompts, one per line (text-conditional pipelines).
+        per_condition: independent searches per condition in each cell.
+        seed: run seed of every cell.
+        steps: denoising steps of searched samples.
+        algorithms: the searches to compare.
+        verifiers: verifier sets; each drives the searches of its own cells (several names form an ensemble).
+        budgets: NFE budgets per search.
+        steps_baseline: denoising steps of the no-search baseline that scales steps instead of searching.
+        score_verifiers: verifiers that score every cell's outputs (default: every verifier of the study).
+        batch_size: candidates per forward pass.
+        trainer: Lightning Trainer options for every cell (devices, strategy, accelerator, ...).
+    """
+
+    pipeline: str = "digits"
+    classes: Optional[str] = None
+    prompts_file: Optional[str] = None
+    per_condition: PositiveInt = 10
+    seed: int = 0
+    steps: Optional[PositiveInt] = None
+    algorithms: list[AlgorithmSpec] = field(default_factory=lambda: [AlgorithmSpec("random")])
+    verifiers: list[list[str]] = field(default_factory=lambda: [["digits-classifier"]])
+    budgets: list[PositiveInt] = field(default_factory=lambda: [28, 112])
+    steps_baseline: list[PositiveInt] = field(default_factory=list)
+    score_verifiers: Optional[list[str]] = None
+    batch_size: PositiveInt = 64
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the study."""
+
+    name: str
+    algorithm: str
+    args: tuple
+    verifiers: tuple[str, ...]
+    budget: Optional[int]
+    steps: Optional[int]
+    baseline: bool = False
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def cells(study: Study) -> list[Cell]:
+    """Every cell of the grid, the steps baseline last."""
+    if not study.algorithms or not study.verifiers:
+        raise UsageError("a study needs at least one algorithm and one verifier set")
+    grid = []
+    for algorithm in study.algorithms:
+        args = tuple(sorted(algorithm.args.items()))
+        tag = _slug(f"{algorithm.name}-{'-'.join(f'{k}{v}' for k, v in args)}")
+        for verifiers in study.verifiers:
+            for budget in study.budgets:
+                name = f"{tag}--{_slug('+'.join(verifiers))}--{budget}nfe"
+                grid.append(Cell(name, algorithm.name, args, tuple(verifiers), budget, study.steps))
+    for steps in study.steps_baseline:
+        grid.append(Cell(f"steps--{steps}", "none", (), tuple(study.verifiers[0]), None, steps, baseline=True))
+    return grid
+
+
+def predict_args(study: Study, cell: Cell) -> list[str]:
+    """The `noisesearch predict` arguments of a cell (without --out)."""
+    import json
+
+    args = ["--seed_everything", str(study.seed), "--model.pipeline", study.pipeline,
+            "--model.algorithm", cell.algorithm, "--model.algorithm_args", json.dumps(dict(cell.args)),
+            "--model.verifiers", json.dumps(list(cell.verifiers)), "--model.batch_size", str(study.batch_size),
+            "--data.per_condition", str(study.per_condition)]
+    if cell.budget is not None:
+        args += ["--model.budget_nfe", str(cell.budget)]
+    if cell.steps is not None:
+        args += ["--model.steps", str(cell.steps)]
+    if study.classes is not None:
+        args += ["--data.classes", study.classes]
+    if study.prompts_file is not None:
+        args += ["--data.prompts_file", study.prompts_file]
+    for key, value in study.trainer.items():
+        args += [f"--trainer.{key}", json.dumps(value) if not isinstance(value, str) else value]
+    return args
