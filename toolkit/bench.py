@@ -14,7 +14,7 @@ from jsonargparse import ArgumentParser
 from PIL import Image
 
 from . import metrics, registry
-from .conditions import Condition
+from .conditions import Condition, parse_classes
 from .errors import UsageError
 from .resolve import resolve_pipeline, resolve_verifiers
 from .sampling import calls_per_solve
@@ -46,15 +46,15 @@ def load_images(folder: Path) -> tuple[torch.Tensor, list[Condition], dict]:
 
 
 def run_cell(study: Study, cell: Cell, folder: Path) -> str:
-    """Run (or resume, or reuse) one cell; returns what was done."""
-    from .cli import main
+    """Run (or resume, or reuse) one cell; returns what was done. A budget the cell cannot use raises."""
+    from .cli import run
 
     if (folder / "summary.json").exists():
         return "reused"
     if (folder / "journal").is_dir() and (folder / "config.yaml").exists():
-        main(["resume", str(folder)])
+        run(["resume", str(folder)])
         return "resumed"
-    main(["predict", *predict_args(study, cell), "--out", str(folder), "--overwrite", "true"])
+    run(["predict", *predict_args(study, cell), "--out", str(folder), "--overwrite", "true"])
     return "ran"
 
 
@@ -85,10 +85,33 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
         if conditions[0].kind == "class":
             labels = torch.tensor([c.class_label for c in conditions])
             values["accuracy"] = metrics.accuracy(evaluation, images, labels)
+    if study.clip_model is not None and conditions[0].kind == "prompt":
+        values["clip_score"] = metrics.clip_score(study.clip_model, images, [c.prompt for c in conditions])
     with torch.no_grad():
         for verifier in scorers:
             values[f"verifier:{verifier.name}"] = float(verifier.score(images, conditions).float().mean())
     return row
+
+
+def study_searches(study: Study, pipeline_cls) -> int:
+    """Searches per cell: conditions times ``per_condition``."""
+    from .data import read_prompts
+
+    if study.classes is not None:
+        conditions = len(parse_classes(study.classes))
+    elif study.prompts_file is not None:
+        conditions = len(read_prompts(study.prompts_file))
+    else:
+        conditions = pipeline_cls.num_classes or 1
+    return conditions * study.per_condition
+
+
+def infeasible(cell: Cell, reason: str) -> dict:
+    """The row of a cell whose budget cannot pay for one round of its algorithm."""
+    return {"cell": cell.name, "algorithm": cell.algorithm, "algorithm_args": dict(cell.args),
+            "verifier": "+".join(cell.verifiers), "baseline": cell.baseline, "steps": cell.steps,
+            "budget_nfe": cell.budget, "nfe_used": None, "searches": 0, "drove": [], "metrics": {},
+            "infeasible": reason}
 
 
 def run_study(study: Study, out: Path) -> list[dict]:
@@ -105,18 +128,29 @@ def run_study(study: Study, out: Path) -> list[dict]:
     evaluation = pipeline_cls.evaluation()
     grid = cells(study)
     out.mkdir(parents=True, exist_ok=True)
-    rows, spent, started = [], 0.0, time.perf_counter()
+    rows, spent, fresh_nfe, fresh_s = [], 0.0, 0.0, 0.0
+    searches = study_searches(study, pipeline_cls)
     for i, cell in enumerate(grid, 1):
         folder = out / "cells" / cell.name
         began = time.perf_counter()
-        action = run_cell(study, cell, folder)
+        try:
+            action = run_cell(study, cell, folder)
+        except UsageError as error:
+            if "budget_nfe" not in str(error):
+                raise
+            rows.append(infeasible(cell, str(error)))
+            print(f"[bench] cell {i}/{len(grid)} {cell.name}: infeasible, {error}", flush=True)
+            continue
         row = measure(study, cell, folder, evaluation, scorers)
         rows.append(row)
         spent += row["nfe_used"] * row["searches"]
-        elapsed = time.perf_counter() - started
-        left = elapsed / i * (len(grid) - i)
+        if action != "reused":
+            fresh_nfe += row["nfe_used"] * row["searches"]
+            fresh_s += time.perf_counter() - began
+        left_nfe = sum((c.budget or 0) * searches for c in grid[i:])
+        left = f"about {left_nfe * fresh_s / fresh_nfe:.0f}s left" if fresh_nfe else "time left unknown yet"
         print(f"[bench] cell {i}/{len(grid)} {cell.name}: {action} in {time.perf_counter() - began:.1f}s; "
-              f"NFEs spent {spent:.0f}; about {left:.0f}s left", flush=True)
+              f"NFEs spent {spent:.0f}; {left}", flush=True)
     write_outputs(out, rows)
     return rows
 

@@ -166,29 +166,33 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the ``noisesearch`` command; user errors print one line and exit with code 2."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        if args[:1] == ["list"]:
-            print(format_plugins())
-            return 0
-        if args[:1] in (["--version"], ["-V"]):
-            print(f"noisesearch {__version__}")
-            return 0
-        if not args or args[0] in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        if args[0] == "bench":
-            from .bench import main as bench
-
-            return bench(args[1:])
-        if args[0] == "resume":
-            args = resume_args(args)
-        elif args[0] != "predict":
-            raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, list")
-        NoiseSearchCLI(args=args)
+        return run(args)
     except UsageError as error:
         print(f"noisesearch: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    return 0
 
+
+def run(args: list[str]) -> int:
+    """Run one command; a user error raises UsageError (``main`` turns it into exit code 2)."""
+    if args[:1] == ["list"]:
+        print(format_plugins())
+        return 0
+    if args[:1] in (["--version"], ["-V"]):
+        print(f"noisesearch {__version__}")
+        return 0
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if args[0] == "bench":
+        from .bench import main as bench
+
+        return bench(args[1:])
+    if args[0] == "resume":
+        args = resume_args(args)
+    elif args[0] != "predict":
+        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, list")
+    NoiseSearchCLI(args=args)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

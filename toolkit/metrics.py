@@ -113,3 +113,52 @@ def accuracy(evaluation: Evaluation, generated: torch.Tensor, labels: torch.Tens
         return None
     metric = MulticlassAccuracy(num_classes=logits.shape[1], average="micro")
     return float(metric(logits.argmax(dim=1), labels))
+
+
+def _embedding(output) -> torch.Tensor:
+    """Projected CLIP features from either a tensor or a transformers output object (transformers 4 and 5)."""
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+class CLIPScore(Metric):
+    """CLIPScore (Hessel et al. 2021): 100 * max(cos(image, text), 0), averaged, with a transformers CLIP model.
+
+    ``model`` is a hub id or a local folder (loaded with ``local_files_only`` when it is a folder).
+    torchmetrics' own ``CLIPScore`` accepts only a fixed list of hub ids and, with transformers 5, fails on its
+    feature outputs; this metric keeps its definition and its torchmetrics state handling.
+    """
+
+    full_state_update = False
+
+    def __init__(self, model: str, **kwargs):
+        super().__init__(**kwargs)
+        from pathlib import Path
+
+        from transformers import CLIPModel, CLIPProcessor
+
+        local = Path(model).is_dir()
+        self.model = CLIPModel.from_pretrained(model, local_files_only=local).eval()
+        self.processor = CLIPProcessor.from_pretrained(model, local_files_only=local)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
+
+    @torch.no_grad()
+    def update(self, images: torch.Tensor, prompts: list[str]) -> None:
+        images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+        pixels = self.processor(images=list(images.float().clamp(0, 1)), return_tensors="pt", do_rescale=False)
+        text = self.processor(text=list(prompts), return_tensors="pt", padding=True, truncation=True)
+        image_features = F.normalize(_embedding(self.model.get_image_features(**pixels)), dim=-1)
+        text_features = F.normalize(_embedding(self.model.get_text_features(**text)), dim=-1)
+        scores = 100 * (image_features * text_features).sum(dim=-1).clamp(min=0)
+        self.total += scores.double().sum()
+        self.count += len(prompts)
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+def clip_score(model: str, images: torch.Tensor, prompts: list[str]) -> float:
+    """Mean CLIPScore of images against their prompts."""
+    metric = CLIPScore(model)
+    metric.update(images, prompts)
+    return float(metric.compute())

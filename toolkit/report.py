@@ -17,6 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 LOWER_IS_BETTER = {"fid"}
 
 
+def measured(rows: list[dict]) -> list[dict]:
+    """Rows of cells that ran (infeasible budgets have no samples)."""
+    return [row for row in rows if not row.get("infeasible")]
+
+
 def metric_names(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(name for row in rows for name in row["metrics"]))
 
@@ -31,13 +36,14 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
                          "searches", *names])
         for row in rows:
             writer.writerow([row["cell"], row["algorithm"], json.dumps(row["algorithm_args"]), row["verifier"],
-                             row["budget_nfe"], f"{row['nfe_used']:.1f}", row["steps"], row["searches"],
+                             row["budget_nfe"], "" if row["nfe_used"] is None else f"{row['nfe_used']:.1f}",
+                             row["steps"], row["searches"],
                              *[row["metrics"].get(name, "") for name in names]])
     grids = out / "grids"
     grids.mkdir(exist_ok=True)
-    for row in rows:
+    for row in measured(rows):
         shutil.copyfile(out / "cells" / row["cell"] / "grid.png", grids / f"{row['cell']}.png")
-    plot_scaling(rows, out / "scaling.png")
+    plot_scaling(measured(rows), out / "scaling.png")
     (out / "report.html").write_text(render_html(out, rows))
 
 
@@ -88,6 +94,9 @@ def format_rows(rows: list[dict]) -> str:
     header = f"{'cell':<44} {'nfe':>7} " + " ".join(f"{n[:18]:>18}" for n in names)
     lines = [header]
     for row in rows:
+        if row.get("infeasible"):
+            lines.append(f"{row['cell'][:44]:<44} {'-':>7} infeasible: the budget cannot pay for one round")
+            continue
         values = " ".join(f"{row['metrics'][n]:>18.4f}" if n in row["metrics"] else f"{'':>18}" for n in names)
         lines.append(f"{row['cell'][:44]:<44} {row['nfe_used']:>7.1f} {values}")
     return "\n".join(lines)
@@ -99,6 +108,10 @@ def render_html(out: Path, rows: list[dict]) -> str:
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["cell", "algorithm", "verifier", "NFEs/search", *names])
     body = []
     for row in rows:
+        if row.get("infeasible"):
+            body.append(f"<tr><td>{html.escape(row['cell'])}</td><td colspan='{3 + len(names)}'>infeasible: "
+                        f"{html.escape(row['infeasible'])}</td></tr>")
+            continue
         cells = [row["cell"], row["algorithm"] + (" " + json.dumps(row["algorithm_args"]) if row["algorithm_args"]
                                                   else ""), row["verifier"], f"{row['nfe_used']:.1f}"]
         cells += [(f"{row['metrics'][n]:.4f}" + (" *" if n[len("verifier:"):] in row["drove"] else ""))
@@ -106,7 +119,7 @@ def render_html(out: Path, rows: list[dict]) -> str:
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     grids = "".join(
         f"<figure><img src='{_embed(out / 'grids' / (row['cell'] + '.png'))}' alt='{html.escape(row['cell'])}'>"
-        f"<figcaption>{html.escape(row['cell'])}</figcaption></figure>" for row in rows)
+        f"<figcaption>{html.escape(row['cell'])}</figcaption></figure>" for row in measured(rows))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>noisesearch study</title>
 <style>
@@ -120,7 +133,7 @@ figcaption {{ font-size: 12px; }}
 </style></head>
 <body>
 <h1>noisesearch study</h1>
-<p>{len(rows)} cells. Metrics use the world's evaluator, which search never uses; a verifier score marked *
+<p>{len(rows)} cells ({len(rows) - len(measured(rows))} infeasible). Metrics use the world's evaluator, which search never uses; a verifier score marked *
 comes from the verifier that drove that cell's search (expect it to be inflated: verifier hacking).</p>
 <h2>Scaling</h2>
 <img id="scaling" src="{_embed(out / 'scaling.png')}" alt="metrics against NFEs">

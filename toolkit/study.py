@@ -35,6 +35,7 @@ class Study:
         budgets: NFE budgets per search.
         steps_baseline: denoising steps of the no-search baseline that scales steps instead of searching.
         score_verifiers: verifiers that score every cell's outputs (default: every verifier of the study).
+        clip_model: a transformers CLIP model (hub id or local folder) for CLIPScore of text-conditional cells.
         batch_size: candidates per forward pass.
         trainer: Lightning Trainer options for every cell (devices, strategy, accelerator, ...).
     """
@@ -50,6 +51,7 @@ class Study:
     budgets: list[PositiveInt] = field(default_factory=lambda: [28, 112])
     steps_baseline: list[PositiveInt] = field(default_factory=list)
     score_verifiers: Optional[list[str]] = None
+    clip_model: Optional[str] = None
     batch_size: PositiveInt = 64
     trainer: dict[str, Any] = field(default_factory=dict)
 

@@ -1,22 +1,28 @@
 """No search: one noise, denoised once; the baseline every search is measured against."""
 
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+from dataclasses import dataclass
+
+from noisesearch.algorithm import SearchAlgorithm
+
+from .random_search import RandomSearch
 
 
-class NoSearch(SearchAlgorithm):
+class NoSearch(RandomSearch):
     """No search: the first noise of the search, denoised once (the paper's 'no search' baseline)."""
 
     name = "none"
 
-    def __init__(self, params, context):
-        super().__init__(params, context)
-        self._asked = False
-
-    def ask(self) -> list[Proposal]:
-        if self._asked:
-            return []
-        self._asked = True
-        return [Proposal(0, self.context.fresh_noise(0))]
-
-    def tell(self, outcomes: list[Outcome]) -> None:
+    @dataclass(frozen=True)
+    class Params:
         pass
+
+    @classmethod
+    def check(cls, params) -> None:
+        pass
+
+    @classmethod
+    def check_budget(cls, params, budget_nfe: int, sample_nfe: int) -> None:
+        SearchAlgorithm.check_budget(params, budget_nfe, sample_nfe)
+
+    def count(self) -> int:
+        return 1

@@ -40,8 +40,11 @@ class RandomSearch(SearchAlgorithm):
         if self._asked:
             return []
         self._asked = True
-        n = self.params.n or self.context.max_samples
-        return [Proposal(i, self.context.fresh_noise(i)) for i in range(n)]
+        return [Proposal(i, self.context.fresh_noise(i)) for i in range(self.count())]
+
+    def count(self) -> int:
+        """Candidates of the search: ``n``, or as many as the budget pays for."""
+        return self.params.n or self.context.max_samples
 
     def tell(self, outcomes: list[Outcome]) -> None:
         pass

@@ -100,3 +100,14 @@ def test_bad_study_is_a_clean_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["bench", "--config", str(config), "--out", str(tmp_path / "out")])
     assert stop.value.code == 2 and "known algorithms" in capsys.readouterr().err
+
+
+def test_a_budget_too_small_for_a_cell_is_reported_not_fatal(tmp_path):
+    config = tmp_path / "study.yaml"
+    config.write_text("classes: '3'\nper_condition: 1\nalgorithms: [{name: zero-order, args: {n: 2}}]\n"
+                      "budgets: [14, 21]\n")
+    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "needs 21 NFEs" in rows[0]["infeasible"] and rows[0]["metrics"] == {}
+    assert rows[1]["metrics"]["accuracy"] in (0.0, 1.0) and not rows[1].get("infeasible")
+    assert "infeasible" in (tmp_path / "out" / "report.html").read_text()
