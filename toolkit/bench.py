@@ -77,11 +77,12 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
     }
     values = row["metrics"]
     if evaluation is not None:
-        values["fid"] = metrics.fid(evaluation, images)
-        score = metrics.inception_score(evaluation, images)
-        if score is not None:
-            values["inception_score"] = score
-        values["precision"], values["recall"] = metrics.precision_recall(evaluation, images)
+        if searches >= 2:  # set-level metrics are undefined for a single sample
+            values["fid"] = metrics.fid(evaluation, images)
+            score = metrics.inception_score(evaluation, images)
+            if score is not None:
+                values["inception_score"] = score
+            values["precision"], values["recall"] = metrics.precision_recall(evaluation, images)
         if conditions[0].kind == "class":
             labels = torch.tensor([c.class_label for c in conditions])
             values["accuracy"] = metrics.accuracy(evaluation, images, labels)
