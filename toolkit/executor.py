@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -72,11 +71,6 @@ class SearchResult:
         """The chosen image as a PIL image (8 bits per channel)."""
         array = (self.image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
         return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-
-    def png_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        self.pil.save(buffer, format="PNG")
-        return buffer.getvalue()
 
 
 @dataclass

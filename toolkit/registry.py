@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import metadata
 
 import pluggy
 
@@ -81,7 +80,3 @@ def lookup(kind: str, name: str) -> Entry:
         raise UsageError(f"unknown {kind[:-1]} {name!r}; known {kind}: {', '.join(sorted(known)) or '(none)'}")
     return known[name]
 
-
-def entry_point_distributions() -> list[str]:
-    """Distributions that declare entry points in the ``noisesearch`` group (for diagnostics)."""
-    return sorted({ep.dist.name for ep in metadata.entry_points(group=hookspecs.PROJECT) if ep.dist})
