@@ -32,3 +32,27 @@ def mean_rank(rows: Sequence[Mapping[str, float]]) -> list[float]:
             ties = sum(v == value for v in values) - 1
             totals[i] += (below + 0.5 * ties) / max(n - 1, 1)
     return [total / len(names) for total in totals]
+
+
+def weighted_standardized(rows: Sequence[Mapping[str, float]], weights: Mapping[str, float]) -> list[float]:
+    """Weighted sum of each verifier's oriented scores standardised over the rows (z-scores).
+
+    A non-finite score (a NaN, an infinity) makes its row the worst; a verifier with no spread contributes 0.
+    """
+    if not rows:
+        return []
+    totals = [0.0] * len(rows)
+    for name, weight in weights.items():
+        values = [row[name] for row in rows]
+        finite = [v for v in values if math.isfinite(v)]
+        mean = sum(finite) / len(finite) if finite else 0.0
+        spread = (sum((v - mean) ** 2 for v in finite) / len(finite)) ** 0.5 if finite else 0.0
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                totals[i] = -math.inf
+            elif spread > 0:
+                totals[i] += weight * (value - mean) / spread
+    return totals
+
+
+ENSEMBLES = ("rank", "weighted")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -11,12 +13,15 @@ from PIL import Image
 from .algorithm import Outcome, Proposal, SearchAlgorithm, SearchContext
 from .conditions import Condition
 from .denoiser import CountingDenoiser
-from .ensemble import mean_rank, oriented
+from .ensemble import mean_rank, oriented, weighted_standardized
 from .errors import UsageError
 from .journal import Journal
 from .pipeline import Pipeline
 from .sampling import ancestral_step, calls_per_solve, renoise, sigmas_between, solve
 from .verifier import Verifier
+
+
+log = logging.getLogger("noisesearch")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class SearchSettings:
     height: int
     width: int
     seed: int
+    ensemble: str = "rank"
+    weights: Optional[tuple[float, ...]] = None
 
     def sample_nfe(self, pipeline: type[Pipeline]) -> int:
         """NFEs of one full solve of one sample at these settings."""
@@ -169,6 +176,13 @@ class Executor:
         settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
         if settings.algorithm.uses_gradients:
             self._require_differentiable()
+
+    def aggregate(self, rows: list[dict[str, float]]) -> list[float]:
+        """Scores of candidates at one level from their oriented per-verifier scores (higher is better)."""
+        if self.settings.ensemble == "weighted":
+            weights = self.settings.weights or (1.0,) * len(self.verifiers)
+            return weighted_standardized(rows, {v.name: w for v, w in zip(self.verifiers, weights)})
+        return mean_rank(rows)
 
     @property
     def nfe_used(self) -> int:
@@ -348,7 +362,7 @@ class Executor:
         history = search.levels[proposal.stop]
         key = (proposal.stop, len(history))
         if search.aggregate_key != key:
-            search.aggregates = dict(zip([i for i, _ in history], mean_rank([row for _, row in history])))
+            search.aggregates = dict(zip([i for i, _ in history], self.aggregate([row for _, row in history])))
             search.aggregate_key = key
         return Outcome(proposal.id, search.aggregates[proposal.id], evaluation.scores, evaluation.nfe, proposal.stop,
                        evaluation.gradient)
@@ -410,7 +424,11 @@ class Executor:
         return raw
 
     def _oriented(self, scores: dict[str, float]) -> dict[str, float]:
-        return {v.name: oriented(scores[v.name], v.higher_is_better) for v in self.verifiers}
+        rows = {v.name: oriented(scores[v.name], v.higher_is_better) for v in self.verifiers}
+        for name, value in scores.items():
+            if not math.isfinite(value):
+                log.warning("verifier %s gave a non-finite score (%s); the candidate counts as the worst", name, value)
+        return rows
 
     def _record(self, search: _Search, proposal: Proposal, evaluation: _Evaluation) -> dict:
         return {
@@ -428,7 +446,7 @@ class Executor:
         finals = search.levels.get(0.0, [])
         if not finals:
             raise RuntimeError(f"algorithm {self.settings.algorithm.name!r} ended a search without a finished sample")
-        aggregates = mean_rank([row for _, row in finals])
+        aggregates = self.aggregate([row for _, row in finals])
         best = max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
         candidate = finals[best][0]
         image, root, replayable = search.finals[candidate]

@@ -38,6 +38,9 @@ class SearchModule(L.LightningModule):
         width: image width; by default the pipeline's.
         shard: how several devices split the work: ``conditions`` (each rank runs whole searches) or
             ``candidates`` (every rank runs every search and evaluates its share of each round's candidates).
+        ensemble: how several verifiers combine: ``rank`` (mean rank, as the paper) or ``weighted`` (weighted sum
+            of scores standardised over a search's candidates).
+        verifier_weights: weights of ``weighted``, one per verifier (default: equal).
     """
 
     def __init__(
@@ -54,6 +57,8 @@ class SearchModule(L.LightningModule):
         height: Optional[PositiveInt] = None,
         width: Optional[PositiveInt] = None,
         shard: Literal["conditions", "candidates"] = "conditions",
+        ensemble: Literal["rank", "weighted"] = "rank",
+        verifier_weights: Optional[list[float]] = None,
     ):
         super().__init__()
         self.pipeline_spec = pipeline
@@ -67,12 +72,19 @@ class SearchModule(L.LightningModule):
         height = height or family.default_height
         width = width or family.default_width
         family.check_size(height, width)
+        if verifier_weights is not None:
+            if ensemble != "weighted":
+                raise UsageError("model.verifier_weights needs model.ensemble weighted")
+            if len(verifier_weights) != len(self.verifier_specs) or any(w < 0 for w in verifier_weights):
+                raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
+                                 f"({len(self.verifier_specs)}: {', '.join(self.verifier_specs)})")
         params = algorithm_cls.parse_params(algorithm_args)
         provisional = SearchSettings(
             algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
             sampler=sampler or family.default_sampler,
             guidance=family.default_guidance if guidance is None else guidance,
-            batch_size=batch_size, height=height, width=width, seed=0,
+            batch_size=batch_size, height=height, width=width, seed=0, ensemble=ensemble,
+            weights=tuple(verifier_weights) if verifier_weights is not None else None,
         )
         sample_nfe = provisional.sample_nfe(family)
         budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
@@ -148,6 +160,8 @@ class SearchModule(L.LightningModule):
             "algorithm": s.algorithm.name,
             "algorithm_args": {k: v for k, v in s.params.__dict__.items()},
             "verifiers": self.verifier_specs,
+            "ensemble": s.ensemble,
+            "verifier_weights": list(s.weights) if s.weights is not None else None,
             "seed": self.seed,
             "steps": s.steps,
             "sampler": s.sampler,
