@@ -20,7 +20,7 @@ run: $(STAMP)
 
 # The report test opens report.html in headless Chromium (Debian's package; needs root or sudo to install).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
