@@ -15,7 +15,7 @@ from .conditions import Condition
 from .denoiser import CountingDenoiser
 from .ensemble import mean_rank, oriented, weighted_standardized
 from .errors import UsageError
-from .journal import Journal
+from .journal import Journal, load_artifact
 from .pipeline import Pipeline
 from .sampling import ancestral_step, calls_per_solve, renoise, sigmas_between, solve
 from .verifier import Verifier
@@ -167,7 +167,6 @@ class Executor:
         self.journal = journal
         self.replay = replay or {}
         self.shard = shard
-        self.replayed_nfe = 0
         self.sample_nfe = settings.sample_nfe(type(pipeline))
         self.nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
         self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
@@ -273,7 +272,7 @@ class Executor:
             self.journal.append([self._record(*pending[i], computed[i]) for i in order],
                                 [computed[i].tensors() for i in order])
         if self.shard is not None:
-            for part in self.shard[2]({i: computed[i] for i in computed}):
+            for part in self.shard[2](computed):
                 found.update(part)
         else:
             found.update(computed)
@@ -289,10 +288,7 @@ class Executor:
                 f"{search.task.repeat}) was journaled with another {', '.join(changed)} than the code now proposes; "
                 "the algorithm's code or the run's config changed since the run started: start a new run"
             )
-        from .journal import load_artifact
-
         tensors = load_artifact(self.journal.path.parent, record["artifact"]) if self.journal else {}
-        self.replayed_nfe += record["nfe"]
         return _Evaluation(record["scores"], record["nfe"], tensors["root"], record["replayable"],
                            tensors.get("x"), tensors.get("x0"), tensors.get("image"), tensors.get("gradient"))
 
@@ -320,7 +316,9 @@ class Executor:
         first = chunk[0][1]
         conditions = [search.task.condition for search, _ in chunk]
         device, dtype = self._device()
-        noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
+        noises = None
+        if first.start is None or first.renoise_to is not None or first.stochastic:  # else the noise goes unused
+            noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
         cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
         before = self.denoiser.nfe
         gradients = None

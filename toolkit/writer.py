@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import lightning as L
 import torch
@@ -89,8 +89,6 @@ class ResultWriter(BasePredictionWriter):
     def __init__(self, out: str):
         super().__init__(write_interval="batch")
         self.out = Path(out)
-        self.records: list[dict] = []
-        self.summary: Optional[dict] = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         for folder in ("images", "noises", "journal", "parts"):
@@ -98,7 +96,6 @@ class ResultWriter(BasePredictionWriter):
         rank = trainer.global_rank
         pl_module.journal = Journal(self.out / "journal" / f"rank{rank}.jsonl", rank)
         (self.out / "parts" / f"rank{rank}.json").unlink(missing_ok=True)
-        self.records = []
 
     def writes_results(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
         """Sharding by candidates gives every rank the same results: rank 0 alone writes them."""
@@ -116,10 +113,9 @@ class ResultWriter(BasePredictionWriter):
             raise
         pl_module.journal.append([{"type": "result", "search": r.task.condition.key, "repeat": r.task.repeat,
                                    "record": record} for r, record in zip(prediction, records)])
-        self.records.extend(records)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        part = {"elapsed_s": pl_module.elapsed_s, "resumed_nfe": pl_module.executor.replayed_nfe}
+        part = {"elapsed_s": pl_module.elapsed_s}
         (self.out / "parts" / f"rank{trainer.global_rank}.json").write_text(json.dumps(part))
         pl_module.journal.close()
         trainer.strategy.barrier("noisesearch-summary")
@@ -132,6 +128,6 @@ class ResultWriter(BasePredictionWriter):
                 "elapsed_s": round(max(p["elapsed_s"] for p in parts), 3),
             }
             records = [result["record"] for result in results.values()]
-            self.summary = write_summary(self.out, header, records)
+            write_summary(self.out, header, records)
             print(format_table(records))
             print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s; wrote {self.out}/summary.json")
