@@ -14,7 +14,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from . import __version__, registry
 from .data import ConditionsDataModule
-from .errors import UsageError
+from .errors import ServiceError, UsageError
 from .journal import read_run
 from .module import SearchModule
 from .progress import SearchProgressBar
@@ -147,6 +147,7 @@ USAGE = """usage: noisesearch {predict,resume,bench,list} ...
   resume    continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]
   bench     run a scaling study: noisesearch bench --config STUDY.yaml --out DIR
   list      every registered algorithm, verifier and pipeline, with its distribution
+  convert   a published .pt checkpoint to safetensors: noisesearch convert --help
 """
 
 
@@ -170,6 +171,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except UsageError as error:
         print(f"noisesearch: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except ServiceError as error:
+        print(f"noisesearch: error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def run(args: list[str]) -> int:
@@ -187,10 +191,14 @@ def run(args: list[str]) -> int:
         from .bench import main as bench
 
         return bench(args[1:])
+    if args[0] == "convert":
+        from .convert import main as convert
+
+        return convert(args[1:])
     if args[0] == "resume":
         args = resume_args(args)
     elif args[0] != "predict":
-        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, list")
+        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, list, convert")
     NoiseSearchCLI(args=args)
     return 0
 

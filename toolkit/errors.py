@@ -3,3 +3,7 @@
 
 class UsageError(ValueError):
     """A bad argument, file or setting; the message names the problem and the fix."""
+
+
+class ServiceError(RuntimeError):
+    """An outside service (a VLM API) kept failing after retries: the run stops cleanly and resumes from its journal."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -17,7 +18,7 @@ from .ensemble import mean_rank, oriented, weighted_standardized
 from .errors import UsageError
 from .journal import Journal, load_artifact
 from .pipeline import Pipeline
-from .sampling import ancestral_step, calls_per_solve, renoise, sigmas_between, solve
+from .sampling import ancestral_step, calls_per_solve, preview, renoise, sigmas_between, solve
 from .verifier import Verifier
 
 
@@ -89,6 +90,7 @@ class _State:
     x0: torch.Tensor
     root: torch.Tensor
     replayable: bool
+    preview: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -118,9 +120,11 @@ class _Evaluation:
     x0: Optional[torch.Tensor] = None
     image: Optional[torch.Tensor] = None
     gradient: Optional[torch.Tensor] = None
+    preview: Optional[torch.Tensor] = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        named = {"root": self.root, "x": self.x, "x0": self.x0, "image": self.image, "gradient": self.gradient}
+        named = {"root": self.root, "x": self.x, "x0": self.x0, "image": self.image, "gradient": self.gradient,
+                 "preview": self.preview}
         return {key: value.detach().cpu() for key, value in named.items() if value is not None}
 
 
@@ -175,6 +179,8 @@ class Executor:
         settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
         if settings.algorithm.uses_gradients:
             self._require_differentiable()
+        self.preview_level = preview_level(self.sigmas, self.verifiers)
+        self.verifier_seconds = {verifier.name: 0.0 for verifier in self.verifiers}
 
     def aggregate(self, rows: list[dict[str, float]]) -> list[float]:
         """Scores of candidates at one level from their oriented per-verifier scores (higher is better)."""
@@ -290,7 +296,8 @@ class Executor:
             )
         tensors = load_artifact(self.journal.path.parent, record["artifact"]) if self.journal else {}
         return _Evaluation(record["scores"], record["nfe"], tensors["root"], record["replayable"],
-                           tensors.get("x"), tensors.get("x0"), tensors.get("image"), tensors.get("gradient"))
+                           tensors.get("x"), tensors.get("x0"), tensors.get("image"), tensors.get("gradient"),
+                           tensors.get("preview"))
 
     def _compute(self, items, encoded, slot) -> dict[int, _Evaluation]:
         groups: dict[tuple, list] = {}
@@ -324,12 +331,12 @@ class Executor:
         gradients = None
         if first.gradient:
             x, images, raw, gradients = self._run_with_gradient(noises, cond, conditions)
-            x0_stop = None
+            x0_stop = previews = None
             self.denoiser.charge_backward(self.denoiser.nfe - before)
         else:
             with torch.no_grad():
-                x, x0_stop, images = self._run_plan(chunk, level, noises, cond)
-                raw = self._score(images, conditions)
+                x, x0_stop, images, previews = self._run_plan(chunk, level, noises, cond)
+                raw = self._score(images, conditions, previews)
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
         computed = {}
         for j, (i, search, proposal) in enumerate(members):
@@ -343,6 +350,7 @@ class Executor:
                 x=x[j].detach().cpu() if stop else None, x0=x0_stop[j].detach().cpu() if stop else None,
                 image=None if stop else images[j].detach().cpu(),
                 gradient=None if gradients is None else gradients[j].cpu(),
+                preview=previews[j].detach().cpu() if stop and previews is not None else None,
             )
         return computed
 
@@ -350,8 +358,10 @@ class Executor:
         device, dtype = self._device()
         search.raw[proposal.id] = evaluation.scores
         if proposal.stop > 0:
+            preview = evaluation.preview.to(device, dtype) if evaluation.preview is not None else None
             search.states[proposal.id] = _State(evaluation.x.to(device, dtype), proposal.stop,
-                                                evaluation.x0.to(device, dtype), evaluation.root, evaluation.replayable)
+                                                evaluation.x0.to(device, dtype), evaluation.root, evaluation.replayable,
+                                                preview)
         else:
             search.finals[proposal.id] = (evaluation.image, evaluation.root, evaluation.replayable)
         search.levels.setdefault(proposal.stop, []).append((proposal.id, self._oriented(evaluation.scores)))
@@ -366,8 +376,10 @@ class Executor:
                        evaluation.gradient)
 
     def _run_plan(self, chunk, level, noises, cond):
-        """Denoise a chunk that shares one plan; returns x at the stop level, its x0-preview, and images."""
+        """Denoise a chunk that shares one plan; returns x at the stop level, its x0-prediction, the images, and
+        the x0-previews at ``preview_level`` (latents; None when no verifier needs them or none was reached)."""
         first = chunk[0][1]
+        previews = None
         if first.start is None:
             x = self.pipeline.initial_latents(noises, self.sigmas.to(noises.device))
             top, cached = float(self.sigmas[0]), None
@@ -375,18 +387,33 @@ class Executor:
             states = [search.states[proposal.start] for search, proposal in chunk]
             x = torch.stack([state.x for state in states])
             cached = torch.stack([state.x0 for state in states])
+            if all(state.preview is not None for state in states):
+                previews = torch.stack([state.preview for state in states])
             top = level
             if first.renoise_to is not None:
                 x, top, cached = renoise(x, level, first.renoise_to, noises), first.renoise_to, None
+        captured: list[torch.Tensor] = []
+
+        def capture(sigma, x0):
+            if self.preview_level is not None and abs(float(sigma) - self.preview_level) <= 1e-6 * self.preview_level:
+                captured.append(x0)
+
         segment = sigmas_between(self.sigmas, top, first.stop).to(x.device)
         if first.stochastic:
+            if cached is None:
+                cached = preview(self.denoiser, x, segment[0], cond)
+            capture(segment[0], cached)
             x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached)
             segment, cached = segment[1:], None
-        x = solve(self.denoiser, x, segment, cond, self.settings.sampler, x0_first=cached)
+        x = solve(self.denoiser, x, segment, cond, self.settings.sampler, x0_first=cached, on_step=capture)
+        x0 = None
         if first.stop > 0:
             x0 = self.denoiser(x, torch.full((x.shape[0],), first.stop, device=x.device, dtype=x.dtype), cond)
-            return x, x0, self.pipeline.decode(x0).float().clamp(0, 1)
-        return x, None, self.pipeline.decode(x).float().clamp(0, 1)
+            capture(first.stop, x0)
+        if captured:
+            previews = captured[-1]
+        images = self.pipeline.decode(x0 if x0 is not None else x).float().clamp(0, 1)
+        return x, x0, images, previews
 
     def _require_differentiable(self) -> None:
         not_differentiable = [v.name for v in self.verifiers if not type(v).differentiable]
@@ -407,18 +434,31 @@ class Executor:
             total = 0.0
             raw = {}
             for verifier in self.verifiers:
+                started = time.perf_counter()
                 values = verifier.score(images, conditions)
                 raw[verifier.name] = values.detach().float().cpu().tolist()
+                self.verifier_seconds[verifier.name] += time.perf_counter() - started
                 total = total + (values if type(verifier).higher_is_better else -values).sum()
             (gradient,) = torch.autograd.grad(total / len(self.verifiers), noise)
         return x.detach(), images.detach(), raw, gradient.detach()
 
-    def _score(self, images: torch.Tensor, conditions: list[Condition]) -> dict[str, list[float]]:
+    def _score(self, images: torch.Tensor, conditions: list[Condition],
+               previews: Optional[torch.Tensor] = None) -> dict[str, list[float]]:
+        """Each verifier's scores of a batch, on the verifier's device; preview verifiers also get the previews."""
         raw: dict[str, list[float]] = {}
+        preview_images = None
         for verifier in self.verifiers:
+            started = time.perf_counter()
             parameter = next(verifier.parameters(), None)
             device = parameter.device if parameter is not None else images.device
-            raw[verifier.name] = verifier.score(images.to(device), conditions).float().cpu().tolist()
+            if type(verifier).preview_sigma is None:
+                values = verifier.score(images.to(device), conditions)
+            else:
+                if preview_images is None:  # above the preview level a candidate is its own preview
+                    preview_images = images if previews is None else self.pipeline.decode(previews).float().clamp(0, 1)
+                values = verifier.score(images.to(device), conditions, previews=preview_images.to(device))
+            raw[verifier.name] = values.float().cpu().tolist()
+            self.verifier_seconds[verifier.name] += time.perf_counter() - started
         return raw
 
     def _oriented(self, scores: dict[str, float]) -> dict[str, float]:
@@ -467,3 +507,12 @@ def _clone(encoded: Any) -> Any:
     if isinstance(encoded, dict):
         return {key: _clone(value) for key, value in encoded.items()}
     return encoded.clone() if isinstance(encoded, torch.Tensor) else encoded
+
+
+def preview_level(sigmas: torch.Tensor, verifiers: Sequence[Verifier]) -> Optional[float]:
+    """The schedule's noise level nearest (in log sigma) to the one preview verifiers ask for, or None."""
+    wanted = [type(v).preview_sigma for v in verifiers if type(v).preview_sigma is not None]
+    if not wanted:
+        return None
+    positive = [float(s) for s in sigmas if float(s) > 0]
+    return min(positive, key=lambda s: abs(math.log(s) - math.log(wanted[0])))

@@ -41,6 +41,7 @@ class SearchModule(L.LightningModule):
         ensemble: how several verifiers combine: ``rank`` (mean rank, as the paper) or ``weighted`` (weighted sum
             of scores standardised over a search's candidates).
         verifier_weights: weights of ``weighted``, one per verifier (default: equal).
+        verifier_device: where the verifiers run (``cpu``, ``cuda:1``...); by default the pipeline's device.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class SearchModule(L.LightningModule):
         shard: Literal["conditions", "candidates"] = "conditions",
         ensemble: Literal["rank", "weighted"] = "rank",
         verifier_weights: Optional[list[float]] = None,
+        verifier_device: Optional[str] = None,
     ):
         super().__init__()
         self.pipeline_spec = pipeline
@@ -78,6 +80,7 @@ class SearchModule(L.LightningModule):
             if len(verifier_weights) != len(self.verifier_specs) or any(w < 0 for w in verifier_weights):
                 raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
                                  f"({len(self.verifier_specs)}: {', '.join(self.verifier_specs)})")
+        self.verifier_device = check_device(verifier_device) if verifier_device else None
         params = algorithm_cls.parse_params(algorithm_args)
         provisional = SearchSettings(
             algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
@@ -111,7 +114,9 @@ class SearchModule(L.LightningModule):
         if self.pipeline is None:
             self.pipeline = self.pipeline_cls(self.pipeline_source)
             for cls, argument in self.verifier_classes:
-                self.verifiers.append(cls(argument))
+                verifier = cls(argument)
+                verifier.attach(self.pipeline_cls)
+                self.verifiers.append(verifier)
             self.eval()
 
     def check_schedule(self) -> None:
@@ -140,7 +145,14 @@ class SearchModule(L.LightningModule):
         self.elapsed_s += time.perf_counter() - started
         return results
 
+    @property
+    def verifier_seconds(self) -> dict[str, float]:
+        """Seconds each verifier spent scoring in this process (apart from the denoiser's NFEs)."""
+        return dict(self.executor.verifier_seconds) if self.executor is not None else {}
+
     def on_predict_start(self) -> None:
+        if self.verifier_device is not None:
+            self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
         rank_zero_info(
             f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
@@ -180,3 +192,17 @@ def gather_objects(payload):
     gathered = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, payload)
     return gathered
+
+
+def check_device(spec: str) -> torch.device:
+    """A torch device this machine has, or a UsageError naming the problem."""
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"model.verifier_device {spec!r} is no device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise UsageError(f"model.verifier_device {spec!r}: this machine has {torch.cuda.device_count()} CUDA "
+                         "devices; pick one it has or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"model.verifier_device {spec!r}: MPS is not available here; use cpu")
+    return device

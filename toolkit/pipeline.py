@@ -21,6 +21,7 @@ class Pipeline(nn.Module):
     name: ClassVar[str]
     condition_kind: ClassVar[str] = "class"
     num_classes: ClassVar[Optional[int]] = None
+    class_names: ClassVar[Optional[tuple[str, ...]]] = None
     default_steps: ClassVar[int] = 20
     default_guidance: ClassVar[float] = 1.0
     default_sampler: ClassVar[str] = "heun"

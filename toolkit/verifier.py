@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional, Sequence
+from typing import ClassVar, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -12,12 +12,17 @@ from .errors import UsageError
 
 
 class Verifier(nn.Module):
-    """Base class of verifier plugins: ``score(images, conditions)`` returns one float per image."""
+    """Base class of verifier plugins: ``score(images, conditions)`` returns one float per image.
+
+    A verifier that compares the final sample with the x0-preview at a noise level (the paper's self-supervised
+    verifier) sets ``preview_sigma``; the executor then calls ``score(images, conditions, previews=...)``.
+    """
 
     name: ClassVar[str]
     condition_kinds: ClassVar[tuple[str, ...]] = ("class", "prompt")
     higher_is_better: ClassVar[bool] = True
     differentiable: ClassVar[bool] = False
+    preview_sigma: ClassVar[Optional[float]] = None
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__()
@@ -28,10 +33,37 @@ class Verifier(nn.Module):
         """Raise a UsageError if this verifier cannot judge samples conditioned on ``kind``."""
         if kind not in cls.condition_kinds:
             raise UsageError(
-                f"verifier {cls.name!r} judges {' or '.join(cls.condition_kinds)} conditions, not {kind}s; "
+                f"verifier {cls.name!r} judges {' or '.join(cls.condition_kinds)} conditions, not {kind} conditions; "
                 "pick a verifier for this pipeline (see `noisesearch list`)"
             )
+
+    def attach(self, pipeline: type) -> None:
+        """Learn what the verifier needs from the pipeline family (class names, say); raise a UsageError if unfit."""
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         """Scores of images in [0, 1] (B, C, H, W) against their conditions, one float per image."""
         raise NotImplementedError
+
+
+def parse_options(
+    name: str, argument: Optional[str], defaults: Mapping[str, Optional[str]], positional: Optional[str] = None
+) -> dict[str, Optional[str]]:
+    """Options of a ``name:argument`` spec: ``key=value,key=value``, or one bare value for ``positional``.
+
+    ``clip:local-dir:/models/clip`` gives ``{"model": "local-dir:/models/clip"}`` when ``positional`` is ``model``.
+    """
+    options = dict(defaults)
+    if not argument:
+        return options
+    first = argument.split(",", 1)[0]
+    if "=" not in first or first.split("=", 1)[0] not in defaults:
+        if positional is None:
+            raise UsageError(f"verifier {name!r} takes key=value options ({', '.join(defaults)}), got {argument!r}")
+        options[positional] = argument
+        return options
+    for item in argument.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or key not in defaults:
+            raise UsageError(f"verifier {name!r}: unknown option {item!r}; its options: {', '.join(defaults)}")
+        options[key] = value
+    return options

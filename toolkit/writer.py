@@ -115,7 +115,7 @@ class ResultWriter(BasePredictionWriter):
                                    "record": record} for r, record in zip(prediction, records)])
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        part = {"elapsed_s": pl_module.elapsed_s}
+        part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds}
         (self.out / "parts" / f"rank{trainer.global_rank}.json").write_text(json.dumps(part))
         pl_module.journal.close()
         trainer.strategy.barrier("noisesearch-summary")
@@ -126,8 +126,12 @@ class ResultWriter(BasePredictionWriter):
                 **pl_module.describe(),
                 "nfe_used": sum(record["nfe"] for record in candidates.values()),
                 "elapsed_s": round(max(p["elapsed_s"] for p in parts), 3),
+                "verifier_s": {name: round(sum(p.get("verifier_s", {}).get(name, 0.0) for p in parts), 3)
+                               for name in parts[0].get("verifier_s", {})},
             }
             records = [result["record"] for result in results.values()]
             write_summary(self.out, header, records)
             print(format_table(records))
-            print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s; wrote {self.out}/summary.json")
+            scoring = ", ".join(f"{name} {seconds} s" for name, seconds in header["verifier_s"].items())
+            print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s (verifiers: {scoring}); "
+                  f"wrote {self.out}/summary.json")

@@ -29,6 +29,7 @@ class DigitsPipeline(Pipeline):
     name = "digits"
     condition_kind = "class"
     num_classes = 10
+    class_names = tuple(f"handwritten digit {i}" for i in range(10))
     default_steps = 4
     default_guidance = 1.0
     default_sampler = "heun"

@@ -31,6 +31,15 @@ CASES = {
     "bad hyperparameter": (["--model.algorithm_args", "{n: 0}"], "positive integer"),
     "unknown hyperparameter": (["--model.algorithm_args", "{lam: 2}"], "no hyperparameter 'lam'"),
     "zero per_condition": (["--data.per_condition", "0"], "per_condition"),
+    "verifier on a missing device": (["--model.verifier_device", "cuda:7"], "CUDA devices"),
+    "verifier on no device": (["--model.verifier_device", "abacus"], "is no device"),
+    "verifier spec with an unknown option": (["--model.pipeline", "toy-prompt", "--data.prompts", "[a]",
+                                              "--model.verifiers", '["clip:model=x,size=3"]'], "unknown option"),
+    "vlm without a key": (["--model.pipeline", "toy-prompt", "--data.prompts", "[a]", "--model.verifiers",
+                           '["vlm:model=m,base_url=http://127.0.0.1:9,key_env=NOISESEARCH_NO_SUCH_KEY"]'],
+                          "NOISESEARCH_NO_SUCH_KEY, which is not set"),
+    "hpsv2 without weights": (["--model.pipeline", "toy-prompt", "--data.prompts", "[a]",
+                               "--model.verifiers", "[hpsv2]"], "noisesearch convert"),
 }
 
 

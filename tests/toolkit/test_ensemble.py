@@ -63,3 +63,26 @@ def test_weights_must_match_the_verifiers():
     with pytest.raises(UsageError, match="needs model.ensemble weighted"):
         SearchModule(verifier_weights=[1.0])
     assert SearchModule(ensemble="weighted", verifier_weights=[2.0]).describe()["ensemble"] == "weighted"
+
+
+def test_an_ensemble_of_three_verifiers_drives_a_digits_search_end_to_end(cli, models, tmp_path):
+    """Mean rank over digits-classifier, a transformers classifier and the self-supervised verifier, checked against
+    the journal: the chosen candidate has the best mean rank among the search's finished candidates."""
+    import json
+
+    from noisesearch.journal import read_run
+
+    verifiers = ["digits-classifier", f"classifier:{models['vit']}", "self-supervised:digits-classifier"]
+    out = tmp_path / "run"
+    done = cli("predict", "--model.verifiers", json.dumps(verifiers), "--data.classes", "3,8",
+               "--model.algorithm_args", '{"n": 6}', "--model.budget_nfe", "42", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["verifier_s"]) == {"digits-classifier", "classifier", "self-supervised"}
+    candidates, _ = read_run(out / "journal")
+    for record in summary["results"]:
+        assert set(record["scores"]) == {"digits-classifier", "classifier", "self-supervised"}
+        rows = sorted((key[2], c["scores"]) for key, c in candidates.items() if key[0] == f"class:{record['condition']['class_label']}")
+        ranks = mean_rank([scores for _, scores in rows])
+        best = max(range(len(rows)), key=lambda i: (ranks[i], -rows[i][0]))
+        assert record["candidate"] == rows[best][0] and record["scores"] == rows[best][1]

@@ -25,3 +25,62 @@ def save_tiny_clip(folder: Path) -> Path:
     images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
     return folder
+
+
+def save_tiny_open_clip(folder: Path, seed: int = 0) -> Path:
+    """An open_clip model (32x32 images, 16-d embeddings) saved as a ``local-dir:`` folder: config + safetensors."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_cfg = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    }
+    preprocess_cfg = {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]}
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg,
+                                                              "preprocess_cfg": preprocess_cfg}))
+    torch.manual_seed(seed)
+    model = open_clip.CLIP(**model_cfg)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+    return folder
+
+
+def save_tiny_aesthetic_head(path: Path, width: int = 16, seed: int = 0) -> Path:
+    """The LAION aesthetic MLP's layout (``layers.0`` ... ``layers.7``) with random weights, as safetensors."""
+    import torch
+    from safetensors.torch import save_file
+
+    from noisesearch_plugins.verifiers.aesthetic import RewardMLP
+
+    torch.manual_seed(seed)
+    save_file({k: v.contiguous() for k, v in RewardMLP(width).state_dict().items()}, str(path))
+    return Path(path)
+
+
+def save_tiny_image_classifier(folder: Path, num_labels: int = 10) -> Path:
+    """A transformers ViT image classifier (32x32, ``num_labels`` labels) with its image processor."""
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    folder = Path(folder)
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=64, num_labels=num_labels)
+    ViTForImageClassification(config).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_dino(folder: Path) -> Path:
+    """A transformers DINOv2 backbone (32x32) with its image processor."""
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    folder = Path(folder)
+    config = Dinov2Config(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                          mlp_ratio=2)
+    Dinov2Model(config).save_pretrained(folder)
+    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return folder

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 
 from ..conditions import Condition
+from ..hookspecs import hookimpl
 from ..pipeline import Pipeline
 from ..sampling import karras_sigmas
 from ..verifier import Verifier
@@ -91,3 +92,13 @@ class ToyVerifier(Verifier):
             targets.append((_pattern(world.key(condition), 0) + 1) / 2)
         target = torch.stack(targets).to(images.device)
         return -(images - target).flatten(1).square().mean(dim=1)
+
+
+@hookimpl
+def noisesearch_pipelines():
+    return [ToyMixture, ToyPromptMixture]
+
+
+@hookimpl
+def noisesearch_verifiers():
+    return [ToyVerifier]

@@ -20,11 +20,21 @@ def check_verifier(verifier: Verifier, conditions: Sequence[Condition], images: 
     """One finite float per image, a declared direction, and the same scores whatever the batch split."""
     assert isinstance(type(verifier).higher_is_better, bool), "higher_is_better must be a bool"
     assert verifier.name, "a verifier needs a name"
+    previews = None
+    if type(verifier).preview_sigma is not None:
+        assert type(verifier).preview_sigma > 0, "preview_sigma must be a positive noise level"
+        previews = images.flip(0)
+
+    def score(rows: slice) -> torch.Tensor:
+        if previews is None:
+            return verifier.score(images[rows], conditions[rows])
+        return verifier.score(images[rows], conditions[rows], previews=previews[rows])
+
     with torch.inference_mode():
-        whole = verifier.score(images, conditions)
+        whole = score(slice(None))
         assert whole.shape == (images.shape[0],), f"expected {images.shape[0]} scores, got shape {tuple(whole.shape)}"
         assert torch.isfinite(whole).all(), "scores of valid images must be finite"
-        pieces = torch.cat([verifier.score(images[i : i + 1], conditions[i : i + 1]) for i in range(len(conditions))])
+        pieces = torch.cat([score(slice(i, i + 1)) for i in range(len(conditions))])
     assert torch.allclose(whole, pieces, atol=1e-5, rtol=1e-4), "scores depend on the batch"
     for kind in ("class", "prompt"):
         if kind not in type(verifier).condition_kinds:

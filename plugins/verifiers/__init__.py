@@ -1,0 +1,18 @@
+"""Built-in verifiers on open_clip, transformers and chat APIs (entry point ``builtin-verifiers``)."""
+
+from noisesearch.hookspecs import hookimpl
+
+
+@hookimpl
+def noisesearch_verifiers():
+    from .aesthetic import AestheticVerifier
+    from .classifier import ClassifierVerifier
+    from .clip_score import CLIPScoreVerifier, HPSv2Verifier
+    from .imagereward import ImageRewardVerifier
+    from .pickscore import PickScoreVerifier
+    from .self_supervised import SelfSupervisedVerifier
+    from .vlm import VLMJudge
+    from .zeroshot import CLIPZeroShot
+
+    return [ClassifierVerifier, CLIPZeroShot, SelfSupervisedVerifier, CLIPScoreVerifier, AestheticVerifier,
+            HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge]

@@ -1,0 +1,94 @@
+"""Verifier ``self-supervised``: feature similarity of the x0-preview at sigma 0.4 and the final sample (Ma et al. 2025, 3.2)."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from noisesearch.conditions import Condition
+from noisesearch.errors import UsageError
+from noisesearch.verifier import Verifier
+
+from .hf_models import image_input, load_pretrained
+from .openclip_models import OpenCLIP
+
+FEATURE_KINDS = ("clip:MODEL", "dino:ID_OR_FOLDER", "digits-classifier")
+
+
+class DinoFeatures(nn.Module):
+    """The CLS token of a transformers self-supervised ViT (DINO, DINOv2)."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        from transformers import AutoImageProcessor, AutoModel
+
+        self.model = load_pretrained(AutoModel, source, "DINO model", use_safetensors=True)
+        self.model.eval().requires_grad_(False)
+        self.input = image_input(load_pretrained(AutoImageProcessor, source, "image processor"))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=self.input(images)).last_hidden_state[:, 0].float()
+
+
+class ClipFeatures(nn.Module):
+    """Unit-norm open_clip image embeddings."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.clip = OpenCLIP(source)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.clip.image_features(images)
+
+
+class DigitsFeatures(nn.Module):
+    """The embedded digits classifier's convolutional features (the verifier's network, never the evaluator's)."""
+
+    def __init__(self):
+        super().__init__()
+        from noisesearch_plugins.digits.verifier import DigitsClassifier, _as_digits
+
+        self.net = DigitsClassifier().net.requires_grad_(False)
+        self.prepare: Callable[[torch.Tensor], torch.Tensor] = _as_digits
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.features(self.prepare(images))
+
+
+def feature_extractor(spec: str) -> nn.Module:
+    """An image feature extractor from ``clip:MODEL``, ``dino:ID_OR_FOLDER`` or ``digits-classifier``."""
+    kind, _, source = spec.partition(":")
+    if kind == "clip" and source:
+        return ClipFeatures(source)
+    if kind == "dino" and source:
+        return DinoFeatures(source)
+    if spec == "digits-classifier":
+        return DigitsFeatures()
+    raise UsageError(f"self-supervised features {spec!r} unknown; give one of {', '.join(FEATURE_KINDS)}")
+
+
+class SelfSupervisedVerifier(Verifier):
+    """Cosine similarity of features of the final sample and of the x0-prediction at sigma = 0.4; no condition.
+
+    Spec ``self-supervised:FEATURES`` with FEATURES ``clip:MODEL`` (default ``clip:ViT-B-32/openai``),
+    ``dino:ID_OR_FOLDER`` or ``digits-classifier``. The executor hands it the preview at the schedule's level
+    nearest 0.4 (in log sigma); a candidate scored above that level has no preview yet and scores 1.
+    """
+
+    name = "self-supervised"
+    preview_sigma = 0.4
+
+    def __init__(self, spec: Optional[str] = None):
+        super().__init__(spec)
+        self.features = feature_extractor(spec or "clip:ViT-B-32/openai")
+
+    def score(self, images: torch.Tensor, conditions: Sequence[Condition],
+              previews: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if previews is None:
+            raise ValueError("the self-supervised verifier needs previews= (the x0-predictions at sigma 0.4)")
+        both = self.features(torch.cat([images, previews.to(images)]))
+        final, early = both.split(images.shape[0])
+        return F.cosine_similarity(final.float(), early.float(), dim=-1)

@@ -1,0 +1,163 @@
+"""open_clip verifiers: clip, hpsv2, clip-zeroshot, aesthetic, loaded from local-dir folders like hub models."""
+
+import json
+
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+
+from noisesearch.conditions import Condition
+from noisesearch.errors import UsageError
+from noisesearch.testing.verifiers import check_verifier, sample_images
+from noisesearch_plugins.digits.pipeline import DigitsPipeline
+from noisesearch_plugins.verifiers.aesthetic import AestheticVerifier
+from noisesearch_plugins.verifiers.clip_score import CLIPScoreVerifier, HPSv2Verifier
+from noisesearch_plugins.verifiers.zeroshot import CLIPZeroShot
+
+PROMPTS = [Condition(prompt=p) for p in ("two red circles", "a blue square", "two red circles", "a green cat")]
+CLASSES = [Condition(class_label=label) for label in (0, 3, 9, 3)]
+
+
+def reference_features(folder, images, texts):
+    """Image and text embeddings the open_clip way (create_model_and_transforms), independent of our code."""
+    model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    mean = torch.tensor(model.visual.preprocess_cfg["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(model.visual.preprocess_cfg["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        image = F.normalize(model.encode_image((images - mean) / std), dim=-1)
+        text = F.normalize(model.encode_text(tokenizer(texts)), dim=-1)
+    return image, text
+
+
+def test_clip_score_is_100_cosine_as_open_clip_computes_it(models):
+    images = sample_images(4)  # 32x32: the tiny model's size, so no resizing is involved
+    verifier = CLIPScoreVerifier(f"local-dir:{models['open_clip']}")
+    image, text = reference_features(models["open_clip"], images, [c.prompt for c in PROMPTS])
+    expected = 100 * (image * text).sum(-1)
+    assert torch.allclose(verifier.score(images, PROMPTS), expected, atol=1e-4)
+    check_verifier(verifier, PROMPTS, images)
+
+
+def test_clip_scores_other_sizes_and_grey_images(models):
+    verifier = CLIPScoreVerifier(f"model=local-dir:{models['open_clip']}")
+    grey = sample_images(4, channels=1, size=16)
+    scores = verifier.score(grey, PROMPTS)
+    assert scores.shape == (4,) and torch.isfinite(scores).all()
+    assert torch.allclose(scores, verifier.score(grey.expand(-1, 3, -1, -1), PROMPTS))
+
+
+def test_hpsv2_is_the_cosine_and_needs_its_weights(models):
+    images = sample_images(4)
+    clip = CLIPScoreVerifier(f"local-dir:{models['open_clip']}").score(images, PROMPTS)
+    hps = HPSv2Verifier(f"local-dir:{models['open_clip']}")
+    assert torch.allclose(hps.score(images, PROMPTS) * 100, clip, atol=1e-4)
+    with pytest.raises(UsageError, match="noisesearch convert"):
+        HPSv2Verifier(None)
+
+
+def test_zero_shot_is_the_softmax_share_of_the_class(models, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(f"digit {i}" for i in range(10)))
+    verifier = CLIPZeroShot(f"model=local-dir:{models['open_clip']},classes={names}")
+    verifier.attach(DigitsPipeline)
+    images = sample_images(4)
+    image, text = reference_features(models["open_clip"], images,
+                                     [t.format(f"digit {i}") for i in range(10) for t in verifier.templates])
+    weights = F.normalize(text.view(10, len(verifier.templates), -1).mean(1), dim=-1)
+    scale = verifier.clip.logit_scale()
+    expected = (scale * image @ weights.T).softmax(-1)[torch.arange(4), torch.tensor([0, 3, 9, 3])]
+    assert torch.allclose(verifier.score(images, CLASSES), expected, atol=1e-5)
+    check_verifier(verifier, CLASSES, images)
+
+
+def test_zero_shot_takes_the_pipeline_class_names_and_checks_their_count(models, tmp_path):
+    verifier = CLIPZeroShot(f"local-dir:{models['open_clip']}")
+    verifier.attach(DigitsPipeline)
+    assert verifier.class_names[3] == "handwritten digit 3"
+    short = tmp_path / "names.json"
+    short.write_text(json.dumps(["a", "b"]))
+    with pytest.raises(UsageError, match="2 class names but pipeline 'digits' has 10"):
+        CLIPZeroShot(f"model=local-dir:{models['open_clip']},classes={short}").attach(DigitsPipeline)
+
+
+def test_aesthetic_is_the_mlp_on_unit_image_embeddings(models):
+    from safetensors.torch import load_file
+
+    verifier = AestheticVerifier(f"head={models['aesthetic']},clip=local-dir:{models['open_clip']}")
+    images = sample_images(4)
+    image, _ = reference_features(models["open_clip"], images, ["x"])
+    weights = load_file(models["aesthetic"])
+    hidden = image
+    for i in (0, 2, 4, 6, 7):  # dropout layers sit between, inactive in eval
+        hidden = F.linear(hidden, weights[f"layers.{i}.weight"], weights[f"layers.{i}.bias"])
+    assert torch.allclose(verifier.score(images, PROMPTS), hidden.squeeze(-1), atol=1e-5)
+    check_verifier(verifier, PROMPTS, images)
+    check_verifier(verifier, CLASSES, images)
+
+
+def test_specs_without_the_files_they_need_fail_cleanly(models, tmp_path):
+    (tmp_path / "config-only").mkdir()
+    (tmp_path / "config-only" / "open_clip_config.json").write_text((models["open_clip"] / "open_clip_config.json").read_text())
+    (tmp_path / "empty").mkdir()
+    cases = {
+        f"local-dir:{tmp_path / 'missing'}": "does not exist",
+        f"local-dir:{tmp_path / 'empty'}": "no open_clip_config.json",
+        f"local-dir:{tmp_path / 'config-only'}": "no .safetensors weights",
+        "ViT-Nope-99/openai": "unknown open_clip model",
+        "ViT-B-32/no-such-tag": "has no pretrained tag",
+    }
+    for spec, message in cases.items():
+        with pytest.raises(UsageError, match=message):
+            CLIPScoreVerifier(spec)
+    with pytest.raises(UsageError, match="needs its MLP head"):
+        AestheticVerifier(None)
+    with pytest.raises(UsageError, match="takes 768-d embeddings"):
+        from noisesearch.testing.tiny_models import save_tiny_aesthetic_head
+
+        wide = save_tiny_aesthetic_head(tmp_path / "wide.safetensors", width=768)
+        AestheticVerifier(f"head={wide},clip=local-dir:{models['open_clip']}")
+    with pytest.raises(UsageError, match="unknown option 'colour=red'"):
+        CLIPScoreVerifier(f"model=local-dir:{models['open_clip']},colour=red")
+
+
+def test_a_hub_name_that_is_not_cached_fails_cleanly_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UsageError, match="local-dir:/path"):
+        CLIPScoreVerifier("hf-hub:nobody/no-such-clip")
+
+
+def test_clip_drives_a_search_on_a_text_model_from_a_folder(models, cli, tmp_path):
+    out = tmp_path / "run"
+    spec = f"clip:local-dir:{models['other_open_clip']}"
+    done = cli("predict", "--model.pipeline", "toy-prompt", "--model.verifiers", json.dumps([spec]),
+               "--model.budget_nfe", "56", "--data.prompts", '["two red circles", "a blue square"]', "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verifiers"] == [spec] and summary["verifier_s"]["clip"] >= 0
+    verifier = CLIPScoreVerifier(f"local-dir:{models['other_open_clip']}")
+    from PIL import Image
+    import numpy as np
+
+    for record in summary["results"]:
+        assert record["candidates"] == 8 and set(record["scores"]) == {"clip"}
+        pixels = torch.from_numpy(np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255)
+        rescored = verifier.score(pixels[None, None], [Condition(prompt=record["condition"]["prompt"])])
+        assert abs(float(rescored) - record["scores"]["clip"]) < 0.5  # the PNG is quantised to 8 bits
+
+
+def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, cli, tmp_path):
+    done = cli("predict", "--model.verifiers", json.dumps([f"clip:local-dir:{models['open_clip']}"]),
+               "--out", str(tmp_path / "a"))
+    assert done.returncode == 2 and "judges prompt conditions, not classs" not in done.stderr
+    assert "verifier 'clip' judges prompt conditions" in done.stderr and "Traceback" not in done.stderr
+    done = cli("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["x"]',
+               "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{models['open_clip']}"]),
+               "--out", str(tmp_path / "b"))
+    assert done.returncode == 2 and "verifier 'clip-zeroshot' judges class conditions" in done.stderr
+    done = cli("predict", "--model.verifiers", '["no-such-verifier"]', "--out", str(tmp_path / "c"))
+    assert done.returncode == 2 and "known verifiers:" in done.stderr and "clip-zeroshot" in done.stderr
+    done = cli("predict", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{tmp_path}/nowhere"]),
+               "--out", str(tmp_path / "d"))
+    assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr

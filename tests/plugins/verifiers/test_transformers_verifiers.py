@@ -1,0 +1,95 @@
+"""transformers verifiers: classifier and pickscore, loaded with from_pretrained from folders like hub ids."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from noisesearch.conditions import Condition
+from noisesearch.errors import UsageError
+from noisesearch.testing.verifiers import check_verifier, sample_images
+from noisesearch_plugins.digits.pipeline import DigitsPipeline
+from noisesearch_plugins.verifiers.classifier import ClassifierVerifier
+from noisesearch_plugins.verifiers.pickscore import PickScoreVerifier
+
+CLASSES = [Condition(class_label=label) for label in (0, 3, 9, 3)]
+PROMPTS = [Condition(prompt=p) for p in ("a red circle", "two squares", "a red circle", "blue")]
+
+
+def test_classifier_gives_the_class_probability_the_processor_route_gives(models):
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    verifier = ClassifierVerifier(str(models["vit"]))
+    verifier.attach(DigitsPipeline)
+    images = sample_images(4)
+    processor = AutoImageProcessor.from_pretrained(models["vit"])
+    model = AutoModelForImageClassification.from_pretrained(models["vit"]).eval()
+    pixels = processor(images=list(images), return_tensors="pt", do_rescale=False)["pixel_values"]
+    with torch.no_grad():
+        expected = model(pixel_values=pixels).logits.softmax(-1)[torch.arange(4), torch.tensor([0, 3, 9, 3])]
+    assert torch.allclose(verifier.score(images, CLASSES), expected, atol=1e-5)
+    check_verifier(verifier, CLASSES, images)
+
+
+def test_classifier_label_map_sums_the_mapped_labels(models, tmp_path):
+    mapping = tmp_path / "labels.json"
+    mapping.write_text(json.dumps({str(i): [9 - i, (9 - i + 1) % 10] if i == 0 else 9 - i for i in range(10)}))
+    plain = ClassifierVerifier(str(models["vit"]))
+    mapped = ClassifierVerifier(f"model={models['vit']},labels={mapping}")
+    mapped.attach(DigitsPipeline)
+    images = sample_images(4)
+    probabilities = plain.model(pixel_values=plain.input(images)).logits.softmax(-1)
+    expected = torch.stack([probabilities[0, 9] + probabilities[0, 0], probabilities[1, 6], probabilities[2, 0],
+                            probabilities[3, 6]])
+    assert torch.allclose(mapped.score(images, CLASSES), expected, atol=1e-6)
+
+
+def test_classifier_refuses_what_it_cannot_judge(models, tmp_path):
+    from noisesearch.testing.tiny_models import save_tiny_image_classifier
+
+    small = save_tiny_image_classifier(tmp_path / "three", num_labels=3)
+    with pytest.raises(UsageError, match="10 classes but the classifier only 3 labels"):
+        ClassifierVerifier(str(small)).attach(DigitsPipeline)
+    partial = tmp_path / "partial.json"
+    partial.write_text('{"0": 1}')
+    with pytest.raises(UsageError, match="label map lacks pipeline classes"):
+        ClassifierVerifier(f"model={models['vit']},labels={partial}").attach(DigitsPipeline)
+    beyond = tmp_path / "beyond.json"
+    beyond.write_text('{"0": 12}')
+    with pytest.raises(UsageError, match="outside the classifier"):
+        ClassifierVerifier(f"model={models['vit']},labels={beyond}")
+    (tmp_path / "unsafe").mkdir()
+    (tmp_path / "unsafe" / "config.json").write_text((models["vit"] / "config.json").read_text())
+    (tmp_path / "unsafe" / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(UsageError, match="no .safetensors weights"):
+        ClassifierVerifier(str(tmp_path / "unsafe"))
+    with pytest.raises(UsageError, match="needs a model"):
+        ClassifierVerifier(None)
+    with pytest.raises(UsageError, match="could not load image classifier 'nobody/nothing'"):
+        ClassifierVerifier("nobody/nothing")
+
+
+def test_pickscore_is_the_scaled_cosine_the_clip_model_computes(models):
+    from transformers import CLIPModel, CLIPProcessor
+
+    verifier = PickScoreVerifier(str(models["clip"]))
+    images = sample_images(4)
+    model = CLIPModel.from_pretrained(models["clip"]).eval()
+    processor = CLIPProcessor.from_pretrained(models["clip"])
+    inputs = processor(text=[c.prompt for c in PROMPTS], images=list(images), return_tensors="pt", padding=True,
+                       do_rescale=False)
+    with torch.no_grad():
+        output = model(**inputs)
+    expected = output.logits_per_image.diagonal()
+    assert torch.allclose(verifier.score(images, PROMPTS), expected, atol=1e-4)
+    check_verifier(verifier, PROMPTS, images)
+
+
+def test_classifier_drives_a_search_on_digits(models, cli, tmp_path):
+    out = tmp_path / "run"
+    done = cli("predict", "--model.verifiers", json.dumps([f"classifier:{models['vit']}"]), "--data.classes", "2,5",
+               "--model.budget_nfe", "28", "--model.verifier_device", "cpu", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [set(r["scores"]) for r in summary["results"]] == [{"classifier"}] * 2

@@ -1,0 +1,48 @@
+"""Image preprocessing as batched, differentiable tensor ops (no PIL round trip): resize, crop, normalise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def to_rgb(images: torch.Tensor) -> torch.Tensor:
+    """Images (B, C, H, W) with 1, 3 or 4 channels as three channels (grey repeated, alpha dropped)."""
+    if images.shape[1] == 1:
+        return images.expand(-1, 3, -1, -1)
+    if images.shape[1] == 4:
+        return images[:, :3]
+    if images.shape[1] != 3:
+        raise ValueError(f"images need 1, 3 or 4 channels, got {images.shape[1]}")
+    return images
+
+
+def resize_center_crop(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize the shortest edge to cover ``height`` x ``width`` (bicubic, antialiased), then crop the centre."""
+    h, w = images.shape[-2:]
+    scale = max(height / h, width / w)
+    size = (max(height, round(h * scale)), max(width, round(w * scale)))
+    if size != (h, w):
+        images = F.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=scale < 1)
+    top, left = (size[0] - height) // 2, (size[1] - width) // 2
+    return images[..., top : top + height, left : left + width]
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """What an image model expects: size, and per-channel mean and std of the normalisation."""
+
+    height: int
+    width: int
+    mean: Sequence[float]
+    std: Sequence[float]
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] to the model's normalised input."""
+        images = resize_center_crop(to_rgb(images.float()), self.height, self.width).clamp(0, 1)
+        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
+        return (images - mean) / std
