@@ -9,6 +9,7 @@ import torch
 from .conditions import Condition
 from .executor import SearchResult, Task
 from .module import SearchModule
+from .resolve import hand_over
 
 
 def search(
@@ -27,9 +28,15 @@ def search(
     ``.candidates``. Pass a ``module`` to reuse loaded models across calls.
 
     >>> results = search(classes=[3, 7], algorithm="random", budget_nfe=176)
+
+    ``pipeline`` may also be an already loaded diffusers pipeline object (whole-pipeline mode):
+
+    >>> results = search(prompts=["a red fox"], pipeline=pipe, verifiers=["clip"], budget_nfe=16 * 28)
     """
     if (classes is None) == (prompts is None):
         raise ValueError("give exactly one of classes or prompts")
+    if "pipeline" in settings and not isinstance(settings["pipeline"], str):
+        settings["pipeline"] = hand_over(settings["pipeline"])
     module = module or SearchModule(**settings)
     conditions = [Condition(class_label=c) for c in classes] if classes is not None else [
         Condition(prompt=p) for p in prompts

@@ -17,6 +17,7 @@ from .denoiser import CountingDenoiser
 from .ensemble import mean_rank, oriented, weighted_standardized
 from .errors import UsageError
 from .journal import Journal, load_artifact
+from .noise import derive_seed
 from .pipeline import Pipeline
 from .sampling import ancestral_step, calls_per_solve, preview, renoise, sigmas_between, solve
 from .verifier import Verifier
@@ -179,6 +180,9 @@ class Executor:
         settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
         if settings.algorithm.uses_gradients:
             self._require_differentiable()
+        self.whole = type(pipeline).whole
+        if self.whole:
+            self._check_whole()
         self.preview_level = preview_level(self.sigmas, self.verifiers)
         self.verifier_seconds = {verifier.name: 0.0 for verifier in self.verifiers}
 
@@ -244,7 +248,32 @@ class Executor:
             shape=tuple(self.shape),
         )
 
+    def _check_whole(self) -> None:
+        """Whole-pipeline mode offers initial noises and final images only: refuse what needs more, before running."""
+        pipeline = getattr(type(self.pipeline), "pipeline_name", type(self.pipeline).name)
+        if self.settings.algorithm.uses_gradients:
+            raise UsageError(f"algorithm {self.settings.algorithm.name!r} needs gradients through the sampler, which "
+                             f"whole-pipeline mode ({pipeline}) does not offer; use none, random, zero-order or "
+                             "evolution")
+        previewing = [v.name for v in self.verifiers if type(v).preview_sigma is not None]
+        if previewing:
+            raise UsageError(f"verifier {previewing[0]!r} needs x0-previews, which whole-pipeline mode ({pipeline}) "
+                             "does not offer; choose a verifier of final images")
+
+    def _check_whole_proposal(self, proposal: Proposal) -> None:
+        needs = [what for what, used in (
+            ("partial solves", proposal.start is not None or proposal.stop > 0),
+            ("re-noising", proposal.renoise_to is not None), ("stochastic steps", proposal.stochastic),
+            ("gradients", proposal.gradient)) if used]
+        if needs:
+            pipeline = getattr(type(self.pipeline), "pipeline_name", type(self.pipeline).name)
+            raise UsageError(f"algorithm {self.settings.algorithm.name!r} needs {' and '.join(needs)}, which "
+                             f"whole-pipeline mode ({pipeline}) does not offer: it runs the pipeline from initial "
+                             "noises only; use none, random, zero-order or evolution")
+
     def _cost(self, search: _Search, proposal: Proposal) -> int:
+        if self.whole:
+            self._check_whole_proposal(proposal)
         level = None
         if proposal.start is not None:
             if proposal.start not in search.states:
@@ -329,7 +358,15 @@ class Executor:
         cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
         before = self.denoiser.nfe
         gradients = None
-        if first.gradient:
+        if self.whole:
+            seeds = [derive_seed(*proposal.noise.seeds, *proposal.noise.weights) for _, proposal in chunk]
+            with torch.no_grad():
+                images = self.pipeline.generate(noises, conditions, self.settings.steps, self.settings.guidance,
+                                                self.settings.height, self.settings.width, seeds)
+                raw = self._score(images, conditions)
+            self.denoiser.nfe += self.sample_nfe * len(chunk)
+            x = x0_stop = previews = None
+        elif first.gradient:
             x, images, raw, gradients = self._run_with_gradient(noises, cond, conditions)
             x0_stop = previews = None
             self.denoiser.charge_backward(self.denoiser.nfe - before)

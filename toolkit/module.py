@@ -69,6 +69,8 @@ class SearchModule(L.LightningModule):
         algorithm_cls = registry.lookup("algorithms", algorithm).cls
         self.verifier_specs = list(verifiers) if verifiers is not None else list(family.default_verifiers)
         self.verifier_classes = resolve_verifiers(self.verifier_specs, family.condition_kind)
+        if sampler is not None:
+            family.check_sampler(sampler)
         if guidance is not None and guidance < 0:
             raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
         height = height or family.default_height
@@ -154,10 +156,12 @@ class SearchModule(L.LightningModule):
         if self.verifier_device is not None:
             self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
+        scheduler = getattr(self.pipeline_cls, "scheduler", None) if self.pipeline_cls.whole else None
+        sampler = f"steps of its {scheduler}" if scheduler else f"{self.settings.sampler} steps"
         rank_zero_info(
             f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
-            f"NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} {self.settings.sampler} "
-            f"steps, guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}"
+            f"NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} {sampler}, "
+            f"guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}"
         )
 
     def predict_step(self, batch: list[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
@@ -182,6 +186,7 @@ class SearchModule(L.LightningModule):
             "width": s.width,
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
+            **({"scheduler": self.pipeline_cls.scheduler} if getattr(self.pipeline_cls, "scheduler", None) else {}),
         }
 
 

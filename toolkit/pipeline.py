@@ -28,6 +28,7 @@ class Pipeline(nn.Module):
     default_verifiers: ClassVar[tuple[str, ...]] = ()
     default_height: ClassVar[int] = 64
     default_width: ClassVar[int] = 64
+    whole: ClassVar[bool] = False  # runs whole from initial noises (``generate``) instead of a denoiser per step
 
     def __init__(self, source: Optional[str] = None):
         super().__init__()
@@ -37,6 +38,20 @@ class Pipeline(nn.Module):
     def claims(cls, folder: Path) -> bool:
         """Whether this family recognises a local folder as one of its models."""
         return False
+
+    @classmethod
+    def claims_spec(cls, spec: str) -> bool:
+        """Whether this family recognises a spec that is no local folder (a hub id, a handed-over object)."""
+        return False
+
+    @classmethod
+    def for_source(cls, source: str) -> type["Pipeline"]:
+        """The class describing the model at ``source``; families whose attributes depend on it subclass here."""
+        return cls
+
+    @classmethod
+    def check_sampler(cls, sampler: str) -> None:
+        """Raise a UsageError when the user's ``model.sampler`` does not apply to this family."""
 
     @classmethod
     def evaluation(cls):
@@ -68,6 +83,11 @@ class Pipeline(nn.Module):
                         f"class {condition.class_label} is out of range for pipeline {cls.name!r}: "
                         f"use labels 0-{cls.num_classes - 1}"
                     )
+
+    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], steps: int, guidance: float,
+                 height: int, width: int, seeds: Sequence[int]) -> torch.Tensor:
+        """Whole-pipeline families: images in [0, 1] made from initial noises (``seeds`` for stochastic samplers)."""
+        raise NotImplementedError
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """Shape of one sample's initial noise, in the layout the family's pipeline takes as ``latents=``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from . import registry
 from .errors import UsageError
@@ -11,8 +11,18 @@ from .pipeline import Pipeline
 from .verifier import Verifier
 
 
+HANDED_OVER: dict[str, Any] = {}  # model objects handed over from Python, by the spec that now names them
+
+
+def hand_over(model: Any) -> str:
+    """Name an already loaded model object (a diffusers pipeline) so that ``model.pipeline`` can refer to it."""
+    spec = f"object:{type(model).__name__}@{id(model):x}"
+    HANDED_OVER[spec] = model
+    return spec
+
+
 def resolve_pipeline(spec: str) -> tuple[type[Pipeline], Optional[str]]:
-    """A registered pipeline name, or a local folder that a pipeline plugin claims: (class, source folder)."""
+    """A registered pipeline name, a local folder or another spec (a hub id) a plugin claims: (class, source)."""
     known = registry.index()["pipelines"]
     if spec in known:
         return known[spec].cls, None
@@ -20,13 +30,16 @@ def resolve_pipeline(spec: str) -> tuple[type[Pipeline], Optional[str]]:
     if folder.is_dir():
         for entry in known.values():
             if entry.cls.claims(folder):
-                return entry.cls, str(folder)
+                return entry.cls.for_source(str(folder)), str(folder)
         raise UsageError(
             f"folder {spec!r} is no pipeline any installed plugin recognises; "
             f"registered pipelines: {', '.join(sorted(known))}"
         )
+    for entry in known.values():
+        if entry.cls.claims_spec(spec):
+            return entry.cls.for_source(spec), spec
     raise UsageError(
-        f"unknown pipeline {spec!r}: neither a registered name nor a local folder; "
+        f"unknown pipeline {spec!r}: neither a registered name, a local folder nor a hub id; "
         f"registered pipelines: {', '.join(sorted(known))}"
     )
 

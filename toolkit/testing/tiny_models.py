@@ -84,3 +84,46 @@ def save_tiny_dino(folder: Path) -> Path:
     BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
                       image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
     return folder
+
+
+def save_tiny_stable_diffusion(folder: Path, scheduler: str = "ddim", prediction_type: str = "epsilon",
+                               seed: int = 0) -> Path:
+    """A Stable Diffusion 1.x-layout pipeline (32x32 images, 4x4x4 latents) saved with ``save_pretrained``.
+
+    ``scheduler`` is ``ddim``, ``euler``, ``dpm`` (DPMSolverMultistep) or ``pndm``.
+    """
+    import torch
+    from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
+                           PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    vocab = folder.parent / f".{folder.name}-vocab"
+    vocab.mkdir(parents=True, exist_ok=True)
+    tokens = ["<|startoftext|>", "<|endoftext|>", *string.ascii_lowercase, *(c + "</w>" for c in string.ascii_lowercase)]
+    (vocab / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
+    (vocab / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(vocab / "vocab.json"), str(vocab / "merges.txt"), model_max_length=16)
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokens), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+        max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    unet = UNet2DConditionModel(
+        sample_size=4, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16, 16, 16),
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        norm_num_groups=8, sample_size=32)
+    common = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", prediction_type=prediction_type)
+    schedulers = {
+        "ddim": lambda: DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False, steps_offset=1),
+        "euler": lambda: EulerDiscreteScheduler(**common, steps_offset=1),
+        "dpm": lambda: DPMSolverMultistepScheduler(**common),
+        "pndm": lambda: PNDMScheduler(**common, skip_prk_steps=True, steps_offset=1),
+    }
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=schedulers[scheduler](), safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+    return folder

@@ -1,0 +1,117 @@
+"""Whole-pipeline mode: any diffusers pipeline taking latents=, searched over initial noises with exact parity."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from noisesearch.testing.tiny_models import save_tiny_open_clip, save_tiny_stable_diffusion
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("diffusers")
+    return {
+        "ddim": save_tiny_stable_diffusion(root / "sd-ddim", "ddim"),
+        "euler": save_tiny_stable_diffusion(root / "sd-euler", "euler", prediction_type="v_prediction"),
+        "dpm": save_tiny_stable_diffusion(root / "sd-dpm", "dpm"),
+        "clip": save_tiny_open_clip(root / "clip"),
+    }
+
+
+def regenerate(folder, summary, record):
+    """What the pipeline itself makes from the recorded noise, with the recorded settings."""
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    noise = load_file(record["noise"])["noise"][None]
+    return pipe(record["condition"]["prompt"], latents=noise, num_inference_steps=summary["steps"],
+                guidance_scale=summary["guidance"], height=summary["height"], width=summary["width"],
+                output_type="np").images[0]
+
+
+def predict(cli, folders, scheduler, out, *extra):
+    return cli("predict", "--model.pipeline", str(folders[scheduler]), "--model.verifiers",
+               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat", "two dogs"]',
+               "--model.steps", "3", "--out", str(out), *extra)
+
+
+@pytest.mark.parametrize("scheduler,algorithm", [("ddim", "none"), ("ddim", "random"), ("euler", "zero-order"),
+                                                 ("dpm", "random")])
+def test_the_chosen_image_is_what_the_pipeline_makes_from_the_recorded_noise(cli, folders, tmp_path, scheduler,
+                                                                             algorithm):
+    out = tmp_path / "run"
+    budget = {"none": 6, "random": 24, "zero-order": 42}[algorithm]
+    done = predict(cli, folders, scheduler, out, "--model.algorithm", algorithm, "--model.budget_nfe", str(budget),
+                   *(["--model.algorithm_args", "{n: 2}"] if algorithm == "zero-order" else []))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scheduler"] == {"ddim": "DDIMScheduler", "euler": "EulerDiscreteScheduler",
+                                    "dpm": "DPMSolverMultistepScheduler"}[scheduler]
+    assert summary["sample_nfe"] == 6 and summary["height"] == 32  # 3 steps x 2 (CFG at 7.5); the unet's size
+    for record in summary["results"]:
+        assert record["candidates"] == budget // 6 and record["nfe"] == budget
+        record["noise"] = str(out / record["noise"])
+        mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
+        assert np.abs(regenerate(folders[scheduler], summary, record) - mine).max() <= 2 / 255
+
+
+def test_results_do_not_depend_on_the_batch_size(cli, folders, tmp_path):
+    runs = []
+    for size in (1, 8):
+        out = tmp_path / f"b{size}"
+        done = predict(cli, folders, "ddim", out, "--model.batch_size", str(size), "--model.budget_nfe", "30")
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(json.loads((out / "summary.json").read_text())["results"])
+    assert [r["candidate"] for r in runs[0]] == [r["candidate"] for r in runs[1]]
+    for a, b in zip(*runs):
+        assert a["scores"]["clip"] == pytest.approx(b["scores"]["clip"], abs=1e-3)
+
+
+def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(cli, folders, tmp_path):
+    cases = {
+        ("--model.algorithm", "halving"): "needs partial solves",
+        ("--model.algorithm", "smc"): "does not offer",
+        ("--model.algorithm", "gradient"): "needs gradients through the sampler",
+        ("--model.verifiers", '["self-supervised:digits-classifier"]'): "needs x0-previews",
+        ("--model.sampler", "heun"): "model.sampler does not apply",
+        ("--model.height", "36"): "multiples of 8",
+    }
+    for args, message in cases.items():
+        done = predict(cli, folders, "ddim", tmp_path / "x", *args, "--overwrite", "true")
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    done = cli("predict", "--model.pipeline", str(folders["ddim"]), "--data.classes", "3", "--out", str(tmp_path / "y"))
+    assert done.returncode == 2 and "is prompt-conditional and got a class" in done.stderr
+
+
+def test_folders_and_hub_ids_that_are_no_usable_pipeline_fail_cleanly(cli, tmp_path):
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "model_index.json").write_text('{"_class_name": "NoSuchPipeline"}')
+    done = cli("predict", "--model.pipeline", str(tmp_path / "odd"), "--data.prompts", '["x"]',
+               "--out", str(tmp_path / "a"))
+    assert done.returncode == 2 and "NoSuchPipeline" in done.stderr
+    (tmp_path / "dit").mkdir()
+    (tmp_path / "dit" / "model_index.json").write_text('{"_class_name": "DiTPipeline"}')
+    done = cli("predict", "--model.pipeline", str(tmp_path / "dit"), "--out", str(tmp_path / "b"))
+    assert done.returncode == 2 and "takes no latents=" in done.stderr
+    done = cli("predict", "--model.pipeline", "nobody/no-such-pipeline", "--data.prompts", '["x"]',
+               "--out", str(tmp_path / "c"))
+    assert done.returncode == 2 and "from the hub" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_loaded_pipeline_object_is_searched_from_python(folders):
+    import noisesearch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(folders["ddim"])
+    results = noisesearch.search(prompts=["a red cat"], pipeline=pipe, steps=3, budget_nfe=18,
+                                 verifiers=[f"clip:local-dir:{folders['clip']}"])
+    (result,) = results
+    assert result.candidates == 3 and result.nfe == 18
+    pipe.set_progress_bar_config(disable=True)
+    again = pipe("a red cat", latents=result.noise[None], num_inference_steps=3, output_type="pt").images[0]
+    assert (again - result.image).abs().max() <= 1e-4
