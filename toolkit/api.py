@@ -43,6 +43,7 @@ def search(
     ]
     tasks = [Task(i * per_condition + r, c, r) for i, c in enumerate(conditions) for r in range(per_condition)]
     module.check_tasks(tasks)
+    module.check_dtype(torch.device(device))
     module.load()
     module.to(device)
     module.seed = seed

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -17,7 +15,6 @@ from . import metrics, registry
 from .conditions import Condition, parse_classes
 from .errors import UsageError
 from .resolve import resolve_pipeline, resolve_verifiers
-from .sampling import calls_per_solve
 from .study import AlgorithmSpec, Cell, Study, cells, predict_args
 
 

@@ -78,6 +78,7 @@ class NoiseSearchCLI(LightningCLI):
             clear_run(out)
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
         self.model.check_tasks(tasks)
+        self.model.check_dtype(self.trainer.strategy.root_device)
         self.model.load()
         self.model.check_schedule()
         self.model.seed = int(config["seed_everything"])

@@ -55,8 +55,10 @@ class ConditionsDataModule(L.LightningDataModule):
     def resolve(self, pipeline: type[Pipeline]) -> list[Task]:
         """The searches to run, checked against the pipeline family (before any weights load)."""
         if self.conditions is None:
-            if pipeline.condition_kind != "class" or pipeline.num_classes is None:
+            if pipeline.condition_kind != "class":
                 raise UsageError(f"pipeline {pipeline.name!r} needs prompts: set data.prompts or data.prompts_file")
+            if pipeline.num_classes is None:
+                raise UsageError(f"pipeline {pipeline.name!r} does not say how many classes it has: set data.classes")
             self.conditions = [Condition(class_label=label) for label in range(pipeline.num_classes)]
         pipeline.check_conditions(self.conditions)
         self.tasks = [
@@ -70,7 +72,20 @@ class ConditionsDataModule(L.LightningDataModule):
         return batch  # tasks carry no tensors; each candidate's noise is built where the model runs
 
     def predict_dataloader(self) -> DataLoader:
-        return DataLoader(self.tasks, batch_size=self.batch_size, shuffle=False, collate_fn=list)
+        return DataLoader(self.tasks, batch_size=self.batch_size, shuffle=False, collate_fn=TaskBatch)
+
+
+class TaskBatch:
+    """A batch of tasks, opaque to Lightning's input conversion (a precision plugin must not rebuild the tasks)."""
+
+    def __init__(self, tasks):
+        self.tasks = list(tasks)
+
+    def __iter__(self):
+        return iter(self.tasks)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
 
 
 def read_prompts(path: str) -> list[str]:

@@ -17,9 +17,8 @@ from .denoiser import CountingDenoiser
 from .ensemble import mean_rank, oriented, weighted_standardized
 from .errors import UsageError
 from .journal import Journal, load_artifact
-from .noise import derive_seed
 from .pipeline import Pipeline
-from .sampling import ancestral_step, calls_per_solve, preview, renoise, sigmas_between, solve
+from .sampling import ancestral_step, preview, renoise, sigmas_between, solve
 from .verifier import Verifier
 
 
@@ -45,7 +44,7 @@ class SearchSettings:
 
     def sample_nfe(self, pipeline: type[Pipeline]) -> int:
         """NFEs of one full solve of one sample at these settings."""
-        return calls_per_solve(self.sampler, self.steps) * pipeline.nfe_per_call(self.guidance)
+        return pipeline.sample_calls(self.sampler, self.steps) * pipeline.nfe_per_call(self.guidance)
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,7 @@ class SearchResult:
     nfe: int
     candidates: int
     replayable: bool = True
+    noise_seed: Optional[int] = None
 
     @property
     def pil(self) -> Image.Image:
@@ -104,7 +104,7 @@ class _Search:
     levels: dict[float, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
     raw: dict[int, dict[str, float]] = field(default_factory=dict)
     states: dict[int, _State] = field(default_factory=dict)
-    finals: dict[int, tuple[torch.Tensor, torch.Tensor, bool]] = field(default_factory=dict)
+    finals: dict[int, tuple[torch.Tensor, torch.Tensor, bool, Optional[int]]] = field(default_factory=dict)
     aggregates: dict[int, float] = field(default_factory=dict)
     aggregate_key: Optional[tuple] = None
 
@@ -126,7 +126,7 @@ class _Evaluation:
     def tensors(self) -> dict[str, torch.Tensor]:
         named = {"root": self.root, "x": self.x, "x0": self.x0, "image": self.image, "gradient": self.gradient,
                  "preview": self.preview}
-        return {key: value.detach().cpu() for key, value in named.items() if value is not None}
+        return {key: value.detach().cpu().contiguous() for key, value in named.items() if value is not None}
 
 
 PLAN_FIELDS = ("parents", "start", "renoise_to", "stochastic", "stop", "gradient", "noise")
@@ -274,6 +274,7 @@ class Executor:
     def _cost(self, search: _Search, proposal: Proposal) -> int:
         if self.whole:
             self._check_whole_proposal(proposal)
+            return self.sample_nfe
         level = None
         if proposal.start is not None:
             if proposal.start not in search.states:
@@ -359,10 +360,10 @@ class Executor:
         before = self.denoiser.nfe
         gradients = None
         if self.whole:
-            seeds = [derive_seed(*proposal.noise.seeds, *proposal.noise.weights) for _, proposal in chunk]
             with torch.no_grad():
                 images = self.pipeline.generate(noises, conditions, self.settings.steps, self.settings.guidance,
-                                                self.settings.height, self.settings.width, seeds)
+                                                self.settings.height, self.settings.width,
+                                                [proposal.noise for _, proposal in chunk])
                 raw = self._score(images, conditions)
             self.denoiser.nfe += self.sample_nfe * len(chunk)
             x = x0_stop = previews = None
@@ -400,7 +401,9 @@ class Executor:
                                                 evaluation.x0.to(device, dtype), evaluation.root, evaluation.replayable,
                                                 preview)
         else:
-            search.finals[proposal.id] = (evaluation.image, evaluation.root, evaluation.replayable)
+            fresh = proposal.start is None and proposal.renoise_to is None and not proposal.stochastic
+            search.finals[proposal.id] = (evaluation.image, evaluation.root, evaluation.replayable,
+                                          proposal.noise.fresh_seed if fresh else None)
         search.levels.setdefault(proposal.stop, []).append((proposal.id, self._oriented(evaluation.scores)))
 
     def _outcome(self, search: _Search, proposal: Proposal, evaluation: _Evaluation) -> Outcome:
@@ -524,7 +527,7 @@ class Executor:
         aggregates = self.aggregate([row for _, row in finals])
         best = max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
         candidate = finals[best][0]
-        image, root, replayable = search.finals[candidate]
+        image, root, replayable, noise_seed = search.finals[candidate]
         search.states.clear()
         return SearchResult(
             task=search.task,
@@ -536,6 +539,7 @@ class Executor:
             nfe=search.nfe,
             candidates=len(search.raw),
             replayable=replayable,
+            noise_seed=noise_seed,
         )
 
 

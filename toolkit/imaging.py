@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,9 +40,11 @@ class ImageInput:
     mean: Sequence[float]
     std: Sequence[float]
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] to the model's normalised input."""
+    def __call__(self, images: torch.Tensor, like: Optional[torch.nn.Module] = None) -> torch.Tensor:
+        """Images in [0, 1] to the model's normalised input, in the dtype of ``like``'s weights when given."""
         images = resize_center_crop(to_rgb(images.float()), self.height, self.width).clamp(0, 1)
         mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
-        return (images - mean) / std
+        normalised = (images - mean) / std
+        parameter = next(like.parameters(), None) if like is not None else None
+        return normalised.to(parameter.dtype) if parameter is not None else normalised

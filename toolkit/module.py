@@ -42,6 +42,8 @@ class SearchModule(L.LightningModule):
             of scores standardised over a search's candidates).
         verifier_weights: weights of ``weighted``, one per verifier (default: equal).
         verifier_device: where the verifiers run (``cpu``, ``cuda:1``...); by default the pipeline's device.
+        dtype: the pipeline's weights and activations, ``fp32``, ``bf16`` or ``fp16`` (verifiers stay as they
+            are); by default as loaded. ``trainer.precision`` (e.g. ``bf16-true``) converts pipeline and verifiers.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class SearchModule(L.LightningModule):
         ensemble: Literal["rank", "weighted"] = "rank",
         verifier_weights: Optional[list[float]] = None,
         verifier_device: Optional[str] = None,
+        dtype: Optional[Literal["fp32", "bf16", "fp16"]] = None,
     ):
         super().__init__()
         self.pipeline_spec = pipeline
@@ -83,6 +86,7 @@ class SearchModule(L.LightningModule):
                 raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
                                  f"({len(self.verifier_specs)}: {', '.join(self.verifier_specs)})")
         self.verifier_device = check_device(verifier_device) if verifier_device else None
+        self.dtype_name = dtype
         params = algorithm_cls.parse_params(algorithm_args)
         provisional = SearchSettings(
             algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
@@ -112,9 +116,11 @@ class SearchModule(L.LightningModule):
         self.pipeline_cls.check_conditions([task.condition for task in tasks])
 
     def load(self) -> None:
-        """Load the pipeline and verifiers (once)."""
+        """Load the pipeline (in ``dtype``) and the verifiers (once)."""
         if self.pipeline is None:
             self.pipeline = self.pipeline_cls(self.pipeline_source)
+            if self.dtype_name is not None:
+                self.pipeline.to(DTYPES[self.dtype_name])
             for cls, argument in self.verifier_classes:
                 verifier = cls(argument)
                 verifier.attach(self.pipeline_cls)
@@ -124,9 +130,6 @@ class SearchModule(L.LightningModule):
     def check_schedule(self) -> None:
         """Let the algorithm check the loaded model's schedule against the budget (raises a UsageError)."""
         Executor(self.pipeline, list(self.verifiers), self.settings)
-
-    def setup(self, stage: str) -> None:
-        self.load()
 
     @property
     def nfe_used(self) -> int:
@@ -152,6 +155,17 @@ class SearchModule(L.LightningModule):
         """Seconds each verifier spent scoring in this process (apart from the denoiser's NFEs)."""
         return dict(self.executor.verifier_seconds) if self.executor is not None else {}
 
+    def check_dtype(self, device: torch.device) -> None:
+        """Refuse a dtype the device cannot run (fp16 on a CPU, bf16 on a GPU without it)."""
+        if self.dtype_name == "fp16" and device.type == "cpu":
+            raise UsageError("model.dtype fp16 needs a GPU; on a CPU use bf16 or fp32")
+        if self.dtype_name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UsageError(f"model.dtype bf16: {torch.cuda.get_device_name(device)} does not support it; use fp16")
+
+    def setup(self, stage: str) -> None:
+        self.check_dtype(self.trainer.strategy.root_device)
+        self.load()
+
     def on_predict_start(self) -> None:
         if self.verifier_device is not None:
             self.verifiers.to(self.verifier_device)
@@ -164,7 +178,7 @@ class SearchModule(L.LightningModule):
             f"guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}"
         )
 
-    def predict_step(self, batch: list[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
+    def predict_step(self, batch: Sequence[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
         todo = [task for task in batch if (task.condition.key, task.repeat) not in self.finished]
         return self.run(todo) if todo else []
 
@@ -184,6 +198,7 @@ class SearchModule(L.LightningModule):
             "guidance": s.guidance,
             "height": s.height,
             "width": s.width,
+            "dtype": self.dtype_name,
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
             **({"scheduler": self.pipeline_cls.scheduler} if getattr(self.pipeline_cls, "scheduler", None) else {}),
@@ -211,3 +226,6 @@ def check_device(spec: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"model.verifier_device {spec!r}: MPS is not available here; use cpu")
     return device
+
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -71,6 +71,13 @@ class NoiseSpec:
     def of_tensor(cls, tensor: torch.Tensor) -> "NoiseSpec":
         return cls(explicit=tensor.detach().to("cpu", torch.float32).contiguous())
 
+    @property
+    def fresh_seed(self) -> Optional[int]:
+        """The seed when this noise is one plain draw (``gaussian(seed)``, what a pipeline's generator draws)."""
+        if self.explicit is None and len(self.seeds) == 1 and self.weights == (1.0,) and self.bands == ("all",):
+            return self.seeds[0]
+        return None
+
     def build(self, shape: tuple[int, ...]) -> torch.Tensor:
         if self.explicit is not None:
             return self.explicit.clone().reshape(shape)

@@ -64,6 +64,13 @@ class Pipeline(nn.Module):
         return 1 if guidance == 1.0 else 2
 
     @classmethod
+    def sample_calls(cls, sampler: str, steps: int) -> int:
+        """Denoiser calls of one full solve with ``steps`` steps (a call under CFG is charged ``nfe_per_call``)."""
+        from .sampling import calls_per_solve
+
+        return calls_per_solve(sampler, steps)
+
+    @classmethod
     def check_size(cls, height: int, width: int) -> None:
         """Raise a UsageError when the family cannot make images of this size."""
 
@@ -85,8 +92,8 @@ class Pipeline(nn.Module):
                     )
 
     def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], steps: int, guidance: float,
-                 height: int, width: int, seeds: Sequence[int]) -> torch.Tensor:
-        """Whole-pipeline families: images in [0, 1] made from initial noises (``seeds`` for stochastic samplers)."""
+                 height: int, width: int, specs: Sequence[Any]) -> torch.Tensor:
+        """Whole-pipeline families: images in [0, 1] made from initial noises (``specs``: their ``NoiseSpec``s)."""
         raise NotImplementedError
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:

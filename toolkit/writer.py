@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
 from safetensors.torch import save_file
@@ -39,6 +38,7 @@ def result_record(result: SearchResult) -> dict:
         "nfe": result.nfe,
         "candidates": result.candidates,
         "replayable": result.replayable,
+        **({"noise_seed": result.noise_seed} if result.noise_seed is not None else {}),
     }
 
 

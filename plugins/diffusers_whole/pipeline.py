@@ -9,14 +9,14 @@ gradients and previews need a denoiser adapter, which this mode does not have.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Optional, Sequence
+from typing import ClassVar, Optional, Sequence
 
 import torch
 from torch import nn
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
-from noisesearch.noise import derive_seed
+from noisesearch.noise import NoiseSpec, derive_seed
 from noisesearch.pipeline import Pipeline
 from noisesearch.resolve import HANDED_OVER as LOADED
 
@@ -42,6 +42,9 @@ class DiffusersPipeline(Pipeline):
     pipeline_name: ClassVar[str] = "DiffusionPipeline"
     scheduler: ClassVar[Optional[str]] = None
     guided: ClassVar[bool] = True
+    scheduler_config: ClassVar[Optional[dict]] = None
+    draws_noise: ClassVar[bool] = False  # DiT: no latents=; the noise is what its generator draws
+    fixed_size: ClassVar[bool] = False
 
     @classmethod
     def claims(cls, folder: Path) -> bool:
@@ -56,8 +59,8 @@ class DiffusersPipeline(Pipeline):
         """A subclass describing the pipeline at ``source`` (folder, hub id or handed-over object) without loading."""
         if source in LOADED:
             pipe = LOADED[source]
-            index = {"_class_name": type(pipe).__name__, **{k: None for k in pipe.components}}
             scheduler = type(pipe.scheduler).__name__ if getattr(pipe, "scheduler", None) is not None else None
+            scheduler_config = dict(pipe.scheduler.config) if scheduler else None
             cls_ = type(pipe)
             size = getattr(pipe, "default_sample_size", None)
             if size is None:
@@ -70,12 +73,14 @@ class DiffusersPipeline(Pipeline):
                 raise UsageError(f"{source!r} is no diffusers pipeline: it has no model_index.json")
             cls_ = pipeline_class(index, source)
             scheduler = (index.get("scheduler") or [None, None])[1]
+            scheduler_config = read_json(source, "scheduler/scheduler_config.json") if scheduler else None
             side = default_size(cls_, source, index)
         defaults = call_defaults(cls_)
-        if "latents" not in defaults:
+        draws = "latents" not in defaults
+        if draws and ("generator" not in defaults or "class_labels" not in defaults):
             raise UsageError(f"{cls_.__name__} takes no latents=, so its noise cannot be searched; supported: "
                              "pipelines whose __call__ takes latents= (Stable Diffusion 1.x/2.x/XL/3, FLUX, "
-                             "PixArt, Sana, video pipelines...)")
+                             "PixArt, Sana, video pipelines...) and DiT")
         if "prompt" in defaults:
             kind = "prompt"
         elif "class_labels" in defaults:
@@ -84,16 +89,24 @@ class DiffusersPipeline(Pipeline):
             raise UsageError(f"{cls_.__name__} takes neither prompt nor class_labels; it cannot be conditioned")
         steps = defaults.get("num_inference_steps")
         guidance = defaults.get("guidance_scale")
+        classes = None
+        if kind == "class":
+            config = (read_json(source, "transformer/config.json") if source not in LOADED else
+                      dict(LOADED[source].transformer.config)) or {}
+            classes = config.get("num_embeds_ada_norm")
         attributes = {
             "condition_kind": kind,
-            "num_classes": None,
+            "num_classes": classes,
+            "draws_noise": draws,
+            "fixed_size": "height" not in defaults,
             "pipeline_name": cls_.__name__,
             "scheduler": scheduler,
+            "scheduler_config": scheduler_config,
             "default_steps": steps if isinstance(steps, int) else 28,
             "default_guidance": float(guidance) if isinstance(guidance, (int, float)) else 1.0,
             "default_height": side or 512,
             "default_width": side or 512,
-            "guided": hasattr(cls_, "do_classifier_free_guidance"),
+            "guided": "guidance_scale" in defaults and "true_cfg_scale" not in defaults,  # FLUX: distilled
             "default_verifiers": ("clip",) if kind == "prompt" else ("clip-zeroshot",),
             "__doc__": cls.__doc__,
         }
@@ -101,11 +114,30 @@ class DiffusersPipeline(Pipeline):
 
     @classmethod
     def nfe_per_call(cls, guidance: float) -> int:
-        """Classifier-free guidance doubles evaluations where the pipeline uses it (not FLUX's distilled guidance)."""
+        """Classifier-free guidance doubles evaluations where the pipeline uses it (not FLUX's distilled guidance,
+        whose real CFG is ``true_cfg_scale``, left off)."""
         return 2 if cls.guided and guidance > 1.0 else 1
 
     @classmethod
+    def sample_calls(cls, sampler: str, steps: int) -> int:
+        """The scheduler's timesteps for ``steps`` steps: one denoiser call each (Heun's schedulers make 2 x steps - 1)."""
+        import diffusers
+
+        scheduler_cls = getattr(diffusers, cls.scheduler or "", None)
+        if scheduler_cls is None or cls.scheduler_config is None:
+            return steps
+        try:
+            scheduler = scheduler_cls.from_config(cls.scheduler_config)
+            scheduler.set_timesteps(steps)
+            return len(scheduler.timesteps)
+        except (TypeError, ValueError):  # FLUX's dynamic shifting wants the image size: one call per step all the same
+            return steps
+
+    @classmethod
     def check_size(cls, height: int, width: int) -> None:
+        if cls.fixed_size and (height, width) != (cls.default_height, cls.default_width):
+            raise UsageError(f"{cls.pipeline_name} makes {cls.default_height}x{cls.default_width} images only; "
+                             "leave model.height and model.width unset")
         if height % 8 or width % 8:
             raise UsageError(f"{cls.pipeline_name} makes sizes in multiples of 8 (at least); got {height}x{width}")
 
@@ -136,6 +168,9 @@ class DiffusersPipeline(Pipeline):
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
         self._shapes: dict[tuple[int, int], tuple[int, ...]] = {}
 
+    def _size_args(self, height: int, width: int) -> dict:
+        return {} if self.fixed_size else {"height": height, "width": width}
+
     def _condition_args(self, conditions: Sequence[Condition]) -> dict:
         if self.condition_kind == "class":
             return {"class_labels": [condition.class_label for condition in conditions]}
@@ -143,6 +178,9 @@ class DiffusersPipeline(Pipeline):
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """One sample's ``latents=`` shape, read by starting a call that stops in ``prepare_latents`` (per run)."""
+        if self.draws_noise:
+            config = self.pipe.transformer.config
+            return (config.in_channels, config.sample_size, config.sample_size)
         if (height, width) not in self._shapes:
             original = self.pipe.prepare_latents
 
@@ -153,8 +191,8 @@ class DiffusersPipeline(Pipeline):
             self.pipe.prepare_latents = probe
             try:
                 probe_condition = Condition(prompt="probe") if self.condition_kind == "prompt" else Condition(class_label=0)
-                self.pipe(**self._condition_args([probe_condition]),
-                          height=height, width=width, num_inference_steps=1, output_type="latent")
+                self.pipe(**self._condition_args([probe_condition]), **self._size_args(height, width),
+                          num_inference_steps=1, output_type="latent")
             except _Probe as found:
                 self._shapes[(height, width)] = found.shape
             finally:
@@ -164,8 +202,8 @@ class DiffusersPipeline(Pipeline):
         return self._shapes[(height, width)]
 
     def sigmas(self, steps: int) -> torch.Tensor:
-        """No levels are visible in whole-pipeline mode: ``steps`` placeholders from 1 down to 0."""
-        return torch.linspace(1.0, 0.0, steps + 1)
+        """No levels are visible in whole-pipeline mode: one placeholder per denoiser call, from 1 down to 0."""
+        return torch.linspace(1.0, 0.0, self.sample_calls("euler", steps) + 1)
 
     def encode(self, conditions: Sequence[Condition]) -> list[Condition]:
         return list(conditions)
@@ -177,15 +215,39 @@ class DiffusersPipeline(Pipeline):
         raise RuntimeError("whole-pipeline mode has no denoiser adapter; the executor calls generate()")
 
     def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], steps: int, guidance: float,
-                 height: int, width: int, seeds: Sequence[int]) -> torch.Tensor:
-        """Images in [0, 1] of ``pipe(..., latents=noises)``; stochastic schedulers draw from per-candidate seeds."""
-        device = noises.device
-        generators = [torch.Generator(device=device).manual_seed(derive_seed(seed, "scheduler") % 2**63)
-                      for seed in seeds]
-        output = self.pipe(**self._condition_args(conditions), latents=noises, num_inference_steps=steps,
-                           guidance_scale=guidance, height=height, width=width, generator=generators,
-                           output_type="pt")
-        images = output.images if hasattr(output, "images") else output.frames
-        if images.dim() == 5:  # video: (B, F, C, H, W); verifiers judge the middle frame
-            images = images[:, images.shape[1] // 2]
-        return images.float().clamp(0, 1)
+                 height: int, width: int, specs: Sequence[NoiseSpec]) -> torch.Tensor:
+        """Images in [0, 1] of ``pipe(..., latents=noises)``; stochastic schedulers draw from per-candidate seeds.
+
+        A pipeline that draws its own noise (DiT) gets one CPU generator per candidate seeded so that it draws
+        exactly the candidate's noise: only plain draws (``none``, ``random``) can be searched that way.
+        """
+        if self.draws_noise:
+            seeds = [spec.fresh_seed for spec in specs]
+            if any(seed is None for seed in seeds):
+                raise UsageError(f"{self.pipeline_name} draws its own noise, so only algorithms whose candidates are "
+                                 "plain draws (none, random) can search it")
+            generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+            output = self.pipe(**self._condition_args(conditions), num_inference_steps=steps, guidance_scale=guidance,
+                               generator=generators, output_type="np")
+        else:
+            generators = [torch.Generator().manual_seed(derive_seed(*spec.seeds, *spec.weights, "scheduler"))
+                          for spec in specs]
+            output = self.pipe(**self._condition_args(conditions), latents=noises, num_inference_steps=steps,
+                               guidance_scale=guidance, generator=generators, output_type="pt",
+                               **self._size_args(height, width))
+        return as_image_tensor(output.images if hasattr(output, "images") else output.frames, noises.device)
+
+
+def as_image_tensor(images, device: torch.device) -> torch.Tensor:
+    """A pipeline's output (tensor or array; images or video frames) as images (B, C, H, W) in [0, 1].
+
+    Video pipelines return (B, F, ...): verifiers judge the middle frame.
+    """
+    if not isinstance(images, torch.Tensor):
+        import numpy as np
+
+        images = torch.from_numpy(np.asarray(images)).permute(0, 3, 1, 2) if np.asarray(images).ndim == 4 else \
+            torch.from_numpy(np.asarray(images)).permute(0, 1, 4, 2, 3)
+    if images.dim() == 5:
+        images = images[:, images.shape[1] // 2]
+    return images.to(device).float().clamp(0, 1).contiguous()

@@ -42,7 +42,7 @@ class DigitsClassifier(Verifier):
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         labels = torch.tensor([c.class_label for c in conditions], device=images.device)
-        probabilities = self.net(_as_digits(images)).softmax(dim=-1)
+        probabilities = self.net(_as_digits(images).to(self.net.head.weight.dtype)).float().softmax(dim=-1)
         return probabilities.gather(1, labels[:, None]).squeeze(1)
 
 

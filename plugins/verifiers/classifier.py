@@ -65,7 +65,7 @@ class ClassifierVerifier(Verifier):
             raise UsageError(f"label map lacks pipeline classes {sorted(set(range(classes)) - set(self.label_map))}")
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
-        probabilities = self.model(pixel_values=self.input(images)).logits.float().softmax(dim=-1)
+        probabilities = self.model(pixel_values=self.input(images, self.model)).logits.float().softmax(dim=-1)
         if self.label_map is None:
             index = torch.tensor([[c.class_label] for c in conditions], device=probabilities.device)
             return probabilities.gather(1, index).squeeze(1)

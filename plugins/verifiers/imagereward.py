@@ -64,7 +64,7 @@ class ImageRewardModel(nn.Module):
         self.input = ImageInput(config["vision"]["image_size"], config["vision"]["image_size"], CLIP_MEAN, CLIP_STD)
 
     def forward(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        patches = self.vision(pixel_values=self.input(images)).last_hidden_state
+        patches = self.vision(pixel_values=self.input(images, self.vision)).last_hidden_state
         text = self.text(input_ids=input_ids, attention_mask=attention_mask, encoder_hidden_states=patches,
                          encoder_attention_mask=torch.ones(patches.shape[:2], dtype=torch.long, device=patches.device),
                          is_decoder=False).last_hidden_state

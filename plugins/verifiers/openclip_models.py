@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +70,7 @@ class OpenCLIP(nn.Module):
 
     def image_features(self, images: torch.Tensor) -> torch.Tensor:
         """Unit-norm image embeddings of images in [0, 1]."""
-        return F.normalize(self.model.encode_image(self.input(images)).float(), dim=-1)
+        return F.normalize(self.model.encode_image(self.input(images, self.model)).float(), dim=-1)
 
     def text_features(self, texts: list[str]) -> torch.Tensor:
         """Unit-norm text embeddings, each text encoded once per run."""

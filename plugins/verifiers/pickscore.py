@@ -56,7 +56,7 @@ class PickScoreVerifier(Verifier):
         return torch.stack([self._texts[prompt].to(device) for prompt in prompts])
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
-        pixels = self.input(images)
+        pixels = self.input(images, self.model)
         image = F.normalize(_pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
         text = self._text_features([condition.prompt for condition in conditions], pixels.device)
         return self.model.logit_scale.exp().float() * (image * text).sum(dim=-1)

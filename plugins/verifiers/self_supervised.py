@@ -30,7 +30,7 @@ class DinoFeatures(nn.Module):
         self.input = image_input(load_pretrained(AutoImageProcessor, source, "image processor"))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=self.input(images)).last_hidden_state[:, 0].float()
+        return self.model(pixel_values=self.input(images, self.model)).last_hidden_state[:, 0].float()
 
 
 class ClipFeatures(nn.Module):
@@ -55,7 +55,7 @@ class DigitsFeatures(nn.Module):
         self.prepare: Callable[[torch.Tensor], torch.Tensor] = _as_digits
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.features(self.prepare(images))
+        return self.net.features(self.prepare(images).to(self.net.head.weight.dtype)).float()
 
 
 def feature_extractor(spec: str) -> nn.Module:

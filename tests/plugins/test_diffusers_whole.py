@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from noisesearch.testing.tiny_models import save_tiny_open_clip, save_tiny_stable_diffusion
+from noisesearch.testing.tiny_models import save_tiny_dit, save_tiny_open_clip, save_tiny_stable_diffusion
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +18,7 @@ def folders(tmp_path_factory):
         "ddim": save_tiny_stable_diffusion(root / "sd-ddim", "ddim"),
         "euler": save_tiny_stable_diffusion(root / "sd-euler", "euler", prediction_type="v_prediction"),
         "dpm": save_tiny_stable_diffusion(root / "sd-dpm", "dpm"),
+        "dit": save_tiny_dit(root / "dit"),
         "clip": save_tiny_open_clip(root / "clip"),
     }
 
@@ -94,10 +95,10 @@ def test_folders_and_hub_ids_that_are_no_usable_pipeline_fail_cleanly(cli, tmp_p
     done = cli("predict", "--model.pipeline", str(tmp_path / "odd"), "--data.prompts", '["x"]',
                "--out", str(tmp_path / "a"))
     assert done.returncode == 2 and "NoSuchPipeline" in done.stderr
-    (tmp_path / "dit").mkdir()
-    (tmp_path / "dit" / "model_index.json").write_text('{"_class_name": "DiTPipeline"}')
-    done = cli("predict", "--model.pipeline", str(tmp_path / "dit"), "--out", str(tmp_path / "b"))
-    assert done.returncode == 2 and "takes no latents=" in done.stderr
+    (tmp_path / "ddpm").mkdir()
+    (tmp_path / "ddpm" / "model_index.json").write_text('{"_class_name": "DDPMPipeline"}')
+    done = cli("predict", "--model.pipeline", str(tmp_path / "ddpm"), "--out", str(tmp_path / "b"))
+    assert done.returncode == 2 and "DDPMPipeline takes no latents=" in done.stderr
     done = cli("predict", "--model.pipeline", "nobody/no-such-pipeline", "--data.prompts", '["x"]',
                "--out", str(tmp_path / "c"))
     assert done.returncode == 2 and "from the hub" in done.stderr and "Traceback" not in done.stderr
@@ -115,3 +116,57 @@ def test_a_loaded_pipeline_object_is_searched_from_python(folders):
     pipe.set_progress_bar_config(disable=True)
     again = pipe("a red cat", latents=result.noise[None], num_inference_steps=3, output_type="pt").images[0]
     assert (again - result.image).abs().max() <= 1e-4
+
+
+def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, folders, tmp_path):
+    from diffusers import DiTPipeline
+
+    out = tmp_path / "dit"
+    done = cli("predict", "--model.pipeline", str(folders["dit"]), "--data.classes", "1,207", "--model.steps", "4",
+               "--model.budget_nfe", "24", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sample_nfe"] == 8 and summary["guidance"] == 4.0 and summary["height"] == 32  # CFG doubles
+    pipe = DiTPipeline.from_pretrained(folders["dit"])
+    pipe.set_progress_bar_config(disable=True)
+    for record in summary["results"]:
+        assert record["candidates"] == 3
+        seed = record["noise_seed"]
+        noise = load_file(out / record["noise"])["noise"]
+        assert torch.equal(noise, torch.randn(noise.shape, generator=torch.Generator().manual_seed(seed)))
+        theirs = pipe([record["condition"]["class_label"]], generator=torch.Generator().manual_seed(seed),
+                      num_inference_steps=4, guidance_scale=4.0, output_type="np").images[0]
+        mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
+        assert np.abs(theirs - mine).max() <= 2 / 255
+    for args, message in {("--model.algorithm", "zero-order", "--model.budget_nfe", "48"): "only algorithms whose",
+                          ("--model.height", "64"): "32x32 images only",
+                          ("--data.classes", "1000"): "out of range"}.items():
+        done = cli("predict", "--model.pipeline", str(folders["dit"]), "--model.steps", "4", *args,
+                   "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
+                   "--out", str(tmp_path / "bad"), "--overwrite", "true")
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_bf16_through_lightning_precision_or_the_module(cli, folders, tmp_path):
+    for args in (["--trainer.precision", "bf16-true"], ["--model.dtype", "bf16"]):
+        out = tmp_path / args[0].split(".")[-1]
+        done = predict(cli, folders, "ddim", out, *args, "--model.budget_nfe", "12")
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = json.loads((out / "summary.json").read_text())
+        assert all(np.isfinite(r["scores"]["clip"]) for r in summary["results"])
+
+
+@pytest.mark.parametrize("scheduler", ["ddim", "dpm", "heun"])
+def test_nfes_charged_are_the_denoiser_evaluations_the_pipeline_makes(folders, tmp_path, scheduler):
+    import noisesearch
+    from diffusers import DiffusionPipeline
+
+    folder = folders[scheduler] if scheduler in folders else save_tiny_stable_diffusion(tmp_path / scheduler, scheduler)
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    rows = []
+    pipe.unet.register_forward_pre_hook(lambda module, args, kwargs: rows.append(args[0].shape[0]), with_kwargs=True)
+    (result,) = noisesearch.search(prompts=["a red cat"], pipeline=pipe, steps=3, batch_size=2,
+                                   algorithm_args={"n": 3}, verifiers=[f"clip:local-dir:{folders['clip']}"],
+                                   budget_nfe=3 * 2 * (5 if scheduler == "heun" else 3))
+    assert result.candidates == 3 and result.nfe == sum(rows)  # rows per unet call: 2 per candidate under CFG

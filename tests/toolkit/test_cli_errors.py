@@ -38,6 +38,7 @@ CASES = {
     "vlm without a key": (["--model.pipeline", "toy-prompt", "--data.prompts", "[a]", "--model.verifiers",
                            '["vlm:model=m,base_url=http://127.0.0.1:9,key_env=NOISESEARCH_NO_SUCH_KEY"]'],
                           "NOISESEARCH_NO_SUCH_KEY, which is not set"),
+    "fp16 on a CPU": (["--model.dtype", "fp16"], "fp16 needs a GPU"),
     "hpsv2 without weights": (["--model.pipeline", "toy-prompt", "--data.prompts", "[a]",
                                "--model.verifiers", "[hpsv2]"], "noisesearch convert"),
 }

@@ -90,11 +90,11 @@ def save_tiny_stable_diffusion(folder: Path, scheduler: str = "ddim", prediction
                                seed: int = 0) -> Path:
     """A Stable Diffusion 1.x-layout pipeline (32x32 images, 4x4x4 latents) saved with ``save_pretrained``.
 
-    ``scheduler`` is ``ddim``, ``euler``, ``dpm`` (DPMSolverMultistep) or ``pndm``.
+    ``scheduler`` is ``ddim``, ``euler``, ``dpm`` (DPMSolverMultistep), ``heun`` or ``pndm``.
     """
     import torch
     from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
-                           PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel)
+                           HeunDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel)
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     folder = Path(folder)
@@ -120,6 +120,7 @@ def save_tiny_stable_diffusion(folder: Path, scheduler: str = "ddim", prediction
         "ddim": lambda: DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False, steps_offset=1),
         "euler": lambda: EulerDiscreteScheduler(**common, steps_offset=1),
         "dpm": lambda: DPMSolverMultistepScheduler(**common),
+        "heun": lambda: HeunDiscreteScheduler(**common, steps_offset=1),
         "pndm": lambda: PNDMScheduler(**common, skip_prk_steps=True, steps_offset=1),
     }
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
@@ -127,3 +128,20 @@ def save_tiny_stable_diffusion(folder: Path, scheduler: str = "ddim", prediction
                                    requires_safety_checker=False)
     pipe.save_pretrained(folder)
     return folder
+
+
+def save_tiny_dit(folder: Path, seed: int = 0) -> Path:
+    """A DiT pipeline (1000 classes + the null class, learned sigma, 32x32 images from 4x4x4 latents)."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    torch.manual_seed(seed)
+    transformer = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
+                                        num_layers=1, sample_size=4, patch_size=2, num_embeds_ada_norm=1000,
+                                        norm_num_groups=8)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16, 16, 16),
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        norm_num_groups=8, sample_size=32)
+    scheduler = DDIMScheduler(beta_schedule="linear", clip_sample=False, set_alpha_to_one=True)
+    DiTPipeline(transformer=transformer, vae=vae, scheduler=scheduler).save_pretrained(folder)
+    return Path(folder)

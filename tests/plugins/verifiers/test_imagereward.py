@@ -1,6 +1,5 @@
 """ImageReward re-implemented over transformers BLIP: the published checkpoint layout converts and scores."""
 
-import json
 
 import pytest
 import torch
@@ -9,7 +8,7 @@ import torch.nn.functional as F
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.testing.verifiers import check_verifier, sample_images
-from noisesearch_plugins.verifiers.imagereward import ImageRewardVerifier
+from noisesearch_plugins.verifiers.imagereward import ImageRewardVerifier, save_converted
 
 WIDTH, LAYERS, HEADS, PATCH, SIZE = 32, 2, 2, 8, 32
 CONFIG = {
@@ -76,8 +75,6 @@ def reference_vision(state: dict, images: torch.Tensor) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from noisesearch_plugins.verifiers.imagereward import save_converted
-
     root = tmp_path_factory.mktemp("imagereward")
     (root / "bert").mkdir()
     (root / "bert" / "vocab.txt").write_text("\n".join(WORDS))
@@ -94,8 +91,6 @@ def test_convert_maps_the_published_layout_and_the_vision_tower_matches_blip(con
     done = cli("convert", str(root / "ImageReward.pt"), str(root / "converted"), "--imagereward",
                "--tokenizer", str(root / "bert"))
     assert done.returncode == 2 and "misshapen" in done.stderr  # the published sizes do not fit the tiny weights
-    from noisesearch_plugins.verifiers.imagereward import save_converted
-
     save_converted(state, root / "converted", str(root / "bert"), CONFIG)
     verifier = ImageRewardVerifier(str(root / "converted"))
     images = sample_images(3)

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
