@@ -23,6 +23,19 @@ from noisesearch.resolve import HANDED_OVER as LOADED
 from .source import call_defaults, default_size, looks_like_hub_id, pipeline_class, read_json
 
 
+ENCODED_AS = {  # what encode_prompt returns, as __call__ keywords (None: not passed back)
+    "StableDiffusionPipeline": ("prompt_embeds", "negative_prompt_embeds"),
+    "StableDiffusionXLPipeline": ("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
+                                  "negative_pooled_prompt_embeds"),
+    "StableDiffusion3Pipeline": ("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
+                                 "negative_pooled_prompt_embeds"),
+    "FluxPipeline": ("prompt_embeds", "pooled_prompt_embeds", None),
+    "PixArtSigmaPipeline": ("prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds",
+                            "negative_prompt_attention_mask"),
+}
+SHARED_DEFAULTS = ("negative_prompt", "max_sequence_length", "clean_caption")
+
+
 class _Probe(Exception):
     """Stops a pipeline call once ``prepare_latents`` has shown the latent shape."""
 
@@ -167,14 +180,42 @@ class DiffusersPipeline(Pipeline):
         self.pipe = pipe
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
         self._shapes: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._encoded: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
 
     def _size_args(self, height: int, width: int) -> dict:
         return {} if self.fixed_size else {"height": height, "width": width}
 
-    def _condition_args(self, conditions: Sequence[Condition]) -> dict:
+    def _condition_args(self, conditions: Sequence[Condition], guidance: Optional[float] = None) -> dict:
+        """The conditioning keywords of a call: class labels, cached prompt embeddings where the family's
+        ``encode_prompt`` is known (each prompt encoded once per run), else the prompts themselves."""
         if self.condition_kind == "class":
             return {"class_labels": [condition.class_label for condition in conditions]}
-        return {"prompt": [condition.prompt for condition in conditions]}
+        names = ENCODED_AS.get(self.pipeline_name)
+        if guidance is None or names is None:
+            return {"prompt": [condition.prompt for condition in conditions]}
+        rows = [self._encode(condition.prompt, guidance > 1.0, names) for condition in conditions]
+        embedded = {name: torch.cat([row[name] for row in rows]) for name in rows[0]}
+        if "negative_prompt_embeds" in embedded:  # PixArt defaults negative_prompt to "": embeddings replace it
+            embedded["negative_prompt"] = None
+        return embedded
+
+    def _encode(self, prompt: str, guided: bool, names: tuple) -> dict[str, torch.Tensor]:
+        key = (prompt, guided)
+        if key not in self._encoded:
+            import inspect
+
+            accepted = inspect.signature(self.pipe.encode_prompt).parameters
+            defaults = call_defaults(type(self.pipe))
+            kwargs = {"prompt": prompt, "device": self.pipe._execution_device, "num_images_per_prompt": 1}
+            kwargs.update({name: None for name in ("prompt_2", "prompt_3") if name in accepted})  # = prompt
+            if "do_classifier_free_guidance" in accepted:
+                kwargs["do_classifier_free_guidance"] = guided
+            kwargs.update({k: defaults[k] for k in SHARED_DEFAULTS if k in accepted and k in defaults})
+            with torch.no_grad():
+                outputs = self.pipe.encode_prompt(**kwargs)
+            self._encoded[key] = {name: value for name, value in zip(names, outputs)
+                                  if name is not None and value is not None}
+        return self._encoded[key]
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """One sample's ``latents=`` shape, read by starting a call that stops in ``prepare_latents`` (per run)."""
@@ -232,7 +273,7 @@ class DiffusersPipeline(Pipeline):
         else:
             generators = [torch.Generator().manual_seed(derive_seed(*spec.seeds, *spec.weights, "scheduler"))
                           for spec in specs]
-            output = self.pipe(**self._condition_args(conditions), latents=noises, num_inference_steps=steps,
+            output = self.pipe(**self._condition_args(conditions, guidance), latents=noises, num_inference_steps=steps,
                                guidance_scale=guidance, generator=generators, output_type="pt",
                                **self._size_args(height, width))
         return as_image_tensor(output.images if hasattr(output, "images") else output.frames, noises.device)

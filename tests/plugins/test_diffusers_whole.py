@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from noisesearch.testing import tiny_models
 from noisesearch.testing.tiny_models import save_tiny_dit, save_tiny_open_clip, save_tiny_stable_diffusion
 
 
@@ -170,3 +171,46 @@ def test_nfes_charged_are_the_denoiser_evaluations_the_pipeline_makes(folders, t
                                    algorithm_args={"n": 3}, verifiers=[f"clip:local-dir:{folders['clip']}"],
                                    budget_nfe=3 * 2 * (5 if scheduler == "heun" else 3))
     assert result.candidates == 3 and result.nfe == sum(rows)  # rows per unet call: 2 per candidate under CFG
+
+
+FAMILIES = {  # builder, NFEs per step (2 under CFG; FLUX's guidance is distilled), scheduler
+    "sdxl": (tiny_models.save_tiny_sdxl, 2, "EulerDiscreteScheduler"),
+    "sd3": (tiny_models.save_tiny_sd3, 2, "FlowMatchEulerDiscreteScheduler"),
+    "flux": (tiny_models.save_tiny_flux, 1, "FlowMatchEulerDiscreteScheduler"),
+    "pixart-sigma": (tiny_models.save_tiny_pixart_sigma, 2, "DPMSolverMultistepScheduler"),
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_other_families_reproduce_their_pipeline_from_the_recorded_noise(cli, folders, tmp_path, family):
+    build, per_step, scheduler = FAMILIES[family]
+    folder = build(tmp_path / family)
+    out = tmp_path / "run"
+    done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
+               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
+               "--model.steps", "2", "--model.height", "32", "--model.width", "32", "--model.algorithm", "random",
+               "--model.budget_nfe", str(3 * 2 * per_step), "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scheduler"] == scheduler and summary["sample_nfe"] == 2 * per_step
+    (record,) = summary["results"]
+    assert record["candidates"] == 3
+    record["noise"] = str(out / record["noise"])
+    mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
+    assert np.abs(regenerate(folder, summary, record) - mine).max() <= 2 / 255
+
+
+def test_each_prompt_is_encoded_once_per_run(folders):
+    import noisesearch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(folders["ddim"])
+    calls = []
+    pipe.text_encoder.register_forward_pre_hook(lambda module, args: calls.append(1))
+    results = noisesearch.search(prompts=["a red cat", "two dogs"], pipeline=pipe, steps=2, batch_size=2,
+                                 algorithm_args={"n": 6}, budget_nfe=6 * 4,
+                                 verifiers=[f"clip:local-dir:{folders['clip']}"])
+    assert [r.candidates for r in results] == [6, 6]
+    # the latent-shape probe encodes its own prompt and empty negative once (2 calls); then each of the two prompts
+    # and the empty negative prompt once each under CFG (4 calls), not once per batch of candidates (12)
+    assert len(calls) == 2 + 4

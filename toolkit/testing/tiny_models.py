@@ -93,28 +93,19 @@ def save_tiny_stable_diffusion(folder: Path, scheduler: str = "ddim", prediction
     ``scheduler`` is ``ddim``, ``euler``, ``dpm`` (DPMSolverMultistep), ``heun`` or ``pndm``.
     """
     import torch
-    from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
+    from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
                            HeunDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel)
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextModel
 
     folder = Path(folder)
-    vocab = folder.parent / f".{folder.name}-vocab"
-    vocab.mkdir(parents=True, exist_ok=True)
-    tokens = ["<|startoftext|>", "<|endoftext|>", *string.ascii_lowercase, *(c + "</w>" for c in string.ascii_lowercase)]
-    (vocab / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
-    (vocab / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(vocab / "vocab.json"), str(vocab / "merges.txt"), model_max_length=16)
+    tokenizer, vocab = _tiny_clip_tokenizer(folder.parent / f".{folder.name}-vocab")
     torch.manual_seed(seed)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokens), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    text_encoder = CLIPTextModel(_clip_text_config(vocab, 16))
     unet = UNet2DConditionModel(
         sample_size=4, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16, 16, 16),
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        norm_num_groups=8, sample_size=32)
+    vae = _tiny_vae()
     common = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", prediction_type=prediction_type)
     schedulers = {
         "ddim": lambda: DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False, steps_offset=1),
@@ -133,15 +124,155 @@ def save_tiny_stable_diffusion(folder: Path, scheduler: str = "ddim", prediction
 def save_tiny_dit(folder: Path, seed: int = 0) -> Path:
     """A DiT pipeline (1000 classes + the null class, learned sigma, 32x32 images from 4x4x4 latents)."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+    from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
 
     torch.manual_seed(seed)
     transformer = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
                                         num_layers=1, sample_size=4, patch_size=2, num_embeds_ada_norm=1000,
                                         norm_num_groups=8)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16, 16, 16),
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        norm_num_groups=8, sample_size=32)
+    vae = _tiny_vae()
     scheduler = DDIMScheduler(beta_schedule="linear", clip_sample=False, set_alpha_to_one=True)
     DiTPipeline(transformer=transformer, vae=vae, scheduler=scheduler).save_pretrained(folder)
     return Path(folder)
+
+
+def _tiny_clip_tokenizer(folder: Path, max_length: int = 16):
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokens = ["<|startoftext|>", "<|endoftext|>", *string.ascii_lowercase, *(c + "</w>" for c in string.ascii_lowercase)]
+    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length), len(tokens)
+
+
+def _clip_text_config(vocab: int, positions: int, **extra):
+    """A one-layer, 16-wide CLIP text encoder config over the character vocabulary of ``_tiny_clip_tokenizer``."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, max_position_embeddings=positions, bos_token_id=0, eos_token_id=1,
+                          pad_token_id=1, **extra)
+
+
+def _tiny_t5_tokenizer():
+    """A word-level T5-style tokenizer (pad 0, eos 1, unk 2) built with ``tokenizers``: no sentencepiece file."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<pad>", "</s>", "<unk>", *string.ascii_lowercase, "a", "red", "cat", "two", "dogs", "blue", "square"]
+    vocab = {word: i for i, word in enumerate(dict.fromkeys(words))}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
+                                      unk_token="<unk>", model_max_length=32)
+    return wrapped, len(vocab)
+
+
+def _clip_and_t5_tokenizers(folder: Path, seed: int):
+    """The folder, a CLIP tokenizer (77 tokens) and its vocabulary size, a T5 tokenizer and its; seeds torch."""
+    import torch
+
+    folder = Path(folder)
+    tokenizer, vocab = _tiny_clip_tokenizer(folder.parent / f".{folder.name}-vocab", max_length=77)
+    t5_tokenizer, t5_vocab = _tiny_t5_tokenizer()
+    torch.manual_seed(seed)
+    return folder, tokenizer, vocab, t5_tokenizer, t5_vocab
+
+
+def _tiny_t5_encoder(vocab_size: int, width: int = 32):
+    from transformers import T5Config, T5EncoderModel
+
+    return T5EncoderModel(T5Config(vocab_size=vocab_size, d_model=width, d_kv=8, d_ff=37, num_layers=1, num_heads=2,
+                                   decoder_start_token_id=0, pad_token_id=0, eos_token_id=1))
+
+
+def _tiny_vae(latent_channels: int = 4, **extra):
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=latent_channels,
+                         block_out_channels=(8, 16, 16, 16), down_block_types=("DownEncoderBlock2D",) * 4,
+                         up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8, sample_size=32, **extra)
+
+
+def save_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
+    """A Stable Diffusion XL pipeline (two CLIP text encoders, text-time conditioning; 32x32 images)."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    folder = Path(folder)
+    tokenizer, vocab = _tiny_clip_tokenizer(folder.parent / f".{folder.name}-vocab")
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=4, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=(2, 4), norm_num_groups=8, use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 16)
+    pipe = StableDiffusionXLPipeline(
+        vae=_tiny_vae(), text_encoder=CLIPTextModel(_clip_text_config(vocab, 16)),
+        text_encoder_2=CLIPTextModelWithProjection(_clip_text_config(vocab, 16, projection_dim=16)),
+        tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet,
+        scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                         steps_offset=1, timestep_spacing="leading"))
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_sd3(folder: Path, seed: int = 0) -> Path:
+    """A Stable Diffusion 3 pipeline (two CLIP encoders and a T5, flow matching; 32x32 images)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTextModelWithProjection
+
+    folder, tokenizer, vocab, t5_tokenizer, t5_vocab = _clip_and_t5_tokenizers(folder, seed)
+    transformer = SD3Transformer2DModel(sample_size=4, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8,
+                                        num_attention_heads=2, caption_projection_dim=16, joint_attention_dim=32,
+                                        pooled_projection_dim=32, out_channels=4)
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_tiny_vae(shift_factor=0.0609, scaling_factor=1.5035, use_quant_conv=False, use_post_quant_conv=False),
+        text_encoder=CLIPTextModelWithProjection(_clip_text_config(vocab, 77, projection_dim=16)), tokenizer=tokenizer,
+        text_encoder_2=CLIPTextModelWithProjection(_clip_text_config(vocab, 77, projection_dim=16)),
+        tokenizer_2=tokenizer,
+        text_encoder_3=_tiny_t5_encoder(t5_vocab), tokenizer_3=t5_tokenizer)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_flux(folder: Path, seed: int = 0) -> Path:
+    """A FLUX.1-dev-layout pipeline (CLIP + T5 encoders, packed latents, distilled guidance; 32x32 images)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel
+
+    folder, tokenizer, vocab, t5_tokenizer, t5_vocab = _clip_and_t5_tokenizers(folder, seed)
+    clip = CLIPTextModel(_clip_text_config(vocab, 77))
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
+                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                         pooled_projection_dim=16, axes_dims_rope=[4, 4, 8], guidance_embeds=True)
+    pipe = FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=_tiny_vae(shift_factor=0.1159,
+                        scaling_factor=0.3611, use_quant_conv=False, use_post_quant_conv=False),
+                        text_encoder=clip, tokenizer=tokenizer, text_encoder_2=_tiny_t5_encoder(t5_vocab),
+                        tokenizer_2=t5_tokenizer, transformer=transformer)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_pixart_sigma(folder: Path, seed: int = 0) -> Path:
+    """A PixArt-Sigma pipeline (T5 encoder, learned sigma, DPM-Solver; 256x256, the smallest size it bins to)."""
+    import torch
+    from diffusers import DPMSolverMultistepScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
+
+    folder = Path(folder)
+    t5_tokenizer, t5_vocab = _tiny_t5_tokenizer()
+    torch.manual_seed(seed)
+    transformer = PixArtTransformer2DModel(sample_size=32, num_layers=1, patch_size=2, attention_head_dim=8,
+                                           num_attention_heads=2, caption_channels=32, in_channels=4,
+                                           cross_attention_dim=16, out_channels=8, attention_bias=True,
+                                           activation_fn="gelu-approximate", num_embeds_ada_norm=1000,
+                                           norm_type="ada_norm_single", norm_elementwise_affine=False,
+                                           norm_eps=1e-6)
+    pipe = PixArtSigmaPipeline(tokenizer=t5_tokenizer, text_encoder=_tiny_t5_encoder(t5_vocab), vae=_tiny_vae(),
+                               transformer=transformer, scheduler=DPMSolverMultistepScheduler())
+    pipe.save_pretrained(folder)
+    return folder
