@@ -32,8 +32,10 @@ ENCODED_AS = {  # what encode_prompt returns, as __call__ keywords (None: not pa
     "FluxPipeline": ("prompt_embeds", "pooled_prompt_embeds", None),
     "PixArtSigmaPipeline": ("prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds",
                             "negative_prompt_attention_mask"),
+    "SanaPipeline": ("prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds",
+                     "negative_prompt_attention_mask"),
 }
-SHARED_DEFAULTS = ("negative_prompt", "max_sequence_length", "clean_caption")
+SHARED_DEFAULTS = ("negative_prompt", "max_sequence_length", "clean_caption", "complex_human_instruction")
 
 
 class _Probe(Exception):

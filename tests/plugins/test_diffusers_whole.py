@@ -178,6 +178,7 @@ FAMILIES = {  # builder, NFEs per step (2 under CFG; FLUX's guidance is distille
     "sd3": (tiny_models.save_tiny_sd3, 2, "FlowMatchEulerDiscreteScheduler"),
     "flux": (tiny_models.save_tiny_flux, 1, "FlowMatchEulerDiscreteScheduler"),
     "pixart-sigma": (tiny_models.save_tiny_pixart_sigma, 2, "DPMSolverMultistepScheduler"),
+    "sana": (tiny_models.save_tiny_sana, 2, "FlowMatchEulerDiscreteScheduler"),
 }
 
 
@@ -214,3 +215,24 @@ def test_each_prompt_is_encoded_once_per_run(folders):
     # the latent-shape probe encodes its own prompt and empty negative once (2 calls); then each of the two prompts
     # and the empty negative prompt once each under CFG (4 calls), not once per batch of candidates (12)
     assert len(calls) == 2 + 4
+
+
+def test_a_video_pipeline_is_judged_on_its_middle_frame(cli, folders, tmp_path):
+    from diffusers import DiffusionPipeline
+
+    folder = tiny_models.save_tiny_text_to_video(tmp_path / "video")
+    out = tmp_path / "run"
+    done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
+               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
+               "--model.steps", "2", "--model.budget_nfe", "8", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    (record,) = summary["results"]
+    noise = load_file(out / record["noise"])["noise"]
+    assert record["candidates"] == 2 and noise.shape[1] == 16  # the pipeline's 16 frames
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    frames = pipe("a red cat", latents=noise[None], num_inference_steps=2, guidance_scale=summary["guidance"],
+                  height=32, width=32, output_type="pt").frames[0]
+    mine = torch.from_numpy(np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255).permute(2, 0, 1)
+    assert (frames[8] - mine).abs().max() <= 2 / 255

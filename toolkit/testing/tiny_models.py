@@ -276,3 +276,57 @@ def save_tiny_pixart_sigma(folder: Path, seed: int = 0) -> Path:
                                transformer=transformer, scheduler=DPMSolverMultistepScheduler())
     pipe.save_pretrained(folder)
     return folder
+
+
+def save_tiny_sana(folder: Path, seed: int = 0) -> Path:
+    """A Sana pipeline (a Gemma2 text encoder, a deep-compression autoencoder, linear-attention DiT; 32x32)."""
+    import torch
+    from diffusers import AutoencoderDC, FlowMatchEulerDiscreteScheduler, SanaPipeline, SanaTransformer2DModel
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import Gemma2Config, Gemma2Model, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<bos>", "<unk>", *string.ascii_lowercase, "a", "red", "cat", "two", "dogs"]
+    vocab = {word: i for i, word in enumerate(dict.fromkeys(words))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>",
+                                        bos_token="<bos>", unk_token="<unk>", model_max_length=300)
+    torch.manual_seed(seed)
+    text_encoder = Gemma2Model(Gemma2Config(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
+                                            num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                            head_dim=8, pad_token_id=0, eos_token_id=1, bos_token_id=2))
+    vae = AutoencoderDC(in_channels=3, latent_channels=4, attention_head_dim=2,
+                        encoder_block_types=("ResBlock", "EfficientViTBlock"),
+                        decoder_block_types=("ResBlock", "EfficientViTBlock"),
+                        encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
+                        encoder_qkv_multiscales=((), (5,)), decoder_qkv_multiscales=((), (5,)),
+                        encoder_layers_per_block=(1, 1), decoder_layers_per_block=[1, 1],
+                        downsample_block_type="conv", upsample_block_type="interpolate",
+                        decoder_norm_types="rms_norm", decoder_act_fns="silu", scaling_factor=0.41407)
+    transformer = SanaTransformer2DModel(in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=4,
+                                         num_layers=1, num_cross_attention_heads=2, cross_attention_head_dim=4,
+                                         cross_attention_dim=8, caption_channels=16, sample_size=16, patch_size=1)
+    pipe = SanaPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
+                        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
+    pipe.save_pretrained(folder)
+    return Path(folder)
+
+
+def save_tiny_text_to_video(folder: Path, seed: int = 0) -> Path:
+    """A text-to-video pipeline (ModelScope layout: a 3D UNet; 32x32 frames) whose ``latents=`` hold every frame."""
+    import torch
+    from diffusers import DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
+    from transformers import CLIPTextModel
+
+    folder = Path(folder)
+    tokenizer, vocab = _tiny_clip_tokenizer(folder.parent / f".{folder.name}-vocab")
+    torch.manual_seed(seed)
+    unet = UNet3DConditionModel(
+        block_out_channels=(16, 32), layers_per_block=1, sample_size=4, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+        cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
+    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
+                              set_alpha_to_one=False)
+    TextToVideoSDPipeline(vae=_tiny_vae(), text_encoder=CLIPTextModel(_clip_text_config(vocab, 16)),
+                          tokenizer=tokenizer, unet=unet, scheduler=scheduler).save_pretrained(folder)
+    return folder
