@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -26,10 +27,11 @@ class Thing:
     size: str
     x: float
     y: float
+    half_width: Optional[float] = None  # overrides the size's half-width (training the reader on any size)
 
     @property
     def half(self) -> float:
-        return SIZES[self.size]
+        return self.half_width if self.half_width is not None else SIZES[self.size]
 
     def box(self) -> tuple[float, float, float, float]:
         """Its bounding box (left, top, right, bottom) in [0, 1] coordinates."""
