@@ -29,6 +29,10 @@ class CountingDenoiser:
         self.nfe += x.shape[0] * self.nfe_per_call
         return self.denoiser(x, sigma, cond)
 
+    def charge(self, nfe: int) -> None:
+        """Count evaluations made outside ``__call__`` (a whole pipeline run; a backward pass)."""
+        self.nfe += nfe
+
     def charge_backward(self, forward_nfe: int) -> None:
         """Count a backward pass through ``forward_nfe`` evaluations as 3 forwards each (Ma et al. 2025)."""
-        self.nfe += 3 * forward_nfe
+        self.charge(3 * forward_nfe)

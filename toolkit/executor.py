@@ -274,7 +274,6 @@ class Executor:
     def _cost(self, search: _Search, proposal: Proposal) -> int:
         if self.whole:
             self._check_whole_proposal(proposal)
-            return self.sample_nfe
         level = None
         if proposal.start is not None:
             if proposal.start not in search.states:
@@ -365,7 +364,7 @@ class Executor:
                                                 self.settings.height, self.settings.width,
                                                 [proposal.noise for _, proposal in chunk])
                 raw = self._score(images, conditions)
-            self.denoiser.nfe += self.sample_nfe * len(chunk)
+            self.denoiser.charge(self.sample_nfe * len(chunk))
             x = x0_stop = previews = None
         elif first.gradient:
             x, images, raw, gradients = self._run_with_gradient(noises, cond, conditions)
@@ -552,8 +551,12 @@ def _clone(encoded: Any) -> Any:
 
 def preview_level(sigmas: torch.Tensor, verifiers: Sequence[Verifier]) -> Optional[float]:
     """The schedule's noise level nearest (in log sigma) to the one preview verifiers ask for, or None."""
-    wanted = [type(v).preview_sigma for v in verifiers if type(v).preview_sigma is not None]
+    wanted = {type(v).preview_sigma for v in verifiers if type(v).preview_sigma is not None}
     if not wanted:
         return None
+    if len(wanted) > 1:
+        raise UsageError(f"the verifiers ask for previews at different noise levels ({sorted(wanted)}); the search "
+                         "hands every preview verifier the same one: use verifiers that agree")
+    (sigma,) = wanted
     positive = [float(s) for s in sigmas if float(s) > 0]
-    return min(positive, key=lambda s: abs(math.log(s) - math.log(wanted[0])))
+    return min(positive, key=lambda s: abs(math.log(s) - math.log(sigma)))

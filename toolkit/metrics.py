@@ -115,7 +115,7 @@ def accuracy(evaluation: Evaluation, generated: torch.Tensor, labels: torch.Tens
     return float(metric(logits.argmax(dim=1), labels))
 
 
-def _embedding(output) -> torch.Tensor:
+def pooled(output) -> torch.Tensor:
     """Projected CLIP features from either a tensor or a transformers output object (transformers 4 and 5)."""
     return output if isinstance(output, torch.Tensor) else output.pooler_output
 
@@ -147,8 +147,8 @@ class CLIPScore(Metric):
         images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
         pixels = self.processor(images=list(images.float().clamp(0, 1)), return_tensors="pt", do_rescale=False)
         text = self.processor(text=list(prompts), return_tensors="pt", padding=True, truncation=True)
-        image_features = F.normalize(_embedding(self.model.get_image_features(**pixels)), dim=-1)
-        text_features = F.normalize(_embedding(self.model.get_text_features(**text)), dim=-1)
+        image_features = F.normalize(pooled(self.model.get_image_features(**pixels)), dim=-1)
+        text_features = F.normalize(pooled(self.model.get_text_features(**text)), dim=-1)
         scores = 100 * (image_features * text_features).sum(dim=-1).clamp(min=0)
         self.total += scores.double().sum()
         self.count += len(prompts)

@@ -170,7 +170,7 @@ class SearchModule(L.LightningModule):
         if self.verifier_device is not None:
             self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
-        scheduler = getattr(self.pipeline_cls, "scheduler", None) if self.pipeline_cls.whole else None
+        scheduler = self.pipeline_cls.scheduler
         sampler = f"steps of its {scheduler}" if scheduler else f"{self.settings.sampler} steps"
         rank_zero_info(
             f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
@@ -201,7 +201,7 @@ class SearchModule(L.LightningModule):
             "dtype": self.dtype_name,
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
-            **({"scheduler": self.pipeline_cls.scheduler} if getattr(self.pipeline_cls, "scheduler", None) else {}),
+            **({"scheduler": self.pipeline_cls.scheduler} if self.pipeline_cls.scheduler else {}),
         }
 
 

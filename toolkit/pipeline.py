@@ -29,6 +29,7 @@ class Pipeline(nn.Module):
     default_height: ClassVar[int] = 64
     default_width: ClassVar[int] = 64
     whole: ClassVar[bool] = False  # runs whole from initial noises (``generate``) instead of a denoiser per step
+    scheduler: ClassVar[Optional[str]] = None  # the family's own scheduler, when it samples with one
 
     def __init__(self, source: Optional[str] = None):
         super().__init__()

@@ -55,7 +55,6 @@ class DiffusersPipeline(Pipeline):
     default_sampler = "euler"
     default_verifiers = ("clip",)
     pipeline_name: ClassVar[str] = "DiffusionPipeline"
-    scheduler: ClassVar[Optional[str]] = None
     guided: ClassVar[bool] = True
     scheduler_config: ClassVar[Optional[dict]] = None
     draws_noise: ClassVar[bool] = False  # DiT: no latents=; the noise is what its generator draws
@@ -286,11 +285,10 @@ def as_image_tensor(images, device: torch.device) -> torch.Tensor:
 
     Video pipelines return (B, F, ...): verifiers judge the middle frame.
     """
-    if not isinstance(images, torch.Tensor):
+    if not isinstance(images, torch.Tensor):  # numpy, channels last: (B, H, W, C) or (B, F, H, W, C)
         import numpy as np
 
-        images = torch.from_numpy(np.asarray(images)).permute(0, 3, 1, 2) if np.asarray(images).ndim == 4 else \
-            torch.from_numpy(np.asarray(images)).permute(0, 1, 4, 2, 3)
+        images = torch.from_numpy(np.asarray(images)).movedim(-1, -3)
     if images.dim() == 5:
         images = images[:, images.shape[1] // 2]
     return images.to(device).float().clamp(0, 1).contiguous()

@@ -74,13 +74,13 @@ class OpenCLIP(nn.Module):
 
     def text_features(self, texts: list[str]) -> torch.Tensor:
         """Unit-norm text embeddings, each text encoded once per run."""
+        device = next(self.model.parameters()).device
         missing = [text for text in dict.fromkeys(texts) if text not in self._texts]
         if missing:
-            device = next(self.model.parameters()).device
             with torch.no_grad():
                 encoded = F.normalize(self.model.encode_text(self.tokenizer(missing).to(device)).float(), dim=-1)
             self._texts.update({text: row for text, row in zip(missing, encoded)})
-        return torch.stack([self._texts[text].to(next(self.model.parameters()).device) for text in texts])
+        return torch.stack([self._texts[text] for text in texts]).to(device)
 
     def logit_scale(self) -> float:
         return float(self.model.logit_scale.exp())

@@ -8,13 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from noisesearch.conditions import Condition
+from noisesearch.metrics import pooled
 from noisesearch.verifier import Verifier, parse_options
 
 from .hf_models import image_input, load_pretrained
-
-
-def _pooled(output) -> torch.Tensor:
-    return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
 class PickScoreVerifier(Verifier):
@@ -51,12 +48,12 @@ class PickScoreVerifier(Verifier):
                                     max_length=self.model.config.text_config.max_position_embeddings,
                                     return_tensors="pt").to(device)
             with torch.no_grad():
-                features = F.normalize(_pooled(self.model.get_text_features(**tokens)).float(), dim=-1)
+                features = F.normalize(pooled(self.model.get_text_features(**tokens)).float(), dim=-1)
             self._texts.update(zip(missing, features))
         return torch.stack([self._texts[prompt].to(device) for prompt in prompts])
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         pixels = self.input(images, self.model)
-        image = F.normalize(_pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
+        image = F.normalize(pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
         text = self._text_features([condition.prompt for condition in conditions], pixels.device)
         return self.model.logit_scale.exp().float() * (image * text).sum(dim=-1)

@@ -90,3 +90,14 @@ def test_self_supervised_passes_the_conformance_suite_and_scores_previews():
     assert torch.allclose(verifier.score(images, conditions, previews=images), torch.ones(4), atol=1e-5)
     with pytest.raises(ValueError, match="needs previews"):
         verifier.score(images, conditions)
+
+
+def test_preview_verifiers_that_disagree_on_the_level_are_refused():
+    from noisesearch.errors import UsageError
+
+    class Lower(RecordingPreviews):
+        name = "lower-previews"
+        preview_sigma = 0.1
+
+    with pytest.raises(UsageError, match="different noise levels"):
+        preview_level(torch.tensor([20.0, 0.5, 0.1, 0.0]), [RecordingPreviews(), Lower()])

@@ -150,7 +150,7 @@ def test_clip_drives_a_search_on_a_text_model_from_a_folder(models, cli, tmp_pat
 def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, cli, tmp_path):
     done = cli("predict", "--model.verifiers", json.dumps([f"clip:local-dir:{models['open_clip']}"]),
                "--out", str(tmp_path / "a"))
-    assert done.returncode == 2 and "judges prompt conditions, not classs" not in done.stderr
+    assert done.returncode == 2
     assert "verifier 'clip' judges prompt conditions" in done.stderr and "Traceback" not in done.stderr
     done = cli("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["x"]',
                "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{models['open_clip']}"]),
