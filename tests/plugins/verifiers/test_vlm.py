@@ -53,6 +53,7 @@ class JudgeHandler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body, headers=()):
+        self.leave()  # before the client can see the reply and send its next request
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         for name, value in headers:
@@ -70,11 +71,17 @@ class JudgeHandler(BaseHTTPRequestHandler):
             server.in_flight += 1
             server.most_in_flight = max(server.most_in_flight, server.in_flight)
             served = len(server.requests)
+        self.counted = True
         try:
             self.answer(server, body, served)
         finally:
-            with server.lock:
-                server.in_flight -= 1
+            self.leave()
+
+    def leave(self):
+        if getattr(self, "counted", False):
+            self.counted = False
+            with self.server.lock:
+                self.server.in_flight -= 1
 
     def answer(self, server, body, served):
         if self.path != "/v1/chat/completions":
