@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test chromium train-digits card-digits clean
+.PHONY: setup run test chromium train-digits card-digits train-shapes card-shapes clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,6 +32,13 @@ train-digits: $(STAMP)
 
 card-digits: $(STAMP)
 	$(PY) -m noisesearch_plugins.digits.card --weights plugins/digits/weights
+
+train-shapes: $(STAMP)
+	$(PY) -m noisesearch_plugins.shapes.training --config configs/train/shapes.yaml
+	$(PY) -m noisesearch_plugins.shapes.card --weights plugins/shapes/weights
+
+card-shapes: $(STAMP)
+	$(PY) -m noisesearch_plugins.shapes.card --weights plugins/shapes/weights
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -74,7 +74,10 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
     }
     values = row["metrics"]
     if evaluation is not None:
-        if searches >= 2:  # set-level metrics are undefined for a single sample
+        verdicts = evaluation.judge(images, conditions)
+        if verdicts is not None:
+            values.update(metrics.judged_accuracy(verdicts))
+        if searches >= 2 and evaluation.has_features:  # set-level metrics are undefined for a single sample
             values["fid"] = metrics.fid(evaluation, images)
             score = metrics.inception_score(evaluation, images)
             if score is not None:

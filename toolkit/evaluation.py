@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
+
+from .conditions import Condition
 
 
 class Evaluation:
     """Base class: a pipeline family returns one from ``Pipeline.evaluation()`` (None when it has none)."""
 
     name: str = "evaluator"
+    has_features: bool = True  # False: no feature space or reference set, so no FID, IS, precision or recall
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Evaluator features (N, d) of images in [0, 1] (N, C, H, W): the space of FID, precision and recall."""
@@ -23,3 +26,8 @@ class Evaluation:
     def real_images(self) -> torch.Tensor:
         """Held-out real images in [0, 1], the reference set of FID and precision/recall."""
         raise NotImplementedError
+
+    def judge(self, images: torch.Tensor, conditions: Sequence[Condition]) -> Optional[list[tuple[str, Optional[bool]]]]:
+        """Per image, (category, whether it shows what its condition asks; None if undecidable), or None if the
+        world has no such judge (text-conditional worlds with a ground-truth checker have one)."""
+        return None

@@ -115,6 +115,19 @@ def accuracy(evaluation: Evaluation, generated: torch.Tensor, labels: torch.Tens
     return float(metric(logits.argmax(dim=1), labels))
 
 
+def judged_accuracy(verdicts) -> dict[str, float]:
+    """GenEval-style accuracy from an evaluation's ``judge``: ``accuracy:CATEGORY`` over each category's decidable
+    verdicts and ``accuracy``, the mean of the categories (each counts once, however many prompts it has)."""
+    by_category: dict[str, list[bool]] = {}
+    for category, correct in verdicts:
+        if correct is not None:
+            by_category.setdefault(category, []).append(bool(correct))
+    values = {f"accuracy:{c}": sum(v) / len(v) for c, v in by_category.items()}
+    if by_category:
+        values["accuracy"] = sum(values.values()) / len(values)
+    return values
+
+
 def pooled(output) -> torch.Tensor:
     """Projected CLIP features from either a tensor or a transformers output object (transformers 4 and 5)."""
     return output if isinstance(output, torch.Tensor) else output.pooler_output

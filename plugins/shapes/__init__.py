@@ -1,1 +1,17 @@
-"""The ``shapes`` world (work in progress, issue #8): scenes, captions and ground truth; no model trained yet."""
+"""The embedded ``shapes`` world: pipeline ``shapes``, verifier ``shapes-clip``, evaluator ``shapes-eval`` (entry point ``shapes``)."""
+
+from noisesearch.hookspecs import hookimpl
+
+
+@hookimpl
+def noisesearch_pipelines():
+    from .pipeline import ShapesPipeline
+
+    return [ShapesPipeline]
+
+
+@hookimpl
+def noisesearch_verifiers():
+    from .verifier import ShapesCLIPVerifier
+
+    return [ShapesCLIPVerifier]

@@ -1,7 +1,7 @@
 """Captions of shape scenes from a grammar covering GenEval's categories, each with its checkable requirements.
 
 Categories: ``single_object`` ("a triangle"), ``two_objects`` ("a circle and a square"), ``counting`` ("three
-crosses"), ``colours`` ("a blue circle"), ``position`` ("a circle left of a square") and ``colour_attribution``
+crosses", "two red circles"), ``colours`` ("a blue circle"), ``position`` ("a circle left of a square") and ``colour_attribution``
 ("a red circle and a blue square"). Every caption parses back to the requirements it states, so a scene (or an
 evaluator's reading of an image) can be checked against it.
 """
@@ -54,7 +54,7 @@ def describe(category: str, wants: tuple[Want, ...], relation: Optional[str] = N
     if category == "counting":
         (want,) = wants
         word = next(name for name, value in NUMBERS.items() if value == want.count)
-        text = f"{word} {plural(want.shape)}"
+        text = " ".join(filter(None, (word, want.colour, plural(want.shape))))
     elif category == "position":
         first, second = wants
         text = f"{article(first.colour, first.shape)} {relation} {article(second.colour, second.shape)}"
@@ -77,7 +77,11 @@ def sample_caption(category: str, rng: random.Random, held_out: bool = False) ->
         first, second = rng.sample(SHAPES, 2)
         return describe(category, (Want(first), Want(second)))
     if category == "counting":
-        return describe(category, (Want(rng.choice(SHAPES), count=rng.choice(list(NUMBERS.values()))),))
+        count = rng.choice(list(NUMBERS.values()))
+        if rng.random() < 0.5:
+            colour, shape = pair()
+            return describe(category, (Want(shape, colour, count),))
+        return describe(category, (Want(rng.choice(SHAPES), count=count),))
     if category == "colours":
         colour, shape = pair()
         return describe(category, (Want(shape, colour),))
@@ -100,10 +104,11 @@ def parse(text: str) -> Caption:
     colours, shapes = "|".join(COLOURS), "|".join(SHAPES)
     one = _ARTICLE.format("a", colours=colours, shapes=shapes)
     two = _ARTICLE.format("b", colours=colours, shapes=shapes)
-    match = re.fullmatch(f"(?P<n>{'|'.join(NUMBERS)}) (?P<s>{'|'.join(plural(s) for s in SHAPES)})", text)
+    match = re.fullmatch(f"(?P<n>{'|'.join(NUMBERS)}) (?:(?P<c>{colours}) )?(?P<s>{'|'.join(plural(s) for s in SHAPES)})",
+                         text)
     if match:
         shape = next(s for s in SHAPES if plural(s) == match["s"])
-        return Caption(text, "counting", (Want(shape, count=NUMBERS[match["n"]]),))
+        return Caption(text, "counting", (Want(shape, match["c"], NUMBERS[match["n"]]),))
     match = re.fullmatch(f"{one} (?P<r>{'|'.join(RELATIONS)}) {two}", text)
     if match:
         return Caption(text, "position", (Want(match["as"], match["ac"]), Want(match["bs"], match["bc"])), match["r"])
@@ -166,9 +171,16 @@ def scene_for(caption: Caption, rng: random.Random, distractors: int = 0) -> Sce
             things.append(place(rng, want.shape, colour_of(want), "small", things, region=region))
     else:
         size = rng.choice(list(SIZES)) if sum(want.count for want in caption.wants) == 1 else "small"
-        for want in caption.wants:
-            for _ in range(want.count):
-                things.append(place(rng, want.shape, colour_of(want), size, things))
+        for attempt in range(100):  # four objects placed one by one can box themselves in: start again
+            things = []
+            try:
+                for want in caption.wants:
+                    for _ in range(want.count):
+                        things.append(place(rng, want.shape, colour_of(want), size, things))
+                break
+            except ValueError:
+                if attempt == 99:
+                    raise
     for _ in range(distractors):
         shape = rng.choice([s for s in SHAPES if all(s != want.shape for want in caption.wants)])
         colour = rng.choice([c for c in COLOURS if (c, shape) not in HELD_OUT])
@@ -177,3 +189,31 @@ def scene_for(caption: Caption, rng: random.Random, distractors: int = 0) -> Sce
         except ValueError:
             break
     return Scene(tuple(things))
+
+
+def prompt_set(per_category: int, seed: int) -> list[Caption]:
+    """A fixed benchmark prompt set: ``per_category`` captions per category (distinct while the grammar has enough).
+
+    In ``colours`` and ``colour_attribution`` half the prompts use only held-out colour-shape pairs (the
+    composition probe); the other categories are shape-only or use seen pairs.
+    """
+    rng = random.Random(seed)
+    chosen: list[Caption] = []
+    for category in CATEGORIES:
+        picked: list[Caption] = []
+        for _ in range(1000):  # ``single_object`` has only as many captions as shapes: repeats come after that
+            held = category in ("colours", "colour_attribution") and len(picked) % 2 == 1
+            caption = sample_caption(category, rng, held_out=held)
+            if all(caption.text != other.text for other in picked):
+                picked.append(caption)
+            if len(picked) == per_category:
+                break
+        while len(picked) < per_category:
+            picked.append(picked[len(picked) % len(SHAPES)])
+        chosen += picked
+    return chosen
+
+
+def uses_held_out(caption: Caption) -> bool:
+    """Whether a caption asks for a colour-shape pair never seen in training."""
+    return any((want.colour, want.shape) in HELD_OUT for want in caption.wants)

@@ -1,15 +1,14 @@
-"""Train the shapes reader's ``ShapeNet`` with Lightning on rendered single objects, and save its weights.
+"""Training of the shapes reader's ``ShapeNet`` with Lightning on rendered single objects (part ``reader``).
 
-    python -m noisesearch_plugins.shapes.train_reader [--samples 12000] [--epochs 6]
-
-Objects get random shape, colour, size (half-width 0.08-0.28) and place, then blur and pixel noise, so that the
-reader also reads imperfect (generated) images. Prints the held-out accuracy.
+Run through ``python -m noisesearch_plugins.shapes.training --parts '[reader]'``. Objects get random shape, colour, size (half-width 0.08-0.28) and place, then blur and pixel noise, so that the
+reader also reads imperfect (generated) images.
 """
 
 from __future__ import annotations
 
-import argparse
 import random
+import time
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -71,23 +70,20 @@ class ReaderModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=12000)
-    parser.add_argument("--epochs", type=int, default=6)
-    options = parser.parse_args()
+def train_reader(path: Path = WEIGHTS, samples: int = 12000, epochs: int = 6) -> dict:
+    """Train ShapeNet on rendered single objects, save it to ``path``; returns its held-out accuracy and time."""
     L.seed_everything(0)
-    train = DataLoader(examples(options.samples, seed=1), batch_size=256, shuffle=True)
+    train = DataLoader(examples(samples, seed=1), batch_size=256, shuffle=True)
     heldout = DataLoader(examples(2000, seed=2), batch_size=1000)
     module = ReaderModule()
-    trainer = L.Trainer(max_epochs=options.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_model_summary=False)
+    started = time.time()
     trainer.fit(module, train, heldout)
+    seconds = time.time() - started
     accuracy = trainer.validate(module, heldout, verbose=False)[0]["accuracy"]
-    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in module.net.state_dict().items()}, str(WEIGHTS))
-    print(f"held-out shape accuracy {accuracy:.4f}; wrote {WEIGHTS}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in module.net.state_dict().items()}, str(path))
+    return {"reader_train_s": round(seconds, 1), "reader_shape_accuracy": round(float(accuracy), 4),
+            "reader": dict(samples=samples, epochs=epochs, heldout=2000)}
 
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ from noisesearch.verifier import Verifier
 from .hf_models import image_input, load_pretrained
 from .openclip_models import OpenCLIP
 
-FEATURE_KINDS = ("clip:MODEL", "dino:ID_OR_FOLDER", "digits-classifier")
+FEATURE_KINDS = ("clip:MODEL", "dino:ID_OR_FOLDER", "digits-classifier", "shapes-clip")
 
 
 class DinoFeatures(nn.Module):
@@ -59,7 +59,7 @@ class DigitsFeatures(nn.Module):
 
 
 def feature_extractor(spec: str) -> nn.Module:
-    """An image feature extractor from ``clip:MODEL``, ``dino:ID_OR_FOLDER`` or ``digits-classifier``."""
+    """An image feature extractor from ``clip:MODEL``, ``dino:ID_OR_FOLDER``, ``digits-classifier`` or ``shapes-clip``."""
     kind, _, source = spec.partition(":")
     if kind == "clip" and source:
         return ClipFeatures(source)
@@ -67,6 +67,10 @@ def feature_extractor(spec: str) -> nn.Module:
         return DinoFeatures(source)
     if spec == "digits-classifier":
         return DigitsFeatures()
+    if spec == "shapes-clip":
+        from noisesearch_plugins.shapes.verifier import CLIP_FOLDER
+
+        return ClipFeatures(f"local-dir:{CLIP_FOLDER}")
     raise UsageError(f"self-supervised features {spec!r} unknown; give one of {', '.join(FEATURE_KINDS)}")
 
 
@@ -74,7 +78,7 @@ class SelfSupervisedVerifier(Verifier):
     """Cosine similarity of features of the final sample and of the x0-prediction at sigma = 0.4; no condition.
 
     Spec ``self-supervised:FEATURES`` with FEATURES ``clip:MODEL`` (default ``clip:ViT-B-32/openai``),
-    ``dino:ID_OR_FOLDER`` or ``digits-classifier``. The executor hands it the preview at the schedule's level
+    ``dino:ID_OR_FOLDER``, ``digits-classifier`` or ``shapes-clip``. The executor hands it the preview at the schedule's level
     nearest 0.4 (in log sigma); a candidate scored above that level has no preview yet and scores 1.
     """
 

@@ -1,0 +1,102 @@
+"""Evaluator ``shapes-eval``: a GenEval-like judge that reads each image's objects and checks its prompt's requirements.
+
+It never drives search. ``python -m noisesearch_plugins.shapes.evaluation OUT_DIR`` judges a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from noisesearch.conditions import Condition
+from noisesearch.evaluation import Evaluation
+from noisesearch.metrics import judged_accuracy
+
+from .captions import CATEGORIES, parse, sample_caption, satisfied, scene_for
+from .reader import Reader
+
+OUTSIDE = "outside_grammar"
+
+
+def as_uint8(images: torch.Tensor) -> list[np.ndarray]:
+    """Images in [0, 1] (N, 3, H, W) as RGB uint8 arrays (H, W, 3), rounded as the PNG writer rounds them."""
+    pixels = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
+
+
+class ShapesEvaluation(Evaluation):
+    """The shapes world's judge: per prompt, whether the image shows what it asks (GenEval's rules)."""
+
+    name = "shapes-eval"
+    has_features = False  # no reference set for FID: prompts describe scenes only partly
+
+    def __init__(self, reader: Optional[Reader] = None):
+        self.reader = reader or Reader()
+
+    def judge(self, images: torch.Tensor, conditions: Sequence[Condition]) -> list[tuple[str, Optional[bool]]]:
+        """(category, correct) per image; prompts outside the grammar give (``outside_grammar``, None)."""
+        verdicts = []
+        for image, condition in zip(as_uint8(images), conditions):
+            try:
+                caption = parse(condition.prompt)
+            except ValueError:
+                verdicts.append((OUTSIDE, None))
+                continue
+            verdicts.append((caption.category, satisfied(self.reader.read(image), caption)))
+        return verdicts
+
+
+def validate(reader: Reader, seed: int, per_category: int) -> dict[str, float]:
+    """Agreement of verdicts on read scenes with verdicts on the true scenes, per category and overall.
+
+    Scenes are fresh noisy renders made for held-out prompts (colour prompts use only held-out colour-shape pairs),
+    each checked against its own caption and another caption of its category (mostly false).
+    """
+    from .train_reader import noisy_render
+
+    rng = random.Random(seed)
+    table = {}
+    for category in CATEGORIES:
+        held = category in ("colours", "colour_attribution")
+        agree = 0
+        for _ in range(per_category):
+            caption, other = sample_caption(category, rng, held_out=held), sample_caption(category, rng, held_out=held)
+            scene = scene_for(caption, rng, distractors=rng.randint(0, 2))
+            read = reader.read(noisy_render(scene, rng))
+            agree += sum(satisfied(read, probe) == satisfied(scene, probe) for probe in (caption, other))
+        table[category] = round(agree / (2 * per_category), 4)
+    table["overall"] = round(float(np.mean(list(table.values()))), 4)
+    return table
+
+
+def evaluate_run(out: Path) -> dict:
+    """shapes-eval's accuracy per category and overall for a run folder's images, with the run's NFEs."""
+    summary = json.loads((Path(out) / "summary.json").read_text())
+    records = summary["results"]
+    images = torch.stack([torch.from_numpy(np.asarray(Image.open(Path(out) / r["image"]).convert("RGB"),
+                                                      dtype=np.float32) / 255).permute(2, 0, 1) for r in records])
+    conditions = [Condition(prompt=r["condition"]["prompt"]) for r in records]
+    verdicts = ShapesEvaluation().judge(images, conditions)
+    return {
+        "algorithm": summary["algorithm"],
+        "budget_nfe": summary["budget_nfe"],
+        "nfe_per_search": summary["nfe_used"] / len(records),
+        "searches": len(records),
+        "accuracy": {key: round(value, 4) for key, value in judged_accuracy(verdicts).items()},
+        "per_prompt": [{"prompt": c.prompt, "category": v[0], "correct": v[1]} for c, v in zip(conditions, verdicts)],
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "summary.json").is_file():
+        print("usage: python -m noisesearch_plugins.shapes.evaluation OUT_DIR (a folder with summary.json)",
+              file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(evaluate_run(Path(sys.argv[1])), indent=2))

@@ -1,0 +1,89 @@
+"""The embedded ``shapes`` pipeline: a text-conditional diffusers UNet2DConditionModel in pixel space, EDM-preconditioned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from diffusers import UNet2DConditionModel
+from transformers import AutoTokenizer, CLIPTextModel
+
+from noisesearch.conditions import Condition
+from noisesearch.edm import edm_scalings
+from noisesearch.errors import UsageError
+from noisesearch.embedded import EmbeddedPipeline
+
+from .words import CONTEXT_LENGTH, unknown_words, vocabulary
+
+WEIGHTS = Path(__file__).parent / "weights"
+FAMILY = "shapes"
+
+
+class ShapesPipeline(EmbeddedPipeline):
+    """Embedded 32x32 text-to-image model of coloured shapes (UNet2DConditionModel + CLIPTextModel), trained here."""
+
+    name = "shapes"
+    condition_kind = "prompt"
+    default_steps = 8
+    default_guidance = 2.0
+    default_sampler = "heun"
+    default_verifiers = ("shapes-clip",)
+    default_height = 32
+    default_width = 32
+    family = FAMILY
+    weights = WEIGHTS
+
+    def __init__(self, source: Optional[str] = None):
+        super().__init__(source)
+        folder = self.folder
+        self.tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
+        self.text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True,
+                                                          use_safetensors=True).eval()
+        self.null_states: Optional[torch.Tensor] = None  # the empty prompt's states, for CFG
+        self.unet = UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True,
+                                                         use_safetensors=True).eval()
+
+    @classmethod
+    def evaluation(cls):
+        from .evaluation import ShapesEvaluation
+
+        return ShapesEvaluation()
+
+    @classmethod
+    def check_conditions(cls, conditions: Sequence[Condition]) -> None:
+        super().check_conditions(conditions)
+        for condition in conditions:
+            unknown = unknown_words(condition.prompt)
+            if unknown:
+                words = " ".join(w for w in vocabulary() if not w.startswith("["))
+                raise UsageError(f"prompt {condition.prompt!r} has words the shapes model never saw: "
+                                 f"{', '.join(map(repr, unknown))}; its words are: {words}")
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
+        return (3, height, width)
+
+    @torch.no_grad()
+    def text_states(self, prompts: list[str]) -> torch.Tensor:
+        ids = self.tokenizer(prompts, padding="max_length", max_length=CONTEXT_LENGTH, truncation=True,
+                             return_tensors="pt")["input_ids"]
+        return self.text_encoder(ids.to(self.unet.device)).last_hidden_state
+
+    def encode(self, conditions: Sequence[Condition]) -> torch.Tensor:
+        """Token states of each distinct prompt, computed once per run."""
+        return self.text_states([c.prompt for c in conditions])
+
+    def network(self, x: torch.Tensor, sigma: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """EDM-preconditioned x0-prediction for per-sample ``sigma``."""
+        c_skip, c_out, c_in, c_noise = edm_scalings(sigma.to(x.dtype), self.sigma_data)
+        out = self.unet(c_in * x, c_noise, encoder_hidden_states=states.to(x.dtype)).sample
+        return c_skip * x + c_out * out
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, states: torch.Tensor, guidance: float) -> torch.Tensor:
+        if guidance == 1.0:
+            return self.network(x, sigma, states)
+        if self.null_states is None or self.null_states.device != states.device:
+            self.null_states = self.text_states([""]).to(states.device)
+        null = self.null_states.expand_as(states)
+        cond, uncond = self.network(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([states, null])).chunk(2)
+        return uncond + guidance * (cond - uncond)

@@ -1,0 +1,49 @@
+"""Base of the embedded worlds' pipelines: pixel-space EDM denoisers in a folder described by ``noisesearch.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar, Optional
+
+import torch
+
+from .errors import UsageError
+from .pipeline import Pipeline
+from .sampling import karras_sigmas
+
+
+def read_card(folder: Path) -> dict:
+    """The folder's ``noisesearch.json``: family, EDM constants and image size."""
+    return json.loads((Path(folder) / "noisesearch.json").read_text())
+
+
+class EmbeddedPipeline(Pipeline):
+    """A world trained by this project: fixed size, Karras schedule over the card's EDM constants (Karras et al. 2022)."""
+
+    family: ClassVar[str]
+    weights: ClassVar[Path]  # the folder shipped in the package, used when no source is given
+
+    def __init__(self, source: Optional[str] = None):
+        super().__init__(source)
+        self.folder = Path(source) if source else self.weights
+        card = read_card(self.folder)
+        self.sigma_data, self.sigma_min, self.sigma_max, self.rho = (
+            card["sigma_data"], card["sigma_min"], card["sigma_max"], card["rho"])
+
+    @classmethod
+    def claims(cls, folder: Path) -> bool:
+        card = Path(folder) / "noisesearch.json"
+        return card.is_file() and json.loads(card.read_text()).get("family") == cls.family
+
+    @classmethod
+    def check_size(cls, height: int, width: int) -> None:
+        if (height, width) != (cls.default_height, cls.default_width):
+            raise UsageError(f"pipeline {cls.name!r} makes {cls.default_height}x{cls.default_width} images only, "
+                             f"not {height}x{width}; drop model.height/model.width")
+
+    def sigmas(self, steps: int) -> torch.Tensor:
+        return karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        return (x0 + 1) / 2
