@@ -38,7 +38,8 @@ class _Extractor(nn.Module):
         return self.function(images).double()
 
 
-def _rgb_uint8(images: torch.Tensor) -> torch.Tensor:
+def rgb_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] (N, 1 or 3, H, W) as RGB uint8, rounded as the PNG writer rounds them."""
     images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
     return (images.clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -54,8 +55,8 @@ def fid(evaluation: Evaluation, generated: torch.Tensor) -> float:
     real = evaluation.real_images()
     keep = _channels(evaluation, real)
     metric = FrechetInceptionDistance(feature=_Extractor(lambda x: evaluation.features(keep(x)), real.shape[-1]))
-    metric.update(_rgb_uint8(real), real=True)
-    metric.update(_rgb_uint8(generated), real=False)
+    metric.update(rgb_uint8(real), real=True)
+    metric.update(rgb_uint8(generated), real=False)
     return float(metric.compute())
 
 
@@ -66,7 +67,7 @@ def inception_score(evaluation: Evaluation, generated: torch.Tensor) -> Optional
     if evaluation.logits(real[:1]) is None:
         return None
     metric = InceptionScore(feature=_Extractor(lambda x: evaluation.logits(keep(x)), real.shape[-1]), splits=1)
-    metric.update(_rgb_uint8(generated))
+    metric.update(rgb_uint8(generated))
     return float(metric.compute()[0])
 
 

@@ -6,29 +6,24 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
+
+from noisesearch.bench import load_images
 
 from .verifier import DigitsEvaluator
 
 
 def evaluate_run(out: Path) -> dict:
     """Evaluator accuracy overall and per class of a run folder's images, with its NFEs."""
-    summary = json.loads((Path(out) / "summary.json").read_text())
-    records = summary["results"]
-    images = torch.stack([
-        torch.from_numpy(np.array(Image.open(Path(out) / r["image"]).convert("L"), dtype=np.float32) / 255)[None]
-        for r in records
-    ])
-    labels = torch.tensor([r["condition"]["class_label"] for r in records])
+    images, conditions, summary = load_images(Path(out))
+    labels = torch.tensor([c.class_label for c in conditions])
     correct = DigitsEvaluator().predict(images) == labels
     per_class = {int(c): round(correct[labels == c].float().mean().item(), 4) for c in labels.unique()}
     return {
         "algorithm": summary["algorithm"],
         "budget_nfe": summary["budget_nfe"],
-        "nfe_per_search": summary["nfe_used"] / len(records),
-        "searches": len(records),
+        "nfe_per_search": summary["nfe_used"] / len(conditions),
+        "searches": len(conditions),
         "evaluator_accuracy": round(correct.float().mean().item(), 4),
         "per_class": per_class,
     }

@@ -13,22 +13,16 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from noisesearch.conditions import Condition
 from noisesearch.evaluation import Evaluation
-from noisesearch.metrics import judged_accuracy
+from noisesearch.bench import load_images
+from noisesearch.metrics import judged_accuracy, rgb_uint8
 
 from .captions import CATEGORIES, parse, sample_caption, satisfied, scene_for
 from .reader import Reader
 
 OUTSIDE = "outside_grammar"
-
-
-def as_uint8(images: torch.Tensor) -> list[np.ndarray]:
-    """Images in [0, 1] (N, 3, H, W) as RGB uint8 arrays (H, W, 3), rounded as the PNG writer rounds them."""
-    pixels = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
-    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
 
 
 class ShapesEvaluation(Evaluation):
@@ -43,7 +37,8 @@ class ShapesEvaluation(Evaluation):
     def judge(self, images: torch.Tensor, conditions: Sequence[Condition]) -> list[tuple[str, Optional[bool]]]:
         """(category, correct) per image; prompts outside the grammar give (``outside_grammar``, None)."""
         verdicts = []
-        for image, condition in zip(as_uint8(images), conditions):
+        pixels = rgb_uint8(images.detach().float()).permute(0, 2, 3, 1).cpu().numpy()
+        for image, condition in zip(pixels, conditions):
             try:
                 caption = parse(condition.prompt)
             except ValueError:
@@ -78,17 +73,13 @@ def validate(reader: Reader, seed: int, per_category: int) -> dict[str, float]:
 
 def evaluate_run(out: Path) -> dict:
     """shapes-eval's accuracy per category and overall for a run folder's images, with the run's NFEs."""
-    summary = json.loads((Path(out) / "summary.json").read_text())
-    records = summary["results"]
-    images = torch.stack([torch.from_numpy(np.asarray(Image.open(Path(out) / r["image"]).convert("RGB"),
-                                                      dtype=np.float32) / 255).permute(2, 0, 1) for r in records])
-    conditions = [Condition(prompt=r["condition"]["prompt"]) for r in records]
+    images, conditions, summary = load_images(Path(out))
     verdicts = ShapesEvaluation().judge(images, conditions)
     return {
         "algorithm": summary["algorithm"],
         "budget_nfe": summary["budget_nfe"],
-        "nfe_per_search": summary["nfe_used"] / len(records),
-        "searches": len(records),
+        "nfe_per_search": summary["nfe_used"] / len(conditions),
+        "searches": len(conditions),
         "accuracy": {key: round(value, 4) for key, value in judged_accuracy(verdicts).items()},
         "per_prompt": [{"prompt": c.prompt, "category": v[0], "correct": v[1]} for c, v in zip(conditions, verdicts)],
     }

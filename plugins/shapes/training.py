@@ -46,6 +46,12 @@ def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
                      return_tensors="pt")["input_ids"]
 
 
+def with_warmup(optimizer: torch.optim.Optimizer, steps: int) -> dict:
+    """Lightning's optimizer config with a linear learning-rate warm-up over ``steps`` steps."""
+    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / steps))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": warmup, "interval": "step"}}
+
+
 class DiffusionTraining(L.LightningModule):
     """EDM denoising loss on captioned scenes; the caption is dropped (empty) with ``p_uncond`` for CFG; EMA weights."""
 
@@ -54,8 +60,9 @@ class DiffusionTraining(L.LightningModule):
         super().__init__()
         self.unet = UNet2DConditionModel(**unet_config())
         self.text_encoder = CLIPTextModel(CLIPTextConfig(**text_encoder_config()))
-        self.ema = copy.deepcopy(torch.nn.ModuleDict({"unet": self.unet, "text_encoder": self.text_encoder}))
-        self.ema.requires_grad_(False)
+        live = torch.nn.ModuleDict({"unet": self.unet, "text_encoder": self.text_encoder})
+        self.ema = copy.deepcopy(live).requires_grad_(False)
+        self.ema_pairs = list(zip(self.ema.parameters(), live.parameters()))  # deepcopy keeps the order
         self.tokenizer = build_tokenizer()
         self.lr, self.p_uncond, self.ema_decay, self.warmup = lr, p_uncond, ema_decay, warmup
         self.sigma_data, self.p_mean, self.p_std = sigma_data, p_mean, p_std
@@ -75,17 +82,13 @@ class DiffusionTraining(L.LightningModule):
     @torch.no_grad()
     def on_train_batch_end(self, outputs, batch, batch_idx):
         decay = min(self.ema_decay, (1 + self.global_step) / (10 + self.global_step))
-        live = dict(self.unet.named_parameters()) | {f"t.{k}": v for k, v in self.text_encoder.named_parameters()}
-        shadow = dict(self.ema["unet"].named_parameters()) | {
-            f"t.{k}": v for k, v in self.ema["text_encoder"].named_parameters()}
-        for name, value in live.items():
-            shadow[name].lerp_(value, 1 - decay)
+        for shadow, value in self.ema_pairs:
+            shadow.lerp_(value, 1 - decay)
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(list(self.unet.parameters()) + list(self.text_encoder.parameters()), lr=self.lr,
                                       weight_decay=0.0)
-        warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / self.warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": warmup, "interval": "step"}}
+        return with_warmup(optimizer, self.warmup)
 
 
 class ClipTraining(L.LightningModule):
@@ -115,8 +118,7 @@ class ClipTraining(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.05)
-        warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / self.warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": warmup, "interval": "step"}}
+        return with_warmup(optimizer, self.warmup)
 
 
 def fit(module: L.LightningModule, steps: int, batch_size: int, seed: int) -> float:
