@@ -1,4 +1,4 @@
-"""Batched noise search against the peers' per-candidate loop, on one diffusers pipeline (whole-pipeline mode).
+"""Batched noise search against the peers' per-candidate loop, on one diffusers pipeline (whole and native modes).
 
     python benchmarks/whole_pipeline.py --candidates 16 --steps 10            # a tiny SD 1.x pipeline built here
     python benchmarks/whole_pipeline.py --pipeline FOLDER --verifier clip:local-dir:DIR --size 512
@@ -6,7 +6,8 @@
 Both sides make and score the same number of candidates for one prompt with the same verifier. The peers' loop is
 one ``pipe(prompt, latents=noise)`` call and one verifier call per candidate. Prints candidates per second for both
 and the ratio, then the framework's overhead: search seconds per NFE against a bare batched ``pipe()`` call of the
-same candidates (no search, no verifier) and against the bare batched denoiser forwards alone.
+same candidates (no search, no verifier) and against the bare batched denoiser forwards alone. The same random
+search is also timed in native mode (the core's sampler driving the pipeline's denoiser through its adapter).
 """
 
 from __future__ import annotations
@@ -53,12 +54,15 @@ def main() -> None:
     folder = options.pipeline or str(save_tiny_stable_diffusion(scratch / "sd"))
     verifier = options.verifier or f"clip:local-dir:{save_tiny_open_clip(scratch / 'clip')}"
 
-    module = SearchModule(pipeline=folder, verifiers=[verifier], algorithm="random",
-                          algorithm_args={"n": options.candidates}, steps=options.steps, guidance=options.guidance,
-                          height=options.size, width=options.size, batch_size=options.batch_size,
-                          budget_nfe=options.candidates * 2 * options.steps if options.guidance > 1 else
-                          options.candidates * options.steps)
+    settings = dict(pipeline=folder, verifiers=[verifier], algorithm="random",
+                    algorithm_args={"n": options.candidates}, steps=options.steps, guidance=options.guidance,
+                    height=options.size, width=options.size, batch_size=options.batch_size,
+                    budget_nfe=options.candidates * 2 * options.steps if options.guidance > 1 else
+                    options.candidates * options.steps)
+    module = SearchModule(**settings)
     module.load()
+    native = SearchModule(**settings, mode="native")
+    native.load()
     pipe, judge = module.pipeline.pipe, module.verifiers[0]
     shape = module.pipeline.latent_shape(options.size, options.size)
     noises = torch.randn(options.candidates, *shape)
@@ -74,6 +78,9 @@ def main() -> None:
 
     def ours() -> None:
         noisesearch.search(prompts=[options.prompt], module=module)
+
+    def ours_native() -> None:
+        noisesearch.search(prompts=[options.prompt], module=native)
 
     def bare_pipe() -> None:
         with torch.no_grad():
@@ -98,6 +105,7 @@ def main() -> None:
     pipe.scheduler.set_timesteps(options.steps)
     nfe = module.settings.budget_nfe
     seconds = {"peers": timed(peers, options.repeats), "ours": timed(ours, options.repeats),
+               "native": timed(ours_native, options.repeats),
                "bare_pipe": timed(bare_pipe, options.repeats), "bare_forwards": timed(bare_forwards, options.repeats)}
     print(f"pipeline {Path(folder).name}: {options.candidates} candidates, {options.steps} steps, guidance "
           f"{options.guidance}, {options.size}x{options.size}, {nfe} NFEs, torch threads {torch.get_num_threads()}")
@@ -105,10 +113,14 @@ def main() -> None:
     print(f"noisesearch random search (batch {options.batch_size}): {options.candidates / seconds['ours']:.2f} "
           f"candidates/s")
     print(f"speed-up: {seconds['peers'] / seconds['ours']:.2f}x")
+    print(f"noisesearch random search, native mode: {options.candidates / seconds['native']:.2f} candidates/s "
+          f"(speed-up {seconds['peers'] / seconds['native']:.2f}x)")
     per_nfe = {key: 1000 * value / nfe for key, value in seconds.items()}
     print(f"ms per NFE: search {per_nfe['ours']:.3f}, bare batched pipe() {per_nfe['bare_pipe']:.3f} "
           f"(overhead {100 * (per_nfe['ours'] / per_nfe['bare_pipe'] - 1):+.1f}%), bare denoiser forwards "
           f"{per_nfe['bare_forwards']:.3f} (overhead {100 * (per_nfe['ours'] / per_nfe['bare_forwards'] - 1):+.1f}%)")
+    print(f"ms per NFE, native mode: {per_nfe['native']:.3f} (overhead against the bare denoiser forwards "
+          f"{100 * (per_nfe['native'] / per_nfe['bare_forwards'] - 1):+.1f}%)")
 
 
 if __name__ == "__main__":

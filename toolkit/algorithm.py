@@ -104,6 +104,7 @@ class SearchAlgorithm:
 
     name: ClassVar[str]
     uses_gradients: ClassVar[bool] = False
+    initial_noises_only: ClassVar[bool] = False  # proposes fresh noises solved to the end, nothing else
 
     @dataclass(frozen=True)
     class Params:

@@ -29,12 +29,15 @@ def search(
 
     >>> results = search(classes=[3, 7], algorithm="random", budget_nfe=176)
 
-    ``pipeline`` may also be an already loaded diffusers pipeline object (whole-pipeline mode):
+    The pipeline defaults to ``digits`` for classes and ``shapes`` for prompts. ``pipeline`` may also be an already
+    loaded diffusers pipeline object:
 
     >>> results = search(prompts=["a red fox"], pipeline=pipe, verifiers=["clip"], budget_nfe=16 * 28)
     """
     if (classes is None) == (prompts is None):
         raise ValueError("give exactly one of classes or prompts")
+    if module is None and "pipeline" not in settings:
+        settings["pipeline"] = "digits" if classes is not None else "shapes"
     if "pipeline" in settings and not isinstance(settings["pipeline"], str):
         settings["pipeline"] = hand_over(settings["pipeline"])
     module = module or SearchModule(**settings)
@@ -43,8 +46,7 @@ def search(
     ]
     tasks = [Task(i * per_condition + r, c, r) for i, c in enumerate(conditions) for r in range(per_condition)]
     module.check_tasks(tasks)
-    module.check_dtype(torch.device(device))
-    module.load()
+    module.prepare(torch.device(device))
     module.to(device)
     module.seed = seed
     module.start()

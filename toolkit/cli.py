@@ -78,8 +78,7 @@ class NoiseSearchCLI(LightningCLI):
             clear_run(out)
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
         self.model.check_tasks(tasks)
-        self.model.check_dtype(self.trainer.strategy.root_device)
-        self.model.load()
+        self.model.prepare(self.trainer.strategy.root_device)
         self.model.check_schedule()
         self.model.seed = int(config["seed_everything"])
         if primary:
@@ -105,7 +104,8 @@ class NoiseSearchCLI(LightningCLI):
             path.write_text(json.dumps(current, indent=2) + "\n")
             return
         started = json.loads(path.read_text())
-        changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(set(started) | set(current))
+        # settings a run's older version did not record yet (model.mode, model.offload) take their defaults there
+        changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(started)
                    if key != "noisesearch" and started.get(key) != current.get(key)]
         if changed:
             raise UsageError(f"cannot resume {out}: its settings changed since it started ({'; '.join(changed)}); "

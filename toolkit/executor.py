@@ -23,6 +23,7 @@ from .verifier import Verifier
 
 
 log = logging.getLogger("noisesearch")
+NATIVE_HINT = ", or model.mode native where the family has a denoiser adapter (docs/pipelines.md)"
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,8 @@ class Executor:
         self.sample_nfe = settings.sample_nfe(type(pipeline))
         self.nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
         self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
+        pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width)
+        self.frame = pipeline.frame
         self.sigmas = pipeline.sigmas(settings.steps)
         self.shape = pipeline.latent_shape(settings.height, settings.width)
         settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
@@ -254,11 +257,11 @@ class Executor:
         if self.settings.algorithm.uses_gradients:
             raise UsageError(f"algorithm {self.settings.algorithm.name!r} needs gradients through the sampler, which "
                              f"whole-pipeline mode ({pipeline}) does not offer; use none, random, zero-order or "
-                             "evolution")
+                             f"evolution{NATIVE_HINT}")
         previewing = [v.name for v in self.verifiers if type(v).preview_sigma is not None]
         if previewing:
             raise UsageError(f"verifier {previewing[0]!r} needs x0-previews, which whole-pipeline mode ({pipeline}) "
-                             "does not offer; choose a verifier of final images")
+                             f"does not offer; choose a verifier of final images{NATIVE_HINT}")
 
     def _check_whole_proposal(self, proposal: Proposal) -> None:
         needs = [what for what, used in (
@@ -269,7 +272,7 @@ class Executor:
             pipeline = getattr(type(self.pipeline), "pipeline_name", type(self.pipeline).name)
             raise UsageError(f"algorithm {self.settings.algorithm.name!r} needs {' and '.join(needs)}, which "
                              f"whole-pipeline mode ({pipeline}) does not offer: it runs the pipeline from initial "
-                             "noises only; use none, random, zero-order or evolution")
+                             f"noises only; use none, random, zero-order or evolution{NATIVE_HINT}")
 
     def _cost(self, search: _Search, proposal: Proposal) -> int:
         if self.whole:
@@ -342,10 +345,7 @@ class Executor:
         return computed
 
     def _device(self) -> tuple[torch.device, torch.dtype]:
-        parameter = next(self.pipeline.parameters(), None)
-        if parameter is None:
-            return torch.device("cpu"), torch.float32
-        return parameter.device, parameter.dtype
+        return self.pipeline.placement()
 
     def _compute_chunk(self, members, level, encoded, slot) -> dict[int, _Evaluation]:
         chunk = [(search, proposal) for _, search, proposal in members]
@@ -430,7 +430,7 @@ class Executor:
                 previews = torch.stack([state.preview for state in states])
             top = level
             if first.renoise_to is not None:
-                x, top, cached = renoise(x, level, first.renoise_to, noises), first.renoise_to, None
+                x, top, cached = renoise(x, level, first.renoise_to, noises, self.frame), first.renoise_to, None
         captured: list[torch.Tensor] = []
 
         def capture(sigma, x0):
@@ -442,9 +442,10 @@ class Executor:
             if cached is None:
                 cached = preview(self.denoiser, x, segment[0], cond)
             capture(segment[0], cached)
-            x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached)
+            x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached, self.frame)
             segment, cached = segment[1:], None
-        x = solve(self.denoiser, x, segment, cond, self.settings.sampler, x0_first=cached, on_step=capture)
+        x = solve(self.denoiser, x, segment, cond, self.settings.sampler, x0_first=cached, on_step=capture,
+                  frame=self.frame)
         x0 = None
         if first.stop > 0:
             x0 = self.denoiser(x, torch.full((x.shape[0],), first.stop, device=x.device, dtype=x.dtype), cond)
@@ -468,7 +469,7 @@ class Executor:
             noise = noises.clone().requires_grad_(True)
             cond = _clone(cond)
             x = solve(self.denoiser, self.pipeline.initial_latents(noise, self.sigmas.to(noise.device)),
-                      self.sigmas.to(noise.device), cond, self.settings.sampler)
+                      self.sigmas.to(noise.device), cond, self.settings.sampler, frame=self.frame)
             images = self.pipeline.decode(x).float().clamp(0, 1)
             total = 0.0
             raw = {}

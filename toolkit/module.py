@@ -44,6 +44,11 @@ class SearchModule(L.LightningModule):
         verifier_device: where the verifiers run (``cpu``, ``cuda:1``...); by default the pipeline's device.
         dtype: the pipeline's weights and activations, ``fp32``, ``bf16`` or ``fp16`` (verifiers stay as they
             are); by default as loaded. ``trainer.precision`` (e.g. ``bf16-true``) converts pipeline and verifiers.
+        mode: diffusers pipelines only: ``whole`` runs ``pipe(latents=...)`` per candidate batch (initial-noise
+            algorithms), ``native`` drives the pipeline's denoiser with the core's sampler (every algorithm). By
+            default whole where the algorithm and verifiers need only initial noises and final images, else native.
+        offload: diffusers pipelines only: model CPU offload (each component is moved to the device only while it
+            runs, as diffusers' ``enable_model_cpu_offload``), for pipelines larger than the GPU's memory.
     """
 
     def __init__(
@@ -64,6 +69,8 @@ class SearchModule(L.LightningModule):
         verifier_weights: Optional[list[float]] = None,
         verifier_device: Optional[str] = None,
         dtype: Optional[Literal["fp32", "bf16", "fp16"]] = None,
+        mode: Optional[Literal["whole", "native"]] = None,
+        offload: bool = False,
     ):
         super().__init__()
         self.pipeline_spec = pipeline
@@ -72,8 +79,12 @@ class SearchModule(L.LightningModule):
         algorithm_cls = registry.lookup("algorithms", algorithm).cls
         self.verifier_specs = list(verifiers) if verifiers is not None else list(family.default_verifiers)
         self.verifier_classes = resolve_verifiers(self.verifier_specs, family.condition_kind)
+        self.pipeline_cls = family = family.for_search(mode, algorithm_cls, [cls for cls, _ in self.verifier_classes])
         if sampler is not None:
             family.check_sampler(sampler)
+        if offload and not family.can_offload:
+            raise UsageError(f"model.offload applies to diffusers pipelines, not to {family.name!r}; leave it unset")
+        self.offload = offload
         if guidance is not None and guidance < 0:
             raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
         height = height or family.default_height
@@ -162,16 +173,25 @@ class SearchModule(L.LightningModule):
         if self.dtype_name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise UsageError(f"model.dtype bf16: {torch.cuda.get_device_name(device)} does not support it; use fp16")
 
-    def setup(self, stage: str) -> None:
-        self.check_dtype(self.trainer.strategy.root_device)
+    def prepare(self, device: torch.device) -> None:
+        """Check the dtype against ``device``, load, and hand the pipeline's parts to offload hooks if asked."""
+        self.check_dtype(device)
         self.load()
+        if self.offload and not getattr(self.pipeline, "offloaded", False):
+            self.pipeline.offload(device)
+
+    def setup(self, stage: str) -> None:
+        self.prepare(self.trainer.strategy.root_device)
 
     def on_predict_start(self) -> None:
         if self.verifier_device is not None:
             self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
         scheduler = self.pipeline_cls.scheduler
-        sampler = f"steps of its {scheduler}" if scheduler else f"{self.settings.sampler} steps"
+        if scheduler and self.pipeline_cls.whole:
+            sampler = f"steps of its {scheduler}"
+        else:
+            sampler = f"{self.settings.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
         rank_zero_info(
             f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
             f"NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} {sampler}, "
@@ -199,6 +219,8 @@ class SearchModule(L.LightningModule):
             "height": s.height,
             "width": s.width,
             "dtype": self.dtype_name,
+            "offload": self.offload,
+            "mode": "whole" if self.pipeline_cls.whole else "native",
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
             **({"scheduler": self.pipeline_cls.scheduler} if self.pipeline_cls.scheduler else {}),

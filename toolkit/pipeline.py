@@ -10,6 +10,7 @@ from torch import nn
 
 from .conditions import Condition
 from .errors import UsageError
+from .frames import EDM, Frame
 
 
 class Pipeline(nn.Module):
@@ -29,11 +30,13 @@ class Pipeline(nn.Module):
     default_height: ClassVar[int] = 64
     default_width: ClassVar[int] = 64
     whole: ClassVar[bool] = False  # runs whole from initial noises (``generate``) instead of a denoiser per step
+    can_offload: ClassVar[bool] = False  # whether ``offload`` can keep parts on the CPU between their calls
     scheduler: ClassVar[Optional[str]] = None  # the family's own scheduler, when it samples with one
 
     def __init__(self, source: Optional[str] = None):
         super().__init__()
         self.source = source
+        self.frame: Frame = EDM  # how the family's latent is scaled at each noise level (noisesearch.frames)
 
     @classmethod
     def claims(cls, folder: Path) -> bool:
@@ -48,6 +51,14 @@ class Pipeline(nn.Module):
     @classmethod
     def for_source(cls, source: str) -> type["Pipeline"]:
         """The class describing the model at ``source``; families whose attributes depend on it subclass here."""
+        return cls
+
+    @classmethod
+    def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type["Pipeline"]:
+        """The class that runs this search: families with several modes (diffusers: whole or native) pick here."""
+        if mode == "whole":
+            raise UsageError(f"pipeline {cls.name!r} has no whole-pipeline mode (only diffusers pipelines do); "
+                             "leave model.mode unset")
         return cls
 
     @classmethod
@@ -96,6 +107,20 @@ class Pipeline(nn.Module):
                  height: int, width: int, specs: Sequence[Any]) -> torch.Tensor:
         """Whole-pipeline families: images in [0, 1] made from initial noises (``specs``: their ``NoiseSpec``s)."""
         raise NotImplementedError
+
+    def placement(self) -> tuple[torch.device, torch.dtype]:
+        """Where the sampler's latents live: the first parameter's device and dtype (CPU float32 without any)."""
+        parameter = next(self.parameters(), None)
+        if parameter is None:
+            return torch.device("cpu"), torch.float32
+        return parameter.device, parameter.dtype
+
+    def offload(self, device: torch.device) -> None:
+        """Keep the parts on the CPU and move each to ``device`` only while it runs (families with ``can_offload``)."""
+        raise NotImplementedError
+
+    def configure(self, steps: int, guidance: float, height: int, width: int) -> None:
+        """Fix a run's settings before its schedule is asked for (families whose schedule depends on the size)."""
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """Shape of one sample's initial noise, in the layout the family's pipeline takes as ``latents=``."""

@@ -1,16 +1,20 @@
 """Samplers in sigma space: Euler and Heun ODE solves, partial solves, forward re-noising and x0 previews.
 
+Each steps in the family's own latent, scaled by its frame (``noisesearch.frames``); EDM's by default.
+
 The probability-flow ODE dx/dsigma = (x - D(x, sigma)) / sigma of Karras et al. (EDM, 2022), the deterministic
 sampler Ma et al. (arXiv 2501.09732) search over: each initial noise maps to one sample.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional
 
 import torch
 
 from .denoiser import Denoiser
+from .frames import EDM, Frame
 
 SAMPLERS = ("euler", "heun")
 
@@ -41,11 +45,21 @@ def preview(denoiser: Denoiser, x: torch.Tensor, sigma: torch.Tensor, cond: Any)
     return denoiser(x, _sigma_batch(sigma, x), cond)
 
 
-def renoise(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
+def renoise(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor, frame: Frame = EDM) -> torch.Tensor:
     """The forward (noising) process from ``sigma_from`` up to ``sigma_to`` with unit-variance ``noise``."""
     if sigma_to < sigma_from:
         raise ValueError("renoise goes up in noise level: sigma_to must be >= sigma_from")
-    return x + (sigma_to**2 - sigma_from**2) ** 0.5 * noise.to(x)
+    (a, _), (a_to, _) = frame.coefficients(sigma_from), frame.coefficients(sigma_to)
+    real_from, real_to = frame.real_sigma(sigma_from), frame.real_sigma(sigma_to)
+    if math.isinf(real_to):
+        return noise.to(x)
+    return a_to * (x / a + (real_to**2 - real_from**2) ** 0.5 * noise.to(x))
+
+
+def _euler(x: torch.Tensor, x0: torch.Tensor, sigma: float, sigma_next: float, frame: Frame) -> torch.Tensor:
+    """The DDIM / Euler step: keep the predicted noise, move to the next level (Song et al. 2021)."""
+    (a, b), (a_next, b_next) = frame.coefficients(sigma), frame.coefficients(sigma_next)
+    return a_next * x0 + (b_next / b) * (x - a * x0)
 
 
 def solve(
@@ -56,8 +70,9 @@ def solve(
     sampler: str = "heun",
     on_step: Optional[Callable[[torch.Tensor, torch.Tensor], None]] = None,
     x0_first: Optional[torch.Tensor] = None,
+    frame: Frame = EDM,
 ) -> torch.Tensor:
-    """Integrate the ODE along ``sigmas`` (a full or partial solve, sigma_a -> sigma_b).
+    """Integrate the ODE along ``sigmas`` (a full or partial solve, sigma_a -> sigma_b), in the family's ``frame``.
 
     ``on_step(sigma, x0_prediction)`` sees every x0-prediction the solve makes, so previews at intermediate
     levels cost no extra NFE. ``x0_first``, the already known prediction at the first level, saves one call.
@@ -68,12 +83,16 @@ def solve(
         x0 = x0_first if (i == 0 and x0_first is not None) else preview(denoiser, x, sigma, cond)
         if on_step is not None:
             on_step(sigma, x0)
-        slope = (x - x0) / sigma
-        x_next = x + (sigma_next - sigma) * slope
-        if sampler == "heun" and sigma_next > 0:
+        level, level_next = float(sigma), float(sigma_next)
+        x_next = _euler(x, x0, level, level_next, frame)
+        if sampler == "heun" and level_next > 0:
+            if math.isinf(level):
+                raise ValueError("heun cannot step from an infinite noise level; use euler")
+            (a, b), (a_next, b_next) = frame.coefficients(level), frame.coefficients(level_next)
             x0_next = preview(denoiser, x_next, sigma_next, cond)
-            slope_next = (x_next - x0_next) / sigma_next
-            x_next = x + (sigma_next - sigma) * 0.5 * (slope + slope_next)
+            slope = (x - a * x0) / b + (x_next - a_next * x0_next) / b_next
+            step = frame.real_sigma(level_next) - frame.real_sigma(level)
+            x_next = a_next * (x / a + step * 0.5 * slope)
         x = x_next
     return x
 
@@ -86,17 +105,22 @@ def ancestral_step(
     cond: Any,
     noise: torch.Tensor,
     x0: Optional[torch.Tensor] = None,
+    frame: Frame = EDM,
 ) -> torch.Tensor:
     """One stochastic (ancestral Euler) step: the ODE down to sigma_down, then fresh noise up to sigma_next.
 
     The stochastic sampler SMC and beam search need (Singhal et al. 2025): resampled copies diverge.
     """
-    sigma_up = min(sigma_next, (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2) ** 0.5)
-    sigma_down = (sigma_next**2 - sigma_up**2) ** 0.5
     if x0 is None:
         x0 = preview(denoiser, x, torch.tensor(sigma), cond)
-    x = x + (sigma_down - sigma) * (x - x0) / sigma
-    return x + sigma_up * noise.to(x)
+    (a, b), (a_next, _) = frame.coefficients(sigma), frame.coefficients(sigma_next)
+    real, real_next = frame.real_sigma(sigma), frame.real_sigma(sigma_next)
+    if math.isinf(real):
+        sigma_up = real_next
+    else:
+        sigma_up = min(real_next, (real_next**2 * (real**2 - real_next**2) / real**2) ** 0.5)
+    sigma_down = (real_next**2 - sigma_up**2) ** 0.5
+    return a_next * (x0 + sigma_down * (x - a * x0) / b + sigma_up * noise.to(x))
 
 
 def segment_calls(sampler: str, sigmas: torch.Tensor) -> int:

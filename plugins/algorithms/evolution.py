@@ -24,6 +24,7 @@ class Evolution(SearchAlgorithm):
     """Cross-entropy search: sample a population around a mean noise, refit the mean to the elites, repeat."""
 
     name = "evolution"
+    initial_noises_only = True
 
     @dataclass(frozen=True)
     class Params:

@@ -11,6 +11,7 @@ class NoSearch(RandomSearch):
     """No search: the first noise of the search, denoised once (the paper's 'no search' baseline)."""
 
     name = "none"
+    initial_noises_only = True
 
     @dataclass(frozen=True)
     class Params:

@@ -11,6 +11,7 @@ class RandomSearch(SearchAlgorithm):
     """Random search (best-of-N): N i.i.d. noises, each fully denoised, keep the best (Ma et al. 2025, 3.3)."""
 
     name = "random"
+    initial_noises_only = True
 
     @dataclass(frozen=True)
     class Params:

@@ -13,6 +13,7 @@ class ZeroOrder(SearchAlgorithm):
     """Zero-order search (ZO-N): N neighbours around a pivot noise, the best becomes the pivot; restarts."""
 
     name = "zero-order"
+    initial_noises_only = True
 
     @dataclass(frozen=True)
     class Params:

@@ -59,6 +59,7 @@ class DiffusersPipeline(Pipeline):
     scheduler_config: ClassVar[Optional[dict]] = None
     draws_noise: ClassVar[bool] = False  # DiT: no latents=; the noise is what its generator draws
     fixed_size: ClassVar[bool] = False
+    can_offload = True
 
     @classmethod
     def claims(cls, folder: Path) -> bool:
@@ -127,6 +128,26 @@ class DiffusersPipeline(Pipeline):
         return type(f"Diffusers{cls_.__name__}", (cls,), attributes)
 
     @classmethod
+    def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type[Pipeline]:
+        """Whole-pipeline mode where the search needs only initial noises and final images (parity by
+        construction); the native adapter where it needs more, or where ``model.mode native`` asks for it."""
+        from noisesearch_plugins.diffusers_native.adapter import NATIVE_FAMILIES, native_class
+
+        plain = algorithm.name in ("none", "random")  # DiT's whole mode can only replay plain draws
+        wanted = mode or ("whole" if algorithm.initial_noises_only and not algorithm.uses_gradients
+                          and all(v.preview_sigma is None for v in verifiers) and (plain or not cls.draws_noise)
+                          else "native")
+        if wanted == "whole":
+            return cls
+        native = native_class(cls)
+        if native is None:
+            if mode == "native":
+                raise UsageError(f"{cls.pipeline_name} has no native denoiser adapter; families with one: "
+                                 f"{', '.join(NATIVE_FAMILIES)}; leave model.mode unset (whole-pipeline mode)")
+            return cls  # the executor names what whole-pipeline mode cannot do
+        return native
+
+    @classmethod
     def nfe_per_call(cls, guidance: float) -> int:
         """Classifier-free guidance doubles evaluations where the pipeline uses it (not FLUX's distilled guidance,
         whose real CFG is ``true_cfg_scale``, left off)."""
@@ -182,6 +203,18 @@ class DiffusersPipeline(Pipeline):
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
         self._shapes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._encoded: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
+
+    def offload(self, device: torch.device) -> None:
+        """diffusers' model CPU offload: each component moves to ``device`` only for its own forward. The parts
+        leave the module tree, so that Lightning's move of the module to ``device`` leaves them on the CPU."""
+        self.offloaded = True
+        self.parts = nn.ModuleDict()
+        self.pipe.enable_model_cpu_offload(device=device)
+
+    def placement(self) -> tuple[torch.device, torch.dtype]:
+        if getattr(self, "offloaded", False):
+            return self.pipe._execution_device, self.pipe.dtype
+        return super().placement()
 
     def _size_args(self, height: int, width: int) -> dict:
         return {} if self.fixed_size else {"height": height, "width": width}

@@ -84,7 +84,7 @@ def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(cli, folders, tmp
         ("--model.height", "36"): "multiples of 8",
     }
     for args, message in cases.items():
-        done = predict(cli, folders, "ddim", tmp_path / "x", *args, "--overwrite", "true")
+        done = predict(cli, folders, "ddim", tmp_path / "x", "--model.mode", "whole", *args, "--overwrite", "true")
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     done = cli("predict", "--model.pipeline", str(folders["ddim"]), "--data.classes", "3", "--out", str(tmp_path / "y"))
     assert done.returncode == 2 and "is prompt-conditional and got a class" in done.stderr
@@ -140,7 +140,8 @@ def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, folder
                       num_inference_steps=4, guidance_scale=4.0, output_type="np").images[0]
         mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
         assert np.abs(theirs - mine).max() <= 2 / 255
-    for args, message in {("--model.algorithm", "zero-order", "--model.budget_nfe", "48"): "only algorithms whose",
+    for args, message in {("--model.algorithm", "zero-order", "--model.budget_nfe", "48", "--model.mode", "whole"):
+                          "only algorithms whose",
                           ("--model.height", "64"): "32x32 images only",
                           ("--data.classes", "1000"): "out of range"}.items():
         done = cli("predict", "--model.pipeline", str(folders["dit"]), "--model.steps", "4", *args,

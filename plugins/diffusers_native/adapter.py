@@ -1,0 +1,229 @@
+"""The native denoiser adapter: a diffusers pipeline's denoiser as ``D(z, sigma, cond) -> x0`` at every level.
+
+With it the core's sampler drives the model step by step, so every algorithm runs: partial solves, re-noising and
+ancestral steps (search over paths, SMC, beam, halving; Ma et al. 2025, Singhal et al. 2025), gradients through
+the sampler, and x0-previews for the self-supervised verifier. The family's conditioning is what its own pipeline
+builds (read by ``capture``), its levels are what its own scheduler sets (``schedule``), and its latent frame
+(variance-preserving or flow matching) makes the core's Euler step the scheduler's DDIM / Euler / FlowMatchEuler
+step, so a plain solve reproduces ``pipe(latents=...)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, ClassVar, Optional, Sequence
+
+import torch
+
+from noisesearch.conditions import Condition
+from noisesearch.errors import UsageError
+from noisesearch.sampling import calls_per_solve
+
+from .capture import capture_first_call, flatten, per_row, unflatten
+from .schedule import is_flow, read_schedule
+
+NATIVE_FAMILIES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "StableDiffusion3Pipeline", "FluxPipeline",
+                   "PixArtSigmaPipeline", "SanaPipeline", "DiTPipeline")
+CONDITIONED_FIRST = ("DiTPipeline",)  # its guided batch is [conditioned, null]; the others put the null rows first
+log = logging.getLogger("noisesearch")
+PROBE_CHUNK = 8  # conditions per capturing call (its latents are drawn, never denoised)
+
+
+class NativeDiffusers:
+    """Mixin over a described ``DiffusersPipeline`` class: the same loading, the core's sampler instead of ``pipe()``."""
+
+    whole = False
+    default_sampler = "euler"
+    native_family: ClassVar[bool] = True
+
+    @classmethod
+    def check_sampler(cls, sampler: str) -> None:
+        if sampler == "heun" and is_flow(cls.scheduler or ""):
+            raise UsageError(f"model.sampler heun cannot start {cls.pipeline_name}'s flow at t = 1 (infinite noise "
+                             "level); use euler, which is its FlowMatchEuler step")
+
+    @classmethod
+    def sample_calls(cls, sampler: str, steps: int) -> int:
+        """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""
+        levels = super().sample_calls("euler", steps)
+        return calls_per_solve(sampler, levels)
+
+    def configure(self, steps: int, guidance: float, height: int, width: int) -> None:
+        """Read the run's schedule and the denoiser's calling convention from one captured call (once per settings,
+        dtype and device)."""
+        self.run_settings = (steps, guidance, height, width)
+        parameter = next(self.model.parameters())
+        key = (steps, guidance, height, width, parameter.dtype, parameter.device)
+        if getattr(self, "configured", None) == key:
+            return
+        self.model_dtype = parameter.dtype
+        self.rows_cache: dict[Condition, dict[str, dict[tuple, torch.Tensor]]] = {}
+        parameters = list(inspect.signature(type(self.model).forward).parameters)
+        self.sample_name, self.timestep_name = parameters[1], "timestep"
+        probe = Condition(prompt="probe") if self.condition_kind == "prompt" else Condition(class_label=0)
+        ones = None if self.draws_noise else torch.ones((1,) + tuple(self.latent_shape(height, width)))
+        captured = self._capture([probe], latents=ones)
+        # what the pipeline feeds its denoiser from latents= (Euler's init_noise_sigma and input scaling, say)
+        self.start_scale = 1.0 if ones is None else float(captured.arguments[self.sample_name].flatten()[0])
+        self.schedule = read_schedule(captured.scheduler)
+        self.frame = self.schedule.frame
+        if self.schedule.differs and not getattr(self, "warned", False):
+            log.warning("native mode takes the DDIM / Euler step between the scheduler's levels, but %s, so images "
+                        "differ from pipe(latents=...); whole-pipeline mode reproduces them", self.schedule.differs)
+            self.warned = True
+        given = captured.arguments.get(self.timestep_name)
+        if given is None:
+            raise UsageError(f"{self.pipeline_name} calls its denoiser without a timestep; the native adapter "
+                             "cannot drive it: use an algorithm of initial noises (whole-pipeline mode)")
+        given = torch.as_tensor(given).flatten()
+        self.timestep_dtype = given.dtype if given.is_floating_point() else torch.float32
+        self.timestep_scale = float(given[0]) / float(self.schedule.timesteps[0])
+        self.shared: Optional[dict[tuple, Any]] = None
+        self.configured = key
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The pipeline's denoiser (not registered here: with offload it must stay out of the module tree)."""
+        return getattr(self.pipe, "unet", None) or self.pipe.transformer
+
+    def _capture(self, conditions: Sequence[Condition], latents: Optional[torch.Tensor] = None):
+        steps, guidance, height, width = self.run_settings
+        from noisesearch_plugins.diffusers_whole.source import call_defaults
+
+        defaults = call_defaults(type(self.pipe))
+        call = {**self._condition_args(conditions, guidance), "num_inference_steps": steps,
+                **self._size_args(height, width)}
+        if "guidance_scale" in defaults:
+            call["guidance_scale"] = guidance
+        if "output_type" in defaults:
+            call["output_type"] = "latent"
+        if latents is not None:
+            call["latents"] = latents.to(self.pipe.device, self.model_dtype)
+        with torch.no_grad():
+            return capture_first_call(self.pipe, self.model, **call)
+
+    def sigmas(self, steps: int) -> torch.Tensor:
+        return self.schedule.levels
+
+    def initial_latents(self, noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+        """The pipeline's own start: its ``latents=`` as its denoiser first sees them (pure noise in flow matching
+        and DDIM; scaled by Euler's ``init_noise_sigma`` over its input scaling)."""
+        return noise * self.start_scale
+
+    def encode(self, conditions: Sequence[Condition]) -> dict[str, dict[tuple, torch.Tensor]]:
+        """Each distinct condition's rows of the denoiser's arguments, conditioned and null (captured once per
+        condition and settings, so a prompt is encoded once however many searches and steps use it)."""
+        missing = [condition for condition in dict.fromkeys(conditions) if condition not in self.rows_cache]
+        for start in range(0, len(missing), PROBE_CHUNK):
+            chunk = missing[start:start + PROBE_CHUNK]
+            arguments = flatten(self._capture(chunk).arguments)
+            if self.shared is None:
+                self._learn_layout(chunk, arguments)
+            split = self._split(arguments, len(chunk))
+            for i, condition in enumerate(chunk):
+                self.rows_cache[condition] = {part: {path: value[i:i + 1] for path, value in rows.items()}
+                                              for part, rows in split.items()}
+        return {part: {path: torch.cat([self.rows_cache[c][part][path] for c in conditions])
+                       for path in self.rows_cache[conditions[0]][part]}
+                for part in ("cond", "null") if self.rows_cache[conditions[0]][part]}
+
+    def _learn_layout(self, chunk: list[Condition], arguments: dict[tuple, Any]) -> None:
+        """Which arguments are per row (found by capturing one more row) and whether the batch is doubled by CFG."""
+        larger = flatten(self._capture(chunk + chunk[:1]).arguments)
+        sample = (self.sample_name,)
+        rows = (arguments[sample].shape[0], larger[sample].shape[0])
+        self.guided_rows = rows[0] == 2 * len(chunk)
+        if self.guided_rows != (type(self).nfe_per_call(self.run_settings[1]) == 2):
+            raise UsageError(f"{self.pipeline_name} does not double its batch for guidance as its NFE count assumes; "
+                             "the native adapter cannot count its evaluations: use whole-pipeline mode")
+        self.row_paths = per_row(arguments, larger, rows) - {sample, (self.timestep_name,)}
+        self.shared = {path: value for path, value in arguments.items()
+                       if path not in self.row_paths and path not in (sample, (self.timestep_name,))}
+
+    def _split(self, arguments: dict[tuple, Any], count: int) -> dict[str, dict[tuple, torch.Tensor]]:
+        cond, null = {}, {}
+        for path in self.row_paths:
+            value = arguments[path]
+            if not self.guided_rows:
+                cond[path] = value
+                continue
+            first, second = value[:count], value[count:]
+            cond[path], null[path] = (first, second) if self.pipeline_name in CONDITIONED_FIRST else (second, first)
+        return {"cond": cond, "null": null}
+
+    def select(self, encoded: dict, index: torch.Tensor) -> dict:
+        return {part: {path: value[index.to(value.device)] for path, value in rows.items()}
+                for part, rows in encoded.items()}
+
+    def denoise(self, z: torch.Tensor, sigma: torch.Tensor, cond: dict, guidance: float) -> torch.Tensor:
+        """x0 from the denoiser's output (epsilon, v or flow velocity; a learned variance dropped), guided on the
+        output as the pipeline guides."""
+        tolerance = max(1e-5, 4 * torch.finfo(sigma.dtype).eps)
+        values = sigma.tolist()
+        matched = {value: self.schedule.match(value, tolerance) for value in set(values)}
+        levels = [matched[value] for value in values]
+        shape = (-1,) + (1,) * (z.dim() - 1)
+        a, b = (torch.tensor(c, device=z.device, dtype=torch.float32).view(shape)
+                for c in zip(*(self.frame.coefficients(level) for level in levels)))
+        timesteps = torch.tensor([self.schedule.timestep(level) * self.timestep_scale for level in levels],
+                                 device=z.device, dtype=self.timestep_dtype)
+        arguments = dict(self.shared)
+        sample = z.to(self.model_dtype)
+        if self.guided_rows:
+            parts = ("cond", "null") if self.pipeline_name in CONDITIONED_FIRST else ("null", "cond")
+            for path in self.row_paths:
+                arguments[path] = torch.cat([cond[parts[0]][path], cond[parts[1]][path]])
+            sample, timesteps = torch.cat([sample, sample]), torch.cat([timesteps, timesteps])
+        else:
+            arguments.update(cond["cond"])
+        arguments[(self.sample_name,)] = sample
+        arguments[(self.timestep_name,)] = timesteps
+        arguments[("return_dict",)] = False
+        output = self.model(**unflatten(arguments))[0]
+        if output.shape != sample.shape:  # learned variance (PixArt, DiT): the first half is the prediction
+            output = output[:, : sample.shape[1]]
+        output = output.float()
+        if self.guided_rows:
+            first, second = output.chunk(2)
+            conditioned, null = (first, second) if self.pipeline_name in CONDITIONED_FIRST else (second, first)
+            output = null + guidance * (conditioned - null)
+        latent = z.float()
+        prediction = self.schedule.prediction
+        if prediction == "epsilon":
+            x0 = (latent - b * output) / a
+        elif prediction == "v_prediction":
+            x0 = a * latent - b * output
+        elif prediction == "flow":
+            x0 = latent - b * output
+        elif prediction == "sample":
+            x0 = output
+        else:
+            raise UsageError(f"{self.pipeline_name}'s scheduler predicts {prediction!r}, which the native adapter "
+                             "does not read; use whole-pipeline mode")
+        return x0.to(z.dtype)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The pipeline's own decoding: unpack (FLUX), undo the VAE's scaling and shift, decode to [0, 1]."""
+        pipe, (_, _, height, width) = self.pipe, self.run_settings
+        if hasattr(pipe, "_unpack_latents"):
+            z = pipe._unpack_latents(z, height, width, pipe.vae_scale_factor)
+        config = pipe.vae.config
+        mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+        if mean is not None and std is not None:
+            view = (1, -1) + (1,) * (z.dim() - 2)
+            z = z * torch.tensor(std).view(view).to(z) / config.scaling_factor + torch.tensor(mean).view(view).to(z)
+        else:
+            z = z / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
+        image = pipe.vae.decode(z.to(pipe.vae.dtype), return_dict=False)[0].float()
+        if image.shape[-2:] != (height, width) and not self.fixed_size:  # resolution binning (PixArt, Sana)
+            image = pipe.image_processor.resize_and_crop_tensor(image, width, height)
+        return (image / 2 + 0.5).clamp(0, 1)
+
+
+def native_class(described: type) -> Optional[type]:
+    """The native variant of a described diffusers pipeline class, or None for families without an adapter."""
+    if described.pipeline_name not in NATIVE_FAMILIES:
+        return None
+    return type(f"Native{described.__name__}", (NativeDiffusers, described), {"__doc__": described.__doc__})
+

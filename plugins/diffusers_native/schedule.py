@@ -1,0 +1,98 @@
+"""A diffusers scheduler's timesteps as noise levels of the core's sigma schedule, with the family's frame."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from noisesearch.errors import UsageError
+from noisesearch.frames import FlowMatching, Frame, VariancePreserving
+
+PARITY_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
+
+
+def is_flow(scheduler_name: str) -> bool:
+    """Flow-matching schedulers (SD3, FLUX, Sana) step in t, not in a VP noise level."""
+    return scheduler_name.startswith("FlowMatch")
+
+
+@dataclass
+class Schedule:
+    """The solve's levels (sigma labels, a final 0), the model timestep of each, and how to name other levels."""
+
+    levels: torch.Tensor
+    timesteps: torch.Tensor
+    frame: Frame
+    prediction: str  # epsilon, v_prediction, sample or flow
+    train_sigmas: np.ndarray  # VP: the training schedule's sigma at timesteps 0..T-1 (for interpolation)
+    train_steps: int
+    differs: str | None = None  # why the core's Euler step is not this scheduler's own step, if it is not
+
+    def match(self, sigma: float, tolerance: float = 1e-5) -> float:
+        """The schedule level ``sigma`` stands for (within a relative ``tolerance``, for sigmas rounded to a low
+        precision), or ``sigma`` itself when it lies between levels (search over paths re-noises anywhere)."""
+        if math.isinf(sigma) or sigma == 0.0:
+            return sigma
+        finite = [level for level in self.levels.tolist() if math.isfinite(level) and level > 0]
+        nearest = min(finite, key=lambda level: abs(math.log(level) - math.log(sigma)), default=None)
+        if nearest is not None and abs(nearest - sigma) <= tolerance * nearest:
+            return nearest
+        return sigma
+
+    def timestep(self, level: float) -> float:
+        """The model timestep of ``level``: the scheduler's own at its levels, interpolated between them."""
+        for known, timestep in zip(self.levels.tolist(), self.timesteps.tolist()):
+            if known == level:
+                return timestep
+        if isinstance(self.frame, FlowMatching):
+            return (1.0 if math.isinf(level) else level / (1.0 + level)) * self.train_steps
+        log_sigmas = np.log(np.maximum(self.train_sigmas, 1e-12))
+        return float(np.interp(math.log(max(level, 1e-12)), log_sigmas, np.arange(len(log_sigmas))))
+
+
+def read_schedule(scheduler, prediction_override: str | None = None) -> Schedule:
+    """The schedule of a scheduler on which ``set_timesteps`` has run (as the pipeline itself ran it)."""
+    name = type(scheduler).__name__
+    timesteps = scheduler.timesteps.detach().cpu().to(torch.float64)
+    if len(set(timesteps.tolist())) != len(timesteps):
+        raise UsageError(f"{name} evaluates some timesteps twice (a second-order scheduler); the native adapter "
+                         "steps once per timestep: give the pipeline a DDIM, Euler or DPM-Solver scheduler")
+    train_steps = int(scheduler.config.num_train_timesteps)
+    if is_flow(name):
+        t = scheduler.sigmas.detach().cpu().to(torch.float64)
+        levels = torch.tensor([math.inf if float(v) >= 1.0 else float(v) / (1.0 - float(v)) for v in t])
+        return Schedule(levels, timesteps, FlowMatching(), "flow", np.zeros(0), train_steps)
+    alphas = getattr(scheduler, "alphas_cumprod", None)
+    if alphas is None:
+        raise UsageError(f"{name} is neither a variance-preserving nor a flow-matching scheduler; the native "
+                         "adapter cannot read its noise levels")
+    alphas = alphas.detach().cpu().to(torch.float64)
+    train_sigmas = ((1 - alphas) / alphas).sqrt().numpy()
+    sigmas = getattr(scheduler, "sigmas", None)
+    if sigmas is not None and len(sigmas) == len(timesteps) + 1:
+        levels = sigmas.detach().cpu().to(torch.float64).clone()
+        levels[-1] = 0.0
+    else:
+        levels = torch.cat([torch.tensor(train_sigmas[timesteps.long().numpy()]), torch.zeros(1)])
+    final = getattr(scheduler, "final_alpha_cumprod", None)  # DDIM's last step stops at this alpha
+    floor = 0.0 if final is None else math.sqrt((1 - float(final)) / float(final))
+    prediction = prediction_override or scheduler.config.get("prediction_type", "epsilon")
+    return Schedule(levels, timesteps, VariancePreserving(floor), prediction, train_sigmas, train_steps,
+                    _difference(scheduler, name, timesteps))
+
+
+def _difference(scheduler, name: str, timesteps: torch.Tensor) -> str | None:
+    """Why this scheduler's own step is not the DDIM / Euler step between its levels (None when it is)."""
+    if name not in PARITY_SCHEDULERS:
+        return f"{name} is no DDIM, Euler or FlowMatchEuler scheduler"
+    if scheduler.config.get("clip_sample") or scheduler.config.get("thresholding"):
+        return f"{name} clips or thresholds its predictions"
+    if name == "DDIMScheduler":
+        stride = scheduler.config.num_train_timesteps // len(timesteps)
+        if any(int(a) - stride != int(b) for a, b in zip(timesteps[:-1].tolist(), timesteps[1:].tolist())):
+            return (f"DDIM with timestep_spacing {scheduler.config.timestep_spacing!r} steps to levels between its "
+                    "timesteps")
+    return None

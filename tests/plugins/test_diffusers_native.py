@@ -1,0 +1,225 @@
+"""Native denoiser adapters: the core's sampler drives each family's denoiser, so every algorithm runs, and a plain
+solve (or a halving candidate continued from a kept partial solve) is what ``pipe(latents=...)`` makes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import noisesearch
+from noisesearch.module import SearchModule
+from noisesearch.testing import tiny_models
+
+FAMILIES = {  # builder, keyword arguments of the reference pipe() call
+    "sd-ddim": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "ddim"), {}),
+    "sd-euler-v": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "euler", "v_prediction"), {}),
+    "sdxl": (tiny_models.save_tiny_sdxl, {}),
+    "sd3": (tiny_models.save_tiny_sd3, {}),
+    "flux": (tiny_models.save_tiny_flux, {}),
+    "pixart-ddim": (lambda folder: tiny_models.save_tiny_pixart_sigma(folder, scheduler="ddim"), {}),
+    "sana": (tiny_models.save_tiny_sana, {}),
+    "dit": (tiny_models.save_tiny_dit, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("native")
+
+
+@pytest.fixture(scope="module")
+def clip(root):
+    return tiny_models.save_tiny_open_clip(root / "clip")
+
+
+_built: dict = {}
+
+
+def folder_of(root, family):
+    if family not in _built:
+        _built[family] = FAMILIES[family][0](root / family)
+    return _built[family]
+
+
+def load(folder):
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def run(folder, clip, family, algorithm, budget, **settings):
+    """A search from Python, as a diffusers user runs one; returns (results, module)."""
+    if family == "dit":
+        conditions = {"classes": [3, 207]}
+        verifiers = [f"clip-zeroshot:local-dir:{clip}"]
+    else:
+        conditions = {"prompts": ["a red cat", "two dogs"]}
+        verifiers = [f"clip:local-dir:{clip}"]
+        settings = {"height": 32, "width": 32, **settings}
+    module = SearchModule(pipeline=str(folder), algorithm=algorithm, budget_nfe=budget, steps=4,
+                          verifiers=settings.pop("verifiers", verifiers), **settings)
+    return noisesearch.search(**conditions, module=module), module
+
+
+def reference(pipe, family, result, steps=4):
+    """What the pipeline itself makes from the result's recorded noise (DiT: from the recorded seed)."""
+    if family == "dit":
+        generator = torch.Generator().manual_seed(result.noise_seed)
+        return pipe([result.task.condition.class_label], generator=generator, num_inference_steps=steps,
+                    output_type="pt").images[0]
+    return pipe(result.task.condition.prompt, latents=result.noise[None], num_inference_steps=steps, height=32,
+                width=32, output_type="pt").images[0]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_a_native_solve_is_what_the_pipeline_makes_from_the_recorded_noise(root, clip, family):
+    folder = folder_of(root, family)
+    results, module = run(folder, clip, family, "none", None, mode="native")
+    assert not module.pipeline_cls.whole and module.describe()["mode"] == "native"
+    pipe = load(folder)
+    for result in results:
+        theirs = reference(pipe, family, result)
+        assert (theirs - result.image).abs().max() <= 2 / 255, family
+
+
+@pytest.mark.parametrize("family", ["sd-ddim", "flux"])
+def test_halving_continues_kept_partial_solves_exactly(root, clip, family):
+    """Halving stops candidates at a rung, keeps their latents and continues the best: the finished candidate is
+    still the pipeline's image of its initial noise (VP frame with DDIM's final alpha; flow frame from t = 1)."""
+    folder = folder_of(root, family)
+    per_call = 1 if family == "flux" else 2
+    results, module = run(folder, clip, family, "halving", 40 * per_call)
+    assert module.describe()["mode"] == "native"  # chosen without model.mode: halving needs partial solves
+    pipe = load(folder)
+    for result in results:
+        assert result.replayable and result.candidates > 4 and result.nfe <= 40 * per_call
+        assert (reference(pipe, family, result) - result.image).abs().max() <= 2 / 255
+
+
+@pytest.mark.parametrize("family", ["sd-ddim", "flux"])
+@pytest.mark.parametrize("algorithm,args,budget", [
+    ("smc", {"k": 4}, 16), ("beam", {"width": 2, "branch": 2}, 16), ("paths", {"n": 2, "m": 2}, 88),
+    ("halving", {}, 40), ("random", {}, 16),
+])
+def test_every_algorithm_runs_natively_and_charges_the_rows_the_denoiser_sees(root, clip, family, algorithm, args,
+                                                                             budget):
+    folder = folder_of(root, family)
+    per_call = 1 if family == "flux" else 2  # CFG doubles the rows; FLUX's guidance is distilled
+    verifiers = [f"self-supervised:clip:local-dir:{clip}"] if algorithm == "random" else None
+    module = SearchModule(pipeline=str(folder), algorithm=algorithm, algorithm_args=args, budget_nfe=budget * per_call,
+                          steps=4, height=32, width=32, batch_size=3,
+                          **({"verifiers": verifiers} if verifiers else {"verifiers": [f"clip:local-dir:{clip}"]}))
+    assert module.describe()["mode"] == "native"  # random is native here because the verifier needs previews
+    module.load()
+    rows = []
+    denoiser = getattr(module.pipeline.pipe, "unet", None) or module.pipeline.pipe.transformer
+    denoiser.register_forward_hook(  # after the forward: the calls that capture arguments stop before it
+        lambda _, args, kwargs, output: rows.append(
+            (args[0] if args else kwargs.get("sample", kwargs.get("hidden_states"))).shape[0]),
+        with_kwargs=True)
+    results = noisesearch.search(prompts=["a red cat", "two dogs"], module=module)
+    assert module.nfe_used == sum(rows) == sum(result.nfe for result in results)
+    for result in results:
+        assert 0 < result.nfe <= budget * per_call and result.candidates >= 2
+        assert result.image.shape == (3, 32, 32) and all(np.isfinite(v) for v in result.scores.values())
+
+
+def test_gradient_ascent_flows_through_the_native_sampler(root, clip):
+    folder = folder_of(root, "sd3")
+    results, module = run(folder, clip, "sd3", "gradient", 3 * 4 * 2 * 4, algorithm_args={"iterations": 3})
+    assert module.describe()["mode"] == "native"
+    for result in results:
+        assert result.candidates == 3 and np.isfinite(result.score)
+        assert result.noise.abs().max() > 0
+
+
+def test_native_results_do_not_depend_on_the_batch_size(root, clip):
+    folder = folder_of(root, "sd-ddim")
+    runs = [run(folder, clip, "sd-ddim", "smc", 32, algorithm_args={"k": 4}, batch_size=size)[0] for size in (1, 7)]
+    for a, b in zip(*runs):
+        assert a.candidate == b.candidate and a.candidates == b.candidates
+        assert (a.image - b.image).abs().max() <= 1e-4
+
+
+def test_a_loaded_pipeline_object_runs_smc_from_python(root, clip):
+    pipe = load(folder_of(root, "sd-ddim"))
+    (result,) = noisesearch.search(prompts=["a red cat"], pipeline=pipe, algorithm="smc", algorithm_args={"k": 4},
+                                   steps=4, budget_nfe=32, verifiers=[f"clip:local-dir:{clip}"])
+    assert result.candidates >= 4 and result.nfe == 32 and not result.replayable
+
+
+def test_each_prompt_is_encoded_once_per_native_run(root, clip):
+    pipe = load(folder_of(root, "sd-ddim"))
+    calls = []
+    pipe.text_encoder.register_forward_pre_hook(lambda module, args: calls.append(1))
+    results = noisesearch.search(prompts=["a red cat", "two dogs"], pipeline=pipe, algorithm="smc", steps=4,
+                                 algorithm_args={"k": 4}, budget_nfe=32, verifiers=[f"clip:local-dir:{clip}"])
+    assert len(results) == 2
+    # the latent-shape and schedule probes' prompt and negative (2 + 2), then each prompt and its negative once
+    # (2 x 2): never once per step, per level or per batch of candidates
+    assert len(calls) == 8
+
+
+def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip, tmp_path):
+    folder = folder_of(root, "sd-ddim")
+    args = ["--model.pipeline", str(folder), "--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]),
+            "--data.prompts", '["a red cat", "two dogs"]', "--model.steps", "4", "--model.algorithm", "smc",
+            "--model.algorithm_args", "{k: 4}", "--model.budget_nfe", "32", "--model.batch_size", "3"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    for out in (whole, cut):
+        done = cli("predict", *args, "--out", str(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+    journal = cut / "journal" / "rank0.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    candidates = [i for i, line in enumerate(lines) if json.loads(line)["type"] == "candidate"]
+    journal.write_text("".join(lines[: candidates[len(candidates) // 2]]))  # as if killed halfway
+    (cut / "summary.json").unlink()
+    done = cli("resume", str(cut))
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = (json.loads((out / "summary.json").read_text()) for out in (whole, cut))
+    assert [(r["candidate"], r["scores"]) for r in first["results"]] == \
+        [(r["candidate"], r["scores"]) for r in second["results"]]
+    assert first["mode"] == "native"
+
+
+def test_modes_are_chosen_and_refused_cleanly(cli, root, clip, tmp_path):
+    sd = str(folder_of(root, "sd-ddim"))
+    common = ["--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts", '["a red cat"]',
+              "--model.steps", "2", "--overwrite", "true"]
+    done = cli("predict", "--model.pipeline", sd, *common, "--model.budget_nfe", "8", "--out", str(tmp_path / "r"))
+    assert done.returncode == 0 and json.loads((tmp_path / "r" / "summary.json").read_text())["mode"] == "whole"
+    video = tiny_models.save_tiny_text_to_video(tmp_path / "video")
+    cases = {
+        (str(video), "--model.mode", "native"): "has no native denoiser adapter",
+        (str(folder_of(root, "flux")), "--model.sampler", "heun", "--model.algorithm", "smc"): "heun cannot start",
+        (sd, "--model.mode", "whole", "--model.algorithm", "smc"): "model.mode native",
+        (sd, "--model.mode", "sideways"): "model.mode",
+    }
+    done = cli("predict", "--model.mode", "whole", "--data.classes", "3", "--out", str(tmp_path / "d"))
+    assert done.returncode == 2 and "has no whole-pipeline mode" in done.stderr, done.stderr
+    for (pipeline, *args), message in cases.items():
+        done = cli("predict", "--model.pipeline", pipeline, *common, *args, "--out", str(tmp_path / "x"))
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+@pytest.mark.parametrize("algorithm,budget", [("random", 16), ("halving", 40)])
+def test_model_cpu_offload_gives_the_same_search(root, clip, algorithm, budget):
+    """diffusers' offload hooks (accelerate) run for real here with the CPU as the accelerator: the parts leave
+    Lightning's module tree, the adapter's captured calls keep the hooks, and the search is unchanged. What it
+    saves (GPU memory) needs a GPU to measure."""
+    folder = folder_of(root, "sd-ddim")
+    runs = [run(folder, clip, "sd-ddim", algorithm, budget * 2, offload=offload) for offload in (False, True)]
+    (plain, _), (offloaded, module) = runs
+    pipe = module.pipeline.pipe
+    assert module.describe()["offload"] and len(list(module.pipeline.parameters())) == 0
+    assert all("_hf_hook" in part.__dict__ for part in (pipe.unet, pipe.vae, pipe.text_encoder))
+    for a, b in zip(plain, offloaded):
+        assert (a.candidate, a.nfe) == (b.candidate, b.nfe) and (a.image - b.image).abs().max() <= 1e-5
+
+
+def test_offload_is_refused_where_it_does_not_apply(cli, tmp_path):
+    done = cli("predict", "--model.offload", "true", "--data.classes", "3", "--out", str(tmp_path / "digits"))
+    assert done.returncode == 2 and "model.offload applies to diffusers pipelines" in done.stderr
