@@ -93,6 +93,7 @@ class _State:
     root: torch.Tensor
     replayable: bool
     preview: Optional[torch.Tensor] = None
+    earlier: Optional[tuple[float, torch.Tensor]] = None  # the level before and its x0 (multistep samplers)
 
 
 @dataclass
@@ -123,10 +124,13 @@ class _Evaluation:
     image: Optional[torch.Tensor] = None
     gradient: Optional[torch.Tensor] = None
     preview: Optional[torch.Tensor] = None
+    earlier: Optional[torch.Tensor] = None
+    earlier_level: Optional[float] = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
         named = {"root": self.root, "x": self.x, "x0": self.x0, "image": self.image, "gradient": self.gradient,
-                 "preview": self.preview}
+                 "preview": self.preview, "earlier": self.earlier,
+                 "earlier_level": None if self.earlier_level is None else torch.tensor(self.earlier_level)}
         return {key: value.detach().cpu().contiguous() for key, value in named.items() if value is not None}
 
 
@@ -176,7 +180,7 @@ class Executor:
         self.sample_nfe = settings.sample_nfe(type(pipeline))
         self.nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
         self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
-        pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width)
+        pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
         self.frame = pipeline.frame
         self.sigmas = pipeline.sigmas(settings.steps)
         self.shape = pipeline.latent_shape(settings.height, settings.width)
@@ -327,9 +331,10 @@ class Executor:
                 "the algorithm's code or the run's config changed since the run started: start a new run"
             )
         tensors = load_artifact(self.journal.path.parent, record["artifact"]) if self.journal else {}
+        level = tensors.get("earlier_level")
         return _Evaluation(record["scores"], record["nfe"], tensors["root"], record["replayable"],
                            tensors.get("x"), tensors.get("x0"), tensors.get("image"), tensors.get("gradient"),
-                           tensors.get("preview"))
+                           tensors.get("preview"), tensors.get("earlier"), None if level is None else float(level))
 
     def _compute(self, items, encoded, slot) -> dict[int, _Evaluation]:
         groups: dict[tuple, list] = {}
@@ -358,6 +363,7 @@ class Executor:
         cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
         before = self.denoiser.nfe
         gradients = None
+        earlier = None
         if self.whole:
             with torch.no_grad():
                 images = self.pipeline.generate(noises, conditions, self.settings.steps, self.settings.guidance,
@@ -372,7 +378,7 @@ class Executor:
             self.denoiser.charge_backward(self.denoiser.nfe - before)
         else:
             with torch.no_grad():
-                x, x0_stop, images, previews = self._run_plan(chunk, level, noises, cond)
+                x, x0_stop, images, previews, earlier = self._run_plan(chunk, level, noises, cond)
                 raw = self._score(images, conditions, previews)
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
         computed = {}
@@ -388,6 +394,8 @@ class Executor:
                 image=None if stop else images[j].detach().cpu(),
                 gradient=None if gradients is None else gradients[j].cpu(),
                 preview=previews[j].detach().cpu() if stop and previews is not None else None,
+                earlier=earlier[1][j].detach().cpu() if stop and earlier is not None else None,
+                earlier_level=earlier[0] if stop and earlier is not None else None,
             )
         return computed
 
@@ -396,9 +404,11 @@ class Executor:
         search.raw[proposal.id] = evaluation.scores
         if proposal.stop > 0:
             preview = evaluation.preview.to(device, dtype) if evaluation.preview is not None else None
+            earlier = None if evaluation.earlier is None else (evaluation.earlier_level,
+                                                               evaluation.earlier.to(device, dtype))
             search.states[proposal.id] = _State(evaluation.x.to(device, dtype), proposal.stop,
                                                 evaluation.x0.to(device, dtype), evaluation.root, evaluation.replayable,
-                                                preview)
+                                                preview, earlier)
         else:
             fresh = proposal.start is None and proposal.renoise_to is None and not proposal.stochastic
             search.finals[proposal.id] = (evaluation.image, evaluation.root, evaluation.replayable,
@@ -415,10 +425,11 @@ class Executor:
                        evaluation.gradient)
 
     def _run_plan(self, chunk, level, noises, cond):
-        """Denoise a chunk that shares one plan; returns x at the stop level, its x0-prediction, the images, and
-        the x0-previews at ``preview_level`` (latents; None when no verifier needs them or none was reached)."""
+        """Denoise a chunk that shares one plan; returns x at the stop level, its x0-prediction, the images, the
+        x0-previews at ``preview_level`` (latents; None when no verifier needs them or none was reached), and the
+        level before the stop with its x0-predictions (what a multistep sampler continues from; else None)."""
         first = chunk[0][1]
-        previews = None
+        previews = history = None
         if first.start is None:
             x = self.pipeline.initial_latents(noises, self.sigmas.to(noises.device))
             top, cached = float(self.sigmas[0]), None
@@ -429,13 +440,20 @@ class Executor:
             if all(state.preview is not None for state in states):
                 previews = torch.stack([state.preview for state in states])
             top = level
+            if all(state.earlier is not None for state in states) and len({s.earlier[0] for s in states}) == 1:
+                history = (states[0].earlier[0], torch.stack([state.earlier[1] for state in states]))
             if first.renoise_to is not None:
                 x, top, cached = renoise(x, level, first.renoise_to, noises, self.frame), first.renoise_to, None
+        if first.renoise_to is not None or first.stochastic:
+            history = None  # the state moved off the solve it came from
         captured: list[torch.Tensor] = []
+        last: list[tuple[float, torch.Tensor]] = []
 
         def capture(sigma, x0):
             if self.preview_level is not None and abs(float(sigma) - self.preview_level) <= 1e-6 * self.preview_level:
                 captured.append(x0)
+            if self.settings.sampler == "dpm2m":
+                last[:] = [(float(sigma), x0)]
 
         segment = sigmas_between(self.sigmas, top, first.stop).to(x.device)
         if first.stochastic:
@@ -445,7 +463,8 @@ class Executor:
             x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached, self.frame)
             segment, cached = segment[1:], None
         x = solve(self.denoiser, x, segment, cond, self.settings.sampler, x0_first=cached, on_step=capture,
-                  frame=self.frame)
+                  frame=self.frame, earlier=history)
+        earlier = last[0] if first.stop > 0 and len(segment) > 1 and last else None
         x0 = None
         if first.stop > 0:
             x0 = self.denoiser(x, torch.full((x.shape[0],), first.stop, device=x.device, dtype=x.dtype), cond)
@@ -453,7 +472,7 @@ class Executor:
         if captured:
             previews = captured[-1]
         images = self.pipeline.decode(x0 if x0 is not None else x).float().clamp(0, 1)
-        return x, x0, images, previews
+        return x, x0, images, previews, earlier
 
     def _require_differentiable(self) -> None:
         not_differentiable = [v.name for v in self.verifiers if not type(v).differentiable]

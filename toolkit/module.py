@@ -32,7 +32,8 @@ class SearchModule(L.LightningModule):
         budget_nfe: NFE budget of each search, its final sample included. By default 16 samples' worth.
         steps: denoising steps of a full solve; by default the pipeline's.
         guidance: classifier-free guidance scale (1 = none); by default the pipeline's.
-        sampler: ODE solver in sigma space, ``heun`` or ``euler``; by default the pipeline's.
+        sampler: ODE solver in sigma space, ``heun``, ``euler`` or ``dpm2m`` (DPM-Solver++(2M)); by default the
+            pipeline's.
         batch_size: candidates per forward pass of the denoiser. Results do not depend on it.
         height: image height; by default the pipeline's.
         width: image width; by default the pipeline's.
@@ -60,7 +61,7 @@ class SearchModule(L.LightningModule):
         budget_nfe: Optional[PositiveInt] = None,
         steps: Optional[PositiveInt] = None,
         guidance: Optional[float] = None,
-        sampler: Optional[Literal["heun", "euler"]] = None,
+        sampler: Optional[Literal["heun", "euler", "dpm2m"]] = None,
         batch_size: PositiveInt = 32,
         height: Optional[PositiveInt] = None,
         width: Optional[PositiveInt] = None,

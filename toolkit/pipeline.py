@@ -119,7 +119,7 @@ class Pipeline(nn.Module):
         """Keep the parts on the CPU and move each to ``device`` only while it runs (families with ``can_offload``)."""
         raise NotImplementedError
 
-    def configure(self, steps: int, guidance: float, height: int, width: int) -> None:
+    def configure(self, steps: int, guidance: float, height: int, width: int, sampler: str) -> None:
         """Fix a run's settings before its schedule is asked for (families whose schedule depends on the size)."""
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ import torch
 from .denoiser import Denoiser
 from .frames import EDM, Frame
 
-SAMPLERS = ("euler", "heun")
+SAMPLERS = ("euler", "heun", "dpm2m")
 
 
 def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
@@ -28,8 +28,9 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7
 
 
 def calls_per_solve(sampler: str, steps: int) -> int:
-    """Denoiser calls of a full solve: Euler one per step, Heun two per step but one on the step to sigma = 0."""
-    if sampler == "euler":
+    """Denoiser calls of a full solve: Euler and DPM-Solver++(2M) one per step, Heun two per step but one on the step
+    to sigma = 0."""
+    if sampler in ("euler", "dpm2m"):
         return steps
     if sampler == "heun":
         return 2 * steps - 1
@@ -62,6 +63,20 @@ def _euler(x: torch.Tensor, x0: torch.Tensor, sigma: float, sigma_next: float, f
     return a_next * x0 + (b_next / b) * (x - a * x0)
 
 
+def _multistep_correction(x0: torch.Tensor, earlier: tuple[float, torch.Tensor], sigma: float, sigma_next: float,
+                          frame: Frame) -> Optional[torch.Tensor]:
+    """DPM-Solver++(2M)'s second-order term (Lu et al. 2022, midpoint form) added to the first-order (DDIM) step,
+    from the x0-prediction one level earlier; None where it does not apply (no earlier level, an infinite one)."""
+    level_before, x0_before = earlier
+    if math.isinf(level_before) or math.isinf(sigma):
+        return None
+    (a, b), (a_next, b_next) = frame.coefficients(sigma), frame.coefficients(sigma_next)
+    (a_before, b_before) = frame.coefficients(level_before)
+    lam, lam_next, lam_before = math.log(a / b), math.log(a_next / b_next), math.log(a_before / b_before)
+    h, h_before = lam_next - lam, lam - lam_before
+    return 0.5 * (a_next - a * b_next / b) * (h / h_before) * (x0 - x0_before)
+
+
 def solve(
     denoiser: Denoiser,
     x: torch.Tensor,
@@ -71,11 +86,15 @@ def solve(
     on_step: Optional[Callable[[torch.Tensor, torch.Tensor], None]] = None,
     x0_first: Optional[torch.Tensor] = None,
     frame: Frame = EDM,
+    earlier: Optional[tuple[float, torch.Tensor]] = None,
 ) -> torch.Tensor:
     """Integrate the ODE along ``sigmas`` (a full or partial solve, sigma_a -> sigma_b), in the family's ``frame``.
 
     ``on_step(sigma, x0_prediction)`` sees every x0-prediction the solve makes, so previews at intermediate
     levels cost no extra NFE. ``x0_first``, the already known prediction at the first level, saves one call.
+    ``dpm2m`` (DPM-Solver++(2M)) takes its first step first-order unless ``earlier`` (the level before and its
+    x0-prediction) continues a solve, and its last step to the level named 0 first-order too (diffusers'
+    ``final_sigmas_type="zero"``).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
@@ -85,6 +104,12 @@ def solve(
             on_step(sigma, x0)
         level, level_next = float(sigma), float(sigma_next)
         x_next = _euler(x, x0, level, level_next, frame)
+        if sampler == "dpm2m":
+            correction = None if earlier is None or level_next == 0 else _multistep_correction(
+                x0, earlier, level, level_next, frame)
+            if correction is not None:
+                x_next = x_next + correction
+            earlier = (level, x0)
         if sampler == "heun" and level_next > 0:
             if math.isinf(level):
                 raise ValueError("heun cannot step from an infinite noise level; use euler")
@@ -126,7 +151,7 @@ def ancestral_step(
 def segment_calls(sampler: str, sigmas: torch.Tensor) -> int:
     """Denoiser calls of ``solve`` along ``sigmas`` (Heun saves its correction on a step to sigma = 0)."""
     steps = len(sigmas) - 1
-    if sampler == "euler" or steps == 0:
+    if sampler in ("euler", "dpm2m") or steps == 0:
         return steps
     return 2 * steps - (1 if float(sigmas[-1]) == 0.0 else 0)
 

@@ -44,17 +44,26 @@ class NativeDiffusers:
                              "level); use euler, which is its FlowMatchEuler step")
 
     @classmethod
+    def scheduler_sampler(cls) -> str:
+        """The core sampler whose step is the pipeline's scheduler's: DPM-Solver++(2M) for a DPMSolverMultistep
+        scheduler in its default form, the DDIM / Euler step otherwise."""
+        from .schedule import dpm2m_form
+
+        return "dpm2m" if cls.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(cls.scheduler_config or {}) \
+            else "euler"
+
+    @classmethod
     def sample_calls(cls, sampler: str, steps: int) -> int:
         """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""
         levels = super().sample_calls("euler", steps)
         return calls_per_solve(sampler, levels)
 
-    def configure(self, steps: int, guidance: float, height: int, width: int) -> None:
+    def configure(self, steps: int, guidance: float, height: int, width: int, sampler: str) -> None:
         """Read the run's schedule and the denoiser's calling convention from one captured call (once per settings,
         dtype and device)."""
         self.run_settings = (steps, guidance, height, width)
         parameter = next(self.model.parameters())
-        key = (steps, guidance, height, width, parameter.dtype, parameter.device)
+        key = (steps, guidance, height, width, sampler, parameter.dtype, parameter.device)
         if getattr(self, "configured", None) == key:
             return
         self.model_dtype = parameter.dtype
@@ -66,11 +75,11 @@ class NativeDiffusers:
         captured = self._capture([probe], latents=ones)
         # what the pipeline feeds its denoiser from latents= (Euler's init_noise_sigma and input scaling, say)
         self.start_scale = 1.0 if ones is None else float(captured.arguments[self.sample_name].flatten()[0])
-        self.schedule = read_schedule(captured.scheduler)
+        self.schedule = read_schedule(captured.scheduler, sampler)
         self.frame = self.schedule.frame
         if self.schedule.differs and not getattr(self, "warned", False):
-            log.warning("native mode takes the DDIM / Euler step between the scheduler's levels, but %s, so images "
-                        "differ from pipe(latents=...); whole-pipeline mode reproduces them", self.schedule.differs)
+            log.warning("native mode samples the scheduler's levels with model.sampler %s, but %s, so images differ "
+                        "from pipe(latents=...); whole-pipeline mode reproduces them", sampler, self.schedule.differs)
             self.warned = True
         given = captured.arguments.get(self.timestep_name)
         if given is None:
@@ -225,5 +234,7 @@ def native_class(described: type) -> Optional[type]:
     """The native variant of a described diffusers pipeline class, or None for families without an adapter."""
     if described.pipeline_name not in NATIVE_FAMILIES:
         return None
-    return type(f"Native{described.__name__}", (NativeDiffusers, described), {"__doc__": described.__doc__})
+    native = type(f"Native{described.__name__}", (NativeDiffusers, described), {"__doc__": described.__doc__})
+    native.default_sampler = native.scheduler_sampler()
+    return native
 

@@ -11,7 +11,14 @@ import torch
 from noisesearch.errors import UsageError
 from noisesearch.frames import FlowMatching, Frame, VariancePreserving
 
-PARITY_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
+EULER_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
+
+
+def dpm2m_form(config: dict) -> bool:
+    """Whether a DPMSolverMultistep configuration is DPM-Solver++(2M) as the core's ``dpm2m`` takes it."""
+    return (config.get("solver_order", 2) == 2 and config.get("algorithm_type", "dpmsolver++") == "dpmsolver++"
+            and config.get("solver_type", "midpoint") == "midpoint"
+            and config.get("final_sigmas_type", "zero") == "zero" and not config.get("thresholding", False))
 
 
 def is_flow(scheduler_name: str) -> bool:
@@ -53,7 +60,7 @@ class Schedule:
         return float(np.interp(math.log(max(level, 1e-12)), log_sigmas, np.arange(len(log_sigmas))))
 
 
-def read_schedule(scheduler, prediction_override: str | None = None) -> Schedule:
+def read_schedule(scheduler, sampler: str = "euler", prediction_override: str | None = None) -> Schedule:
     """The schedule of a scheduler on which ``set_timesteps`` has run (as the pipeline itself ran it)."""
     name = type(scheduler).__name__
     timesteps = scheduler.timesteps.detach().cpu().to(torch.float64)
@@ -81,13 +88,17 @@ def read_schedule(scheduler, prediction_override: str | None = None) -> Schedule
     floor = 0.0 if final is None else math.sqrt((1 - float(final)) / float(final))
     prediction = prediction_override or scheduler.config.get("prediction_type", "epsilon")
     return Schedule(levels, timesteps, VariancePreserving(floor), prediction, train_sigmas, train_steps,
-                    _difference(scheduler, name, timesteps))
+                    _difference(scheduler, name, timesteps, sampler))
 
 
-def _difference(scheduler, name: str, timesteps: torch.Tensor) -> str | None:
-    """Why this scheduler's own step is not the DDIM / Euler step between its levels (None when it is)."""
-    if name not in PARITY_SCHEDULERS:
-        return f"{name} is no DDIM, Euler or FlowMatchEuler scheduler"
+def _difference(scheduler, name: str, timesteps: torch.Tensor, sampler: str) -> str | None:
+    """Why this scheduler's own step is not the core ``sampler``'s step between its levels (None when it is)."""
+    if name == "DPMSolverMultistepScheduler" and dpm2m_form(scheduler.config):
+        return None if sampler == "dpm2m" else f"{name} takes DPM-Solver++(2M) steps (model.sampler dpm2m)"
+    if name not in EULER_SCHEDULERS:
+        return f"{name} is neither a DDIM, Euler or FlowMatchEuler scheduler nor DPM-Solver++(2M)"
+    if sampler != "euler":
+        return f"{name} takes the DDIM / Euler step (model.sampler euler)"
     if scheduler.config.get("clip_sample") or scheduler.config.get("thresholding"):
         return f"{name} clips or thresholds its predictions"
     if name == "DDIMScheduler":

@@ -14,10 +14,11 @@ from noisesearch.testing import tiny_models
 FAMILIES = {  # builder, keyword arguments of the reference pipe() call
     "sd-ddim": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "ddim"), {}),
     "sd-euler-v": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "euler", "v_prediction"), {}),
+    "sd-dpm": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "dpm"), {}),
     "sdxl": (tiny_models.save_tiny_sdxl, {}),
     "sd3": (tiny_models.save_tiny_sd3, {}),
     "flux": (tiny_models.save_tiny_flux, {}),
-    "pixart-ddim": (lambda folder: tiny_models.save_tiny_pixart_sigma(folder, scheduler="ddim"), {}),
+    "pixart": (tiny_models.save_tiny_pixart_sigma, {}),
     "sana": (tiny_models.save_tiny_sana, {}),
     "dit": (tiny_models.save_tiny_dit, {}),
 }
@@ -79,16 +80,18 @@ def test_a_native_solve_is_what_the_pipeline_makes_from_the_recorded_noise(root,
     folder = folder_of(root, family)
     results, module = run(folder, clip, family, "none", None, mode="native")
     assert not module.pipeline_cls.whole and module.describe()["mode"] == "native"
+    assert module.describe()["sampler"] == ("dpm2m" if family in ("sd-dpm", "pixart") else "euler")
     pipe = load(folder)
     for result in results:
         theirs = reference(pipe, family, result)
         assert (theirs - result.image).abs().max() <= 2 / 255, family
 
 
-@pytest.mark.parametrize("family", ["sd-ddim", "flux"])
+@pytest.mark.parametrize("family", ["sd-ddim", "flux", "sd-dpm"])
 def test_halving_continues_kept_partial_solves_exactly(root, clip, family):
     """Halving stops candidates at a rung, keeps their latents and continues the best: the finished candidate is
-    still the pipeline's image of its initial noise (VP frame with DDIM's final alpha; flow frame from t = 1)."""
+    still the pipeline's image of its initial noise (VP frame with DDIM's final alpha; flow frame from t = 1;
+    DPM-Solver++(2M) continuing from the kept state's multistep history)."""
     folder = folder_of(root, family)
     per_call = 1 if family == "flux" else 2
     results, module = run(folder, clip, family, "halving", 40 * per_call)
@@ -163,11 +166,14 @@ def test_each_prompt_is_encoded_once_per_native_run(root, clip):
     assert len(calls) == 8
 
 
-def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip, tmp_path):
-    folder = folder_of(root, "sd-ddim")
+@pytest.mark.parametrize("family,algorithm", [("sd-ddim", "smc"), ("sd-dpm", "halving")])
+def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip, tmp_path, family, algorithm):
+    """Kept states (and DPM-Solver's history with them) come back from the journal as they were computed."""
+    folder = folder_of(root, family)
     args = ["--model.pipeline", str(folder), "--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]),
-            "--data.prompts", '["a red cat", "two dogs"]', "--model.steps", "4", "--model.algorithm", "smc",
-            "--model.algorithm_args", "{k: 4}", "--model.budget_nfe", "32", "--model.batch_size", "3"]
+            "--data.prompts", '["a red cat", "two dogs"]', "--model.steps", "4", "--model.algorithm", algorithm,
+            "--model.algorithm_args", "{k: 4}" if algorithm == "smc" else "{}", "--model.budget_nfe", "64",
+            "--model.batch_size", "3"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     for out in (whole, cut):
         done = cli("predict", *args, "--out", str(out))

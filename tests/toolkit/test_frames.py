@@ -61,6 +61,28 @@ def test_euler_in_the_flow_frame_is_flowmatcheulers_step_from_pure_noise():
     assert (mine - z).abs().max() < 1e-6
 
 
+def test_dpm2m_in_the_vp_frame_is_dpm_solver_multisteps_step():
+    from diffusers import DPMSolverMultistepScheduler
+
+    scheduler = DPMSolverMultistepScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    scheduler.set_timesteps(6)
+    levels = scheduler.sigmas.double()
+    generator = torch.Generator().manual_seed(3)
+    z = torch.randn(2, 4, 8, 8, generator=generator, dtype=torch.float64)
+    predictions = [torch.randn(z.shape, generator=generator, dtype=torch.float64) for _ in scheduler.timesteps]
+    frame = VariancePreserving()
+    calls = iter(range(len(predictions)))
+
+    def denoiser(x, sigma, cond):  # the scheduler's epsilon, read as x0 at this level
+        a, b = frame.coefficients(float(sigma[0]))
+        return (x - b * predictions[next(calls)]) / a
+
+    mine = solve(denoiser, z.clone(), levels, None, "dpm2m", frame=frame)
+    for timestep, eps in zip(scheduler.timesteps, predictions):
+        z = scheduler.step(eps, timestep, z).prev_sample
+    assert (mine - z).abs().max() < 1e-5
+
+
 @pytest.mark.parametrize("frame", [EDM, VariancePreserving(), FlowMatching()], ids=lambda f: f.name)
 def test_renoising_and_ancestral_steps_land_on_the_frames_marginal(frame):
     """From the clean sample's latent at one level, both give z = a x0 + b eps at the next (b eps Gaussian)."""

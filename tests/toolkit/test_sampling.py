@@ -26,7 +26,7 @@ def test_karras_schedule_ends_at_zero_and_decreases():
     assert torch.all(sigmas[:-1] > sigmas[1:])
 
 
-@pytest.mark.parametrize("sampler,tolerance", [("euler", 0.15), ("heun", 0.03)])
+@pytest.mark.parametrize("sampler,tolerance", [("euler", 0.15), ("heun", 0.03), ("dpm2m", 0.03)])
 def test_solve_matches_exact_flow(sampler, tolerance):
     x = torch.randn(4, 1, 3, 3, generator=torch.Generator().manual_seed(0)) * 80
     sigmas = karras_sigmas(32, 0.002, 80.0)
@@ -45,9 +45,10 @@ def test_heun_is_second_order_and_euler_first():
     assert error("heun", 16) / error("heun", 32) > 3.5
     assert 1.5 < error("euler", 16) / error("euler", 32) < 2.5
     assert error("heun", 32) < error("euler", 32) / 5
+    assert error("dpm2m", 16) / error("dpm2m", 32) > 3.5  # DPM-Solver++(2M): second order at one call a step
 
 
-@pytest.mark.parametrize("sampler", ["euler", "heun"])
+@pytest.mark.parametrize("sampler", ["euler", "heun", "dpm2m"])
 def test_nfe_counter_matches_calls_per_solve(sampler):
     counter = CountingDenoiser(gaussian_denoiser, nfe_per_call=2)
     solve(counter, torch.randn(3, 1, 2, 2), karras_sigmas(7, 0.01, 5.0), None, sampler)
@@ -84,3 +85,17 @@ def test_solve_records_every_prediction_for_previews():
     solve(gaussian_denoiser, torch.ones(1, 1, 1, 1), karras_sigmas(5, 0.01, 3.0), None, "heun",
           on_step=lambda sigma, x0: seen.append(float(sigma)))
     assert len(seen) == 5 and seen[0] == pytest.approx(3.0)
+
+
+def test_dpm2m_partial_solves_compose_when_the_history_is_handed_on():
+    x = torch.randn(2, 1, 3, 3, generator=torch.Generator().manual_seed(4)) * 20
+    sigmas = karras_sigmas(9, 0.002, 20.0)
+    middle = float(sigmas[4])
+    full = solve(gaussian_denoiser, x, sigmas, None, "dpm2m")
+    seen = []
+    half = solve(gaussian_denoiser, x, sigmas_between(sigmas, 20.0, middle), None, "dpm2m",
+                 on_step=lambda sigma, x0: seen.append((float(sigma), x0)))
+    rest = solve(gaussian_denoiser, half, sigmas_between(sigmas, middle, 0.0), None, "dpm2m", earlier=seen[-1])
+    restarted = solve(gaussian_denoiser, half, sigmas_between(sigmas, middle, 0.0), None, "dpm2m")
+    assert (rest - full).abs().max() < 1e-4
+    assert (restarted - full).abs().max() > 1e-3  # without the history the first step is first-order

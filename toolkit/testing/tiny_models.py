@@ -258,13 +258,10 @@ def save_tiny_flux(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def save_tiny_pixart_sigma(folder: Path, seed: int = 0, scheduler: str = "dpm") -> Path:
-    """A PixArt-Sigma pipeline (T5 encoder, learned sigma; 256x256, the smallest size it bins to).
-
-    ``scheduler``: ``dpm`` (DPM-Solver, its default) or ``ddim``.
-    """
+def save_tiny_pixart_sigma(folder: Path, seed: int = 0) -> Path:
+    """A PixArt-Sigma pipeline (T5 encoder, learned sigma, DPM-Solver; 256x256, the smallest size it bins to)."""
     import torch
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
+    from diffusers import DPMSolverMultistepScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
 
     folder = Path(folder)
     t5_tokenizer, t5_vocab = _tiny_t5_tokenizer()
@@ -276,9 +273,7 @@ def save_tiny_pixart_sigma(folder: Path, seed: int = 0, scheduler: str = "dpm") 
                                            norm_type="ada_norm_single", norm_elementwise_affine=False,
                                            norm_eps=1e-6)
     pipe = PixArtSigmaPipeline(tokenizer=t5_tokenizer, text_encoder=_tiny_t5_encoder(t5_vocab), vae=_tiny_vae(),
-                               transformer=transformer,
-                               scheduler=DDIMScheduler(clip_sample=False, steps_offset=1) if scheduler == "ddim"
-                               else DPMSolverMultistepScheduler())
+                               transformer=transformer, scheduler=DPMSolverMultistepScheduler())
     pipe.save_pretrained(folder)
     return folder
 
