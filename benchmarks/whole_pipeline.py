@@ -102,11 +102,22 @@ def main() -> None:
                 for t in pipe.scheduler.timesteps[: options.steps] if len(pipe.scheduler.timesteps) else range(options.steps):
                     denoiser(x, t, encoder_hidden_states=context)
 
+    images = torch.rand(options.candidates, 3, options.size, options.size)
+    latents = torch.randn(options.candidates, *shape)
+
+    def bare_rest() -> None:  # what a search must do besides the forwards: decode every candidate and score it
+        with torch.no_grad():
+            for start in range(0, options.candidates, options.batch_size):
+                chunk = latents[start : start + options.batch_size]
+                pipe.vae.decode(chunk / pipe.vae.config.scaling_factor)
+                judge.score(images[start : start + len(chunk)], [condition] * len(chunk))
+
     pipe.scheduler.set_timesteps(options.steps)
     nfe = module.settings.budget_nfe
     seconds = {"peers": timed(peers, options.repeats), "ours": timed(ours, options.repeats),
                "native": timed(ours_native, options.repeats),
-               "bare_pipe": timed(bare_pipe, options.repeats), "bare_forwards": timed(bare_forwards, options.repeats)}
+               "bare_pipe": timed(bare_pipe, options.repeats), "bare_forwards": timed(bare_forwards, options.repeats),
+               "bare_rest": timed(bare_rest, options.repeats)}
     print(f"pipeline {Path(folder).name}: {options.candidates} candidates, {options.steps} steps, guidance "
           f"{options.guidance}, {options.size}x{options.size}, {nfe} NFEs, torch threads {torch.get_num_threads()}")
     print(f"peers' loop (one pipe() per candidate): {options.candidates / seconds['peers']:.2f} candidates/s")
@@ -121,6 +132,9 @@ def main() -> None:
           f"{per_nfe['bare_forwards']:.3f} (overhead {100 * (per_nfe['ours'] / per_nfe['bare_forwards'] - 1):+.1f}%)")
     print(f"ms per NFE, native mode: {per_nfe['native']:.3f} (overhead against the bare denoiser forwards "
           f"{100 * (per_nfe['native'] / per_nfe['bare_forwards'] - 1):+.1f}%)")
+    bare = per_nfe["bare_forwards"] + per_nfe["bare_rest"]
+    print(f"ms per NFE of the bare work (denoiser forwards + VAE decoding + verifier scoring): {bare:.3f}; framework "
+          f"overhead: whole {100 * (per_nfe['ours'] / bare - 1):+.1f}%, native {100 * (per_nfe['native'] / bare - 1):+.1f}%")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,25 @@ def cli():
     return run_cli
 
 
+@pytest.fixture
+def refused(capsys, monkeypatch):
+    """`noisesearch ARGS` run in this process, for refusals that happen before any search (no interpreter start per
+    case): returns the CompletedProcess a subprocess would give; an unexpected exception fails the test."""
+    from noisesearch.cli import main
+
+    monkeypatch.chdir(ROOT)
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        try:
+            code = main(list(args)) or 0
+        except SystemExit as exit:
+            code = exit.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+    return call
+
+
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
     """Tiny open_clip, transformers CLIP, ViT classifier and DINOv2 folders and an aesthetic head, saved like hub

@@ -2,8 +2,9 @@
 
 Each candidate is ``pipe(prompt, latents=noise, ...)`` with the pipeline's own scheduler, batched over candidates, so
 the chosen image is exactly what the pipeline makes from the recorded noise. Algorithms that only propose initial
-noises (``none``, ``random``, ``zero-order``, ``evolution``) run; partial solves, re-noising, stochastic steps,
-gradients and previews need a denoiser adapter, which this mode does not have.
+noises (``none``, ``random``, ``zero-order``, ``evolution``) run whole; partial solves, re-noising, stochastic steps,
+gradients and previews go to the native adapter (``noisesearch_plugins.diffusers_native``), which
+``DiffusersPipeline.for_search`` picks.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class _Probe(Exception):
 
 
 class DiffusersPipeline(Pipeline):
-    """Any diffusers pipeline taking latents=, run whole per candidate batch (noise search over initial noises)."""
+    """Any diffusers pipeline taking latents=: run whole, or step by step through its family's native adapter."""
 
     name = "diffusers"
     whole = True

@@ -191,7 +191,7 @@ def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip,
     assert first["mode"] == "native"
 
 
-def test_modes_are_chosen_and_refused_cleanly(cli, root, clip, tmp_path):
+def test_modes_are_chosen_and_refused_cleanly(cli, refused, root, clip, tmp_path):
     sd = str(folder_of(root, "sd-ddim"))
     common = ["--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts", '["a red cat"]',
               "--model.steps", "2", "--overwrite", "true"]
@@ -204,10 +204,10 @@ def test_modes_are_chosen_and_refused_cleanly(cli, root, clip, tmp_path):
         (sd, "--model.mode", "whole", "--model.algorithm", "smc"): "model.mode native",
         (sd, "--model.mode", "sideways"): "model.mode",
     }
-    done = cli("predict", "--model.mode", "whole", "--data.classes", "3", "--out", str(tmp_path / "d"))
+    done = refused("predict", "--model.mode", "whole", "--data.classes", "3", "--out", str(tmp_path / "d"))
     assert done.returncode == 2 and "has no whole-pipeline mode" in done.stderr, done.stderr
     for (pipeline, *args), message in cases.items():
-        done = cli("predict", "--model.pipeline", pipeline, *common, *args, "--out", str(tmp_path / "x"))
+        done = refused("predict", "--model.pipeline", pipeline, *common, *args, "--out", str(tmp_path / "x"))
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
 
 
@@ -226,6 +226,40 @@ def test_model_cpu_offload_gives_the_same_search(root, clip, algorithm, budget):
         assert (a.candidate, a.nfe) == (b.candidate, b.nfe) and (a.image - b.image).abs().max() <= 1e-5
 
 
-def test_offload_is_refused_where_it_does_not_apply(cli, tmp_path):
-    done = cli("predict", "--model.offload", "true", "--data.classes", "3", "--out", str(tmp_path / "digits"))
+def test_offload_is_refused_where_it_does_not_apply(refused, tmp_path):
+    done = refused("predict", "--model.offload", "true", "--data.classes", "3", "--out", str(tmp_path / "digits"))
     assert done.returncode == 2 and "model.offload applies to diffusers pipelines" in done.stderr
+
+
+@pytest.mark.parametrize("family", ["sd-ddim", "flux"])
+def test_bf16_runs_natively_on_the_schedules_own_levels(root, clip, family):
+    """Noise levels rounded to bf16 on their way to the denoiser still name the scheduler's levels (and timesteps),
+    and the images stay those of fp32 up to bf16's rounding."""
+    folder = folder_of(root, family)
+    plain, _ = run(folder, clip, family, "none", None, mode="native")
+    rounded, module = run(folder, clip, family, "none", None, mode="native", dtype="bf16")
+    schedule = module.pipeline.schedule
+    for level in schedule.levels.tolist()[:-1]:
+        assert schedule.match(float(torch.tensor(level, dtype=torch.bfloat16)), 4 * torch.finfo(torch.bfloat16).eps) \
+            == level
+    for a, b in zip(plain, rounded):
+        assert (a.image - b.image).abs().mean() < 0.02
+
+
+def test_two_ddp_processes_give_the_one_process_results(cli, root, clip, tmp_path):
+    """Lightning DDP (gloo, 2 CPU processes) sharding each SMC round's candidates of a flow model across ranks."""
+    folder = folder_of(root, "sd3")
+    rows = []
+    for devices in ("1", "2"):
+        out = tmp_path / devices
+        done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
+                   json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts", '["a red cat", "two dogs", "a blue car"]',
+                   "--model.steps", "4", "--model.algorithm", "smc", "--model.algorithm_args", "{k: 4}",
+                   "--model.budget_nfe", "32", "--model.shard", "candidates", "--trainer.accelerator", "cpu",
+                   "--trainer.devices", devices, "--trainer.strategy", "ddp", "--out", str(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["mode"] == "native"
+        rows.append([(r["candidate"], r["nfe"], round(r["scores"]["clip"], 3)) for r in summary["results"]] +
+                    [summary["nfe_used"]])
+    assert rows[0] == rows[1]

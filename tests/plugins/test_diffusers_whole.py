@@ -74,7 +74,7 @@ def test_results_do_not_depend_on_the_batch_size(cli, folders, tmp_path):
         assert a["scores"]["clip"] == pytest.approx(b["scores"]["clip"], abs=1e-3)
 
 
-def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(cli, folders, tmp_path):
+def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(refused, folders, tmp_path):
     cases = {
         ("--model.algorithm", "halving"): "needs partial solves",
         ("--model.algorithm", "smc"): "does not offer",
@@ -84,9 +84,10 @@ def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(cli, folders, tmp
         ("--model.height", "36"): "multiples of 8",
     }
     for args, message in cases.items():
-        done = predict(cli, folders, "ddim", tmp_path / "x", "--model.mode", "whole", *args, "--overwrite", "true")
+        done = predict(refused, folders, "ddim", tmp_path / "x", "--model.mode", "whole", *args, "--overwrite", "true")
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
-    done = cli("predict", "--model.pipeline", str(folders["ddim"]), "--data.classes", "3", "--out", str(tmp_path / "y"))
+    done = refused("predict", "--model.pipeline", str(folders["ddim"]), "--data.classes", "3", "--out",
+                   str(tmp_path / "y"))
     assert done.returncode == 2 and "is prompt-conditional and got a class" in done.stderr
 
 

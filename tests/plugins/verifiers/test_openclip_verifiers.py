@@ -147,17 +147,17 @@ def test_clip_drives_a_search_on_a_text_model_from_a_folder(models, cli, tmp_pat
         assert abs(float(rescored) - record["scores"]["clip"]) < 0.5  # the PNG is quantised to 8 bits
 
 
-def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, cli, tmp_path):
-    done = cli("predict", "--model.verifiers", json.dumps([f"clip:local-dir:{models['open_clip']}"]),
-               "--out", str(tmp_path / "a"))
+def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, refused, tmp_path):
+    done = refused("predict", "--model.verifiers", json.dumps([f"clip:local-dir:{models['open_clip']}"]),
+                   "--out", str(tmp_path / "a"))
     assert done.returncode == 2
     assert "verifier 'clip' judges prompt conditions" in done.stderr and "Traceback" not in done.stderr
-    done = cli("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["x"]',
-               "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{models['open_clip']}"]),
-               "--out", str(tmp_path / "b"))
+    done = refused("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["x"]',
+                   "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{models['open_clip']}"]),
+                   "--out", str(tmp_path / "b"))
     assert done.returncode == 2 and "verifier 'clip-zeroshot' judges class conditions" in done.stderr
-    done = cli("predict", "--model.verifiers", '["no-such-verifier"]', "--out", str(tmp_path / "c"))
+    done = refused("predict", "--model.verifiers", '["no-such-verifier"]', "--out", str(tmp_path / "c"))
     assert done.returncode == 2 and "known verifiers:" in done.stderr and "clip-zeroshot" in done.stderr
-    done = cli("predict", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{tmp_path}/nowhere"]),
-               "--out", str(tmp_path / "d"))
+    done = refused("predict", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{tmp_path}/nowhere"]),
+                   "--out", str(tmp_path / "d"))
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
