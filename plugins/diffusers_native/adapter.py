@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
@@ -20,8 +20,10 @@ from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.sampling import calls_per_solve
 
+from noisesearch_plugins.diffusers_whole.source import call_defaults
+
 from .capture import capture_first_call, flatten, per_row, unflatten
-from .schedule import is_flow, read_schedule
+from .schedule import dpm2m_form, is_flow, read_schedule
 
 NATIVE_FAMILIES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "StableDiffusion3Pipeline", "FluxPipeline",
                    "PixArtSigmaPipeline", "SanaPipeline", "DiTPipeline")
@@ -35,7 +37,6 @@ class NativeDiffusers:
 
     whole = False
     default_sampler = "euler"
-    native_family: ClassVar[bool] = True
 
     @classmethod
     def check_sampler(cls, sampler: str) -> None:
@@ -47,8 +48,6 @@ class NativeDiffusers:
     def scheduler_sampler(cls) -> str:
         """The core sampler whose step is the pipeline's scheduler's: DPM-Solver++(2M) for a DPMSolverMultistep
         scheduler in its default form, the DDIM / Euler step otherwise."""
-        from .schedule import dpm2m_form
-
         return "dpm2m" if cls.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(cls.scheduler_config or {}) \
             else "euler"
 
@@ -98,8 +97,6 @@ class NativeDiffusers:
 
     def _capture(self, conditions: Sequence[Condition], latents: Optional[torch.Tensor] = None):
         steps, guidance, height, width = self.run_settings
-        from noisesearch_plugins.diffusers_whole.source import call_defaults
-
         defaults = call_defaults(type(self.pipe))
         call = {**self._condition_args(conditions, guidance), "num_inference_steps": steps,
                 **self._size_args(height, width)}
@@ -122,7 +119,10 @@ class NativeDiffusers:
 
     def encode(self, conditions: Sequence[Condition]) -> dict[str, dict[tuple, torch.Tensor]]:
         """Each distinct condition's rows of the denoiser's arguments, conditioned and null (captured once per
-        condition and settings, so a prompt is encoded once however many searches and steps use it)."""
+        condition and settings, so a prompt is encoded once however many searches and steps use it). Rows and
+        encodings of conditions outside this batch are dropped: memory stays that of one batch of conditions."""
+        self._keep_encodings(conditions)
+        self.rows_cache = {condition: rows for condition, rows in self.rows_cache.items() if condition in conditions}
         missing = [condition for condition in dict.fromkeys(conditions) if condition not in self.rows_cache]
         for start in range(0, len(missing), PROBE_CHUNK):
             chunk = missing[start:start + PROBE_CHUNK]

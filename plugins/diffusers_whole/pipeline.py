@@ -282,7 +282,14 @@ class DiffusersPipeline(Pipeline):
         return torch.linspace(1.0, 0.0, self.sample_calls("euler", steps) + 1)
 
     def encode(self, conditions: Sequence[Condition]) -> list[Condition]:
+        """The conditions themselves; cached prompt encodings of earlier batches are dropped, so that memory stays
+        that of one batch of conditions however many prompts a run has."""
+        self._keep_encodings(conditions)
         return list(conditions)
+
+    def _keep_encodings(self, conditions: Sequence[Condition]) -> None:
+        prompts = {condition.prompt for condition in conditions}
+        self._encoded = {key: value for key, value in self._encoded.items() if key[0] in prompts}
 
     def select(self, encoded: list[Condition], index: torch.Tensor) -> list[Condition]:
         return [encoded[int(i)] for i in index]

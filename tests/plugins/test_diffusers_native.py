@@ -263,3 +263,13 @@ def test_two_ddp_processes_give_the_one_process_results(cli, root, clip, tmp_pat
         rows.append([(r["candidate"], r["nfe"], round(r["scores"]["clip"], 3)) for r in summary["results"]] +
                     [summary["nfe_used"]])
     assert rows[0] == rows[1]
+
+
+def test_encodings_of_earlier_batches_are_let_go(root, clip):
+    """A run of many prompts holds the encodings of one batch of conditions, not of every prompt it has seen."""
+    module = SearchModule(pipeline=str(folder_of(root, "sd-ddim")), algorithm="smc", algorithm_args={"k": 2},
+                          budget_nfe=16, steps=4, verifiers=[f"clip:local-dir:{clip}"])
+    for batch in (["a red cat", "two dogs"], ["a blue car"]):
+        noisesearch.search(prompts=batch, module=module)
+        assert {c.prompt for c in module.pipeline.rows_cache} == set(batch)
+        assert {prompt for prompt, _ in module.pipeline._encoded} == set(batch)
