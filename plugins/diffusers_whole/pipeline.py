@@ -115,7 +115,7 @@ class DiffusersPipeline(Pipeline):
             "num_classes": classes,
             "draws_noise": draws,
             "fixed_size": "height" not in defaults,
-            "pipeline_name": cls_.__name__,
+            "pipeline_name": family_name(cls_),
             "scheduler": scheduler,
             "scheduler_config": scheduler_config,
             "default_steps": steps if isinstance(steps, int) else 28,
@@ -319,6 +319,11 @@ class DiffusersPipeline(Pipeline):
                                guidance_scale=guidance, generator=generators, output_type="pt",
                                **self._size_args(height, width))
         return as_image_tensor(output.images if hasattr(output, "images") else output.frames, noises.device)
+
+
+def family_name(cls: type) -> str:
+    """The diffusers pipeline class a (possibly user-derived) pipeline class is: the nearest one diffusers defines."""
+    return next((base.__name__ for base in cls.__mro__ if base.__module__.startswith("diffusers.")), cls.__name__)
 
 
 def as_image_tensor(images, device: torch.device) -> torch.Tensor:

@@ -148,7 +148,12 @@ def test_native_results_do_not_depend_on_the_batch_size(root, clip):
 
 
 def test_a_loaded_pipeline_object_runs_smc_from_python(root, clip):
-    pipe = load(folder_of(root, "sd-ddim"))
+    from diffusers import StableDiffusionPipeline
+
+    class MyPipeline(StableDiffusionPipeline):  # a user's own subclass is still its family
+        pass
+
+    pipe = MyPipeline.from_pretrained(folder_of(root, "sd-ddim"))
     (result,) = noisesearch.search(prompts=["a red cat"], pipeline=pipe, algorithm="smc", algorithm_args={"k": 4},
                                    steps=4, budget_nfe=32, verifiers=[f"clip:local-dir:{clip}"])
     assert result.candidates >= 4 and result.nfe == 32 and not result.replayable
