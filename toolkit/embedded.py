@@ -8,6 +8,7 @@ from typing import ClassVar, Optional
 
 import torch
 
+from .edm import edm_x0
 from .errors import UsageError
 from .pipeline import Pipeline
 from .sampling import karras_sigmas
@@ -44,6 +45,26 @@ class EmbeddedPipeline(Pipeline):
 
     def sigmas(self, steps: int) -> torch.Tensor:
         return karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)
+
+    def unet_conditioning(self, cond: torch.Tensor, x: torch.Tensor) -> dict:
+        """The UNet's conditioning keywords for per-sample encodings ``cond``."""
+        raise NotImplementedError
+
+    def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The unconditional encodings classifier-free guidance contrasts ``cond`` with (same shape)."""
+        raise NotImplementedError
+
+    def network(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """EDM-preconditioned x0-prediction (Karras et al. 2022, table 1) for per-sample ``sigma``."""
+        return edm_x0(self.unet, x, sigma.to(x.dtype), self.sigma_data, **self.unet_conditioning(cond, x))
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, guidance: float) -> torch.Tensor:
+        """The x0-prediction, guided against the null condition (Ho & Salimans 2022) when ``guidance`` is not 1."""
+        if guidance == 1.0:
+            return self.network(x, sigma, cond)
+        both = self.network(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([cond, self.null_condition(cond)]))
+        conditioned, null = both.chunk(2)
+        return null + guidance * (conditioned - null)
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return (x0 + 1) / 2

@@ -349,14 +349,11 @@ class Executor:
                 computed.update(self._compute_chunk(members[start : start + size], level, encoded, slot))
         return computed
 
-    def _device(self) -> tuple[torch.device, torch.dtype]:
-        return self.pipeline.placement()
-
     def _compute_chunk(self, members, level, encoded, slot) -> dict[int, _Evaluation]:
         chunk = [(search, proposal) for _, search, proposal in members]
         first = chunk[0][1]
         conditions = [search.task.condition for search, _ in chunk]
-        device, dtype = self._device()
+        device, dtype = self.pipeline.placement()
         noises = None
         if first.start is None or first.renoise_to is not None or first.stochastic:  # else the noise goes unused
             noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
@@ -400,7 +397,7 @@ class Executor:
         return computed
 
     def _integrate(self, search: _Search, proposal: Proposal, evaluation: _Evaluation) -> None:
-        device, dtype = self._device()
+        device, dtype = self.pipeline.placement()
         search.raw[proposal.id] = evaluation.scores
         if proposal.stop > 0:
             preview = evaluation.preview.to(device, dtype) if evaluation.preview is not None else None

@@ -47,7 +47,8 @@ class SearchModule(L.LightningModule):
             are); by default as loaded. ``trainer.precision`` (e.g. ``bf16-true``) converts pipeline and verifiers.
         mode: diffusers pipelines only: ``whole`` runs ``pipe(latents=...)`` per candidate batch (initial-noise
             algorithms), ``native`` drives the pipeline's denoiser with the core's sampler (every algorithm). By
-            default whole where the algorithm and verifiers need only initial noises and final images, else native.
+            default whole where the algorithm and verifiers need only initial noises and final images, else native
+            (and native for pipelines that draw their own noise, such as DiT).
         offload: diffusers pipelines only: model CPU offload (each component is moved to the device only while it
             runs, as diffusers' ``enable_model_cpu_offload``), for pipelines larger than the GPU's memory.
     """

@@ -131,12 +131,13 @@ class DiffusersPipeline(Pipeline):
     @classmethod
     def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type[Pipeline]:
         """Whole-pipeline mode where the search needs only initial noises and final images (parity by
-        construction); the native adapter where it needs more, or where ``model.mode native`` asks for it."""
+        construction); the native adapter where it needs more, for pipelines that draw their own noise, or where
+        ``model.mode native`` asks for it."""
         from noisesearch_plugins.diffusers_native.adapter import NATIVE_FAMILIES, native_class
 
-        plain = algorithm.name in ("none", "random")  # DiT's whole mode can only replay plain draws
+        # a pipeline that draws its own noise (DiT) can replay only plain draws whole: it runs natively by default
         wanted = mode or ("whole" if algorithm.initial_noises_only and not algorithm.uses_gradients
-                          and all(v.preview_sigma is None for v in verifiers) and (plain or not cls.draws_noise)
+                          and all(v.preview_sigma is None for v in verifiers) and not cls.draws_noise
                           else "native")
         if wanted == "whole":
             return cls

@@ -9,7 +9,6 @@ import torch
 from diffusers import UNet2DModel
 
 from noisesearch.conditions import Condition
-from noisesearch.edm import edm_scalings
 from noisesearch.embedded import EmbeddedPipeline
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -48,16 +47,9 @@ class DigitsPipeline(EmbeddedPipeline):
     def encode(self, conditions: Sequence[Condition]) -> torch.Tensor:
         return torch.tensor([condition.class_label for condition in conditions], dtype=torch.long)
 
-    def network(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """EDM-preconditioned x0-prediction (Karras et al. 2022, table 1) for per-sample ``sigma``."""
-        c_skip, c_out, c_in, c_noise = edm_scalings(sigma.to(x.dtype), self.sigma_data)
-        out = self.unet(c_in * x, c_noise, class_labels=labels.to(x.device)).sample
-        return c_skip * x + c_out * out
+    def unet_conditioning(self, labels: torch.Tensor, x: torch.Tensor) -> dict:
+        return {"class_labels": labels.to(x.device)}
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor, guidance: float) -> torch.Tensor:
-        if guidance == 1.0:
-            return self.network(x, sigma, labels)
-        null = torch.full_like(labels, self.num_classes)
-        both = self.network(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([labels, null]))
-        cond, uncond = both.chunk(2)
-        return uncond + guidance * (cond - uncond)
+    def null_condition(self, labels: torch.Tensor) -> torch.Tensor:
+        """Class ``num_classes``, the null class the UNet was trained with."""
+        return torch.full_like(labels, self.num_classes)

@@ -16,7 +16,7 @@ from diffusers import UNet2DModel
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 
-from noisesearch.edm import edm_loss_weight, edm_scalings
+from noisesearch.edm import edm_loss
 
 from .data import NUM_CLASSES, augment, load_split
 from .networks import ClassifierNet, EvaluatorNet, unet_config
@@ -37,10 +37,7 @@ class DiffusionTraining(L.LightningModule):
         sigma = (torch.randn(images.shape[0], device=images.device) * self.p_std + self.p_mean).exp()
         drop = torch.rand(labels.shape[0], device=labels.device) < self.p_uncond
         labels = torch.where(drop, torch.full_like(labels, NUM_CLASSES), labels)
-        c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
-        noisy = images + sigma.view(-1, 1, 1, 1) * torch.randn_like(images)
-        x0 = c_skip * noisy + c_out * self.unet(c_in * noisy, c_noise, class_labels=labels).sample
-        loss = (edm_loss_weight(sigma, self.sigma_data) * (x0 - images) ** 2).mean()
+        loss = edm_loss(self.unet, images, sigma, self.sigma_data, class_labels=labels)
         self.log("loss", loss, prog_bar=True)
         return loss
 

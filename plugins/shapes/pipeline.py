@@ -10,7 +10,6 @@ from diffusers import UNet2DConditionModel
 from transformers import AutoTokenizer, CLIPTextModel
 
 from noisesearch.conditions import Condition
-from noisesearch.edm import edm_scalings
 from noisesearch.errors import UsageError
 from noisesearch.embedded import EmbeddedPipeline
 
@@ -73,17 +72,11 @@ class ShapesPipeline(EmbeddedPipeline):
         """Token states of each distinct prompt, computed once per run."""
         return self.text_states([c.prompt for c in conditions])
 
-    def network(self, x: torch.Tensor, sigma: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """EDM-preconditioned x0-prediction for per-sample ``sigma``."""
-        c_skip, c_out, c_in, c_noise = edm_scalings(sigma.to(x.dtype), self.sigma_data)
-        out = self.unet(c_in * x, c_noise, encoder_hidden_states=states.to(x.dtype)).sample
-        return c_skip * x + c_out * out
+    def unet_conditioning(self, states: torch.Tensor, x: torch.Tensor) -> dict:
+        return {"encoder_hidden_states": states.to(x.dtype)}
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, states: torch.Tensor, guidance: float) -> torch.Tensor:
-        if guidance == 1.0:
-            return self.network(x, sigma, states)
+    def null_condition(self, states: torch.Tensor) -> torch.Tensor:
+        """The empty prompt's token states (computed once)."""
         if self.null_states is None or self.null_states.device != states.device:
             self.null_states = self.text_states([""]).to(states.device)
-        null = self.null_states.expand_as(states)
-        cond, uncond = self.network(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([states, null])).chunk(2)
-        return uncond + guidance * (cond - uncond)
+        return self.null_states.expand_as(states)

@@ -18,7 +18,7 @@ from diffusers import UNet2DConditionModel
 from torch.utils.data import DataLoader, IterableDataset
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from noisesearch.edm import edm_loss_weight, edm_scalings
+from noisesearch.edm import edm_loss
 
 from .data import examples
 from .networks import clip_config, text_encoder_config, unet_config
@@ -72,10 +72,7 @@ class DiffusionTraining(L.LightningModule):
         captions = ["" if torch.rand(()) < self.p_uncond else c for c in captions]
         states = self.text_encoder(tokenize(self.tokenizer, captions).to(images.device)).last_hidden_state
         sigma = (torch.randn(images.shape[0], device=images.device) * self.p_std + self.p_mean).exp()
-        c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
-        noisy = images + sigma.view(-1, 1, 1, 1) * torch.randn_like(images)
-        x0 = c_skip * noisy + c_out * self.unet(c_in * noisy, c_noise, encoder_hidden_states=states).sample
-        loss = (edm_loss_weight(sigma, self.sigma_data) * (x0 - images) ** 2).mean()
+        loss = edm_loss(self.unet, images, sigma, self.sigma_data, encoder_hidden_states=states)
         self.log("loss", loss, prog_bar=True)
         return loss
 

@@ -11,16 +11,16 @@ import noisesearch
 from noisesearch.module import SearchModule
 from noisesearch.testing import tiny_models
 
-FAMILIES = {  # builder, keyword arguments of the reference pipe() call
-    "sd-ddim": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "ddim"), {}),
-    "sd-euler-v": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "euler", "v_prediction"), {}),
-    "sd-dpm": (lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "dpm"), {}),
-    "sdxl": (tiny_models.save_tiny_sdxl, {}),
-    "sd3": (tiny_models.save_tiny_sd3, {}),
-    "flux": (tiny_models.save_tiny_flux, {}),
-    "pixart": (tiny_models.save_tiny_pixart_sigma, {}),
-    "sana": (tiny_models.save_tiny_sana, {}),
-    "dit": (tiny_models.save_tiny_dit, {}),
+FAMILIES = {  # how each tiny pipeline is built
+    "sd-ddim": lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "ddim"),
+    "sd-euler-v": lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "euler", "v_prediction"),
+    "sd-dpm": lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "dpm"),
+    "sdxl": tiny_models.save_tiny_sdxl,
+    "sd3": tiny_models.save_tiny_sd3,
+    "flux": tiny_models.save_tiny_flux,
+    "pixart": tiny_models.save_tiny_pixart_sigma,
+    "sana": tiny_models.save_tiny_sana,
+    "dit": tiny_models.save_tiny_dit,
 }
 
 
@@ -39,7 +39,7 @@ _built: dict = {}
 
 def folder_of(root, family):
     if family not in _built:
-        _built[family] = FAMILIES[family][0](root / family)
+        _built[family] = FAMILIES[family](root / family)
     return _built[family]
 
 
@@ -131,12 +131,17 @@ def test_every_algorithm_runs_natively_and_charges_the_rows_the_denoiser_sees(ro
 
 
 def test_gradient_ascent_flows_through_the_native_sampler(root, clip):
-    folder = folder_of(root, "sd3")
-    results, module = run(folder, clip, "sd3", "gradient", 3 * 4 * 2 * 4, algorithm_args={"iterations": 3})
+    """The verifier's gradient reaches the initial noise back through every step of the pipeline's denoiser."""
+    module = SearchModule(pipeline=str(folder_of(root, "sd3")), algorithm="gradient", algorithm_args={"iterations": 3},
+                          budget_nfe=3 * 4 * 2 * 4, steps=4, height=32, width=32,
+                          verifiers=[f"clip:local-dir:{clip}"])
     assert module.describe()["mode"] == "native"
-    for result in results:
-        assert result.candidates == 3 and np.isfinite(result.score)
-        assert result.noise.abs().max() > 0
+    module.load()
+    backward = []
+    module.pipeline.pipe.transformer.register_full_backward_hook(lambda *_: backward.append(1))
+    (result,) = noisesearch.search(prompts=["a red cat"], module=module)
+    assert len(backward) == 3 * 4  # 3 iterations, each back through the 4 guided denoiser calls of its solve
+    assert result.candidates == 3 and result.nfe == 3 * 4 * 2 * 4 and np.isfinite(result.score)
 
 
 def test_native_results_do_not_depend_on_the_batch_size(root, clip):

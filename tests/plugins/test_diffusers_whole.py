@@ -126,7 +126,7 @@ def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, folder
     out = tmp_path / "dit"
     done = cli("predict", "--model.pipeline", str(folders["dit"]), "--data.classes", "1,207", "--model.steps", "4",
                "--model.budget_nfe", "24", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
-               "--out", str(out))
+               "--model.mode", "whole", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sample_nfe"] == 8 and summary["guidance"] == 4.0 and summary["height"] == 32  # CFG doubles
