@@ -13,10 +13,12 @@ from typing import Any, ClassVar, Mapping, Optional
 import torch
 
 from .errors import UsageError
+from .denoiser import BACKWARD_COST
 from .noise import NoiseSpec, derive_seed
-from .sampling import segment_calls, sigmas_between
+from .samplers import sampler_class
+from .sampling import sigmas_between
 
-GRADIENT_COST = 4  # a forward pass plus a backward pass costed as 3 forwards (Ma et al. 2025)
+GRADIENT_COST = 1 + BACKWARD_COST  # NFEs of a forward and a backward pass, per forward evaluation
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,10 @@ class SearchContext:
         schedule = torch.tensor(self.sigmas)
         top = self.sigmas[0] if start_level is None else (renoise_to or start_level)
         segment = sigmas_between(schedule, top, stop)
-        calls = segment_calls(self.sampler, segment)
+        sampler = sampler_class(self.sampler)
+        calls = sampler.calls(segment)
         if stochastic:
-            calls = 1 + segment_calls(self.sampler, segment[1:])
+            calls = 1 + sampler.calls(segment[1:])
         if start_level is not None and renoise_to is None:
             calls -= 1  # the kept state's x0-prediction at its level is reused
         if stop > 0:

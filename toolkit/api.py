@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from .conditions import Condition
-from .executor import SearchResult, Task
+from .engine import SearchResult, Task
 from .module import SearchModule
 from .resolve import hand_over
 

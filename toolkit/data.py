@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from .conditions import Condition, parse_classes
 from .errors import UsageError
-from .executor import Task
+from .engine import Task
 from .pipeline import Pipeline
 
 

@@ -13,6 +13,9 @@ class Denoiser(Protocol):
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor: ...
 
 
+BACKWARD_COST = 3  # a backward pass through the network costed as 3 forward evaluations (Ma et al. 2025)
+
+
 class CountingDenoiser:
     """Wraps a denoiser and counts NFEs: one per sample per network evaluation (a CFG step costs two).
 
@@ -35,4 +38,4 @@ class CountingDenoiser:
 
     def charge_backward(self, forward_nfe: int) -> None:
         """Count a backward pass through ``forward_nfe`` evaluations as 3 forwards each (Ma et al. 2025)."""
-        self.charge(3 * forward_nfe)
+        self.charge(BACKWARD_COST * forward_nfe)

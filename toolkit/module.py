@@ -13,9 +13,13 @@ from torch import nn
 
 from . import registry
 from .errors import UsageError
-from .executor import Executor, SearchResult, SearchSettings, Task
+from .engine import Executor, SearchResult, SearchSettings, Shard, Task
+from .engine.whole import runs_whole
 from .journal import Journal
 from .resolve import resolve_pipeline, resolve_verifiers
+from .samplers import SAMPLERS
+
+SAMPLER_NAMES = tuple(SAMPLERS)
 
 DEFAULT_BUDGET_SAMPLES = 16
 
@@ -62,7 +66,7 @@ class SearchModule(L.LightningModule):
         budget_nfe: Optional[PositiveInt] = None,
         steps: Optional[PositiveInt] = None,
         guidance: Optional[float] = None,
-        sampler: Optional[Literal["heun", "euler", "dpm2m"]] = None,
+        sampler: Optional[Literal[SAMPLER_NAMES]] = None,
         batch_size: PositiveInt = 32,
         height: Optional[PositiveInt] = None,
         width: Optional[PositiveInt] = None,
@@ -151,7 +155,7 @@ class SearchModule(L.LightningModule):
     def start(self, world: int = 1, rank: int = 0) -> None:
         """Begin a run: the executor holds the NFE counter of all its searches."""
         settings = SearchSettings(**{**self.settings.__dict__, "seed": self.seed})
-        shard = (rank, world, gather_objects) if self.shard == "candidates" and world > 1 else None
+        shard = Shard(rank, world, gather_objects) if self.shard == "candidates" and world > 1 else None
         self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard)
         self.elapsed_s = 0.0
 
@@ -190,7 +194,7 @@ class SearchModule(L.LightningModule):
             self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
         scheduler = self.pipeline_cls.scheduler
-        if scheduler and self.pipeline_cls.whole:
+        if scheduler and runs_whole(self.pipeline_cls):
             sampler = f"steps of its {scheduler}"
         else:
             sampler = f"{self.settings.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
@@ -222,7 +226,7 @@ class SearchModule(L.LightningModule):
             "width": s.width,
             "dtype": self.dtype_name,
             "offload": self.offload,
-            "mode": "whole" if self.pipeline_cls.whole else "native",
+            "mode": "whole" if runs_whole(self.pipeline_cls) else "native",
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
             **({"scheduler": self.pipeline_cls.scheduler} if self.pipeline_cls.scheduler else {}),

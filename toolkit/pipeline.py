@@ -32,6 +32,7 @@ class Pipeline(nn.Module):
     whole: ClassVar[bool] = False  # runs whole from initial noises (``generate``) instead of a denoiser per step
     can_offload: ClassVar[bool] = False  # whether ``offload`` can keep parts on the CPU between their calls
     scheduler: ClassVar[Optional[str]] = None  # the family's own scheduler, when it samples with one
+    other_mode_hint: ClassVar[str] = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
 
     def __init__(self, source: Optional[str] = None):
         super().__init__()
@@ -62,6 +63,11 @@ class Pipeline(nn.Module):
         return cls
 
     @classmethod
+    def display_name(cls) -> str:
+        """The family's name in messages (a described model may give its own class name)."""
+        return cls.name
+
+    @classmethod
     def check_sampler(cls, sampler: str) -> None:
         """Raise a UsageError when the user's ``model.sampler`` does not apply to this family."""
 
@@ -78,9 +84,9 @@ class Pipeline(nn.Module):
     @classmethod
     def sample_calls(cls, sampler: str, steps: int) -> int:
         """Denoiser calls of one full solve with ``steps`` steps (a call under CFG is charged ``nfe_per_call``)."""
-        from .sampling import calls_per_solve
+        from .samplers import sampler_class
 
-        return calls_per_solve(sampler, steps)
+        return sampler_class(sampler).solve_calls(steps)
 
     @classmethod
     def check_size(cls, height: int, width: int) -> None:

@@ -1,0 +1,41 @@
+"""Gradient search scores through the shared scorer: the ensemble's weights shape the gradient it ascends."""
+
+import torch
+
+from noisesearch.conditions import Condition
+from noisesearch.engine import Executor, SearchSettings, Task
+from noisesearch.testing.toys import ToyMixture, ToyVerifier
+from noisesearch_plugins.algorithms import GradientAscent
+
+
+class Farther(ToyVerifier):
+    """The opposite of toy-closeness: a verifier whose gradient points the other way."""
+
+    name = "toy-farness"
+
+    def score(self, images, conditions):
+        return -super().score(images, conditions)
+
+
+def search(verifiers, ensemble="rank", weights=None):
+    params = GradientAscent.parse_params({"iterations": 3, "lr": 2.0})
+    settings = SearchSettings(GradientAscent, params, 4 * 7 * 3 + 7, 4, "heun", 1.0, 8, 8, 8, 0, ensemble, weights)
+    executor = Executor(ToyMixture(), verifiers, settings)
+    with torch.no_grad():
+        (result,) = executor.run([Task(0, Condition(class_label=2), 0)])
+    return result, executor
+
+
+def test_a_zero_weight_verifier_does_not_steer_the_gradient():
+    alone, _ = search([ToyVerifier()])
+    weighted, executor = search([ToyVerifier(), Farther()], "weighted", (1.0, 0.0))
+    assert torch.equal(weighted.image, alone.image) and weighted.candidate == alone.candidate
+    assert set(executor.verifier_seconds) == {"toy-closeness", "toy-farness"}
+    assert all(seconds > 0 for seconds in executor.verifier_seconds.values())
+
+
+def test_equal_weights_of_opposite_verifiers_cancel_the_gradient():
+    """Mean of oriented scores: closeness and farness cancel, so the noise never moves and every candidate ties."""
+    cancelled, _ = search([ToyVerifier(), Farther()], "weighted", (1.0, 1.0))
+    steered, _ = search([ToyVerifier(), Farther()], "weighted", (1.0, 0.0))
+    assert cancelled.candidate == 0 and steered.candidate > 0

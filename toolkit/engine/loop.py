@@ -1,0 +1,272 @@
+"""The round loop: ask every search, charge its budget, evaluate in shared batches, journal, integrate, tell.
+
+Algorithms only propose and learn (nevergrad's ask/tell); the executor owns the budget, the batching, the journal
+and one rule of selection for every algorithm (Ma et al. 2025, section 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+from ..algorithm import Proposal, SearchContext
+from ..conditions import Condition
+from ..denoiser import CountingDenoiser
+from ..journal import Journal
+from ..pipeline import Pipeline
+from ..verifier import Verifier
+from . import whole
+from .gradients import solve_with_gradient
+from .plans import Planner
+from .records import candidate_record, replay
+from .scoring import Scorer, preview_level
+from .selection import Outcomes, choose
+from .state import Evaluation, Finished, KeptState, SearchRun
+from .types import SearchResult, SearchSettings, Task
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's share of every round when a search is sharded by candidates: ``todo[rank::world]``; ``gather``
+    all-gathers a picklable object from every rank (the algorithm is replicated on each)."""
+
+    rank: int
+    world: int
+    gather: Callable[[Any], list]
+
+
+class AlgorithmError(RuntimeError):
+    """An algorithm broke the ask/tell contract (over its budget, a repeated id, an unknown parent)."""
+
+
+class Executor:
+    """Runs searches for many conditions at once; candidates of all of them share the model's batches.
+
+    With ``replay`` (journaled candidate records by (search, repeat, id)), candidates already evaluated are restored,
+    not evaluated again. With a ``shard``, each rank evaluates its share of every round and all ranks integrate all.
+    """
+
+    def __init__(self, pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings,
+                 journal: Optional[Journal] = None, replay: Optional[dict[tuple, dict]] = None,
+                 shard: Optional[Shard] = None):
+        self.pipeline = pipeline
+        self.settings = settings
+        self.journal = journal
+        self.replay = replay or {}
+        self.shard = shard
+        self.scorer = Scorer(verifiers, settings.ensemble, settings.weights)
+        self.sample_nfe = settings.sample_nfe(type(pipeline))
+        self.nfe_per_call = type(pipeline).nfe_per_call(settings.guidance)
+        self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
+        pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
+        self.sigmas = pipeline.sigmas(settings.steps)
+        self.shape = pipeline.latent_shape(settings.height, settings.width)
+        settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
+        if settings.algorithm.uses_gradients:
+            self.scorer.require_differentiable(settings.algorithm.name)
+        self.whole = whole.runs_whole(type(pipeline))
+        if self.whole:
+            whole.check_search(type(pipeline), settings.algorithm, verifiers)
+        self.preview_level = preview_level(self.sigmas, verifiers)
+        self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level)
+        self.outcomes = Outcomes(self.scorer.aggregate)
+
+    @property
+    def verifiers(self) -> list[Verifier]:
+        return self.scorer.verifiers
+
+    @property
+    def verifier_seconds(self) -> dict[str, float]:
+        """Seconds each verifier spent scoring in this process."""
+        return self.scorer.seconds
+
+    @property
+    def nfe_used(self) -> int:
+        """Denoiser evaluations made by this process (replayed candidates count where they were evaluated)."""
+        return self.denoiser.nfe
+
+    def aggregate(self, rows: list[dict[str, float]]) -> list[float]:
+        """Scores of candidates at one level from their oriented per-verifier scores (higher is better)."""
+        return self.scorer.aggregate(rows)
+
+    def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
+        return self.pipeline.denoise(x, sigma, cond, self.settings.guidance)
+
+    def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
+        """Run one search per task to completion and return their results in task order."""
+        distinct = list(dict.fromkeys(task.condition for task in tasks))
+        encoded = self.pipeline.encode(distinct)
+        slot = {condition: i for i, condition in enumerate(distinct)}
+        searches = [self._start(task) for task in tasks]
+        while True:
+            pending: list[tuple[SearchRun, Proposal]] = []
+            for search in searches:
+                if search.done:
+                    continue
+                proposals = search.algorithm.ask()
+                if not proposals:
+                    search.done = True
+                    continue
+                self._charge(search, proposals)
+                pending.extend((search, proposal) for proposal in proposals)
+            if not pending:
+                break
+            evaluations = self._evaluations(pending, encoded, slot)
+            for (search, proposal), evaluation in zip(pending, evaluations):
+                self._integrate(search, proposal, evaluation)
+            told: dict[int, list] = {}
+            for (search, proposal), evaluation in zip(pending, evaluations):
+                told.setdefault(id(search), []).append(self.outcomes.outcome(search, proposal, evaluation))
+            for search in searches:
+                if id(search) in told:
+                    search.algorithm.tell(told[id(search)])
+        return [choose(search, self.scorer.aggregate, self.settings.algorithm.name) for search in searches]
+
+    def _start(self, task: Task) -> SearchRun:
+        context = self._context(task)
+        return SearchRun(task, context, self.settings.algorithm(self.settings.params, context))
+
+    def _context(self, task: Task) -> SearchContext:
+        return SearchContext(
+            seed=self.settings.seed,
+            condition_key=task.condition.key,
+            repeat=task.repeat,
+            budget_nfe=self.settings.budget_nfe,
+            sample_nfe=self.sample_nfe,
+            sigmas=tuple(float(s) for s in self.sigmas),
+            sampler=self.settings.sampler,
+            nfe_per_call=self.nfe_per_call,
+            shape=tuple(self.shape),
+        )
+
+    def _charge(self, search: SearchRun, proposals: list[Proposal]) -> None:
+        """Check the round's proposals (unique ids, known parents) and charge their NFEs before evaluating them."""
+        name = self.settings.algorithm.name
+        ids = [proposal.id for proposal in proposals]
+        repeated = sorted({i for i in ids if i in search.asked or ids.count(i) > 1})
+        if repeated:
+            raise AlgorithmError(f"algorithm {name!r} proposed candidate id {repeated[0]} more than once in search "
+                                 f"{search.task.condition.key!r}: every proposal needs an id of its own")
+        cost = sum(self._cost(search, proposal) for proposal in proposals)
+        if search.nfe + cost > self.settings.budget_nfe:
+            raise AlgorithmError(f"algorithm {name!r} asked for {cost} NFEs with "
+                                 f"{self.settings.budget_nfe - search.nfe} NFEs of its budget left: a bug in the "
+                                 "algorithm")
+        search.asked.update(ids)
+        search.nfe += cost
+
+    def _cost(self, search: SearchRun, proposal: Proposal) -> int:
+        if self.whole:
+            whole.check_proposal(type(self.pipeline), self.settings.algorithm.name, proposal)
+        level = None
+        if proposal.start is not None:
+            if proposal.start not in search.states:
+                raise AlgorithmError(f"proposal {proposal.id} continues candidate {proposal.start}, which kept no "
+                                     "state")
+            level = search.states[proposal.start].level
+        if proposal.gradient and (proposal.start is not None or proposal.stop > 0):
+            raise AlgorithmError("gradient proposals start from a fresh noise and stop at sigma = 0")
+        return search.context.cost(level, proposal.stop, proposal.renoise_to, proposal.stochastic, proposal.gradient)
+
+    def _evaluations(self, pending, encoded, slot) -> list[Evaluation]:
+        """Evaluations of every pending proposal: replayed where journaled, else computed (by this rank's shard)."""
+        found: dict[int, Evaluation] = {}
+        journal_dir = self.journal.path.parent if self.journal is not None else None
+        for i, (search, proposal) in enumerate(pending):
+            record = self.replay.get((*search.key, proposal.id))
+            if record is not None:
+                found[i] = replay(search, proposal, record, journal_dir)
+        todo = [i for i in range(len(pending)) if i not in found]
+        mine = todo if self.shard is None else todo[self.shard.rank::self.shard.world]
+        computed = self._compute([(i, *pending[i]) for i in mine], encoded, slot)
+        if self.journal is not None and computed:
+            order = sorted(computed)
+            self.journal.append([candidate_record(*pending[i], computed[i]) for i in order],
+                                [computed[i].tensors() for i in order])
+        if self.shard is not None:
+            for part in self.shard.gather({i: evaluation.to_cpu() for i, evaluation in computed.items()}):
+                found.update(part)
+        else:
+            found.update(computed)
+        return [found[i] for i in range(len(pending))]
+
+    def _compute(self, items, encoded, slot) -> dict[int, Evaluation]:
+        """Evaluate proposals in chunks of ``batch_size`` that share one plan."""
+        groups: dict[tuple, list] = {}
+        for i, search, proposal in items:
+            level = search.states[proposal.start].level if proposal.start is not None else None
+            key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient)
+            groups.setdefault(key, []).append((i, search, proposal))
+        computed: dict[int, Evaluation] = {}
+        size = self.settings.batch_size
+        for members in groups.values():
+            for start in range(0, len(members), size):
+                computed.update(self._compute_chunk(members[start : start + size], encoded, slot))
+        return computed
+
+    def _compute_chunk(self, members, encoded, slot) -> dict[int, Evaluation]:
+        chunk = [(search, proposal) for _, search, proposal in members]
+        first = chunk[0][1]
+        conditions = [search.task.condition for search, _ in chunk]
+        device, dtype = self.pipeline.placement()
+        noises = None
+        if first.start is None or first.renoise_to is not None or first.stochastic:  # else the noise goes unused
+            noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
+        cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
+        before = self.denoiser.nfe
+        gradients = solved = None
+        if self.whole:
+            with torch.no_grad():
+                images = self.pipeline.generate(noises, conditions, self.settings.steps, self.settings.guidance,
+                                                self.settings.height, self.settings.width,
+                                                [proposal.noise for _, proposal in chunk])
+                raw = self.scorer.score(images, conditions)
+            self.denoiser.charge(self.sample_nfe * len(chunk))
+        elif first.gradient:
+            _, images, raw, gradients = solve_with_gradient(self.planner, self.scorer, noises, cond, conditions)
+            self.denoiser.charge_backward(self.denoiser.nfe - before)
+        else:
+            with torch.no_grad():
+                states = None if first.start is None else [search.states[p.start] for search, p in chunk]
+                solved = self.planner.run(states, noises, cond, renoise_to=first.renoise_to,
+                                          stochastic=first.stochastic, stop=first.stop)
+                images = solved.images
+                raw = self.scorer.score(images, conditions,
+                                        lambda: self.planner.decode_previews(solved.previews, images))
+        nfe_each = (self.denoiser.nfe - before) // len(chunk)
+        stop = first.stop > 0
+        computed = {}
+        for j, (i, search, proposal) in enumerate(members):
+            parent = search.states.get(proposal.start) if proposal.start is not None else None
+            root = parent.root if parent is not None else noises[j].detach().float().cpu()
+            replayable = (parent.replayable if parent is not None else True) and not (
+                proposal.renoise_to is not None or proposal.stochastic)
+            evaluation = Evaluation({name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
+                                    gradient=None if gradients is None else gradients[j].cpu())
+            if stop:  # kept states stay where the pipeline runs; the journal and other ranks take CPU copies
+                evaluation.x, evaluation.x0 = solved.x[j].detach(), solved.x0[j].detach()
+                evaluation.preview = solved.previews[j].detach() if solved.previews is not None else None
+                if solved.history is not None:
+                    evaluation.earlier_level, evaluation.earlier = solved.history[0], solved.history[1][j].detach()
+            else:
+                evaluation.image = images[j].detach().cpu()
+            computed[i] = evaluation
+        return computed
+
+    def _integrate(self, search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> None:
+        search.raw[proposal.id] = evaluation.scores
+        if proposal.stop > 0:
+            device, dtype = self.pipeline.placement()
+            earlier = None if evaluation.earlier is None else (evaluation.earlier_level,
+                                                               evaluation.earlier.to(device, dtype))
+            preview = evaluation.preview.to(device, dtype) if evaluation.preview is not None else None
+            search.states[proposal.id] = KeptState(evaluation.x.to(device, dtype), proposal.stop,
+                                                   evaluation.x0.to(device, dtype), evaluation.root,
+                                                   evaluation.replayable, preview, earlier)
+        else:
+            fresh = proposal.start is None and proposal.renoise_to is None and not proposal.stochastic
+            search.finished[proposal.id] = Finished(evaluation.image, evaluation.root, evaluation.replayable,
+                                                    proposal.noise.fresh_seed if fresh else None)
+        search.levels.setdefault(proposal.stop, []).append((proposal.id, self.scorer.oriented(evaluation.scores)))

@@ -1,0 +1,93 @@
+"""Denoising plans: one chunk of proposals that share a plan, solved from the top or from kept states.
+
+Fresh (from the top of the schedule), continued (from a kept state), re-noised first (search over paths), a
+stochastic first step (SMC, beam), stopped above 0 with an x0-preview: Ma et al. 2025, section 3.2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+
+from ..denoiser import CountingDenoiser
+from ..pipeline import Pipeline
+from ..samplers import History, predict_x0, sampler_class
+from ..sampling import ancestral_step, renoise, sigmas_between
+from .state import KeptState
+
+
+@dataclass
+class Solved:
+    """What a plan made: x at the stop level, its x0-prediction there (None at 0), the images, the previews at
+    the preview level (latents), and the multistep history to continue from (None unless the sampler keeps one)."""
+
+    x: torch.Tensor
+    x0: Optional[torch.Tensor]
+    images: torch.Tensor
+    previews: Optional[torch.Tensor]
+    history: History
+
+
+class Planner:
+    """Runs denoising plans on one pipeline's schedule with one sampler; every call goes through ``denoiser``."""
+
+    def __init__(self, pipeline: Pipeline, denoiser: CountingDenoiser, sigmas: torch.Tensor, sampler: str,
+                 preview_level: Optional[float]):
+        self.pipeline = pipeline
+        self.denoiser = denoiser
+        self.sigmas = sigmas
+        self.sampler = sampler_class(sampler)
+        self.frame = pipeline.frame
+        self.preview_level = preview_level
+
+    def run(self, states: Optional[list[KeptState]], noises: Optional[torch.Tensor], cond: Any, *,
+            renoise_to: Optional[float] = None, stochastic: bool = False, stop: float = 0.0) -> Solved:
+        """Denoise a chunk from the top (``states`` None) or from its kept states, down to ``stop``."""
+        previews = history = None
+        if states is None:
+            x = self.pipeline.initial_latents(noises, self.sigmas.to(noises.device))
+            top, cached = float(self.sigmas[0]), None
+        else:
+            level = states[0].level
+            x = torch.stack([state.x for state in states])
+            cached = torch.stack([state.x0 for state in states])
+            if all(state.preview is not None for state in states):
+                previews = torch.stack([state.preview for state in states])
+            top = level
+            if all(state.earlier is not None for state in states) and len({s.earlier[0] for s in states}) == 1:
+                history = (states[0].earlier[0], torch.stack([state.earlier[1] for state in states]))
+            if renoise_to is not None:
+                x, top, cached = renoise(x, level, renoise_to, noises, self.frame), renoise_to, None
+        if renoise_to is not None or stochastic:
+            history = None  # the state moved off the solve it came from
+        captured: list[torch.Tensor] = []
+
+        def capture(sigma, x0):
+            if self.preview_level is not None and abs(float(sigma) - self.preview_level) <= 1e-6 * self.preview_level:
+                captured.append(x0)
+
+        segment = sigmas_between(self.sigmas, top, stop).to(x.device)
+        if stochastic:
+            if cached is None:
+                cached = predict_x0(self.denoiser, x, segment[0], cond)
+            capture(segment[0], cached)
+            x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached,
+                               self.frame)
+            segment, cached = segment[1:], None
+        solver = self.sampler(self.frame, history)
+        x = solver.solve(self.denoiser, x, segment, cond, on_step=capture, x0_first=cached)
+        kept_history = solver.history if stop > 0 and len(segment) > 1 else None
+        x0 = None
+        if stop > 0:
+            x0 = self.denoiser(x, torch.full((x.shape[0],), stop, device=x.device, dtype=x.dtype), cond)
+            capture(stop, x0)
+        if captured:
+            previews = captured[-1]
+        images = self.pipeline.decode(x0 if x0 is not None else x).float().clamp(0, 1)
+        return Solved(x, x0, images, previews, kept_history)
+
+    def decode_previews(self, previews: Optional[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+        """Preview images: the decoded previews, or the images themselves above the preview level."""
+        return images if previews is None else self.pipeline.decode(previews).float().clamp(0, 1)

@@ -1,0 +1,106 @@
+"""Scoring: each verifier on its own device and timed, previews for preview verifiers, and the ensemble.
+
+The one place scores are made, with and without gradients (Ma et al. 2025, section 3: verifiers and ensembles).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from ..conditions import Condition
+from ..ensemble import mean_rank, oriented, weighted_standardized
+from ..errors import UsageError
+from ..verifier import Verifier
+
+log = logging.getLogger("noisesearch")
+
+
+class Scorer:
+    """Runs the verifiers of a search and combines their scores (``rank``: mean rank; ``weighted``: z-scores)."""
+
+    def __init__(self, verifiers: Sequence[Verifier], ensemble: str = "rank",
+                 weights: Optional[Sequence[float]] = None):
+        self.verifiers = list(verifiers)
+        self.ensemble = ensemble
+        self.weights = tuple(weights) if weights is not None else (1.0,) * len(self.verifiers)
+        self.seconds = {verifier.name: 0.0 for verifier in self.verifiers}
+
+    def values(self, images: torch.Tensor, conditions: list[Condition],
+               previews: Optional[Callable[[], torch.Tensor]] = None) -> dict[str, torch.Tensor]:
+        """Each verifier's scores of a batch (tensors on the images' device; differentiable where the verifier is).
+
+        Each verifier runs on its own parameters' device (``model.verifier_device``); preview verifiers also get
+        ``previews()``, decoded once for all of them.
+        """
+        values: dict[str, torch.Tensor] = {}
+        preview_images = None
+        for verifier in self.verifiers:
+            started = time.perf_counter()
+            parameter = next(verifier.parameters(), None)
+            device = parameter.device if parameter is not None else images.device
+            if type(verifier).preview_sigma is None:
+                scored = verifier.score(images.to(device), conditions)
+            else:
+                if preview_images is None:
+                    preview_images = images if previews is None else previews()
+                scored = verifier.score(images.to(device), conditions, previews=preview_images.to(device))
+            values[verifier.name] = scored.to(images.device)
+            self.seconds[verifier.name] += time.perf_counter() - started
+        return values
+
+    def score(self, images: torch.Tensor, conditions: list[Condition],
+              previews: Optional[Callable[[], torch.Tensor]] = None) -> dict[str, list[float]]:
+        """Each verifier's raw scores of a batch as floats."""
+        return {name: scored.float().cpu().tolist() for name, scored in self.values(images, conditions, previews).items()}
+
+    def objective(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The differentiable aggregate gradient search ascends: the weighted mean of oriented scores, summed over
+        the batch (``rank`` weighs every verifier equally: ranks have no gradient)."""
+        weights = self.weights if self.ensemble == "weighted" else (1.0,) * len(self.verifiers)
+        total = 0.0
+        for verifier, weight in zip(self.verifiers, weights):
+            scored = values[verifier.name]
+            oriented_sum = (scored if type(verifier).higher_is_better else -scored).sum()
+            total = total + (oriented_sum if weight == 1.0 else weight * oriented_sum)
+        return total / sum(weights)
+
+    def oriented(self, scores: dict[str, float]) -> dict[str, float]:
+        """Scores turned so that higher is better; a non-finite score is logged and ranks worst."""
+        rows = {v.name: oriented(scores[v.name], v.higher_is_better) for v in self.verifiers}
+        for name, value in scores.items():
+            if not math.isfinite(value):
+                log.warning("verifier %s gave a non-finite score (%s); the candidate counts as the worst", name, value)
+        return rows
+
+    def aggregate(self, rows: list[dict[str, float]]) -> list[float]:
+        """Scores of candidates at one level from their oriented per-verifier scores (higher is better)."""
+        if self.ensemble == "weighted":
+            return weighted_standardized(rows, {v.name: w for v, w in zip(self.verifiers, self.weights)})
+        return mean_rank(rows)
+
+    def require_differentiable(self, algorithm: str) -> None:
+        """Refuse gradient search over verifiers without gradients."""
+        not_differentiable = [v.name for v in self.verifiers if not type(v).differentiable]
+        if not_differentiable:
+            raise UsageError(
+                f"algorithm {algorithm!r} ascends verifier gradients, but "
+                f"{', '.join(not_differentiable)} is not differentiable; choose differentiable verifiers"
+            )
+
+
+def preview_level(sigmas: torch.Tensor, verifiers: Sequence[Verifier]) -> Optional[float]:
+    """The schedule's noise level nearest (in log sigma) to the one preview verifiers ask for, or None."""
+    wanted = {type(v).preview_sigma for v in verifiers if type(v).preview_sigma is not None}
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise UsageError(f"the verifiers ask for previews at different noise levels ({sorted(wanted)}); the search "
+                         "hands every preview verifier the same one: use verifiers that agree")
+    (sigma,) = wanted
+    positive = [float(s) for s in sigmas if float(s) > 0]
+    return min(positive, key=lambda s: abs(math.log(s) - math.log(sigma)))

@@ -1,0 +1,57 @@
+"""Selection: what each candidate is told and which finished sample a search returns, one rule for every algorithm.
+
+Candidates are compared by the ensemble's aggregate among those at the same level; ties go to the lower id, never
+to evaluation order, so replayed and fresh evaluations give the same result (Ma et al. 2025: best-of-N).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..algorithm import Outcome, Proposal
+from .state import Evaluation, SearchRun
+from .types import SearchResult
+
+Aggregate = Callable[[list[dict[str, float]]], list[float]]
+
+
+class Outcomes:
+    """Tells an algorithm each evaluation's aggregate among every candidate at its level so far (cached per level)."""
+
+    def __init__(self, aggregate: Aggregate):
+        self.aggregate = aggregate
+        self._cache: dict[tuple, tuple[tuple, dict[int, float]]] = {}  # per search: (level, count), aggregates
+
+    def outcome(self, search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> Outcome:
+        history = search.levels[proposal.stop]
+        key = (proposal.stop, len(history))
+        cached = self._cache.get(search.key)
+        if cached is None or cached[0] != key:
+            cached = key, dict(zip([i for i, _ in history], self.aggregate([row for _, row in history])))
+            self._cache[search.key] = cached
+        return Outcome(proposal.id, cached[1][proposal.id], evaluation.scores, evaluation.nfe, proposal.stop,
+                       evaluation.gradient)
+
+
+def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchResult:
+    """The search's result: its best finished candidate by the aggregate score (lower id on ties)."""
+    finals = search.levels.get(0.0, [])
+    if not finals:
+        raise RuntimeError(f"algorithm {algorithm!r} ended a search without a finished sample")
+    aggregates = aggregate([row for _, row in finals])
+    best = max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
+    candidate = finals[best][0]
+    finished = search.finished[candidate]
+    search.states.clear()
+    return SearchResult(
+        task=search.task,
+        candidate=candidate,
+        image=finished.image,
+        noise=finished.root,
+        score=aggregates[best],
+        scores=search.raw[candidate],
+        nfe=search.nfe,
+        candidates=len(search.raw),
+        replayable=finished.replayable,
+        noise_seed=finished.noise_seed,
+    )

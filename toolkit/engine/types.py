@@ -1,0 +1,75 @@
+"""The engine's named types: a search's settings, a task to run, and the result of one search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+import torch
+
+from ..algorithm import SearchAlgorithm
+from ..conditions import Condition
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that fixes a search besides its condition: same settings and seed give the same result."""
+
+    algorithm: type[SearchAlgorithm]
+    params: SearchAlgorithm.Params
+    budget_nfe: int
+    steps: int
+    sampler: str
+    guidance: float
+    batch_size: int
+    height: int
+    width: int
+    seed: int
+    ensemble: str = "rank"
+    weights: Optional[tuple[float, ...]] = None
+
+    def sample_nfe(self, pipeline: type["Pipeline"]) -> int:
+        """NFEs of one full solve of one sample at these settings."""
+        return pipeline.sample_calls(self.sampler, self.steps) * pipeline.nfe_per_call(self.guidance)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One search to run: its position in the run's condition list, the condition and the repeat number."""
+
+    index: int
+    condition: Condition
+    repeat: int
+
+
+@dataclass
+class SearchResult:
+    """The outcome of one search: the chosen sample, its initial noise, scores and cost.
+
+    ``replayable`` says whether ``noise`` alone regenerates ``image`` with the deterministic sampler (false when
+    the chosen sample's path injected noise on the way: search over paths, SMC, beam).
+    """
+
+    task: Task
+    candidate: int
+    image: torch.Tensor
+    noise: torch.Tensor
+    score: float
+    scores: dict[str, float]
+    nfe: int
+    candidates: int
+    replayable: bool = True
+    noise_seed: Optional[int] = None
+
+    @property
+    def pil(self) -> "Image.Image":
+        """The chosen image as a PIL image (8 bits per channel)."""
+        from PIL import Image
+
+        array = (self.image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)

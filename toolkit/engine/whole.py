@@ -1,0 +1,46 @@
+"""Whole-pipeline mode as a capability a pipeline offers: it turns initial noises into images in one call.
+
+A pipeline class with ``whole = True`` implements ``generate``; the engine then refuses, before evaluating
+anything, proposals that need what only a denoiser offers (partial solves, re-noising, stochastic steps, gradients,
+previews). The pipeline names its alternative in ``other_mode_hint``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..algorithm import Proposal, SearchAlgorithm
+from ..errors import UsageError
+from ..pipeline import Pipeline
+from ..verifier import Verifier
+
+INITIAL_NOISE_ALGORITHMS = "none, random, zero-order or evolution"
+
+
+def runs_whole(pipeline: type[Pipeline]) -> bool:
+    """Whether a pipeline class runs whole from initial noises (``generate``) instead of a denoiser per step."""
+    return bool(getattr(pipeline, "whole", False))
+
+
+def check_search(pipeline: type[Pipeline], algorithm: type[SearchAlgorithm], verifiers: Sequence[Verifier]) -> None:
+    """Refuse a search whole-pipeline mode cannot run: gradients through the sampler, or x0-previews."""
+    name, hint = pipeline.display_name(), pipeline.other_mode_hint
+    if algorithm.uses_gradients:
+        raise UsageError(f"algorithm {algorithm.name!r} needs gradients through the sampler, which whole-pipeline "
+                         f"mode ({name}) does not offer; use {INITIAL_NOISE_ALGORITHMS}{hint}")
+    previewing = [v.name for v in verifiers if type(v).preview_sigma is not None]
+    if previewing:
+        raise UsageError(f"verifier {previewing[0]!r} needs x0-previews, which whole-pipeline mode ({name}) does not "
+                         f"offer; choose a verifier of final images{hint}")
+
+
+def check_proposal(pipeline: type[Pipeline], algorithm: str, proposal: Proposal) -> None:
+    """Refuse a proposal that is not a fresh noise solved to the end."""
+    needs = [what for what, used in (
+        ("partial solves", proposal.start is not None or proposal.stop > 0),
+        ("re-noising", proposal.renoise_to is not None), ("stochastic steps", proposal.stochastic),
+        ("gradients", proposal.gradient)) if used]
+    if needs:
+        raise UsageError(f"algorithm {algorithm!r} needs {' and '.join(needs)}, which whole-pipeline mode "
+                         f"({pipeline.display_name()}) does not offer: it runs the pipeline from initial noises only; "
+                         f"use {INITIAL_NOISE_ALGORITHMS}{pipeline.other_mode_hint}")
