@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from jsonargparse import ArgumentParser
-from PIL import Image
 
 from . import metrics, registry
-from .conditions import Condition, parse_classes
+from .conditions import parse_classes
 from .errors import UsageError
 from .resolve import resolve_pipeline, resolve_verifiers
+from .rundir import RunDir
 from .study import AlgorithmSpec, Cell, Study, cells, predict_args
 
 
@@ -32,32 +30,23 @@ def parse(argv: list[str]) -> tuple[Study, Path]:
     return Study(**init), out
 
 
-def load_images(folder: Path) -> tuple[torch.Tensor, list[Condition], dict]:
-    """A finished run's images in [0, 1], their conditions, and its summary."""
-    summary = json.loads((folder / "summary.json").read_text())
-    images = [np.asarray(Image.open(folder / r["image"]), dtype=np.float32) / 255 for r in summary["results"]]
-    tensor = torch.from_numpy(np.stack(images))
-    tensor = tensor[:, None] if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
-    conditions = [Condition(**r["condition"]) for r in summary["results"]]
-    return tensor, conditions, summary
-
-
 def run_cell(study: Study, cell: Cell, folder: Path) -> str:
     """Run (or resume, or reuse) one cell; returns what was done. A budget the cell cannot use raises."""
-    from .cli import run
+    from .predict import predict
 
-    if (folder / "summary.json").exists():
+    run_dir = RunDir(folder)
+    if run_dir.is_finished():
         return "reused"
-    if (folder / "journal").is_dir() and (folder / "config.yaml").exists():
-        run(["resume", str(folder)])
+    if run_dir.can_resume():
+        predict(["resume", str(folder)])
         return "resumed"
-    run(["predict", *predict_args(study, cell), "--out", str(folder), "--overwrite", "true"])
+    predict(["predict", *predict_args(study, cell), "--out", str(folder), "--overwrite", "true"])
     return "ran"
 
 
 def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict:
     """Metrics of a finished cell: evaluator metrics and every scoring verifier's mean score."""
-    images, conditions, summary = load_images(folder)
+    images, conditions, summary = RunDir(folder).load_images()
     searches = len(summary["results"])
     row = {
         "cell": cell.name,

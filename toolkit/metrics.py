@@ -21,6 +21,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 
 from .evaluation import Evaluation
+from .features import pooled  # noqa: F401  (kept importable from here)
 
 
 class _Extractor(nn.Module):
@@ -127,11 +128,6 @@ def judged_accuracy(verdicts) -> dict[str, float]:
     if by_category:
         values["accuracy"] = sum(values.values()) / len(values)
     return values
-
-
-def pooled(output) -> torch.Tensor:
-    """Projected CLIP features from either a tensor or a transformers output object (transformers 4 and 5)."""
-    return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
 class CLIPScore(Metric):

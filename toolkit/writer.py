@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any, Sequence
 
 import lightning as L
@@ -12,15 +11,14 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
 from safetensors.torch import save_file
 
-from .executor import SearchResult
+from .engine import SearchResult
 from .journal import NO_SPACE, DiskFullError, Journal, read_run
-
-RUN_MARKERS = ("summary.json", "journal")
+from .rundir import RUN_MARKERS, RunDir  # noqa: F401  (RUN_MARKERS: kept for importers)
 
 
 def result_stem(result: SearchResult) -> str:
     """``0007-class3-r0``: the task index keeps names unique and sorted; the rest is sanitised."""
-    return f"{result.task.index:04d}-{result.task.condition.slug}-r{result.task.repeat}"
+    return RunDir.stem(result.task.index, result.task.condition.slug, result.task.repeat)
 
 
 def result_record(result: SearchResult) -> dict:
@@ -30,8 +28,8 @@ def result_record(result: SearchResult) -> dict:
         "index": result.task.index,
         "condition": result.task.condition.as_dict(),
         "repeat": result.task.repeat,
-        "image": f"images/{stem}.png",
-        "noise": f"noises/{stem}.safetensors",
+        "image": RunDir.image_name(stem),
+        "noise": RunDir.noise_name(stem),
         "candidate": result.candidate,
         "score": result.score,
         "scores": result.scores,
@@ -42,11 +40,11 @@ def result_record(result: SearchResult) -> dict:
     }
 
 
-def save_result(out: Path, result: SearchResult) -> dict:
+def save_result(run_dir: RunDir, result: SearchResult) -> dict:
     """Write one result's PNG and noise (key ``noise``, the layout the pipeline takes as ``latents=``)."""
     record = result_record(result)
-    result.pil.save(out / record["image"])
-    save_file({"noise": result.noise.contiguous()}, str(out / record["noise"]))
+    result.pil.save(run_dir.file(record["image"]))
+    save_file({"noise": result.noise.contiguous()}, str(run_dir.file(record["noise"])))
     return record
 
 
@@ -62,15 +60,15 @@ def make_grid(images: Sequence[Image.Image], columns: int, scale: int = 4) -> Im
     return grid
 
 
-def write_summary(out: Path, header: dict, records: list[dict]) -> dict:
+def write_summary(run_dir: RunDir, header: dict, records: list[dict]) -> dict:
     """Write ``summary.json`` and ``grid.png`` (one row per condition when repeats are equal)."""
     records = sorted(records, key=lambda r: r["index"])
     summary = {**header, "results": records}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    run_dir.write_summary(summary)
     if records:
         repeats = max(r["repeat"] for r in records) + 1
         columns = repeats if repeats > 1 else min(len(records), 10)
-        make_grid([Image.open(out / r["image"]) for r in records], columns).save(out / "grid.png")
+        make_grid([Image.open(run_dir.file(r["image"])) for r in records], columns).save(run_dir.grid_path)
     return summary
 
 
@@ -88,14 +86,14 @@ class ResultWriter(BasePredictionWriter):
 
     def __init__(self, out: str):
         super().__init__(write_interval="batch")
-        self.out = Path(out)
+        self.run_dir = RunDir(out)
+        self.out = self.run_dir.path
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        for folder in ("images", "noises", "journal", "parts"):
-            (self.out / folder).mkdir(parents=True, exist_ok=True)
+        self.run_dir.prepare()
         rank = trainer.global_rank
-        pl_module.journal = Journal(self.out / "journal" / f"rank{rank}.jsonl", rank)
-        (self.out / "parts" / f"rank{rank}.json").unlink(missing_ok=True)
+        pl_module.journal = Journal(self.run_dir.journal_path(rank), rank)
+        self.run_dir.clear_part(rank)
 
     def writes_results(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
         """Sharding by candidates gives every rank the same results: rank 0 alone writes them."""
@@ -105,7 +103,7 @@ class ResultWriter(BasePredictionWriter):
         if not prediction or not self.writes_results(trainer, pl_module):
             return
         try:
-            records = [save_result(self.out, result) for result in prediction]
+            records = [save_result(self.run_dir, result) for result in prediction]
         except OSError as error:
             if error.errno in NO_SPACE:
                 raise DiskFullError(f"no space left while writing results to {self.out}: free space, then "
@@ -116,12 +114,12 @@ class ResultWriter(BasePredictionWriter):
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds}
-        (self.out / "parts" / f"rank{trainer.global_rank}.json").write_text(json.dumps(part))
+        self.run_dir.write_part(trainer.global_rank, part)
         pl_module.journal.close()
         trainer.strategy.barrier("noisesearch-summary")
         if trainer.is_global_zero:
-            parts = [json.loads((self.out / "parts" / f"rank{r}.json").read_text()) for r in range(trainer.world_size)]
-            candidates, results = read_run(self.out / "journal")
+            parts = self.run_dir.read_parts(trainer.world_size)
+            candidates, results = read_run(self.run_dir.journal_dir)
             header = {
                 **pl_module.describe(),
                 "nfe_used": sum(record["nfe"] for record in candidates.values()),
@@ -130,7 +128,7 @@ class ResultWriter(BasePredictionWriter):
                                for name in parts[0].get("verifier_s", {})},
             }
             records = [result["record"] for result in results.values()]
-            write_summary(self.out, header, records)
+            write_summary(self.run_dir, header, records)
             print(format_table(records))
             scoring = ", ".join(f"{name} {seconds} s" for name, seconds in header["verifier_s"].items())
             print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s (verifiers: {scoring}); "

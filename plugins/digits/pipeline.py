@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-from diffusers import UNet2DModel
-
 from noisesearch.conditions import Condition
 from noisesearch.embedded import EmbeddedPipeline
 
-WEIGHTS = Path(__file__).parent / "weights"
+from .networks import WEIGHTS
+
 FAMILY = "digits"
 
 
@@ -33,11 +31,13 @@ class DigitsPipeline(EmbeddedPipeline):
 
     def __init__(self, source: Optional[str] = None):
         super().__init__(source)
+        from diffusers import UNet2DModel
+
         self.unet = UNet2DModel.from_pretrained(self.folder / "unet", local_files_only=True).eval()
 
     @classmethod
     def evaluation(cls):
-        from .verifier import DigitsEvaluation
+        from .evaluation import DigitsEvaluation
 
         return DigitsEvaluation()
 

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-from diffusers import UNet2DConditionModel
-from transformers import AutoTokenizer, CLIPTextModel
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
@@ -35,6 +33,9 @@ class ShapesPipeline(EmbeddedPipeline):
 
     def __init__(self, source: Optional[str] = None):
         super().__init__(source)
+        from diffusers import UNet2DConditionModel
+        from transformers import AutoTokenizer, CLIPTextModel
+
         folder = self.folder
         self.tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
         self.text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True,

@@ -1,0 +1,40 @@
+"""The run folder: one owner of its layout; clearing a run touches nothing else in the folder."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from noisesearch.errors import UsageError
+from noisesearch.rundir import RunDir
+
+
+def test_clear_removes_a_run_and_keeps_the_users_files(tmp_path):
+    run = RunDir(tmp_path)
+    run.prepare()
+    run.write_config("seed_everything: 0\n")
+    run.write_fingerprint({"seed": 0})
+    (tmp_path / "notes.txt").write_text("mine")
+    assert run.holds_run() and run.can_resume() and not run.is_finished()
+    run.clear()
+    assert not run.holds_run() and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_load_images_reads_back_what_a_run_wrote(tmp_path):
+    run = RunDir(tmp_path)
+    run.prepare()
+    stem = RunDir.stem(3, "class7", 1)
+    pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5
+    Image.fromarray(pixels).save(run.file(RunDir.image_name(stem)))
+    run.write_summary({"results": [{"condition": {"class_label": 7}, "image": RunDir.image_name(stem)}]})
+    images, conditions, summary = run.load_images()
+    assert stem == "0003-class7-r1" and conditions[0].class_label == 7
+    assert images.shape == (1, 3, 4, 4)
+    assert np.array_equal((images[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), pixels)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+
+
+def test_a_folder_without_a_finished_run_is_refused_in_one_line(tmp_path):
+    with pytest.raises(UsageError, match="holds no finished run"):
+        RunDir(tmp_path).read_summary()

@@ -1,0 +1,140 @@
+"""``noisesearch predict`` and ``resume``: the LightningCLI that runs searches and prepares the run folder."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import yaml
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from . import __version__
+from .data import ConditionsDataModule
+from .errors import UsageError
+from .journal import read_run
+from .module import SearchModule
+from .progress import SearchProgressBar
+from .rundir import RunDir
+from .writer import ResultWriter
+
+warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+
+TRAINER_DEFAULTS = {
+    "accelerator": "auto",
+    "devices": 1,
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_model_summary": False,
+    "inference_mode": False,  # gradient-based search needs autograd inside predict; no_grad is used otherwise
+    "callbacks": [SearchProgressBar()],
+}
+
+
+class NoiseSearchCLI(LightningCLI):
+    """LightningCLI with one subcommand, ``predict``, plus ``--out`` and ``--overwrite``."""
+
+    def __init__(self, args: Optional[list[str]] = None):
+        super().__init__(
+            SearchModule,
+            ConditionsDataModule,
+            subclass_mode_model=False,
+            subclass_mode_data=False,
+            seed_everything_default=0,
+            save_config_callback=None,
+            trainer_defaults=TRAINER_DEFAULTS,
+            auto_configure_optimizers=False,
+            parser_kwargs={"prog": "noisesearch", "description": "noise search for diffusion models"},
+            args=args,
+        )
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {"predict": {"model", "dataloaders", "datamodule"}}
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--out", type=str, default="outputs/run", help="output folder of the run")
+        parser.add_argument("--overwrite", type=bool, default=False, help="replace a finished run in --out")
+        parser.add_argument("--resume", type=bool, default=False, help="continue the run in --out from its journal "
+                            "(`noisesearch resume DIR` sets this)")
+        parser.link_arguments("model.shard", "trainer.use_distributed_sampler",
+                              compute_fn=lambda shard: shard != "candidates")
+
+    def before_predict(self) -> None:
+        config = self.config["predict"]
+        out = Path(config["out"])
+        run_dir = RunDir(out)
+        primary = is_primary_process()
+        if config["resume"]:
+            self._load_journal(run_dir)
+        elif not primary:
+            pass  # processes that Lightning launched for ranks > 0 leave the folder to rank 0
+        elif not config["overwrite"] and run_dir.holds_run():
+            raise UsageError(f"--out {out} already holds a run; pick another --out, `noisesearch resume {out}`, "
+                             "or pass --overwrite true")
+        elif config["overwrite"]:
+            run_dir.clear()
+        tasks = self.datamodule.resolve(self.model.pipeline_cls)
+        self.model.check_tasks(tasks)
+        self.model.prepare(self.trainer.strategy.root_device)
+        self.model.check_schedule()
+        self.model.seed = int(config["seed_everything"])
+        if primary:
+            self._check_fingerprint(run_dir, config["resume"])
+        out.mkdir(parents=True, exist_ok=True)
+        if not config["resume"] and primary:
+            self._dump_config()
+            run_dir.write_config(yaml.safe_dump(self.config_dump, sort_keys=False))
+        self.trainer.callbacks.append(ResultWriter(str(out)))
+
+    def _load_journal(self, run_dir: RunDir) -> None:
+        if not run_dir.journal_dir.is_dir():
+            raise UsageError(f"{run_dir} is no noisesearch run to resume: it has no journal/ (start one with "
+                             "`noisesearch predict --out DIR`)")
+        self.model.replay, self.model.finished = read_run(run_dir.journal_dir)
+
+    def _check_fingerprint(self, run_dir: RunDir, resuming: bool) -> None:
+        """Record the settings that fix results; on resume, refuse settings that changed since the start."""
+        current = {**self.model.describe(), "noisesearch": __version__}
+        started = run_dir.read_fingerprint() if resuming else None
+        if started is None:
+            run_dir.write_fingerprint(current)
+            return
+        # settings a run's older version did not record yet (model.mode, model.offload) take their defaults there
+        changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(started)
+                   if key != "noisesearch" and started.get(key) != current.get(key)]
+        if changed:
+            raise UsageError(f"cannot resume {run_dir}: its settings changed since it started ({'; '.join(changed)}); "
+                             "restore its config.yaml or start a new run")
+
+    def predict(self, model: SearchModule, datamodule: ConditionsDataModule, **kwargs) -> None:
+        """Run ``trainer.predict``; results go to the writer, so none are kept in memory."""
+        kwargs["return_predictions"] = False
+        self.trainer.predict(model, datamodule=datamodule, **kwargs)
+
+
+def is_primary_process() -> bool:
+    """Whether this is the process a user started (Lightning sets LOCAL_RANK/NODE_RANK for the ones it launches)."""
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def resume_args(args: list[str]) -> list[str]:
+    """``resume DIR [overrides]`` as the ``predict`` call that continues it."""
+    if len(args) < 2 or args[1].startswith("-"):
+        raise UsageError("usage: noisesearch resume DIR [--trainer.KEY VALUE ...]")
+    run_dir = RunDir(args[1])
+    if not run_dir.can_resume():
+        raise UsageError(f"{run_dir} is no noisesearch run to resume: it needs config.yaml and journal/ "
+                         "(start one with `noisesearch predict --out DIR`)")
+    out = run_dir.path
+    return ["predict", "--config", str(run_dir.config_path), *args[2:], "--out", str(out), "--resume", "true",
+            "--overwrite", "false"]
+
+
+def predict(args: list[str]) -> None:
+    """Run ``predict ...`` or ``resume DIR ...`` (a user error raises UsageError)."""
+    if args[0] == "resume":
+        args = resume_args(args)
+    NoiseSearchCLI(args=args)

@@ -1,0 +1,139 @@
+"""The run folder: the one owner of its layout and schema (config.yaml, run.json, summary.json, images/, noises/,
+journal/, parts/), for the writer, resume, bench and the worlds' evaluators.
+
+    out/
+      config.yaml     the predict config that reproduces the run (LightningCLI's dump)
+      run.json        the settings that fix results, compared on resume (the fingerprint)
+      summary.json    settings, cost and one record per search (written when the run ends)
+      grid.png        the chosen images
+      images/         one PNG per search:      NNNN-<condition slug>-rR.png
+      noises/         its root noise:          NNNN-<condition slug>-rR.safetensors (key ``noise``)
+      journal/        rankN.jsonl and artifacts/rankN/*.safetensors: the record of truth (noisesearch.journal)
+      parts/          rankN.json: each rank's timings, merged into summary.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .errors import UsageError
+
+CONFIG, FINGERPRINT, SUMMARY, GRID = "config.yaml", "run.json", "summary.json", "grid.png"
+FOLDERS = ("images", "noises", "journal", "parts")
+RUN_MARKERS = (SUMMARY, "journal")
+
+
+class RunDir:
+    """A run's output folder; every path and file format of a run is named here and nowhere else."""
+
+    def __init__(self, path: Union[str, Path]):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.path / "journal"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG
+
+    def journal_path(self, rank: int) -> Path:
+        """The journal file of one rank."""
+        return self.journal_dir / f"rank{rank}.jsonl"
+
+    def holds_run(self) -> bool:
+        """Whether a run (finished or interrupted) already lives here."""
+        return any((self.path / marker).exists() for marker in RUN_MARKERS)
+
+    def is_finished(self) -> bool:
+        return (self.path / SUMMARY).exists()
+
+    def can_resume(self) -> bool:
+        """Whether the folder holds what resuming needs: its config and its journal."""
+        return self.config_path.is_file() and self.journal_dir.is_dir()
+
+    def clear(self) -> None:
+        """Remove a previous run's files (nothing else in the folder is touched)."""
+        for name in (SUMMARY, GRID, CONFIG, FINGERPRINT):
+            (self.path / name).unlink(missing_ok=True)
+        for folder in FOLDERS:
+            shutil.rmtree(self.path / folder, ignore_errors=True)
+
+    def prepare(self) -> None:
+        """Create the folders a running rank writes into."""
+        for folder in FOLDERS:
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, text: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(text)
+
+    def read_fingerprint(self) -> Optional[dict]:
+        path = self.path / FINGERPRINT
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_fingerprint(self, settings: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / FINGERPRINT).write_text(json.dumps(settings, indent=2) + "\n")
+
+    @staticmethod
+    def stem(index: int, slug: str, repeat: int) -> str:
+        """``0007-class3-r0``: the task index keeps names unique and sorted; the slug is sanitised already."""
+        return f"{index:04d}-{slug}-r{repeat}"
+
+    @staticmethod
+    def image_name(stem: str) -> str:
+        return f"images/{stem}.png"
+
+    @staticmethod
+    def noise_name(stem: str) -> str:
+        return f"noises/{stem}.safetensors"
+
+    def write_part(self, rank: int, part: dict) -> None:
+        """One rank's timings, merged by rank 0 when every rank is done."""
+        (self.path / "parts" / f"rank{rank}.json").write_text(json.dumps(part))
+
+    def clear_part(self, rank: int) -> None:
+        (self.path / "parts" / f"rank{rank}.json").unlink(missing_ok=True)
+
+    def read_parts(self, world: int) -> list[dict]:
+        return [json.loads((self.path / "parts" / f"rank{r}.json").read_text()) for r in range(world)]
+
+    def write_summary(self, summary: dict) -> None:
+        (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+
+    def read_summary(self) -> dict:
+        path = self.path / SUMMARY
+        if not path.is_file():
+            raise UsageError(f"{self.path} holds no finished run (no {SUMMARY}); run `noisesearch predict --out "
+                             f"{self.path}` or `noisesearch resume {self.path}` first")
+        return json.loads(path.read_text())
+
+    @property
+    def grid_path(self) -> Path:
+        return self.path / GRID
+
+    def file(self, name: str) -> Path:
+        """A file a summary record names (``images/...``, ``noises/...``)."""
+        return self.path / name
+
+    def load_images(self) -> tuple[Any, list, dict]:
+        """The finished run's chosen images in [0, 1] (N, C, H, W), their conditions, and its summary."""
+        import numpy as np
+        import torch
+        from PIL import Image
+
+        from .conditions import Condition
+
+        summary = self.read_summary()
+        arrays = [np.asarray(Image.open(self.file(r["image"])), dtype=np.float32) / 255 for r in summary["results"]]
+        tensor = torch.from_numpy(np.stack(arrays))
+        tensor = tensor[:, None] if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
+        conditions = [Condition(**r["condition"]) for r in summary["results"]]
+        return tensor, conditions, summary
