@@ -49,12 +49,13 @@ def models(tmp_path_factory):
     """Tiny open_clip, transformers CLIP, ViT classifier and DINOv2 folders and an aesthetic head, saved like hub
     checkpoints to folders the project never saw."""
     from noisesearch.testing import tiny_models
+    from noisesearch_plugins.verifiers.aesthetic import save_random_head
 
     root = tmp_path_factory.mktemp("models")
     return {
         "open_clip": tiny_models.save_tiny_open_clip(root / "open-clip"),
         "other_open_clip": tiny_models.save_tiny_open_clip(root / "other-open-clip", seed=1),
-        "aesthetic": tiny_models.save_tiny_aesthetic_head(root / "aesthetic.safetensors"),
+        "aesthetic": save_random_head(root / "aesthetic.safetensors"),
         "clip": tiny_models.save_tiny_clip(root / "hf-clip"),
         "vit": tiny_models.save_tiny_image_classifier(root / "vit"),
         "dino": tiny_models.save_tiny_dino(root / "dino"),

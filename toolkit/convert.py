@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from . import registry
 from .errors import UsageError
 
 
@@ -45,19 +46,21 @@ def to_open_clip_folder(tensors: dict[str, torch.Tensor], folder: Path, architec
 
 
 def main(args: list[str]) -> int:
-    """Convert one checkpoint: to a .safetensors file, an open_clip folder or an ImageReward folder."""
+    """Convert one checkpoint: to a .safetensors file, an open_clip folder, or the folder a verifier loads."""
     parser = argparse.ArgumentParser(prog="noisesearch convert", description=__doc__)
     parser.add_argument("source", type=Path, help="the published .pt / .pth / .bin checkpoint")
     parser.add_argument("target", type=Path, help="OUT.safetensors, or a folder with --open-clip / --imagereward")
     parser.add_argument("--open-clip", metavar="ARCH", help="write a local-dir: folder for open_clip model ARCH")
-    parser.add_argument("--imagereward", action="store_true", help="write an imagereward:DIR folder")
-    parser.add_argument("--tokenizer", default="bert-base-uncased", help="BERT tokenizer of --imagereward")
+    parser.add_argument("--to", metavar="VERIFIER", help="write the folder verifier VERIFIER loads (a verifier with a "
+                        "converter: imagereward)")
+    parser.add_argument("--imagereward", action="store_true", help="the same as --to imagereward")
+    parser.add_argument("--tokenizer", default="bert-base-uncased", help="BERT tokenizer of --to imagereward")
     options = parser.parse_args(args)
+    target = "imagereward" if options.imagereward else options.to
+    verifier = registry.lookup("verifiers", target).cls if target else None
     tensors = load_tensors(options.source)
-    if options.imagereward:
-        from noisesearch_plugins.verifiers.imagereward import save_converted
-
-        save_converted(tensors, options.target, options.tokenizer)
+    if verifier is not None:
+        verifier.convert_checkpoint(tensors, options.target, tokenizer=options.tokenizer)
     elif options.open_clip:
         to_open_clip_folder(tensors, options.target, options.open_clip)
     else:

@@ -53,6 +53,3 @@ def weighted_standardized(rows: Sequence[Mapping[str, float]], weights: Mapping[
             elif spread > 0:
                 totals[i] += weight * (value - mean) / spread
     return totals
-
-
-ENSEMBLES = ("rank", "weighted")

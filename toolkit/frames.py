@@ -13,8 +13,6 @@ import math
 class Frame:
     """EDM's frame (Karras et al. 2022): ``z = x0 + sigma * eps``, the one the embedded worlds sample in."""
 
-    name = "edm"
-
     def coefficients(self, sigma: float) -> tuple[float, float]:
         """``(a, b)`` of ``z = a x0 + b eps`` at level ``sigma`` (the level the schedule calls 0 may end above 0)."""
         return 1.0, sigma
@@ -32,8 +30,6 @@ class VariancePreserving(Frame):
     returns a latent still at sqrt((1 - alphas_cumprod[0]) / alphas_cumprod[0]), which its pipeline decodes as is.
     """
 
-    name = "vp"
-
     def __init__(self, floor: float = 0.0):
         self.floor = floor
 
@@ -49,8 +45,6 @@ class VariancePreserving(Frame):
 class FlowMatching(Frame):
     """Rectified flow's frame (Esser et al. 2024), used by SD3, FLUX and Sana: ``z = (1 - t) x0 + t eps``,
     ``t = s / (1 + s)``; t = 1 is sigma infinite."""
-
-    name = "flow"
 
     def coefficients(self, sigma: float) -> tuple[float, float]:
         if math.isinf(sigma):

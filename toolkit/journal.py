@@ -45,7 +45,7 @@ class Journal:
     def __init__(self, path: Path, rank: int = 0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.torn_bytes = recover_torn_tail(self.path)
+        recover_torn_tail(self.path)
         self.artifacts = self.path.parent / "artifacts" / f"rank{rank}"
         self.artifacts.mkdir(parents=True, exist_ok=True)
         self._count = len(list(self.artifacts.glob("*.safetensors")))

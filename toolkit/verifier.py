@@ -44,6 +44,22 @@ class Verifier(nn.Module):
         """Scores of images in [0, 1] (B, C, H, W) against their conditions, one float per image."""
         raise NotImplementedError
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Optional: image features of the verifier's network, (B, D); ``self-supervised:NAME`` compares them."""
+        raise NotImplementedError
+
+    @classmethod
+    def convert_checkpoint(cls, tensors: dict[str, torch.Tensor], folder, **options) -> None:
+        """Optional: write the folder this verifier loads from a published checkpoint's tensors
+        (``noisesearch convert FILE DIR --to NAME``)."""
+        raise UsageError(f"verifier {cls.name!r} has no checkpoint converter; `noisesearch convert --help` lists "
+                         "the conversions there are")
+
+    @classmethod
+    def has_features(cls) -> bool:
+        """Whether the verifier offers ``features`` (and so can serve ``self-supervised:NAME``)."""
+        return cls.features is not Verifier.features
+
 
 def parse_options(
     name: str, argument: Optional[str], defaults: Mapping[str, Optional[str]], positional: Optional[str] = None

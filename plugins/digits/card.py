@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import torch
-
 from noisesearch.api import search
 
 from .data import NUM_CLASSES
+from .evaluation import DigitsEvaluator
 from .pipeline import DigitsPipeline
-from .verifier import DigitsEvaluator
 
 
 def evaluator_accuracy(results) -> float:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from .data import IMAGE_SIZE, NUM_CLASSES
+
+WEIGHTS = Path(__file__).parent / "weights"  # the trained networks, their configs and the model card
 
 
 def unet_config() -> dict:

@@ -16,7 +16,7 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.evaluation import Evaluation
-from noisesearch.bench import load_images
+from noisesearch.rundir import RunDir
 from noisesearch.metrics import judged_accuracy, rgb_uint8
 
 from .captions import CATEGORIES, parse, sample_caption, satisfied, scene_for
@@ -54,7 +54,7 @@ def validate(reader: Reader, seed: int, per_category: int) -> dict[str, float]:
     Scenes are fresh noisy renders made for held-out prompts (colour prompts use only held-out colour-shape pairs),
     each checked against its own caption and another caption of its category (mostly false).
     """
-    from .train_reader import noisy_render
+    from .scenes import noisy_render
 
     rng = random.Random(seed)
     table = {}
@@ -73,7 +73,7 @@ def validate(reader: Reader, seed: int, per_category: int) -> dict[str, float]:
 
 def evaluate_run(out: Path) -> dict:
     """shapes-eval's accuracy per category and overall for a run folder's images, with the run's NFEs."""
-    images, conditions, summary = load_images(Path(out))
+    images, conditions, summary = RunDir(out).load_images()
     verdicts = ShapesEvaluation().judge(images, conditions)
     return {
         "algorithm": summary["algorithm"],

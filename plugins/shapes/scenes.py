@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 SHAPES = ("circle", "square", "triangle", "cross")
 COLOURS = {"red": (220, 45, 45), "green": (45, 180, 70), "blue": (55, 90, 230), "yellow": (235, 205, 45),
@@ -91,3 +91,11 @@ def render(scene: Scene, size: int = IMAGE_SIZE) -> np.ndarray:
     for thing in scene.things:
         _draw(draw, thing, side)
     return np.asarray(image.resize((size, size), Image.BOX))
+
+
+def noisy_render(scene: Scene, rng: random.Random) -> np.ndarray:
+    """A render with a random blur and Gaussian pixel noise (what an imperfect generator might draw)."""
+    image = Image.fromarray(render(scene)).filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.7)))
+    array = np.asarray(image).astype(np.float32)
+    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 12), array.shape)
+    return np.clip(array + noise, 0, 255).astype(np.uint8)

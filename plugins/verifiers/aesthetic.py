@@ -65,3 +65,12 @@ class AestheticVerifier(Verifier):
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         return self.head(self.clip.image_features(images))
+
+
+def save_random_head(path: Path, width: int = 16, seed: int = 0) -> Path:
+    """The LAION aesthetic MLP's layout (``layers.0`` ... ``layers.7``) with random weights, as safetensors."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    save_file({k: v.contiguous() for k, v in RewardMLP(width).state_dict().items()}, str(path))
+    return Path(path)

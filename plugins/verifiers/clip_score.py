@@ -34,6 +34,10 @@ class CLIPScoreVerifier(Verifier):
             raise UsageError(f"verifier {self.name!r} needs its model: {self.name}:local-dir:/path ({self.weights_hint})")
         self.clip = OpenCLIP(options["model"])
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Unit-norm open_clip image embeddings."""
+        return self.clip.image_features(images)
+
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         texts = self.clip.text_features([condition.prompt for condition in conditions])
         return self.scale * (self.clip.image_features(images) * texts).sum(dim=-1)

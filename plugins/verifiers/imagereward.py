@@ -126,6 +126,11 @@ class ImageRewardVerifier(Verifier):
     condition_kinds = ("prompt",)
     differentiable = True
 
+    @classmethod
+    def convert_checkpoint(cls, tensors: dict[str, torch.Tensor], folder, tokenizer: str = "bert-base-uncased",
+                           **options) -> None:
+        save_converted(tensors, folder, tokenizer)
+
     def __init__(self, spec: Optional[str] = None):
         super().__init__(spec)
         from transformers import BertTokenizer

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
+from noisesearch import registry
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.verifier import Verifier
+from torch import nn
 
 from .hf_models import image_input, load_pretrained
 from .openclip_models import OpenCLIP
-
-FEATURE_KINDS = ("clip:MODEL", "dino:ID_OR_FOLDER", "digits-classifier", "shapes-clip")
 
 
 class DinoFeatures(nn.Module):
@@ -44,34 +42,31 @@ class ClipFeatures(nn.Module):
         return self.clip.image_features(images)
 
 
-class DigitsFeatures(nn.Module):
-    """The embedded digits classifier's convolutional features (the verifier's network, never the evaluator's)."""
+class VerifierFeatures(nn.Module):
+    """The image features another registered verifier offers (``Verifier.features``): the embedded worlds' own."""
 
-    def __init__(self):
+    def __init__(self, verifier: Verifier):
         super().__init__()
-        from noisesearch_plugins.digits.verifier import DigitsClassifier, _as_digits
-
-        self.net = DigitsClassifier().net.requires_grad_(False)
-        self.prepare: Callable[[torch.Tensor], torch.Tensor] = _as_digits
+        self.verifier = verifier.requires_grad_(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.features(self.prepare(images).to(self.net.head.weight.dtype)).float()
+        return self.verifier.features(images)
 
 
 def feature_extractor(spec: str) -> nn.Module:
-    """An image feature extractor from ``clip:MODEL``, ``dino:ID_OR_FOLDER``, ``digits-classifier`` or ``shapes-clip``."""
+    """An image feature extractor from ``clip:MODEL``, ``dino:ID_OR_FOLDER`` or a registered verifier's name
+    (``digits-classifier``, ``shapes-clip``, any verifier with ``features``)."""
     kind, _, source = spec.partition(":")
     if kind == "clip" and source:
         return ClipFeatures(source)
     if kind == "dino" and source:
         return DinoFeatures(source)
-    if spec == "digits-classifier":
-        return DigitsFeatures()
-    if spec == "shapes-clip":
-        from noisesearch_plugins.shapes.verifier import CLIP_FOLDER
-
-        return ClipFeatures(f"local-dir:{CLIP_FOLDER}")
-    raise UsageError(f"self-supervised features {spec!r} unknown; give one of {', '.join(FEATURE_KINDS)}")
+    verifiers = registry.index()["verifiers"]
+    if kind in verifiers and verifiers[kind].cls.has_features():
+        return VerifierFeatures(verifiers[kind].cls(source or None))
+    offering = sorted(name for name, entry in verifiers.items() if entry.cls.has_features())
+    raise UsageError(f"self-supervised features {spec!r} unknown; give clip:MODEL, dino:ID_OR_FOLDER or a verifier "
+                     f"that offers features: {', '.join(offering)}")
 
 
 class SelfSupervisedVerifier(Verifier):
@@ -87,12 +82,12 @@ class SelfSupervisedVerifier(Verifier):
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__(spec)
-        self.features = feature_extractor(spec or "clip:ViT-B-32/openai")
+        self.extractor = feature_extractor(spec or "clip:ViT-B-32/openai")
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition],
               previews: Optional[torch.Tensor] = None) -> torch.Tensor:
         if previews is None:
             raise ValueError("the self-supervised verifier needs previews= (the x0-predictions at sigma 0.4)")
-        both = self.features(torch.cat([images, previews.to(images)]))
+        both = self.extractor(torch.cat([images, previews.to(images)]))
         final, early = both.split(images.shape[0])
         return F.cosine_similarity(final.float(), early.float(), dim=-1)

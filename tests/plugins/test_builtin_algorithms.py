@@ -4,32 +4,66 @@ import pytest
 import torch
 
 from noisesearch.errors import UsageError
-from noisesearch.testing.algorithms import CHECKS, run
+from noisesearch.testing.algorithms import AlgorithmSuite, run
 from noisesearch_plugins.algorithms import (BeamSearch, Evolution, GradientAscent, Halving, NoSearch, RandomSearch,
                                             SearchOverPaths, SMCSteering, ZeroOrder)
 
-CONFIGS = [
-    (NoSearch, None),
-    (RandomSearch, None),
-    (RandomSearch, {"n": 5}),
-    (ZeroOrder, {"n": 2}),
-    (ZeroOrder, {"n": 4, "lam": 0.5, "restart": False}),
-    (SearchOverPaths, {"n": 1, "m": 2}),
-    (SMCSteering, None),
-    (SMCSteering, {"k": 4, "potential": "difference"}),
-    (BeamSearch, {"width": 2, "branch": 2}),
-    (Evolution, {"population": 4, "elites": 2}),
-    (Evolution, {"population": 4, "elites": 1, "band": "low"}),
-    (Halving, {"eta": 2, "rungs": [1, 2]}),
-    (Halving, None),
-    (GradientAscent, {"iterations": 2}),
-]
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("algorithm,args", CONFIGS, ids=lambda v: getattr(v, "name", str(v)))
-def test_conformance(algorithm, args, check):
-    check(algorithm, args)
+class TestNoSearch(AlgorithmSuite):
+    algorithm = NoSearch
+
+
+class TestRandomSearch(AlgorithmSuite):
+    algorithm = RandomSearch
+
+
+class TestRandomSearchOfFive(AlgorithmSuite):
+    algorithm, args = RandomSearch, {"n": 5}
+
+
+class TestZeroOrder(AlgorithmSuite):
+    algorithm, args = ZeroOrder, {"n": 2}
+
+
+class TestZeroOrderWithoutRestarts(AlgorithmSuite):
+    algorithm, args = ZeroOrder, {"n": 4, "lam": 0.5, "restart": False}
+
+
+class TestSearchOverPaths(AlgorithmSuite):
+    algorithm, args = SearchOverPaths, {"n": 1, "m": 2}
+
+
+class TestSMC(AlgorithmSuite):
+    algorithm = SMCSteering
+
+
+class TestSMCDifference(AlgorithmSuite):
+    algorithm, args = SMCSteering, {"k": 4, "potential": "difference"}
+
+
+class TestBeam(AlgorithmSuite):
+    algorithm, args = BeamSearch, {"width": 2, "branch": 2}
+
+
+class TestEvolution(AlgorithmSuite):
+    algorithm, args = Evolution, {"population": 4, "elites": 2}
+
+
+class TestEvolutionLowBand(AlgorithmSuite):
+    algorithm, args = Evolution, {"population": 4, "elites": 1, "band": "low"}
+
+
+class TestHalving(AlgorithmSuite):
+    algorithm = Halving
+
+
+class TestHalvingTwoRungs(AlgorithmSuite):
+    algorithm, args = Halving, {"eta": 2, "rungs": [1, 2]}
+
+
+class TestGradient(AlgorithmSuite):
+    algorithm, args = GradientAscent, {"iterations": 2}
 
 
 def best_scores(algorithm, args=None, budget=7 * 16):

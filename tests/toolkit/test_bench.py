@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import ROOT, run_cli
 from noisesearch import metrics
 from noisesearch.cli import main
-from noisesearch_plugins.digits.verifier import DigitsEvaluation
+from noisesearch_plugins.digits.evaluation import DigitsEvaluation
 
 METRICS = {"fid", "inception_score", "precision", "recall", "accuracy"}
 

@@ -49,18 +49,6 @@ def save_tiny_open_clip(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def save_tiny_aesthetic_head(path: Path, width: int = 16, seed: int = 0) -> Path:
-    """The LAION aesthetic MLP's layout (``layers.0`` ... ``layers.7``) with random weights, as safetensors."""
-    import torch
-    from safetensors.torch import save_file
-
-    from noisesearch_plugins.verifiers.aesthetic import RewardMLP
-
-    torch.manual_seed(seed)
-    save_file({k: v.contiguous() for k, v in RewardMLP(width).state_dict().items()}, str(path))
-    return Path(path)
-
-
 def save_tiny_image_classifier(folder: Path, num_labels: int = 10) -> Path:
     """A transformers ViT image classifier (32x32, ``num_labels`` labels) with its image processor."""
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor

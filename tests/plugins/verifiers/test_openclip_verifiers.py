@@ -114,9 +114,9 @@ def test_specs_without_the_files_they_need_fail_cleanly(models, tmp_path):
     with pytest.raises(UsageError, match="needs its MLP head"):
         AestheticVerifier(None)
     with pytest.raises(UsageError, match="takes 768-d embeddings"):
-        from noisesearch.testing.tiny_models import save_tiny_aesthetic_head
+        from noisesearch_plugins.verifiers.aesthetic import save_random_head
 
-        wide = save_tiny_aesthetic_head(tmp_path / "wide.safetensors", width=768)
+        wide = save_random_head(tmp_path / "wide.safetensors", width=768)
         AestheticVerifier(f"head={wide},clip=local-dir:{models['open_clip']}")
     with pytest.raises(UsageError, match="unknown option 'colour=red'"):
         CLIPScoreVerifier(f"model=local-dir:{models['open_clip']},colour=red")

@@ -21,9 +21,9 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from noisesearch.edm import edm_loss
 
 from .data import examples
-from .networks import clip_config, text_encoder_config, unet_config
-from .pipeline import FAMILY
-from .words import CONTEXT_LENGTH, build_tokenizer, save_tokenizer
+from ..networks import clip_config, text_encoder_config, unet_config
+from ..pipeline import FAMILY
+from ..words import CONTEXT_LENGTH, build_tokenizer, save_tokenizer
 
 PARTS = ("reader", "clip", "diffusion")
 
@@ -175,7 +175,7 @@ def train(out: Path = Path("plugins/shapes/weights"), parts: list[str] = list(PA
     if unknown:
         raise SystemExit(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
     if "reader" in parts:
-        from .train_reader import train_reader
+        from .reader import train_reader
 
         figures.update(train_reader(out / "reader.safetensors", reader_samples, reader_epochs))
     if "clip" in parts:
@@ -187,9 +187,3 @@ def train(out: Path = Path("plugins/shapes/weights"), parts: list[str] = list(PA
     record.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return figures
-
-
-if __name__ == "__main__":
-    from jsonargparse import CLI
-
-    CLI(train, as_positional=False)

@@ -13,14 +13,13 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
+from noisesearch.edm import edm_loss
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 
-from noisesearch.edm import edm_loss
-
-from .data import NUM_CLASSES, augment, load_split
-from .networks import ClassifierNet, EvaluatorNet, unet_config
-from .pipeline import FAMILY
+from ..data import NUM_CLASSES, augment, load_split
+from ..networks import ClassifierNet, EvaluatorNet, unet_config
+from ..pipeline import FAMILY
 
 
 class DiffusionTraining(L.LightningModule):
@@ -129,9 +128,3 @@ def train(
     (out / "training.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return figures
-
-
-if __name__ == "__main__":
-    from jsonargparse import CLI
-
-    CLI(train, as_positional=False)

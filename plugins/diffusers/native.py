@@ -20,10 +20,9 @@ from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.sampling import calls_per_solve
 
-from noisesearch_plugins.diffusers_whole.source import call_defaults
-
 from .capture import capture_first_call, flatten, per_row, unflatten
 from .schedule import dpm2m_form, is_flow, read_schedule
+from .source import call_defaults
 
 NATIVE_FAMILIES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "StableDiffusion3Pipeline", "FluxPipeline",
                    "PixArtSigmaPipeline", "SanaPipeline", "DiTPipeline")

@@ -7,8 +7,8 @@ import random
 import numpy as np
 import torch
 
-from .captions import CATEGORIES, scene_for, sample_caption
-from .scenes import render
+from ..captions import CATEGORIES, scene_for, sample_caption
+from ..scenes import render
 
 
 def examples(count: int, seed: int, distractors: int = 1) -> tuple[list[str], torch.Tensor]:

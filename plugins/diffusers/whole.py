@@ -3,7 +3,7 @@
 Each candidate is ``pipe(prompt, latents=noise, ...)`` with the pipeline's own scheduler, batched over candidates, so
 the chosen image is exactly what the pipeline makes from the recorded noise. Algorithms that only propose initial
 noises (``none``, ``random``, ``zero-order``, ``evolution``) run whole; partial solves, re-noising, stochastic steps,
-gradients and previews go to the native adapter (``noisesearch_plugins.diffusers_native``), which
+gradients and previews go to the native adapter (``noisesearch_plugins.diffusers.native``), which
 ``DiffusersPipeline.for_search`` picks.
 """
 
@@ -56,6 +56,11 @@ class DiffusersPipeline(Pipeline):
     default_sampler = "euler"
     default_verifiers = ("clip",)
     pipeline_name: ClassVar[str] = "DiffusionPipeline"
+    other_mode_hint = ", or model.mode native where the family has a denoiser adapter (docs/pipelines.md)"
+
+    @classmethod
+    def display_name(cls) -> str:
+        return cls.pipeline_name
     guided: ClassVar[bool] = True
     scheduler_config: ClassVar[Optional[dict]] = None
     draws_noise: ClassVar[bool] = False  # DiT: no latents=; the noise is what its generator draws
@@ -133,7 +138,7 @@ class DiffusersPipeline(Pipeline):
         """Whole-pipeline mode where the search needs only initial noises and final images (parity by
         construction); the native adapter where it needs more, for pipelines that draw their own noise, or where
         ``model.mode native`` asks for it."""
-        from noisesearch_plugins.diffusers_native.adapter import NATIVE_FAMILIES, native_class
+        from .native import NATIVE_FAMILIES, native_class
 
         # a pipeline that draws its own noise (DiT) can replay only plain draws whole: it runs natively by default
         wanted = mode or ("whole" if algorithm.initial_noises_only and not algorithm.uses_gradients

@@ -11,23 +11,13 @@ import time
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageFilter
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 
-from .reader import WEIGHTS, ShapeNet, components, crop
-from .scenes import COLOURS, SHAPES, Scene, Thing, render
-
-
-def noisy_render(scene: Scene, rng: random.Random) -> np.ndarray:
-    """A render with a random blur and Gaussian pixel noise (what an imperfect generator might draw)."""
-    image = Image.fromarray(render(scene)).filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.7)))
-    array = np.asarray(image).astype(np.float32)
-    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 12), array.shape)
-    return np.clip(array + noise, 0, 255).astype(np.uint8)
+from ..reader import WEIGHTS, ShapeNet, components, crop
+from ..scenes import COLOURS, SHAPES, Scene, Thing, noisy_render
 
 
 def examples(count: int, seed: int) -> TensorDataset:
