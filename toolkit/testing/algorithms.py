@@ -1,17 +1,20 @@
 """Conformance suite for search algorithms, shipped for plugin authors.
 
-Run it from your own tests::
+Subclass it in your own tests, and pytest reports each property on its own (as Optuna's storage tests)::
 
-    from noisesearch.testing.algorithms import check_algorithm
-    def test_my_algorithm():
-        check_algorithm(MyAlgorithm, {"k": 4})
+    from noisesearch.testing.algorithms import AlgorithmSuite
 
-Every check runs real searches on exact toy denoisers, so it takes seconds.
+    class TestMyAlgorithm(AlgorithmSuite):
+        algorithm = MyAlgorithm
+        args = {"k": 4}
+
+``check_algorithm(MyAlgorithm, {"k": 4})`` runs the same checks in one call. Every check runs real searches on exact
+toy denoisers, so it takes seconds.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import pytest
 import torch
@@ -19,7 +22,7 @@ import torch
 from ..algorithm import SearchAlgorithm
 from ..conditions import Condition
 from ..errors import UsageError
-from ..executor import Executor, SearchResult, SearchSettings, Task
+from ..engine import Executor, SearchResult, SearchSettings, Task
 from .toys import ToyMixture, ToyPromptMixture, ToyVerifier
 
 CLASS_TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1), (3, 0)])]
@@ -64,10 +67,10 @@ def check_deterministic(algorithm, args=None) -> None:
     """The same seed gives the same choice, noise and image; another seed changes something."""
     first, _ = run(algorithm, args, seed=3)
     second, _ = run(algorithm, args, seed=3)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.candidate == b.candidate and torch.equal(a.noise, b.noise) and torch.equal(a.image, b.image)
     other, _ = run(algorithm, args, seed=4)
-    assert any(not torch.equal(a.noise, b.noise) for a, b in zip(first, other)), "the seed changes nothing"
+    assert any(not torch.equal(a.noise, b.noise) for a, b in zip(first, other, strict=True)), "the seed changes nothing"
 
 
 def check_batch_invariant(algorithm, args=None) -> None:
@@ -77,7 +80,7 @@ def check_batch_invariant(algorithm, args=None) -> None:
     """
     small, _ = run(algorithm, args, batch_size=1)
     large, _ = run(algorithm, args, batch_size=32)
-    for a, b in zip(small, large):
+    for a, b in zip(small, large, strict=True):
         assert a.candidate == b.candidate and torch.allclose(a.noise, b.noise, atol=1e-4)
         assert torch.allclose(a.image, b.image, atol=1e-5) and a.scores == pytest.approx(b.scores, abs=1e-5)
         assert a.nfe == b.nfe and a.candidates == b.candidates
@@ -104,3 +107,25 @@ def check_algorithm(algorithm: type[SearchAlgorithm], args: Optional[Mapping[str
     """Run every check of the suite."""
     for check in CHECKS:
         check(algorithm, args)
+
+
+class AlgorithmSuite:
+    """The conformance suite as a pytest class: subclass it as ``TestSomething`` and set ``algorithm`` (and ``args``)."""
+
+    algorithm: ClassVar[type[SearchAlgorithm]]
+    args: ClassVar[Optional[Mapping[str, Any]]] = None
+
+    def test_stays_within_its_budget(self):
+        check_budget(self.algorithm, self.args)
+
+    def test_is_deterministic(self):
+        check_deterministic(self.algorithm, self.args)
+
+    def test_does_not_depend_on_the_batch_size(self):
+        check_batch_invariant(self.algorithm, self.args)
+
+    def test_takes_class_and_prompt_conditions(self):
+        check_condition_kinds(self.algorithm, self.args)
+
+    def test_refuses_a_budget_below_one_sample(self):
+        check_refuses_tiny_budget(self.algorithm, self.args)
