@@ -9,7 +9,6 @@ import torch
 from .conditions import Condition
 from .engine import SearchResult, Task
 from .module import SearchModule
-from .resolve import hand_over
 
 
 def search(
@@ -38,8 +37,6 @@ def search(
         raise ValueError("give exactly one of classes or prompts")
     if module is None and "pipeline" not in settings:
         settings["pipeline"] = "digits" if classes is not None else "shapes"
-    if "pipeline" in settings and not isinstance(settings["pipeline"], str):
-        settings["pipeline"] = hand_over(settings["pipeline"])
     module = module or SearchModule(**settings)
     conditions = [Condition(class_label=c) for c in classes] if classes is not None else [
         Condition(prompt=p) for p in prompts

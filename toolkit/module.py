@@ -16,7 +16,7 @@ from .errors import UsageError
 from .engine import Executor, SearchResult, SearchSettings, Shard, Task
 from .engine.whole import runs_whole
 from .journal import Journal
-from .resolve import resolve_pipeline, resolve_verifiers
+from .resolve import describe_spec, resolve_pipeline, resolve_verifiers
 from .samplers import SAMPLERS
 
 SAMPLER_NAMES = tuple(SAMPLERS)
@@ -79,7 +79,7 @@ class SearchModule(L.LightningModule):
         offload: bool = False,
     ):
         super().__init__()
-        self.pipeline_spec = pipeline
+        self.pipeline_spec = describe_spec(pipeline)
         self.pipeline_cls, self.pipeline_source = resolve_pipeline(pipeline)
         family = self.pipeline_cls
         algorithm_cls = registry.lookup("algorithms", algorithm).cls
@@ -135,7 +135,7 @@ class SearchModule(L.LightningModule):
     def load(self) -> None:
         """Load the pipeline (in ``dtype``) and the verifiers (once)."""
         if self.pipeline is None:
-            self.pipeline = self.pipeline_cls(self.pipeline_source)
+            self.pipeline = self.pipeline_cls.load(self.pipeline_source)
             if self.dtype_name is not None:
                 self.pipeline.to(DTYPES[self.dtype_name])
             for cls, argument in self.verifier_classes:

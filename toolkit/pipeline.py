@@ -16,7 +16,10 @@ from .frames import EDM, Frame
 class Pipeline(nn.Module):
     """Base class of pipeline plugins; subclasses load weights in ``__init__`` and implement the four methods.
 
-    Class attributes describe the family without loading it, so bad input fails before any weights load.
+    Class attributes describe the family without loading it, so bad input fails before any weights load. A family
+    whose description depends on the model (diffusers) returns a description object from ``for_source`` or
+    ``for_object`` instead: it offers the same class-level interface and ``load``, and what it loads names it as
+    its ``family``.
     """
 
     name: ClassVar[str]
@@ -50,9 +53,29 @@ class Pipeline(nn.Module):
         return False
 
     @classmethod
-    def for_source(cls, source: str) -> type["Pipeline"]:
-        """The class describing the model at ``source``; families whose attributes depend on it subclass here."""
+    def claims_object(cls, model: Any) -> bool:
+        """Whether this family takes an already loaded model object handed over from Python."""
+        return False
+
+    @classmethod
+    def for_source(cls, source: str) -> Any:
+        """What describes the model at ``source`` before loading: this class, or a family's description object."""
         return cls
+
+    @classmethod
+    def for_object(cls, model: Any) -> Any:
+        """What describes an already loaded model object (families that ``claims_object``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, source: Optional[str]) -> "Pipeline":
+        """Load the model at ``source`` (None: the family's own weights)."""
+        return cls(source)
+
+    @property
+    def family(self) -> Any:
+        """What described this pipeline before it loaded: its class, or the description object it was loaded from."""
+        return self.__dict__.get("_family") or type(self)
 
     @classmethod
     def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type["Pipeline"]:

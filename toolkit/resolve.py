@@ -11,19 +11,21 @@ from .pipeline import Pipeline
 from .verifier import Verifier
 
 
-HANDED_OVER: dict[str, Any] = {}  # model objects handed over from Python, by the spec that now names them
+def describe_spec(spec: Any) -> str:
+    """How a run records its pipeline: the spec itself, or ``object:CLASS`` for a model handed over from Python."""
+    return spec if isinstance(spec, str) else f"object:{type(spec).__name__}"
 
 
-def hand_over(model: Any) -> str:
-    """Name an already loaded model object (a diffusers pipeline) so that ``model.pipeline`` can refer to it."""
-    spec = f"object:{type(model).__name__}@{id(model):x}"
-    HANDED_OVER[spec] = model
-    return spec
-
-
-def resolve_pipeline(spec: str) -> tuple[type[Pipeline], Optional[str]]:
-    """A registered pipeline name, a local folder or another spec (a hub id) a plugin claims: (class, source)."""
+def resolve_pipeline(spec: Any) -> tuple[Any, Optional[str]]:
+    """A registered pipeline name, a local folder, another spec (a hub id) a plugin claims, or a loaded model object
+    a plugin takes: (family, source). The family is a Pipeline class or a plugin's description object."""
     known = registry.index()["pipelines"]
+    if not isinstance(spec, str):
+        for entry in known.values():
+            if entry.cls.claims_object(spec):
+                return entry.cls.for_object(spec), None
+        raise UsageError(f"no installed pipeline family takes a {type(spec).__name__} object; pass a registered "
+                         f"name, a folder or a hub id ({', '.join(sorted(known))})")
     if spec in known:
         return known[spec].cls, None
     folder = Path(spec).expanduser()

@@ -1,11 +1,12 @@
-"""Any diffusers pipeline (entry point ``diffusers``): ``source`` reads a model before loading it, ``whole`` runs
-``pipe(latents=...)`` per batch of candidates, ``native`` drives its denoiser with the core's samplers."""
+"""Any diffusers pipeline (entry point ``diffusers``): ``family`` describes each model before loading it (``source``
+reads its files) and picks a mode per search; ``whole`` runs ``pipe(latents=...)`` per batch of candidates;
+``native`` drives its denoiser with the core's samplers."""
 
 from noisesearch.hookspecs import hookimpl
 
 
 @hookimpl
 def noisesearch_pipelines():
-    from .whole import DiffusersPipeline
+    from .family import DiffusersPipeline
 
     return [DiffusersPipeline]

@@ -18,6 +18,7 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
+from noisesearch.pipeline import Pipeline
 from noisesearch.sampling import calls_per_solve
 
 from .capture import capture_first_call, flatten, per_row, unflatten
@@ -31,30 +32,67 @@ log = logging.getLogger("noisesearch")
 PROBE_CHUNK = 8  # conditions per capturing call (its latents are drawn, never denoised)
 
 
-class NativeDiffusers:
-    """Mixin over a described ``DiffusersPipeline`` class: the same loading, the core's sampler instead of ``pipe()``."""
+class NativeFamily:
+    """The native variant of a described diffusers model: its description, with the core's samplers stepping its
+    scheduler's levels instead of ``pipe()`` (composition: everything not named here is the described model's)."""
 
     whole = False
-    default_sampler = "euler"
 
-    @classmethod
-    def check_sampler(cls, sampler: str) -> None:
-        if sampler == "heun" and is_flow(cls.scheduler or ""):
-            raise UsageError(f"model.sampler heun cannot start {cls.pipeline_name}'s flow at t = 1 (infinite noise "
+    def __init__(self, described):
+        self.described = described
+        self.default_sampler = self.scheduler_sampler()
+
+    def __getattr__(self, name: str):
+        return getattr(self.described, name)
+
+    def check_sampler(self, sampler: str) -> None:
+        if sampler == "heun" and is_flow(self.scheduler or ""):
+            raise UsageError(f"model.sampler heun cannot start {self.pipeline_name}'s flow at t = 1 (infinite noise "
                              "level); use euler, which is its FlowMatchEuler step")
 
-    @classmethod
-    def scheduler_sampler(cls) -> str:
+    def scheduler_sampler(self) -> str:
         """The core sampler whose step is the pipeline's scheduler's: DPM-Solver++(2M) for a DPMSolverMultistep
         scheduler in its default form, the DDIM / Euler step otherwise."""
-        return "dpm2m" if cls.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(cls.scheduler_config or {}) \
+        return "dpm2m" if self.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(self.scheduler_config or {}) \
             else "euler"
 
-    @classmethod
-    def sample_calls(cls, sampler: str, steps: int) -> int:
+    def sample_calls(self, sampler: str, steps: int) -> int:
         """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""
-        levels = super().sample_calls("euler", steps)
-        return calls_per_solve(sampler, levels)
+        return calls_per_solve(sampler, self.described.sample_calls("euler", steps))
+
+    def load(self, source: Optional[str]) -> "NativeDiffusers":
+        return NativeDiffusers(self, self.described.load(source))
+
+
+class NativeDiffusers(Pipeline):
+    """A loaded diffusers pipeline driven step by step: wraps its whole-mode pipeline (loading, conditioning,
+    offload) as k-diffusion's external wrappers wrap a model, and calls its denoiser at the core's levels."""
+
+    name = "diffusers"
+    whole = False
+    can_offload = True
+
+    def __init__(self, family: NativeFamily, inner: Pipeline):
+        super().__init__(None)
+        self._family = family
+        self.inner = inner
+
+    @property
+    def pipe(self):
+        return self.inner.pipe
+
+    @property
+    def offloaded(self) -> bool:
+        return getattr(self.inner, "offloaded", False)
+
+    def offload(self, device: torch.device) -> None:
+        self.inner.offload(device)
+
+    def placement(self) -> tuple[torch.device, torch.dtype]:
+        return self.inner.placement()
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
+        return self.inner.latent_shape(height, width)
 
     def configure(self, steps: int, guidance: float, height: int, width: int, sampler: str) -> None:
         """Read the run's schedule and the denoiser's calling convention from one captured call (once per settings,
@@ -68,8 +106,8 @@ class NativeDiffusers:
         self.rows_cache: dict[Condition, dict[str, dict[tuple, torch.Tensor]]] = {}
         parameters = list(inspect.signature(type(self.model).forward).parameters)
         self.sample_name, self.timestep_name = parameters[1], "timestep"
-        probe = Condition(prompt="probe") if self.condition_kind == "prompt" else Condition(class_label=0)
-        ones = None if self.draws_noise else torch.ones((1,) + tuple(self.latent_shape(height, width)))
+        probe = Condition(prompt="probe") if self.family.condition_kind == "prompt" else Condition(class_label=0)
+        ones = None if self.family.draws_noise else torch.ones((1,) + tuple(self.latent_shape(height, width)))
         captured = self._capture([probe], latents=ones)
         # what the pipeline feeds its denoiser from latents= (Euler's init_noise_sigma and input scaling, say)
         self.start_scale = 1.0 if ones is None else float(captured.arguments[self.sample_name].flatten()[0])
@@ -81,7 +119,7 @@ class NativeDiffusers:
             self.warned = True
         given = captured.arguments.get(self.timestep_name)
         if given is None:
-            raise UsageError(f"{self.pipeline_name} calls its denoiser without a timestep; the native adapter "
+            raise UsageError(f"{self.family.pipeline_name} calls its denoiser without a timestep; the native adapter "
                              "cannot drive it: use an algorithm of initial noises (whole-pipeline mode)")
         given = torch.as_tensor(given).flatten()
         self.timestep_dtype = given.dtype if given.is_floating_point() else torch.float32
@@ -97,8 +135,8 @@ class NativeDiffusers:
     def _capture(self, conditions: Sequence[Condition], latents: Optional[torch.Tensor] = None):
         steps, guidance, height, width = self.run_settings
         defaults = call_defaults(type(self.pipe))
-        call = {**self._condition_args(conditions, guidance), "num_inference_steps": steps,
-                **self._size_args(height, width)}
+        call = {**self.inner._condition_args(conditions, guidance), "num_inference_steps": steps,
+                **self.inner._size_args(height, width)}
         if "guidance_scale" in defaults:
             call["guidance_scale"] = guidance
         if "output_type" in defaults:
@@ -120,7 +158,7 @@ class NativeDiffusers:
         """Each distinct condition's rows of the denoiser's arguments, conditioned and null (captured once per
         condition and settings, so a prompt is encoded once however many searches and steps use it). Rows and
         encodings of conditions outside this batch are dropped: memory stays that of one batch of conditions."""
-        self._keep_encodings(conditions)
+        self.inner._keep_encodings(conditions)
         self.rows_cache = {condition: rows for condition, rows in self.rows_cache.items() if condition in conditions}
         missing = [condition for condition in dict.fromkeys(conditions) if condition not in self.rows_cache]
         for start in range(0, len(missing), PROBE_CHUNK):
@@ -142,8 +180,8 @@ class NativeDiffusers:
         sample = (self.sample_name,)
         rows = (arguments[sample].shape[0], larger[sample].shape[0])
         self.guided_rows = rows[0] == 2 * len(chunk)
-        if self.guided_rows != (type(self).nfe_per_call(self.run_settings[1]) == 2):
-            raise UsageError(f"{self.pipeline_name} does not double its batch for guidance as its NFE count assumes; "
+        if self.guided_rows != (self.family.nfe_per_call(self.run_settings[1]) == 2):
+            raise UsageError(f"{self.family.pipeline_name} does not double its batch for guidance as its NFE count assumes; "
                              "the native adapter cannot count its evaluations: use whole-pipeline mode")
         self.row_paths = per_row(arguments, larger, rows) - {sample, (self.timestep_name,)}
         self.shared = {path: value for path, value in arguments.items()
@@ -157,7 +195,7 @@ class NativeDiffusers:
                 cond[path] = value
                 continue
             first, second = value[:count], value[count:]
-            cond[path], null[path] = (first, second) if self.pipeline_name in CONDITIONED_FIRST else (second, first)
+            cond[path], null[path] = (first, second) if self.family.pipeline_name in CONDITIONED_FIRST else (second, first)
         return {"cond": cond, "null": null}
 
     def select(self, encoded: dict, index: torch.Tensor) -> dict:
@@ -179,7 +217,7 @@ class NativeDiffusers:
         arguments = dict(self.shared)
         sample = z.to(self.model_dtype)
         if self.guided_rows:
-            parts = ("cond", "null") if self.pipeline_name in CONDITIONED_FIRST else ("null", "cond")
+            parts = ("cond", "null") if self.family.pipeline_name in CONDITIONED_FIRST else ("null", "cond")
             for path in self.row_paths:
                 arguments[path] = torch.cat([cond[parts[0]][path], cond[parts[1]][path]])
             sample, timesteps = torch.cat([sample, sample]), torch.cat([timesteps, timesteps])
@@ -194,7 +232,7 @@ class NativeDiffusers:
         output = output.float()
         if self.guided_rows:
             first, second = output.chunk(2)
-            conditioned, null = (first, second) if self.pipeline_name in CONDITIONED_FIRST else (second, first)
+            conditioned, null = (first, second) if self.family.pipeline_name in CONDITIONED_FIRST else (second, first)
             output = null + guidance * (conditioned - null)
         latent = z.float()
         prediction = self.schedule.prediction
@@ -207,7 +245,7 @@ class NativeDiffusers:
         elif prediction == "sample":
             x0 = output
         else:
-            raise UsageError(f"{self.pipeline_name}'s scheduler predicts {prediction!r}, which the native adapter "
+            raise UsageError(f"{self.family.pipeline_name}'s scheduler predicts {prediction!r}, which the native adapter "
                              "does not read; use whole-pipeline mode")
         return x0.to(z.dtype)
 
@@ -224,16 +262,6 @@ class NativeDiffusers:
         else:
             z = z / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
         image = pipe.vae.decode(z.to(pipe.vae.dtype), return_dict=False)[0].float()
-        if image.shape[-2:] != (height, width) and not self.fixed_size:  # resolution binning (PixArt, Sana)
+        if image.shape[-2:] != (height, width) and not self.family.fixed_size:  # resolution binning (PixArt, Sana)
             image = pipe.image_processor.resize_and_crop_tensor(image, width, height)
         return (image / 2 + 0.5).clamp(0, 1)
-
-
-def native_class(described: type) -> Optional[type]:
-    """The native variant of a described diffusers pipeline class, or None for families without an adapter."""
-    if described.pipeline_name not in NATIVE_FAMILIES:
-        return None
-    native = type(f"Native{described.__name__}", (NativeDiffusers, described), {"__doc__": described.__doc__})
-    native.default_sampler = native.scheduler_sampler()
-    return native
-

@@ -1,16 +1,15 @@
-"""Family ``diffusers``: any diffusers pipeline that takes ``latents=``, run whole, from the initial noise only.
+"""Whole-pipeline mode: any diffusers pipeline that takes ``latents=``, run whole, from the initial noise only.
 
 Each candidate is ``pipe(prompt, latents=noise, ...)`` with the pipeline's own scheduler, batched over candidates, so
 the chosen image is exactly what the pipeline makes from the recorded noise. Algorithms that only propose initial
 noises (``none``, ``random``, ``zero-order``, ``evolution``) run whole; partial solves, re-noising, stochastic steps,
 gradients and previews go to the native adapter (``noisesearch_plugins.diffusers.native``), which
-``DiffusersPipeline.for_search`` picks.
+``DiffusersFamily.for_search`` picks.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import ClassVar, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -19,9 +18,8 @@ from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.noise import NoiseSpec, derive_seed
 from noisesearch.pipeline import Pipeline
-from noisesearch.resolve import HANDED_OVER as LOADED
 
-from .source import call_defaults, default_size, looks_like_hub_id, pipeline_class, read_json
+from .source import call_defaults
 
 
 ENCODED_AS = {  # what encode_prompt returns, as __call__ keywords (None: not passed back)
@@ -47,164 +45,16 @@ class _Probe(Exception):
         self.shape = shape
 
 
-class DiffusersPipeline(Pipeline):
-    """Any diffusers pipeline taking latents=: run whole, or step by step through its family's native adapter."""
+class WholeDiffusers(Pipeline):
+    """A loaded diffusers pipeline run whole: ``pipe(latents=...)`` per batch of candidates (wraps the pipe)."""
 
     name = "diffusers"
     whole = True
-    condition_kind = "prompt"
-    default_sampler = "euler"
-    default_verifiers = ("clip",)
-    pipeline_name: ClassVar[str] = "DiffusionPipeline"
-    other_mode_hint = ", or model.mode native where the family has a denoiser adapter (docs/pipelines.md)"
-
-    @classmethod
-    def display_name(cls) -> str:
-        return cls.pipeline_name
-    guided: ClassVar[bool] = True
-    scheduler_config: ClassVar[Optional[dict]] = None
-    draws_noise: ClassVar[bool] = False  # DiT: no latents=; the noise is what its generator draws
-    fixed_size: ClassVar[bool] = False
     can_offload = True
 
-    @classmethod
-    def claims(cls, folder: Path) -> bool:
-        return (folder / "model_index.json").is_file()
-
-    @classmethod
-    def claims_spec(cls, spec: str) -> bool:
-        return spec in LOADED or looks_like_hub_id(spec)
-
-    @classmethod
-    def for_source(cls, source: str) -> type["DiffusersPipeline"]:
-        """A subclass describing the pipeline at ``source`` (folder, hub id or handed-over object) without loading."""
-        if source in LOADED:
-            pipe = LOADED[source]
-            scheduler = type(pipe.scheduler).__name__ if getattr(pipe, "scheduler", None) is not None else None
-            scheduler_config = dict(pipe.scheduler.config) if scheduler else None
-            cls_ = type(pipe)
-            size = getattr(pipe, "default_sample_size", None)
-            if size is None:
-                denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
-                size = getattr(getattr(denoiser, "config", None), "sample_size", None)
-            side = int(size) * int(getattr(pipe, "vae_scale_factor", 8)) if size else None
-        else:
-            index = read_json(source, "model_index.json")
-            if index is None:
-                raise UsageError(f"{source!r} is no diffusers pipeline: it has no model_index.json")
-            cls_ = pipeline_class(index, source)
-            scheduler = (index.get("scheduler") or [None, None])[1]
-            scheduler_config = read_json(source, "scheduler/scheduler_config.json") if scheduler else None
-            side = default_size(cls_, source, index)
-        defaults = call_defaults(cls_)
-        draws = "latents" not in defaults
-        if draws and ("generator" not in defaults or "class_labels" not in defaults):
-            raise UsageError(f"{cls_.__name__} takes no latents=, so its noise cannot be searched; supported: "
-                             "pipelines whose __call__ takes latents= (Stable Diffusion 1.x/2.x/XL/3, FLUX, "
-                             "PixArt, Sana, video pipelines...) and DiT")
-        if "prompt" in defaults:
-            kind = "prompt"
-        elif "class_labels" in defaults:
-            kind = "class"
-        else:
-            raise UsageError(f"{cls_.__name__} takes neither prompt nor class_labels; it cannot be conditioned")
-        steps = defaults.get("num_inference_steps")
-        guidance = defaults.get("guidance_scale")
-        classes = None
-        if kind == "class":
-            config = (read_json(source, "transformer/config.json") if source not in LOADED else
-                      dict(LOADED[source].transformer.config)) or {}
-            classes = config.get("num_embeds_ada_norm")
-        attributes = {
-            "condition_kind": kind,
-            "num_classes": classes,
-            "draws_noise": draws,
-            "fixed_size": "height" not in defaults,
-            "pipeline_name": family_name(cls_),
-            "scheduler": scheduler,
-            "scheduler_config": scheduler_config,
-            "default_steps": steps if isinstance(steps, int) else 28,
-            "default_guidance": float(guidance) if isinstance(guidance, (int, float)) else 1.0,
-            "default_height": side or 512,
-            "default_width": side or 512,
-            "guided": "guidance_scale" in defaults and "true_cfg_scale" not in defaults,  # FLUX: distilled
-            "default_verifiers": ("clip",) if kind == "prompt" else ("clip-zeroshot",),
-            "__doc__": cls.__doc__,
-        }
-        return type(f"Diffusers{cls_.__name__}", (cls,), attributes)
-
-    @classmethod
-    def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type[Pipeline]:
-        """Whole-pipeline mode where the search needs only initial noises and final images (parity by
-        construction); the native adapter where it needs more, for pipelines that draw their own noise, or where
-        ``model.mode native`` asks for it."""
-        from .native import NATIVE_FAMILIES, native_class
-
-        # a pipeline that draws its own noise (DiT) can replay only plain draws whole: it runs natively by default
-        wanted = mode or ("whole" if algorithm.initial_noises_only and not algorithm.uses_gradients
-                          and all(v.preview_sigma is None for v in verifiers) and not cls.draws_noise
-                          else "native")
-        if wanted == "whole":
-            return cls
-        native = native_class(cls)
-        if native is None:
-            if mode == "native":
-                raise UsageError(f"{cls.pipeline_name} has no native denoiser adapter; families with one: "
-                                 f"{', '.join(NATIVE_FAMILIES)}; leave model.mode unset (whole-pipeline mode)")
-            return cls  # the executor names what whole-pipeline mode cannot do
-        return native
-
-    @classmethod
-    def nfe_per_call(cls, guidance: float) -> int:
-        """Classifier-free guidance doubles evaluations where the pipeline uses it (not FLUX's distilled guidance,
-        whose real CFG is ``true_cfg_scale``, left off)."""
-        return 2 if cls.guided and guidance > 1.0 else 1
-
-    @classmethod
-    def sample_calls(cls, sampler: str, steps: int) -> int:
-        """The scheduler's timesteps for ``steps`` steps: one denoiser call each (Heun's schedulers make 2 x steps - 1)."""
-        import diffusers
-
-        scheduler_cls = getattr(diffusers, cls.scheduler or "", None)
-        if scheduler_cls is None or cls.scheduler_config is None:
-            return steps
-        try:
-            scheduler = scheduler_cls.from_config(cls.scheduler_config)
-            scheduler.set_timesteps(steps)
-            return len(scheduler.timesteps)
-        except (TypeError, ValueError):  # FLUX's dynamic shifting wants the image size: one call per step all the same
-            return steps
-
-    @classmethod
-    def check_size(cls, height: int, width: int) -> None:
-        if cls.fixed_size and (height, width) != (cls.default_height, cls.default_width):
-            raise UsageError(f"{cls.pipeline_name} makes {cls.default_height}x{cls.default_width} images only; "
-                             "leave model.height and model.width unset")
-        if height % 8 or width % 8:
-            raise UsageError(f"{cls.pipeline_name} makes sizes in multiples of 8 (at least); got {height}x{width}")
-
-    @classmethod
-    def check_sampler(cls, sampler: str) -> None:
-        raise UsageError(f"model.sampler does not apply to {cls.pipeline_name}: whole-pipeline mode runs the "
-                         f"pipeline's own scheduler ({cls.scheduler}); leave model.sampler unset")
-
-    def __init__(self, source: Optional[str] = None):
-        super().__init__(source)
-        if source in LOADED:
-            pipe = LOADED[source]
-        else:
-            from diffusers import DiffusionPipeline
-            from diffusers.utils import logging as diffusers_logging
-            from transformers.utils import logging as transformers_logging
-
-            diffusers_logging.disable_progress_bar()
-            transformers_logging.disable_progress_bar()
-
-            try:
-                pipe = DiffusionPipeline.from_pretrained(source, use_safetensors=True)
-            except (OSError, ValueError) as error:
-                line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-                raise UsageError(f"cannot load diffusers pipeline {source!r} ({line})") from None
+    def __init__(self, family, pipe):
+        super().__init__(None)
+        self._family = family
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
@@ -224,14 +74,14 @@ class DiffusersPipeline(Pipeline):
         return super().placement()
 
     def _size_args(self, height: int, width: int) -> dict:
-        return {} if self.fixed_size else {"height": height, "width": width}
+        return {} if self.family.fixed_size else {"height": height, "width": width}
 
     def _condition_args(self, conditions: Sequence[Condition], guidance: Optional[float] = None) -> dict:
         """The conditioning keywords of a call: class labels, cached prompt embeddings where the family's
         ``encode_prompt`` is known (each prompt encoded once per run), else the prompts themselves."""
-        if self.condition_kind == "class":
+        if self.family.condition_kind == "class":
             return {"class_labels": [condition.class_label for condition in conditions]}
-        names = ENCODED_AS.get(self.pipeline_name)
+        names = ENCODED_AS.get(self.family.pipeline_name)
         if guidance is None or names is None:
             return {"prompt": [condition.prompt for condition in conditions]}
         rows = [self._encode(condition.prompt, guidance > 1.0, names) for condition in conditions]
@@ -260,7 +110,7 @@ class DiffusersPipeline(Pipeline):
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """One sample's ``latents=`` shape, read by starting a call that stops in ``prepare_latents`` (per run)."""
-        if self.draws_noise:
+        if self.family.draws_noise:
             config = self.pipe.transformer.config
             return (config.in_channels, config.sample_size, config.sample_size)
         if (height, width) not in self._shapes:
@@ -272,7 +122,7 @@ class DiffusersPipeline(Pipeline):
 
             self.pipe.prepare_latents = probe
             try:
-                probe_condition = Condition(prompt="probe") if self.condition_kind == "prompt" else Condition(class_label=0)
+                probe_condition = Condition(prompt="probe") if self.family.condition_kind == "prompt" else Condition(class_label=0)
                 self.pipe(**self._condition_args([probe_condition]), **self._size_args(height, width),
                           num_inference_steps=1, output_type="latent")
             except _Probe as found:
@@ -280,12 +130,12 @@ class DiffusersPipeline(Pipeline):
             finally:
                 del self.pipe.prepare_latents
             if (height, width) not in self._shapes:
-                raise UsageError(f"{self.pipeline_name} never prepared latents; whole-pipeline mode cannot drive it")
+                raise UsageError(f"{self.family.pipeline_name} never prepared latents; whole-pipeline mode cannot drive it")
         return self._shapes[(height, width)]
 
     def sigmas(self, steps: int) -> torch.Tensor:
         """No levels are visible in whole-pipeline mode: one placeholder per denoiser call, from 1 down to 0."""
-        return torch.linspace(1.0, 0.0, self.sample_calls("euler", steps) + 1)
+        return torch.linspace(1.0, 0.0, self.family.sample_calls("euler", steps) + 1)
 
     def encode(self, conditions: Sequence[Condition]) -> list[Condition]:
         """The conditions themselves; cached prompt encodings of earlier batches are dropped, so that memory stays
@@ -310,10 +160,10 @@ class DiffusersPipeline(Pipeline):
         A pipeline that draws its own noise (DiT) gets one CPU generator per candidate seeded so that it draws
         exactly the candidate's noise: only plain draws (``none``, ``random``) can be searched that way.
         """
-        if self.draws_noise:
+        if self.family.draws_noise:
             seeds = [spec.fresh_seed for spec in specs]
             if any(seed is None for seed in seeds):
-                raise UsageError(f"{self.pipeline_name} draws its own noise, so only algorithms whose candidates are "
+                raise UsageError(f"{self.family.pipeline_name} draws its own noise, so only algorithms whose candidates are "
                                  "plain draws (none, random) can search it")
             generators = [torch.Generator().manual_seed(seed) for seed in seeds]
             output = self.pipe(**self._condition_args(conditions), num_inference_steps=steps, guidance_scale=guidance,
@@ -325,6 +175,21 @@ class DiffusersPipeline(Pipeline):
                                guidance_scale=guidance, generator=generators, output_type="pt",
                                **self._size_args(height, width))
         return as_image_tensor(output.images if hasattr(output, "images") else output.frames, noises.device)
+
+
+def load_pipe(source: str):
+    """A diffusers pipeline from a folder or hub id, safetensors only, no remote code; a failure is one line."""
+    from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        return DiffusionPipeline.from_pretrained(source, use_safetensors=True)
+    except (OSError, ValueError) as error:
+        line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise UsageError(f"cannot load diffusers pipeline {source!r} ({line})") from None
 
 
 def family_name(cls: type) -> str:

@@ -282,4 +282,4 @@ def test_encodings_of_earlier_batches_are_let_go(root, clip):
     for batch in (["a red cat", "two dogs"], ["a blue car"]):
         noisesearch.search(prompts=batch, module=module)
         assert {c.prompt for c in module.pipeline.rows_cache} == set(batch)
-        assert {prompt for prompt, _ in module.pipeline._encoded} == set(batch)
+        assert {prompt for prompt, _ in module.pipeline.inner._encoded} == set(batch)

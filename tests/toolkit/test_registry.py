@@ -6,6 +6,7 @@ import pluggy
 import pytest
 
 from noisesearch import hookspecs, registry
+from noisesearch.errors import UsageError
 from noisesearch.cli import format_plugins
 from noisesearch_plugins.algorithms import RandomSearch
 
@@ -38,3 +39,11 @@ def test_list_shows_description_and_distribution():
     text = format_plugins()
     assert "random" in text and "best-of-N" in text and "noisesearch 0.1.0" in text
     assert "digits-classifier" in text and "pipelines:" in text
+
+
+def test_an_object_no_family_takes_is_refused_in_one_line():
+    from noisesearch.resolve import describe_spec, resolve_pipeline
+
+    with pytest.raises(UsageError, match="no installed pipeline family takes a dict object"):
+        resolve_pipeline({"not": "a pipeline"})
+    assert describe_spec({"x": 1}) == "object:dict" and describe_spec("digits") == "digits"
