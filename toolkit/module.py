@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Literal, Optional, Sequence
 
@@ -115,7 +116,7 @@ class SearchModule(L.LightningModule):
         sample_nfe = provisional.sample_nfe(family)
         budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
         algorithm_cls.check_budget(params, budget, sample_nfe)
-        self.settings = SearchSettings(**{**provisional.__dict__, "budget_nfe": budget})
+        self.settings = dataclasses.replace(provisional, budget_nfe=budget)
         self.sample_nfe = sample_nfe
         self.shard = shard
         self.seed = 0
@@ -154,7 +155,7 @@ class SearchModule(L.LightningModule):
 
     def start(self, world: int = 1, rank: int = 0) -> None:
         """Begin a run: the executor holds the NFE counter of all its searches."""
-        settings = SearchSettings(**{**self.settings.__dict__, "seed": self.seed})
+        settings = dataclasses.replace(self.settings, seed=self.seed)
         shard = Shard(rank, world, gather_objects) if self.shard == "candidates" and world > 1 else None
         self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard)
         self.elapsed_s = 0.0

@@ -74,9 +74,14 @@ def evaluate_run(out: Path) -> dict:
     }
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``python -m noisesearch_plugins.digits.evaluation OUT_DIR``: print the run's evaluator figures as JSON."""
     if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "summary.json").is_file():
         print("usage: python -m noisesearch_plugins.digits.evaluation OUT_DIR (a folder with summary.json)",
               file=sys.stderr)
         sys.exit(2)
     print(json.dumps(evaluate_run(Path(sys.argv[1])), indent=2))
+
+
+if __name__ == "__main__":
+    main()

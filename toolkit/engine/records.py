@@ -61,6 +61,7 @@ def replay(search: SearchRun, proposal: Proposal, record: dict, journal_dir: Opt
         )
     tensors = load_artifact(journal_dir, record["artifact"]) if journal_dir is not None else {}
     level = tensors.get("earlier_level")
-    return Evaluation(record["scores"], record["nfe"], tensors["root"], record["replayable"],
-                      tensors.get("x"), tensors.get("x0"), tensors.get("image"), tensors.get("gradient"),
-                      tensors.get("preview"), tensors.get("earlier"), None if level is None else float(level))
+    return Evaluation(scores=record["scores"], nfe=record["nfe"], root=tensors["root"], replayable=record["replayable"],
+                      x=tensors.get("x"), x0=tensors.get("x0"), image=tensors.get("image"),
+                      gradient=tensors.get("gradient"), preview=tensors.get("preview"), earlier=tensors.get("earlier"),
+                      earlier_level=None if level is None else float(level))

@@ -3,12 +3,7 @@
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
-
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
-from noisesearch.errors import UsageError
-from noisesearch.hookspecs import hookimpl
-from noisesearch.verifier import Verifier
+from noisesearch.plugin import Proposal, SearchAlgorithm, UsageError, Verifier, hookimpl
 
 
 class Brightness(Verifier):

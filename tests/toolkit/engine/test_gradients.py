@@ -39,3 +39,36 @@ def test_equal_weights_of_opposite_verifiers_cancel_the_gradient():
     cancelled, _ = search([ToyVerifier(), Farther()], "weighted", (1.0, 1.0))
     steered, _ = search([ToyVerifier(), Farther()], "weighted", (1.0, 0.0))
     assert cancelled.candidate == 0 and steered.candidate > 0
+
+
+class Stop(Exception):
+    pass
+
+
+class ElsewhereVerifier(ToyVerifier):
+    """A verifier whose weights live on another device than the pipeline's (meta stands in for a second GPU): it
+    records where its images arrive, then stops the search."""
+
+    name = "elsewhere"
+    seen: list = []
+
+    def __init__(self, spec=None):
+        super().__init__(spec)
+        self.weight = torch.nn.Parameter(torch.zeros(1, device="meta"))
+
+    def score(self, images, conditions):
+        ElsewhereVerifier.seen.append(images.device.type)
+        raise Stop
+
+
+def test_the_gradient_path_hands_images_to_the_verifiers_device():
+    ElsewhereVerifier.seen.clear()
+    params = GradientAscent.parse_params({"iterations": 1})
+    settings = SearchSettings(GradientAscent, params, 4 * 7, 4, "heun", 1.0, 8, 8, 8, 0)
+    executor = Executor(ToyMixture(), [ElsewhereVerifier()], settings)
+    try:
+        with torch.no_grad():
+            executor.run([Task(0, Condition(class_label=2), 0)])
+    except Stop:
+        pass
+    assert ElsewhereVerifier.seen == ["meta"]
