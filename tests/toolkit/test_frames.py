@@ -83,7 +83,7 @@ def test_dpm2m_in_the_vp_frame_is_dpm_solver_multisteps_step():
     assert (mine - z).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("frame", [EDM, VariancePreserving(), FlowMatching()], ids=lambda f: f.name)
+@pytest.mark.parametrize("frame", [EDM, VariancePreserving(), FlowMatching()], ids=lambda f: type(f).__name__)
 def test_renoising_and_ancestral_steps_land_on_the_frames_marginal(frame):
     """From the clean sample's latent at one level, both give z = a x0 + b eps at the next (b eps Gaussian)."""
     generator = torch.Generator().manual_seed(2)
