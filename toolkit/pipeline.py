@@ -19,7 +19,7 @@ class Pipeline(nn.Module):
     Class attributes describe the family without loading it, so bad input fails before any weights load. A family
     whose description depends on the model (diffusers) returns a description object from ``for_source`` or
     ``for_object`` instead: it offers the same class-level interface and ``load``, and what it loads names it as
-    its ``family``.
+    ``described_by``.
     """
 
     name: ClassVar[str]
@@ -73,9 +73,9 @@ class Pipeline(nn.Module):
         return cls(source)
 
     @property
-    def family(self) -> Any:
+    def described_by(self) -> Any:
         """What described this pipeline before it loaded: its class, or the description object it was loaded from."""
-        return self.__dict__.get("_family") or type(self)
+        return self.__dict__.get("_described_by") or type(self)
 
     @classmethod
     def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type["Pipeline"]:

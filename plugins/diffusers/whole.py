@@ -54,7 +54,7 @@ class WholeDiffusers(Pipeline):
 
     def __init__(self, family, pipe):
         super().__init__(None)
-        self._family = family
+        self._described_by = family
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
@@ -74,14 +74,14 @@ class WholeDiffusers(Pipeline):
         return super().placement()
 
     def _size_args(self, height: int, width: int) -> dict:
-        return {} if self.family.fixed_size else {"height": height, "width": width}
+        return {} if self.described_by.fixed_size else {"height": height, "width": width}
 
     def _condition_args(self, conditions: Sequence[Condition], guidance: Optional[float] = None) -> dict:
         """The conditioning keywords of a call: class labels, cached prompt embeddings where the family's
         ``encode_prompt`` is known (each prompt encoded once per run), else the prompts themselves."""
-        if self.family.condition_kind == "class":
+        if self.described_by.condition_kind == "class":
             return {"class_labels": [condition.class_label for condition in conditions]}
-        names = ENCODED_AS.get(self.family.pipeline_name)
+        names = ENCODED_AS.get(self.described_by.pipeline_name)
         if guidance is None or names is None:
             return {"prompt": [condition.prompt for condition in conditions]}
         rows = [self._encode(condition.prompt, guidance > 1.0, names) for condition in conditions]
@@ -110,7 +110,7 @@ class WholeDiffusers(Pipeline):
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """One sample's ``latents=`` shape, read by starting a call that stops in ``prepare_latents`` (per run)."""
-        if self.family.draws_noise:
+        if self.described_by.draws_noise:
             config = self.pipe.transformer.config
             return (config.in_channels, config.sample_size, config.sample_size)
         if (height, width) not in self._shapes:
@@ -122,7 +122,7 @@ class WholeDiffusers(Pipeline):
 
             self.pipe.prepare_latents = probe
             try:
-                probe_condition = Condition(prompt="probe") if self.family.condition_kind == "prompt" else Condition(class_label=0)
+                probe_condition = Condition(prompt="probe") if self.described_by.condition_kind == "prompt" else Condition(class_label=0)
                 self.pipe(**self._condition_args([probe_condition]), **self._size_args(height, width),
                           num_inference_steps=1, output_type="latent")
             except _Probe as found:
@@ -130,12 +130,12 @@ class WholeDiffusers(Pipeline):
             finally:
                 del self.pipe.prepare_latents
             if (height, width) not in self._shapes:
-                raise UsageError(f"{self.family.pipeline_name} never prepared latents; whole-pipeline mode cannot drive it")
+                raise UsageError(f"{self.described_by.pipeline_name} never prepared latents; whole-pipeline mode cannot drive it")
         return self._shapes[(height, width)]
 
     def sigmas(self, steps: int) -> torch.Tensor:
         """No levels are visible in whole-pipeline mode: one placeholder per denoiser call, from 1 down to 0."""
-        return torch.linspace(1.0, 0.0, self.family.sample_calls("euler", steps) + 1)
+        return torch.linspace(1.0, 0.0, self.described_by.sample_calls("euler", steps) + 1)
 
     def encode(self, conditions: Sequence[Condition]) -> list[Condition]:
         """The conditions themselves; cached prompt encodings of earlier batches are dropped, so that memory stays
@@ -160,10 +160,10 @@ class WholeDiffusers(Pipeline):
         A pipeline that draws its own noise (DiT) gets one CPU generator per candidate seeded so that it draws
         exactly the candidate's noise: only plain draws (``none``, ``random``) can be searched that way.
         """
-        if self.family.draws_noise:
+        if self.described_by.draws_noise:
             seeds = [spec.fresh_seed for spec in specs]
             if any(seed is None for seed in seeds):
-                raise UsageError(f"{self.family.pipeline_name} draws its own noise, so only algorithms whose candidates are "
+                raise UsageError(f"{self.described_by.pipeline_name} draws its own noise, so only algorithms whose candidates are "
                                  "plain draws (none, random) can search it")
             generators = [torch.Generator().manual_seed(seed) for seed in seeds]
             output = self.pipe(**self._condition_args(conditions), num_inference_steps=steps, guidance_scale=guidance,

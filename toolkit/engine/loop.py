@@ -57,8 +57,8 @@ class Executor:
         self.replay = replay or {}
         self.shard = shard
         self.scorer = Scorer(verifiers, settings.ensemble, settings.weights)
-        self.sample_nfe = settings.sample_nfe(pipeline.family)
-        self.nfe_per_call = pipeline.family.nfe_per_call(settings.guidance)
+        self.sample_nfe = settings.sample_nfe(pipeline.described_by)
+        self.nfe_per_call = pipeline.described_by.nfe_per_call(settings.guidance)
         self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
         pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
         self.sigmas = pipeline.sigmas(settings.steps)
@@ -66,9 +66,9 @@ class Executor:
         settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
         if settings.algorithm.uses_gradients:
             self.scorer.require_differentiable(settings.algorithm.name)
-        self.whole = whole.runs_whole(pipeline.family)
+        self.whole = whole.runs_whole(pipeline.described_by)
         if self.whole:
-            whole.check_search(pipeline.family, settings.algorithm, verifiers)
+            whole.check_search(pipeline.described_by, settings.algorithm, verifiers)
         self.preview_level = preview_level(self.sigmas, verifiers)
         self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level)
         self.outcomes = Outcomes(self.scorer.aggregate)
@@ -159,7 +159,7 @@ class Executor:
 
     def _cost(self, search: SearchRun, proposal: Proposal) -> int:
         if self.whole:
-            whole.check_proposal(self.pipeline.family, self.settings.algorithm.name, proposal)
+            whole.check_proposal(self.pipeline.described_by, self.settings.algorithm.name, proposal)
         level = None
         if proposal.start is not None:
             if proposal.start not in search.states:
