@@ -18,14 +18,15 @@ def test_the_import_contracts_in_pyproject_hold():
     assert "0 broken" in done.stdout
 
 
-@pytest.mark.parametrize("args", [["list"], ["--help"], ["--version"], ["convert", "--help"]])
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["--help"], ["--version"], ["convert", "--help"],
+                                  ["show", "/no/such/run"]])
 def test_light_commands_import_no_heavy_library(args):
     """`noisesearch list` and `--help` load every plugin's classes, and none of Lightning or the model libraries."""
     code = ("import contextlib, io, json, sys\n"
-            "from noisesearch.cli import run\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "from noisesearch.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
             "    try:\n"
-            f"        run({args!r})\n"
+            f"        main({args!r})\n"
             "    except SystemExit:\n"
             "        pass\n"
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n")

@@ -5,11 +5,32 @@ Only ``predict`` and ``resume`` import Lightning and the model libraries: ``list
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Optional
 
 from . import __version__, registry
 from .errors import ServiceError, UsageError
+
+
+def plugins_json() -> str:
+    """Every registered plugin as JSON: kind -> [{name, description, plugin, distribution}] (``list --json``)."""
+    return json.dumps({kind: [{"name": name, "description": entry.description, "plugin": entry.plugin,
+                               "distribution": entry.distribution} for name, entry in sorted(entries.items())]
+                       for kind, entries in registry.index().items()}, indent=2)
+
+
+def show(args: list[str]) -> int:
+    """``show DIR``: a finished run's results table and cost, from its summary.json."""
+    if len(args) != 1 or args[0].startswith("-"):
+        raise UsageError("usage: noisesearch show DIR (a run folder with summary.json)")
+    from .rundir import RunDir
+    from .table import format_cost, format_table
+
+    summary = RunDir(args[0]).read_summary()
+    print(format_table(summary["results"], summary))
+    print(format_cost(summary))
+    return 0
 
 
 def format_plugins() -> str:
@@ -22,12 +43,13 @@ def format_plugins() -> str:
     return "\n".join(lines)
 
 
-USAGE = """usage: noisesearch {predict,resume,bench,list} ...
+USAGE = """usage: noisesearch {predict,resume,bench,show,list,convert} ...
 
   predict   run searches (LightningCLI): noisesearch predict --help
   resume    continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]
   bench     run a scaling study: noisesearch bench --config STUDY.yaml --out DIR
-  list      every registered algorithm, verifier and pipeline, with its distribution
+  show      a finished run's results table again: noisesearch show DIR
+  list      every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)
   convert   a published .pt checkpoint to safetensors: noisesearch convert --help
 """
 
@@ -48,8 +70,12 @@ def main(argv: Optional[list[str]] = None) -> int:
 def run(args: list[str]) -> int:
     """Run one command; a user error raises UsageError (``main`` turns it into exit code 2)."""
     if args[:1] == ["list"]:
-        print(format_plugins())
+        if args[1:] not in ([], ["--json"]):
+            raise UsageError("usage: noisesearch list [--json]")
+        print(plugins_json() if args[1:] == ["--json"] else format_plugins())
         return 0
+    if args[:1] == ["show"]:
+        return show(args[1:])
     if args[:1] in (["--version"], ["-V"]):
         print(f"noisesearch {__version__}")
         return 0
@@ -65,7 +91,7 @@ def run(args: list[str]) -> int:
 
         return convert(args[1:])
     if args[0] not in ("predict", "resume"):
-        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, list, convert")
+        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, show, list, convert")
     from .predict import predict
 
     predict(args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Sequence
 
@@ -14,6 +13,7 @@ from safetensors.torch import save_file
 from .engine import SearchResult
 from .journal import NO_SPACE, DiskFullError, Journal, read_run
 from .rundir import RUN_MARKERS, RunDir  # noqa: F401  (RUN_MARKERS: kept for importers)
+from .table import format_cost, format_table  # noqa: F401  (format_table: kept for importers)
 
 
 def result_stem(result: SearchResult) -> str:
@@ -72,15 +72,6 @@ def write_summary(run_dir: RunDir, header: dict, records: list[dict]) -> dict:
     return summary
 
 
-def format_table(records: list[dict]) -> str:
-    """The short table printed at the end of a run."""
-    lines = [f"{'condition':<32} {'rep':>3} {'score':>9} {'nfe':>7} {'cands':>6}"]
-    for r in sorted(records, key=lambda r: r["index"]):
-        label = json.dumps(r["condition"])[1:-1][:32]
-        lines.append(f"{label:<32} {r['repeat']:>3} {r['score']:>9.4f} {r['nfe']:>7} {r['candidates']:>6}")
-    return "\n".join(lines)
-
-
 class ResultWriter(BasePredictionWriter):
     """Writes each batch's results as they complete; rank 0 merges every rank's part into ``summary.json``."""
 
@@ -129,7 +120,5 @@ class ResultWriter(BasePredictionWriter):
             }
             records = [result["record"] for result in results.values()]
             write_summary(self.run_dir, header, records)
-            print(format_table(records))
-            scoring = ", ".join(f"{name} {seconds} s" for name, seconds in header["verifier_s"].items())
-            print(f"nfe_used {header['nfe_used']} in {header['elapsed_s']} s (verifiers: {scoring}); "
-                  f"wrote {self.out}/summary.json")
+            print(format_table(records, header))
+            print(f"{format_cost(header)}; wrote {self.out}/summary.json")
