@@ -21,7 +21,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 
 from .evaluation import Evaluation
-from .features import pooled  # noqa: F401  (kept importable from here)
+from .features import pooled
 
 
 class _Extractor(nn.Module):

@@ -18,9 +18,7 @@ from .engine import Executor, SearchResult, SearchSettings, Shard, Task
 from .engine.whole import runs_whole
 from .journal import Journal
 from .resolve import describe_spec, resolve_pipeline, resolve_verifiers
-from .samplers import SAMPLERS
-
-SAMPLER_NAMES = tuple(SAMPLERS)
+from .samplers import SAMPLER_NAMES
 
 DEFAULT_BUDGET_SAMPLES = 16
 

@@ -7,7 +7,6 @@ from typing import Any, Optional
 
 from . import registry
 from .errors import UsageError
-from .pipeline import Pipeline
 from .verifier import Verifier
 
 

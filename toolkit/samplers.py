@@ -137,6 +137,9 @@ class DPMSolver2M(Sampler):
 SAMPLERS: dict[str, type[Sampler]] = {cls.name: cls for cls in (Euler, Heun, DPMSolver2M)}
 
 
+SAMPLER_NAMES = tuple(SAMPLERS)
+
+
 def sampler_class(name: str) -> type[Sampler]:
     """The sampler registered as ``name``; an unknown name raises a ValueError naming the known ones."""
     if name not in SAMPLERS:

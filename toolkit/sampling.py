@@ -15,10 +15,9 @@ import torch
 
 from .denoiser import Denoiser
 from .frames import EDM, Frame
-from .samplers import SAMPLERS, Sampler, predict_x0, sampler_class
+from .samplers import Sampler, predict_x0, sampler_class
 
-SAMPLER_NAMES = tuple(SAMPLERS)
-
+preview = predict_x0  # the x0-prediction at one level (one call): the public name
 
 def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
     """The EDM noise levels from sigma_max down to sigma_min, with a final 0 (``steps + 1`` values)."""
@@ -31,11 +30,6 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7
 def calls_per_solve(sampler: str, steps: int) -> int:
     """Denoiser calls of a full solve (``Sampler.solve_calls`` of the named sampler)."""
     return sampler_class(sampler).solve_calls(steps)
-
-
-def preview(denoiser: Denoiser, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
-    """The x0-prediction of the denoiser at noise level ``sigma`` (one call)."""
-    return predict_x0(denoiser, x, sigma, cond)
 
 
 def renoise(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor, frame: Frame = EDM) -> torch.Tensor:

@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 from .engine import SearchResult
 from .journal import NO_SPACE, DiskFullError, Journal, read_run
-from .rundir import RUN_MARKERS, RunDir  # noqa: F401  (RUN_MARKERS: kept for importers)
-from .table import format_cost, format_table  # noqa: F401  (format_table: kept for importers)
+from .rundir import RunDir
+from .table import format_cost, format_table
 
 
 def result_stem(result: SearchResult) -> str:

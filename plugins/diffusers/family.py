@@ -4,7 +4,7 @@ pipeline object handed over from Python), which loads the model and picks whole 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
@@ -117,7 +117,8 @@ class DiffusersFamily:
         return 2 if self.guided and guidance > 1.0 else 1
 
     def sample_calls(self, sampler: str, steps: int) -> int:
-        """The scheduler's timesteps for ``steps`` steps: one denoiser call each (Heun's schedulers make 2 x steps - 1)."""
+        """The scheduler's timesteps for ``steps`` steps: one denoiser call each (Heun's schedulers make
+        2 x steps - 1)."""
         import diffusers
 
         scheduler_cls = getattr(diffusers, self.scheduler or "", None)
@@ -157,7 +158,6 @@ class DiffusersPipeline(Pipeline):
     default_sampler = "euler"
     default_verifiers = ("clip",)
     can_offload = True
-    pipeline_name: ClassVar[str] = "DiffusionPipeline"
 
     @classmethod
     def claims(cls, folder: Path) -> bool:

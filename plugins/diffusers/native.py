@@ -69,13 +69,12 @@ class NativeDiffusers(Pipeline):
     offload) as k-diffusion's external wrappers wrap a model, and calls its denoiser at the core's levels."""
 
     name = "diffusers"
-    whole = False
-    can_offload = True
 
     def __init__(self, family: NativeFamily, inner: Pipeline):
         super().__init__(None)
         self._described_by = family
         self.inner = inner
+        self.conditioned_first = family.pipeline_name in CONDITIONED_FIRST  # DiT: [conditioned, null]
 
     @property
     def pipe(self):
@@ -119,8 +118,8 @@ class NativeDiffusers(Pipeline):
             self.warned = True
         given = captured.arguments.get(self.timestep_name)
         if given is None:
-            raise UsageError(f"{self.described_by.pipeline_name} calls its denoiser without a timestep; the native adapter "
-                             "cannot drive it: use an algorithm of initial noises (whole-pipeline mode)")
+            raise UsageError(f"{self.described_by.pipeline_name} calls its denoiser without a timestep; the native "
+                             "adapter cannot drive it: use an algorithm of initial noises (whole-pipeline mode)")
         given = torch.as_tensor(given).flatten()
         self.timestep_dtype = given.dtype if given.is_floating_point() else torch.float32
         self.timestep_scale = float(given[0]) / float(self.schedule.timesteps[0])
@@ -181,8 +180,8 @@ class NativeDiffusers(Pipeline):
         rows = (arguments[sample].shape[0], larger[sample].shape[0])
         self.guided_rows = rows[0] == 2 * len(chunk)
         if self.guided_rows != (self.described_by.nfe_per_call(self.run_settings[1]) == 2):
-            raise UsageError(f"{self.described_by.pipeline_name} does not double its batch for guidance as its NFE count assumes; "
-                             "the native adapter cannot count its evaluations: use whole-pipeline mode")
+            raise UsageError(f"{self.described_by.pipeline_name} does not double its batch for guidance as its NFE "
+                             "count assumes; the native adapter cannot count its evaluations: use whole-pipeline mode")
         self.row_paths = per_row(arguments, larger, rows) - {sample, (self.timestep_name,)}
         self.shared = {path: value for path, value in arguments.items()
                        if path not in self.row_paths and path not in (sample, (self.timestep_name,))}
@@ -195,7 +194,7 @@ class NativeDiffusers(Pipeline):
                 cond[path] = value
                 continue
             first, second = value[:count], value[count:]
-            cond[path], null[path] = (first, second) if self.described_by.pipeline_name in CONDITIONED_FIRST else (second, first)
+            cond[path], null[path] = (first, second) if self.conditioned_first else (second, first)
         return {"cond": cond, "null": null}
 
     def select(self, encoded: dict, index: torch.Tensor) -> dict:
@@ -217,7 +216,7 @@ class NativeDiffusers(Pipeline):
         arguments = dict(self.shared)
         sample = z.to(self.model_dtype)
         if self.guided_rows:
-            parts = ("cond", "null") if self.described_by.pipeline_name in CONDITIONED_FIRST else ("null", "cond")
+            parts = ("cond", "null") if self.conditioned_first else ("null", "cond")
             for path in self.row_paths:
                 arguments[path] = torch.cat([cond[parts[0]][path], cond[parts[1]][path]])
             sample, timesteps = torch.cat([sample, sample]), torch.cat([timesteps, timesteps])
@@ -232,7 +231,7 @@ class NativeDiffusers(Pipeline):
         output = output.float()
         if self.guided_rows:
             first, second = output.chunk(2)
-            conditioned, null = (first, second) if self.described_by.pipeline_name in CONDITIONED_FIRST else (second, first)
+            conditioned, null = (first, second) if self.conditioned_first else (second, first)
             output = null + guidance * (conditioned - null)
         latent = z.float()
         prediction = self.schedule.prediction
@@ -245,8 +244,8 @@ class NativeDiffusers(Pipeline):
         elif prediction == "sample":
             x0 = output
         else:
-            raise UsageError(f"{self.described_by.pipeline_name}'s scheduler predicts {prediction!r}, which the native adapter "
-                             "does not read; use whole-pipeline mode")
+            raise UsageError(f"{self.described_by.pipeline_name}'s scheduler predicts {prediction!r}, which the native "
+                             "adapter does not read; use whole-pipeline mode")
         return x0.to(z.dtype)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -262,6 +261,7 @@ class NativeDiffusers(Pipeline):
         else:
             z = z / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
         image = pipe.vae.decode(z.to(pipe.vae.dtype), return_dict=False)[0].float()
-        if image.shape[-2:] != (height, width) and not self.described_by.fixed_size:  # resolution binning (PixArt, Sana)
+        binned = image.shape[-2:] != (height, width) and not self.described_by.fixed_size  # PixArt, Sana
+        if binned:
             image = pipe.image_processor.resize_and_crop_tensor(image, width, height)
         return (image / 2 + 0.5).clamp(0, 1)

@@ -49,8 +49,6 @@ class WholeDiffusers(Pipeline):
     """A loaded diffusers pipeline run whole: ``pipe(latents=...)`` per batch of candidates (wraps the pipe)."""
 
     name = "diffusers"
-    whole = True
-    can_offload = True
 
     def __init__(self, family, pipe):
         super().__init__(None)
@@ -122,7 +120,8 @@ class WholeDiffusers(Pipeline):
 
             self.pipe.prepare_latents = probe
             try:
-                probe_condition = Condition(prompt="probe") if self.described_by.condition_kind == "prompt" else Condition(class_label=0)
+                prompted = self.described_by.condition_kind == "prompt"
+                probe_condition = Condition(prompt="probe") if prompted else Condition(class_label=0)
                 self.pipe(**self._condition_args([probe_condition]), **self._size_args(height, width),
                           num_inference_steps=1, output_type="latent")
             except _Probe as found:
@@ -130,7 +129,8 @@ class WholeDiffusers(Pipeline):
             finally:
                 del self.pipe.prepare_latents
             if (height, width) not in self._shapes:
-                raise UsageError(f"{self.described_by.pipeline_name} never prepared latents; whole-pipeline mode cannot drive it")
+                raise UsageError(f"{self.described_by.pipeline_name} never prepared latents; whole-pipeline mode "
+                                 "cannot drive it")
         return self._shapes[(height, width)]
 
     def sigmas(self, steps: int) -> torch.Tensor:
@@ -163,8 +163,8 @@ class WholeDiffusers(Pipeline):
         if self.described_by.draws_noise:
             seeds = [spec.fresh_seed for spec in specs]
             if any(seed is None for seed in seeds):
-                raise UsageError(f"{self.described_by.pipeline_name} draws its own noise, so only algorithms whose candidates are "
-                                 "plain draws (none, random) can search it")
+                raise UsageError(f"{self.described_by.pipeline_name} draws its own noise, so only algorithms whose "
+                                 "candidates are plain draws (none, random) can search it")
             generators = [torch.Generator().manual_seed(seed) for seed in seeds]
             output = self.pipe(**self._condition_args(conditions), num_inference_steps=steps, guidance_scale=guidance,
                                generator=generators, output_type="np")

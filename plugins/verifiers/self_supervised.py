@@ -73,8 +73,9 @@ class SelfSupervisedVerifier(Verifier):
     """Cosine similarity of features of the final sample and of the x0-prediction at sigma = 0.4; no condition.
 
     Spec ``self-supervised:FEATURES`` with FEATURES ``clip:MODEL`` (default ``clip:ViT-B-32/openai``),
-    ``dino:ID_OR_FOLDER``, ``digits-classifier`` or ``shapes-clip``. The executor hands it the preview at the schedule's level
-    nearest 0.4 (in log sigma); a candidate scored above that level has no preview yet and scores 1.
+    ``dino:ID_OR_FOLDER``, or a registered verifier that offers ``features`` (``digits-classifier``, ``shapes-clip``).
+    The executor hands it the preview at the schedule's level nearest 0.4 (in log sigma); a candidate scored above
+    that level has no preview yet and scores 1.
     """
 
     name = "self-supervised"

@@ -74,10 +74,6 @@ class Executor:
         self.outcomes = Outcomes(self.scorer.aggregate)
 
     @property
-    def verifiers(self) -> list[Verifier]:
-        return self.scorer.verifiers
-
-    @property
     def verifier_seconds(self) -> dict[str, float]:
         """Seconds each verifier spent scoring in this process."""
         return self.scorer.seconds
@@ -86,10 +82,6 @@ class Executor:
     def nfe_used(self) -> int:
         """Denoiser evaluations made by this process (replayed candidates count where they were evaluated)."""
         return self.denoiser.nfe
-
-    def aggregate(self, rows: list[dict[str, float]]) -> list[float]:
-        """Scores of candidates at one level from their oriented per-verifier scores (higher is better)."""
-        return self.scorer.aggregate(rows)
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
         return self.pipeline.denoise(x, sigma, cond, self.settings.guidance)
@@ -145,10 +137,12 @@ class Executor:
         """Check the round's proposals (unique ids, known parents) and charge their NFEs before evaluating them."""
         name = self.settings.algorithm.name
         ids = [proposal.id for proposal in proposals]
-        repeated = sorted({i for i in ids if i in search.asked or ids.count(i) > 1})
-        if repeated:
-            raise AlgorithmError(f"algorithm {name!r} proposed candidate id {repeated[0]} more than once in search "
-                                 f"{search.task.condition.key!r}: every proposal needs an id of its own")
+        seen = set(search.asked)
+        for i in ids:
+            if i in seen:
+                raise AlgorithmError(f"algorithm {name!r} proposed candidate id {i} more than once in search "
+                                     f"{search.task.condition.key!r}: every proposal needs an id of its own")
+            seen.add(i)
         cost = sum(self._cost(search, proposal) for proposal in proposals)
         if search.nfe + cost > self.settings.budget_nfe:
             raise AlgorithmError(f"algorithm {name!r} asked for {cost} NFEs with "
@@ -237,21 +231,24 @@ class Executor:
                                         lambda: self.planner.decode_previews(solved.previews, images))
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
         stop = first.stop > 0
+        roots = None if noises is None else _rows(noises.float())
+        images = None if stop else _rows(images)
+        gradients = None if gradients is None else _rows(gradients)
         computed = {}
         for j, (i, search, proposal) in enumerate(members):
             parent = search.states.get(proposal.start) if proposal.start is not None else None
-            root = parent.root if parent is not None else noises[j].detach().float().cpu()
+            root = parent.root if parent is not None else roots[j]
             replayable = (parent.replayable if parent is not None else True) and not (
                 proposal.renoise_to is not None or proposal.stochastic)
             evaluation = Evaluation({name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
-                                    gradient=None if gradients is None else gradients[j].cpu())
+                                    gradient=None if gradients is None else gradients[j])
             if stop:  # kept states stay where the pipeline runs; the journal and other ranks take CPU copies
                 evaluation.x, evaluation.x0 = solved.x[j].detach(), solved.x0[j].detach()
                 evaluation.preview = solved.previews[j].detach() if solved.previews is not None else None
                 if solved.history is not None:
                     evaluation.earlier_level, evaluation.earlier = solved.history[0], solved.history[1][j].detach()
             else:
-                evaluation.image = images[j].detach().cpu()
+                evaluation.image = images[j]
             computed[i] = evaluation
         return computed
 
@@ -270,3 +267,8 @@ class Executor:
             search.finished[proposal.id] = Finished(evaluation.image, evaluation.root, evaluation.replayable,
                                                     proposal.noise.fresh_seed if fresh else None)
         search.levels.setdefault(proposal.stop, []).append((proposal.id, self.scorer.oriented(evaluation.scores)))
+
+
+def _rows(batch: torch.Tensor) -> list[torch.Tensor]:
+    """A batch on the CPU as rows of their own: one transfer per chunk, and no row pins the others' memory."""
+    return [row.clone() for row in batch.detach().cpu()]

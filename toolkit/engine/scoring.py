@@ -56,7 +56,8 @@ class Scorer:
     def score(self, images: torch.Tensor, conditions: list[Condition],
               previews: Optional[Callable[[], torch.Tensor]] = None) -> dict[str, list[float]]:
         """Each verifier's raw scores of a batch as floats."""
-        return {name: scored.float().cpu().tolist() for name, scored in self.values(images, conditions, previews).items()}
+        values = self.values(images, conditions, previews)
+        return {name: scored.float().cpu().tolist() for name, scored in values.items()}
 
     def objective(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
         """The differentiable aggregate gradient search ascends: the weighted mean of oriented scores, summed over
@@ -66,7 +67,7 @@ class Scorer:
         for verifier, weight in zip(self.verifiers, weights):
             scored = values[verifier.name]
             oriented_sum = (scored if type(verifier).higher_is_better else -scored).sum()
-            total = total + (oriented_sum if weight == 1.0 else weight * oriented_sum)
+            total = total + weight * oriented_sum
         return total / sum(weights)
 
     def oriented(self, scores: dict[str, float]) -> dict[str, float]:
