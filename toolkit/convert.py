@@ -49,7 +49,7 @@ def main(args: list[str]) -> int:
     """Convert one checkpoint: to a .safetensors file, an open_clip folder, or the folder a verifier loads."""
     parser = argparse.ArgumentParser(prog="noisesearch convert", description=__doc__)
     parser.add_argument("source", type=Path, help="the published .pt / .pth / .bin checkpoint")
-    parser.add_argument("target", type=Path, help="OUT.safetensors, or a folder with --open-clip / --imagereward")
+    parser.add_argument("target", type=Path, help="OUT.safetensors, or a folder with --open-clip, --to or --imagereward")
     parser.add_argument("--open-clip", metavar="ARCH", help="write a local-dir: folder for open_clip model ARCH")
     parser.add_argument("--to", metavar="VERIFIER", help="write the folder verifier VERIFIER loads (a verifier with a "
                         "converter: imagereward)")
