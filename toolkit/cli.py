@@ -1,4 +1,5 @@
-"""The ``noisesearch`` command: ``predict`` and ``resume`` (LightningCLI), ``bench``, ``convert`` and ``list``.
+"""The ``noisesearch`` command: ``predict`` and ``resume`` (LightningCLI), ``bench``, ``show``, ``report``,
+``convert`` and ``list``.
 
 Only ``predict`` and ``resume`` import Lightning and the model libraries: ``list`` and ``--help`` start fast.
 """
@@ -33,6 +34,16 @@ def show(args: list[str]) -> int:
     return 0
 
 
+def report(args: list[str]) -> int:
+    """``report DIR``: rebuild a run's report.html from its journal (finished, interrupted, resumed, multi-rank)."""
+    if len(args) != 1 or args[0].startswith("-"):
+        raise UsageError("usage: noisesearch report DIR (a run folder with journal/)")
+    from .run_report import write_report
+
+    print(f"wrote {write_report(args[0])}")
+    return 0
+
+
 def format_plugins() -> str:
     """Every registered algorithm, verifier and pipeline with its description and distribution."""
     lines = []
@@ -43,12 +54,13 @@ def format_plugins() -> str:
     return "\n".join(lines)
 
 
-USAGE = """usage: noisesearch {predict,resume,bench,show,list,convert} ...
+USAGE = """usage: noisesearch {predict,resume,bench,show,report,list,convert} ...
 
   predict   run searches (LightningCLI): noisesearch predict --help
   resume    continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]
   bench     run a scaling study: noisesearch bench --config STUDY.yaml --out DIR
   show      a finished run's results table again: noisesearch show DIR
+  report    rebuild a run's report.html (candidates, best-so-far, lineage) from its journal: noisesearch report DIR
   list      every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)
   convert   a published .pt checkpoint to safetensors: noisesearch convert --help
 """
@@ -76,6 +88,8 @@ def run(args: list[str]) -> int:
         return 0
     if args[:1] == ["show"]:
         return show(args[1:])
+    if args[:1] == ["report"]:
+        return report(args[1:])
     if args[:1] in (["--version"], ["-V"]):
         print(f"noisesearch {__version__}")
         return 0
@@ -91,7 +105,7 @@ def run(args: list[str]) -> int:
 
         return convert(args[1:])
     if args[0] not in ("predict", "resume"):
-        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, show, list, convert")
+        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, show, report, list, convert")
     from .predict import predict
 
     predict(args)

@@ -48,3 +48,23 @@ class ImageInput:
         normalised = (images - mean) / std
         parameter = next(like.parameters(), None) if like is not None else None
         return normalised.to(parameter.dtype) if parameter is not None else normalised
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as 8-bit values, rounded exactly as the PNGs of a run are (lossless against them)."""
+    return (images.float().clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def from_uint8(images: torch.Tensor) -> torch.Tensor:
+    """8-bit images back in [0, 1] (``to_uint8`` of the result gives the same bytes)."""
+    return images.float() / 255
+
+
+def thumbnails(images: torch.Tensor, size: int = 96) -> torch.Tensor:
+    """8-bit thumbnails of a batch, the longer side at most ``size`` (area-averaged), for run reports."""
+    h, w = images.shape[-2:]
+    scale = size / max(h, w)
+    if scale < 1:
+        images = F.interpolate(images.float(), size=(max(1, round(h * scale)), max(1, round(w * scale))),
+                               mode="area")
+    return to_uint8(images)

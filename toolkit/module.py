@@ -9,7 +9,6 @@ from typing import Any, Literal, Optional, Sequence
 import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
-from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from . import registry
@@ -54,6 +53,9 @@ class SearchModule(L.LightningModule):
             (and native for pipelines that draw their own noise, such as DiT).
         offload: diffusers pipelines only: model CPU offload (each component is moved to the device only while it
             runs, as diffusers' ``enable_model_cpu_offload``), for pipelines larger than the GPU's memory.
+        keep_images: the journal keeps every candidate's image (8 bits, as its PNG) by default; with K, only
+            images of candidates fewer than K others of their search beat on every verifier (the best few; resume
+            stays exact). Thumbnails for report.html are kept for every candidate either way.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class SearchModule(L.LightningModule):
         dtype: Optional[Literal["fp32", "bf16", "fp16"]] = None,
         mode: Optional[Literal["whole", "native"]] = None,
         offload: bool = False,
+        keep_images: Optional[PositiveInt] = None,
     ):
         super().__init__()
         self.pipeline_spec = describe_spec(pipeline)
@@ -90,6 +93,7 @@ class SearchModule(L.LightningModule):
         if offload and not family.can_offload:
             raise UsageError(f"model.offload applies to diffusers pipelines, not to {family.name!r}; leave it unset")
         self.offload = offload
+        self.keep_images = keep_images
         if guidance is not None and guidance < 0:
             raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
         height = height or family.default_height
@@ -155,7 +159,8 @@ class SearchModule(L.LightningModule):
         """Begin a run: the executor holds the NFE counter of all its searches."""
         settings = dataclasses.replace(self.settings, seed=self.seed)
         shard = Shard(rank, world, gather_objects) if self.shard == "candidates" and world > 1 else None
-        self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard)
+        self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard,
+                                 self.keep_images)
         self.elapsed_s = 0.0
 
     def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
@@ -163,7 +168,12 @@ class SearchModule(L.LightningModule):
         started = time.perf_counter()
         with torch.no_grad():
             results = self.executor.run(tasks)
-        self.elapsed_s += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        self.elapsed_s += elapsed
+        total = sum(result.nfe for result in results)
+        for result in results:  # searches share batches: each gets the batch's time in proportion to its NFEs
+            share = result.nfe / total if total else 1 / len(results)
+            result.seconds = round(elapsed * share, 4)
         return results
 
     @property
@@ -192,16 +202,24 @@ class SearchModule(L.LightningModule):
         if self.verifier_device is not None:
             self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
+
+    def headline(self, world: int = 1) -> str:
+        """The line a run starts with: what searches, on what, at what cost per search, where."""
         scheduler = self.pipeline_cls.scheduler
         if scheduler and runs_whole(self.pipeline_cls):
             sampler = f"steps of its {scheduler}"
         else:
             sampler = f"{self.settings.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
-        rank_zero_info(
-            f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec}, budget {self.settings.budget_nfe} "
-            f"NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} {sampler}, "
-            f"guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}"
-        )
+        device = next(self.pipeline.parameters(), torch.empty(0)).device if self.pipeline is not None else "cpu"
+        where = f"{world} processes" if world > 1 else str(device)
+        return (f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec} ({where}), budget "
+                f"{self.settings.budget_nfe} NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} "
+                f"{sampler}, guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}")
+
+    @property
+    def candidates_evaluated(self) -> int:
+        """Candidates this process evaluated (replayed ones not counted)."""
+        return self.executor.evaluated if self.executor is not None else 0
 
     def predict_step(self, batch: Sequence[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
         todo = [task for task in batch if (task.condition.key, task.repeat) not in self.finished]
@@ -215,6 +233,7 @@ class SearchModule(L.LightningModule):
             "algorithm": s.algorithm.name,
             "algorithm_args": {k: v for k, v in s.params.__dict__.items()},
             "verifiers": self.verifier_specs,
+            "higher_is_better": {cls.name: cls.higher_is_better for cls, _ in self.verifier_classes},
             "ensemble": s.ensemble,
             "verifier_weights": list(s.weights) if s.weights is not None else None,
             "seed": self.seed,

@@ -30,6 +30,7 @@ class Pipeline(nn.Module):
     default_guidance: ClassVar[float] = 1.0
     default_sampler: ClassVar[str] = "heun"
     default_verifiers: ClassVar[tuple[str, ...]] = ()
+    feature_verifier: ClassVar[Optional[str]] = None  # the world's own features for ``self-supervised`` unspecified
     default_height: ClassVar[int] = 64
     default_width: ClassVar[int] = 64
     whole: ClassVar[bool] = False  # runs whole from initial noises (``generate``) instead of a denoiser per step

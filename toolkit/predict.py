@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ from .data import ConditionsDataModule
 from .errors import UsageError
 from .journal import read_run
 from .module import SearchModule
-from .progress import SearchProgressBar
+from .progress import Console, LogFormat, SearchProgress
 from .rundir import RunDir
 from .writer import ResultWriter
 
@@ -29,7 +30,7 @@ TRAINER_DEFAULTS = {
     "enable_checkpointing": False,
     "enable_model_summary": False,
     "inference_mode": False,  # gradient-based search needs autograd inside predict; no_grad is used otherwise
-    "callbacks": [SearchProgressBar()],
+    "enable_progress_bar": False,  # noisesearch draws its own (progress.SearchProgress)
 }
 
 
@@ -57,6 +58,9 @@ class NoiseSearchCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--out", type=str, default="outputs/run", help="output folder of the run")
         parser.add_argument("--overwrite", type=bool, default=False, help="replace a finished run in --out")
+        parser.add_argument("--quiet", type=bool, default=False, help="print nothing but errors and warnings")
+        parser.add_argument("--log_format", type=LogFormat, default="text", help="text: a progress bar and the "
+                            "results table; json: one JSON object per line on stdout (start, each search, end)")
         parser.add_argument("--resume", type=bool, default=False, help="continue the run in --out from its journal "
                             "(`noisesearch resume DIR` sets this)")
         parser.link_arguments("model.shard", "trainer.use_distributed_sampler",
@@ -87,7 +91,8 @@ class NoiseSearchCLI(LightningCLI):
         if not config["resume"] and primary:
             self._dump_config()
             run_dir.write_config(yaml.safe_dump(self.config_dump, sort_keys=False))
-        self.trainer.callbacks.append(ResultWriter(str(out)))
+        console = Console(config["log_format"], config["quiet"])
+        self.trainer.callbacks.extend([SearchProgress(console), ResultWriter(str(out), console)])
 
     def _load_journal(self, run_dir: RunDir) -> None:
         if not run_dir.journal_dir.is_dir():
@@ -133,8 +138,20 @@ def resume_args(args: list[str]) -> list[str]:
             "--overwrite", "false"]
 
 
+def quiet_libraries() -> None:
+    """Leave out Lightning's notices (accelerators found, seeds, tips) and the model libraries' loading bars."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for module in ("transformers", "diffusers"):
+        try:
+            __import__(module).utils.logging.disable_progress_bar()
+        except (ImportError, AttributeError):
+            pass
+
+
 def predict(args: list[str]) -> None:
     """Run ``predict ...`` or ``resume DIR ...`` (a user error raises UsageError)."""
     if args[0] == "resume":
         args = resume_args(args)
+    quiet_libraries()
     NoiseSearchCLI(args=args)

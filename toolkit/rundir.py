@@ -5,7 +5,8 @@ journal/, parts/), for the writer, resume, bench and the worlds' evaluators.
       config.yaml     the predict config that reproduces the run (LightningCLI's dump)
       run.json        the settings that fix results, compared on resume (the fingerprint)
       summary.json    settings, cost and one record per search (written when the run ends)
-      grid.png        the chosen images
+      grid.png        the chosen images, one row per condition, labelled, with their scores
+      report.html     every search's candidates, best-so-far curve and lineage (``noisesearch report DIR``)
       images/         one PNG per search:      NNNN-<condition slug>-rR.png
       noises/         its root noise:          NNNN-<condition slug>-rR.safetensors (key ``noise``)
       journal/        rankN.jsonl and artifacts/rankN/*.safetensors: the record of truth (noisesearch.journal)
@@ -21,7 +22,7 @@ from typing import Any, Optional, Union
 
 from .errors import UsageError
 
-CONFIG, FINGERPRINT, SUMMARY, GRID = "config.yaml", "run.json", "summary.json", "grid.png"
+CONFIG, FINGERPRINT, SUMMARY, GRID, REPORT = "config.yaml", "run.json", "summary.json", "grid.png", "report.html"
 FOLDERS = ("images", "noises", "journal", "parts")
 RUN_MARKERS = (SUMMARY, "journal")
 
@@ -60,7 +61,7 @@ class RunDir:
 
     def clear(self) -> None:
         """Remove a previous run's files (nothing else in the folder is touched)."""
-        for name in (SUMMARY, GRID, CONFIG, FINGERPRINT):
+        for name in (SUMMARY, GRID, REPORT, CONFIG, FINGERPRINT):
             (self.path / name).unlink(missing_ok=True)
         for folder in FOLDERS:
             shutil.rmtree(self.path / folder, ignore_errors=True)
@@ -118,6 +119,10 @@ class RunDir:
     @property
     def grid_path(self) -> Path:
         return self.path / GRID
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / REPORT
 
     def file(self, name: str) -> Path:
         """A file a summary record names (``images/...``, ``noises/...``)."""

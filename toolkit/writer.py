@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
@@ -11,7 +10,10 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from .engine import SearchResult
+from .grid import draw_grid
 from .journal import NO_SPACE, DiskFullError, Journal, read_run
+from .progress import Console
+from .run_report import write_report
 from .rundir import RunDir
 from .table import format_cost, format_table
 
@@ -37,6 +39,7 @@ def result_record(result: SearchResult) -> dict:
         "candidates": result.candidates,
         "replayable": result.replayable,
         **({"noise_seed": result.noise_seed} if result.noise_seed is not None else {}),
+        **({"seconds": result.seconds} if result.seconds is not None else {}),
     }
 
 
@@ -48,37 +51,25 @@ def save_result(run_dir: RunDir, result: SearchResult) -> dict:
     return record
 
 
-def make_grid(images: Sequence[Image.Image], columns: int, scale: int = 4) -> Image.Image:
-    """Tile images row by row (upscaled ``scale`` times, nearest neighbour) with a 2-pixel gutter."""
-    width, height = images[0].size
-    rows = math.ceil(len(images) / columns)
-    gutter = 2
-    grid = Image.new("RGB", (columns * (width * scale + gutter), rows * (height * scale + gutter)), "white")
-    for i, image in enumerate(images):
-        tile = image.convert("RGB").resize((width * scale, height * scale), Image.NEAREST)
-        grid.paste(tile, ((i % columns) * (width * scale + gutter), (i // columns) * (height * scale + gutter)))
-    return grid
-
-
-def write_summary(run_dir: RunDir, header: dict, records: list[dict]) -> dict:
-    """Write ``summary.json`` and ``grid.png`` (one row per condition when repeats are equal)."""
+def write_summary(run_dir: RunDir, header: dict, records: list[dict],
+                  class_names: Optional[Sequence[str]] = None) -> dict:
+    """Write ``summary.json`` and ``grid.png`` (one labelled row per condition, repeats along it)."""
     records = sorted(records, key=lambda r: r["index"])
     summary = {**header, "results": records}
     run_dir.write_summary(summary)
     if records:
-        repeats = max(r["repeat"] for r in records) + 1
-        columns = repeats if repeats > 1 else min(len(records), 10)
-        make_grid([Image.open(run_dir.file(r["image"])) for r in records], columns).save(run_dir.grid_path)
+        draw_grid(records, summary, lambda name: Image.open(run_dir.file(name)), class_names).save(run_dir.grid_path)
     return summary
 
 
 class ResultWriter(BasePredictionWriter):
     """Writes each batch's results as they complete; rank 0 merges every rank's part into ``summary.json``."""
 
-    def __init__(self, out: str):
+    def __init__(self, out: str, console: Optional[Console] = None):
         super().__init__(write_interval="batch")
         self.run_dir = RunDir(out)
         self.out = self.run_dir.path
+        self.console = console or Console()
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.run_dir.prepare()
@@ -102,6 +93,8 @@ class ResultWriter(BasePredictionWriter):
             raise
         pl_module.journal.append([{"type": "result", "search": r.task.condition.key, "repeat": r.task.repeat,
                                    "record": record} for r, record in zip(prediction, records)])
+        for record in records:
+            self.console.event("search", **record)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds}
@@ -119,6 +112,10 @@ class ResultWriter(BasePredictionWriter):
                                for name in parts[0].get("verifier_s", {})},
             }
             records = [result["record"] for result in results.values()]
-            write_summary(self.run_dir, header, records)
-            print(format_table(records, header))
-            print(f"{format_cost(header)}; wrote {self.out}/summary.json")
+            write_summary(self.run_dir, header, records, pl_module.pipeline_cls.class_names)
+            report = write_report(self.run_dir.path)
+            self.console.text(format_table(records, header))
+            self.console.text(f"{format_cost(header)}; wrote {self.out}/summary.json and {report.name}")
+            self.console.event("end", nfe_used=header["nfe_used"], elapsed_s=header["elapsed_s"],
+                               verifier_s=header["verifier_s"], summary=str(self.out / "summary.json"),
+                               report=str(report), grid=str(self.run_dir.grid_path))

@@ -24,6 +24,7 @@ class DigitsPipeline(EmbeddedPipeline):
     default_guidance = 1.0
     default_sampler = "heun"
     default_verifiers = ("digits-classifier",)
+    feature_verifier = "digits-classifier"
     default_height = 16
     default_width = 16
     family = FAMILY

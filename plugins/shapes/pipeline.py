@@ -26,6 +26,7 @@ class ShapesPipeline(EmbeddedPipeline):
     default_guidance = 2.0
     default_sampler = "heun"
     default_verifiers = ("shapes-clip",)
+    feature_verifier = "shapes-clip"
     default_height = 32
     default_width = 32
     family = FAMILY

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import torch
@@ -51,6 +53,9 @@ class OpenCLIP(nn.Module):
         check_spec(spec)
         architecture, _, tag = spec.partition("/")
         schema = spec.startswith(("local-dir:", "hf-hub:"))
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.CRITICAL)  # open_clip logs a failed download before raising it; the error says it once
         try:
             self.model = open_clip.create_model(spec if schema else architecture, pretrained=None if schema else tag,
                                                 require_pretrained=True)
@@ -58,6 +63,8 @@ class OpenCLIP(nn.Module):
         except (OSError, RuntimeError, ValueError) as error:
             raise UsageError(f"could not load open_clip model {spec!r} ({_first_line(error)}); without the hub, "
                              "save it to a folder and give local-dir:/path") from None
+        finally:
+            root.setLevel(level)
         self.model.eval().requires_grad_(False)
         cfg = self.model.visual.preprocess_cfg
         height, width = _pair(cfg.get("size", self.model.visual.image_size))

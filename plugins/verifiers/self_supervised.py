@@ -69,11 +69,28 @@ def feature_extractor(spec: str) -> nn.Module:
                      f"that offers features: {', '.join(offering)}")
 
 
+HUB_DEFAULT = "clip:ViT-B-32/openai"
+
+
+def default_features(world: Optional[str]) -> nn.Module:
+    """The world's own features when it names them, else the hub CLIP; offline, one line says what to pass."""
+    if world:
+        return feature_extractor(world)
+    try:
+        return feature_extractor(HUB_DEFAULT)
+    except UsageError:
+        offering = sorted(name for name, entry in registry.index()["verifiers"].items() if entry.cls.has_features())
+        raise UsageError(f"self-supervised: its default features {HUB_DEFAULT} could not be loaded from the hub; give "
+                         "local ones: self-supervised:clip:local-dir:/path, self-supervised:dino:FOLDER or "
+                         f"self-supervised:NAME with NAME one of {', '.join(offering)}") from None
+
+
 class SelfSupervisedVerifier(Verifier):
     """Cosine similarity of features of the final sample and of the x0-prediction at sigma = 0.4; no condition.
 
-    Spec ``self-supervised:FEATURES`` with FEATURES ``clip:MODEL`` (default ``clip:ViT-B-32/openai``),
-    ``dino:ID_OR_FOLDER``, or a registered verifier that offers ``features`` (``digits-classifier``, ``shapes-clip``).
+    Spec ``self-supervised:FEATURES`` with FEATURES ``clip:MODEL``, ``dino:ID_OR_FOLDER``, or a registered verifier
+    that offers ``features`` (``digits-classifier``, ``shapes-clip``). Without FEATURES: the world's own features
+    where the pipeline names them (``Pipeline.feature_verifier``), else ``clip:ViT-B-32/openai`` from the hub.
     The executor hands it the preview at the schedule's level nearest 0.4 (in log sigma); a candidate scored above
     that level has no preview yet and scores 1.
     """
@@ -83,12 +100,18 @@ class SelfSupervisedVerifier(Verifier):
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__(spec)
-        self.extractor = feature_extractor(spec or "clip:ViT-B-32/openai")
+        self.extractor = feature_extractor(spec) if spec else None
+
+    def attach(self, pipeline: type) -> None:
+        if self.extractor is None:
+            self.extractor = default_features(getattr(pipeline, "feature_verifier", None))
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition],
               previews: Optional[torch.Tensor] = None) -> torch.Tensor:
         if previews is None:
             raise ValueError("the self-supervised verifier needs previews= (the x0-predictions at sigma 0.4)")
+        if self.extractor is None:
+            self.extractor = default_features(None).to(images.device)
         both = self.extractor(torch.cat([images, previews.to(images)]))
         final, early = both.split(images.shape[0])
         return F.cosine_similarity(final.float(), early.float(), dim=-1)

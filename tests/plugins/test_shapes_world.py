@@ -107,14 +107,27 @@ def test_shapes_clip_is_a_verifier_that_knows_its_captions():
     assert (own > others).float().mean() >= 5 / 6
 
 
-def test_self_supervised_uses_shapes_clip_features_on_previews(tmp_path):
-    out = tmp_path / "run"
-    result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["a blue circle"]',
-                     "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30),
-                     "--model.verifiers", '["self-supervised:shapes-clip"]', "--out", str(out))
-    assert result.returncode == 0, result.stderr[-2000:]
-    (record,) = json.loads((out / "summary.json").read_text())["results"]
-    assert 0.0 < record["score"] <= 1.0 + 1e-6
+def test_self_supervised_uses_shapes_clip_features_on_previews_by_default_offline(tmp_path):
+    records = []
+    for spec in ("self-supervised:shapes-clip", "self-supervised"):
+        out = tmp_path / spec.replace(":", "-")
+        result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["a blue circle"]',
+                         "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30),
+                         "--model.verifiers", json.dumps([spec]), "--out", str(out))
+        assert result.returncode == 0, result.stderr[-2000:]
+        (record,) = json.loads((out / "summary.json").read_text())["results"]
+        records.append(record)
+    assert 0.0 < records[0]["score"] <= 1.0 + 1e-6
+    assert records[0]["candidate"] == records[1]["candidate"] and records[0]["score"] == records[1]["score"]
+
+
+def test_self_supervised_without_a_world_of_its_own_names_local_specs_offline(tmp_path):
+    result = run_cli("predict", "--model.pipeline", "toy-class", "--data.classes", "0",
+                     "--model.verifiers", '["self-supervised"]', "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("noisesearch: error")]
+    assert "self-supervised:clip:local-dir:" in line and "self-supervised:dino:" in line
+    assert "ERROR" not in result.stderr, "the library's own download failure leaked to the terminal"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -45,6 +45,8 @@ def test_two_processes_give_one_device_results(mode, tmp_path):
     assert ranks == {"rank0.jsonl", "rank1.jsonl"}, "both ranks must journal their own candidates"
     keys = journaled(tmp_path / "two")
     assert len(keys) == len(set(keys)) == len(journaled(tmp_path / "one")), "work was duplicated or lost"
+    report = (tmp_path / "two" / "report.html").read_text()
+    assert f'data-candidates="{len(keys)}"' in report, "the report misses a rank's candidates"
 
 
 def test_killed_ddp_run_resumes_on_two_or_one_devices(tmp_path):

@@ -53,11 +53,52 @@ def test_outputs_follow_the_contract(run_dir):
     assert sum(r["nfe"] for r in records if r["type"] == "candidate") == summary["nfe_used"]
 
 
-def test_progress_and_table_are_shown(run_dir):
+def test_terminal_output_reads_as_a_newcomer_needs_it(run_dir):
     _, done = run_dir
-    assert "searches" in done.stdout and "6/6" in done.stdout
-    assert "NFEs per search" in done.stderr + done.stdout
-    assert "nfe_used 672" in done.stdout
+    assert "6/6" in done.stderr and "NFEs 672" in done.stderr and "candidates/s" in done.stderr
+    assert done.stderr.count("searches:") >= 1 and "Predicting" not in done.stderr, "more than one progress bar"
+    for notice in ("Tip", "GPU available", "TPU available", "LitLogger", "Seed set", "Loading weights"):
+        assert notice not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("noisesearch: random on digits (cpu), budget 112 NFEs per search")
+    header = lines.index(next(line for line in lines if line.startswith("condition")))
+    assert lines[header].split() == ["condition", "rep", "digits-classifier", "nfe", "cands", "s"]
+    rows = [line.split() for line in lines[header + 1 : header + 7]]
+    assert [row[:2] for row in rows] == [["0", "0"], ["0", "1"], ["4", "0"], ["4", "1"], ["7", "0"], ["7", "1"]]
+    assert all(row[3:5] == ["112", "16"] and float(row[5]) > 0 for row in rows)
+    assert lines[header + 7].startswith("nfe_used 672 in")
+
+
+def test_json_lines_for_scripts_and_quiet_for_nothing(tmp_path, capsys):
+    assert predict(tmp_path / "json", "--log_format", "json")
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["event"] for e in events] == ["start"] + ["search"] * 6 + ["end"]
+    assert events[0]["budget_nfe"] == 112 and events[-1]["nfe_used"] == 6 * 112
+    assert {e["image"] for e in events[1:-1]} == {r["image"] for r in json.loads(
+        (tmp_path / "json" / "summary.json").read_text())["results"]}
+    assert predict(tmp_path / "quiet", "--quiet", "true")
+    captured = capsys.readouterr()
+    assert captured.out == "" and "searches" not in captured.err
+
+
+def test_grid_has_a_labelled_row_per_condition_and_repeats_along_it(run_dir):
+    from noisesearch import grid
+
+    out, _ = run_dir
+    summary = json.loads((out / "summary.json").read_text())
+    picture = np.asarray(Image.open(out / "grid.png").convert("L"))
+    rows, header = 3, grid.CAPTION + grid.GUTTER
+    cell_h = grid.TILE + grid.CAPTION + grid.GUTTER
+    assert picture.shape[0] == header + rows * cell_h + grid.GUTTER
+    for row in range(rows):
+        top = header + row * cell_h
+        label = picture[top : top + grid.FONT_SIZE + 4, : grid.GUTTER + 60]
+        caption = picture[top + grid.TILE : top + cell_h - grid.GUTTER]
+        assert (label < 128).any() and (caption < 128).any(), f"row {row} lacks its label or scores"
+    first = summary["results"][1]  # class 0, repeat 1: the second tile of the first row
+    tile = np.asarray(grid.tile(Image.open(out / first["image"])).convert("L"))
+    right = picture.shape[1] - 2 * grid.GUTTER - grid.TILE
+    assert np.array_equal(picture[header : header + grid.TILE, right : right + grid.TILE], tile)
 
 
 def test_config_yaml_reruns_to_the_same_results(run_dir, tmp_path):

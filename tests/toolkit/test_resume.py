@@ -134,3 +134,50 @@ def test_resume_refuses_a_journal_the_code_would_not_produce(reference, tmp_path
     journal.write_text("".join(json.dumps(r) + "\n" for r in records))
     done = run_cli("resume", str(out))
     assert done.returncode == 2 and "cannot resume: candidate 0" in done.stderr and "noise" in done.stderr
+
+
+def artifact_keys(out, record):
+    from safetensors import safe_open
+
+    with safe_open(str(out / "journal" / record["artifact"]["file"]), framework="numpy") as handle:
+        prefix = record["artifact"]["key"] + "."
+        return {key[len(prefix):]: handle.get_tensor(key) for key in handle.keys() if key.startswith(prefix)}
+
+
+def test_journal_images_are_the_pngs_bit_for_bit(reference):
+    import numpy as np
+    from PIL import Image
+
+    summary = json.loads((reference / "summary.json").read_text())
+    records = {(r["search"], r["repeat"], r["id"]): r for r in candidate_records(reference)}
+    for result in summary["results"]:
+        key = ("class:%d" % result["condition"]["class_label"], result["repeat"], result["candidate"])
+        stored = artifact_keys(reference, records[key])
+        assert stored["image8"].dtype == np.uint8
+        png = np.asarray(Image.open(reference / result["image"]))
+        assert np.array_equal(stored["image8"][0], png)
+        assert stored["thumb"].shape == stored["image8"].shape  # 16 px images need no smaller thumbnail
+
+
+def test_keep_images_drops_only_beaten_candidates_and_resumes_exactly(reference, tmp_path):
+    out = tmp_path / "kept"
+    args = ["predict", *JOB, "--model.keep_images", "1", "--out", str(out)]
+    kill_after_progress(start(args), out / "journal" / "rank0.jsonl", random.Random(5))
+    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    done = run_cli("resume", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert comparable(out) == comparable(reference)
+    summary = json.loads((out / "summary.json").read_text())
+    chosen = {("class:%d" % r["condition"]["class_label"], r["repeat"], r["candidate"]) for r in summary["results"]}
+    earlier_best, dropped = {}, 0
+    for record in candidate_records(out):
+        search, score = (record["search"], record["repeat"]), record["scores"]["digits-classifier"]
+        stored = artifact_keys(out, record)
+        assert "thumb" in stored and "root" in stored
+        if record["stop"] == 0 and "image8" not in stored:
+            dropped += 1
+            assert (record["search"], record["repeat"], record["id"]) not in chosen
+            assert earlier_best.get(search, -1) > score, "an image was dropped that no earlier candidate beat"
+        if record["stop"] == 0:
+            earlier_best[search] = max(earlier_best.get(search, -1), score)
+    assert dropped > len(chosen)

@@ -11,7 +11,8 @@ def record(index, condition, score, raw):
             "nfe": 112, "candidates": 16}
 
 
-SUMMARY = {"verifiers": ["clip:local-dir:/m"], "nfe_used": 224, "elapsed_s": 1.5, "verifier_s": {"clip": 0.25},
+SUMMARY = {"verifiers": ["clip:local-dir:/m", "aesthetic"], "nfe_used": 224,
+           "elapsed_s": 1.5, "verifier_s": {"clip": 0.25},
            "results": [record(1, {"prompt": "a red fox"}, 0.5, 31.25), record(0, {"class_label": 3}, 1.0, 29.5)]}
 
 
@@ -23,9 +24,16 @@ def test_conditions_read_as_people_write_them():
 
 def test_the_table_shows_the_driving_verifiers_raw_score_beside_the_aggregate():
     lines = format_table(SUMMARY["results"], SUMMARY).splitlines()
-    assert lines[0].split() == ["condition", "rep", "clip", "aggregate", "nfe", "cands"]
-    assert lines[1].split() == ["3", "0", "29.5000", "1.0000", "112", "16"]
+    assert lines[0].split() == ["condition", "rep", "clip", "aggregate", "nfe", "cands", "s"]
+    assert lines[1].split() == ["3", "0", "29.5000", "1.0000", "112", "16", "-"]
     assert lines[2].split()[:4] == ['"a', 'red', 'fox"', "0"] and lines[2].split()[4:6] == ["31.2500", "0.5000"]
+
+
+def test_one_verifier_has_no_aggregate_column_and_seconds_are_shown():
+    results = [{**r, "seconds": 0.25} for r in SUMMARY["results"]]
+    lines = format_table(results, {**SUMMARY, "verifiers": ["clip"]}).splitlines()
+    assert lines[0].split() == ["condition", "rep", "clip", "nfe", "cands", "s"]
+    assert lines[1].split() == ["3", "0", "29.5000", "112", "16", "0.25"]
 
 
 def test_show_prints_a_finished_runs_table_again(refused, tmp_path):

@@ -14,6 +14,7 @@ import torch
 from ..algorithm import Proposal, SearchContext
 from ..conditions import Condition
 from ..denoiser import CountingDenoiser
+from ..imaging import thumbnails
 from ..journal import Journal
 from ..pipeline import Pipeline
 from ..verifier import Verifier
@@ -50,8 +51,10 @@ class Executor:
 
     def __init__(self, pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings,
                  journal: Optional[Journal] = None, replay: Optional[dict[tuple, dict]] = None,
-                 shard: Optional[Shard] = None):
+                 shard: Optional[Shard] = None, keep_images: Optional[int] = None):
         self.pipeline = pipeline
+        self.keep_images = keep_images
+        self.evaluated = 0
         self.settings = settings
         self.journal = journal
         self.replay = replay or {}
@@ -177,14 +180,34 @@ class Executor:
         computed = self._compute([(i, *pending[i]) for i in mine], encoded, slot)
         if self.journal is not None and computed:
             order = sorted(computed)
+            kept = self._images_to_keep([(pending[i][0], computed[i]) for i in order])
             self.journal.append([candidate_record(*pending[i], computed[i]) for i in order],
-                                [computed[i].tensors() for i in order])
+                                [computed[i].tensors(keep) for i, keep in zip(order, kept)])
         if self.shard is not None:
             for part in self.shard.gather({i: evaluation.to_cpu() for i, evaluation in computed.items()}):
                 found.update(part)
         else:
             found.update(computed)
         return [found[i] for i in range(len(pending))]
+
+    def _images_to_keep(self, evaluated: list[tuple[SearchRun, Evaluation]]) -> list[bool]:
+        """Which finished candidates' full images the journal keeps: all, or with ``keep_images`` K, those fewer than
+        K candidates of the same search beat on every verifier (such a candidate can never be chosen: any monotone
+        ensemble ranks it below each of them, so resume stays exact)."""
+        if self.keep_images is None:
+            return [True] * len(evaluated)
+        seen: dict[tuple, list[dict[str, float]]] = {}
+        kept = []
+        for search, evaluation in evaluated:
+            if evaluation.image is None:
+                kept.append(False)
+                continue
+            earlier = seen.setdefault(search.key, [row for _, row in search.levels.get(0.0, [])])
+            row = self.scorer.oriented(evaluation.scores)
+            beaten_by = sum(all(other[name] > value for name, value in row.items()) for other in earlier)
+            kept.append(beaten_by < self.keep_images)
+            earlier.append(row)
+        return kept
 
     def _compute(self, items, encoded, slot) -> dict[int, Evaluation]:
         """Evaluate proposals in chunks of ``batch_size`` that share one plan."""
@@ -198,6 +221,7 @@ class Executor:
         for members in groups.values():
             for start in range(0, len(members), size):
                 computed.update(self._compute_chunk(members[start : start + size], encoded, slot))
+        self.evaluated += len(computed)
         return computed
 
     def _compute_chunk(self, members, encoded, slot) -> dict[int, Evaluation]:
@@ -232,6 +256,7 @@ class Executor:
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
         stop = first.stop > 0
         roots = None if noises is None else _rows(noises.float())
+        thumbs = _rows(thumbnails(images.detach())) if self.journal is not None else None
         images = None if stop else _rows(images)
         gradients = None if gradients is None else _rows(gradients)
         computed = {}
@@ -241,7 +266,8 @@ class Executor:
             replayable = (parent.replayable if parent is not None else True) and not (
                 proposal.renoise_to is not None or proposal.stochastic)
             evaluation = Evaluation({name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
-                                    gradient=None if gradients is None else gradients[j])
+                                    gradient=None if gradients is None else gradients[j],
+                                    thumb=None if thumbs is None else thumbs[j])
             if stop:  # kept states stay where the pipeline runs; the journal and other ranks take CPU copies
                 evaluation.x, evaluation.x0 = solved.x[j].detach(), solved.x0[j].detach()
                 evaluation.preview = solved.previews[j].detach() if solved.previews is not None else None

@@ -11,6 +11,7 @@ from typing import Optional
 
 from ..algorithm import Proposal
 from ..errors import UsageError
+from ..imaging import from_uint8
 from ..journal import load_artifact
 from .state import Evaluation, SearchRun
 
@@ -61,7 +62,9 @@ def replay(search: SearchRun, proposal: Proposal, record: dict, journal_dir: Opt
         )
     tensors = load_artifact(journal_dir, record["artifact"]) if journal_dir is not None else {}
     level = tensors.get("earlier_level")
+    # journals written before images were stored as 8 bits hold them as float32 under "image"
+    image = from_uint8(tensors["image8"]) if "image8" in tensors else tensors.get("image")
     return Evaluation(scores=record["scores"], nfe=record["nfe"], root=tensors["root"], replayable=record["replayable"],
-                      x=tensors.get("x"), x0=tensors.get("x0"), image=tensors.get("image"),
+                      x=tensors.get("x"), x0=tensors.get("x0"), image=image, thumb=tensors.get("thumb"),
                       gradient=tensors.get("gradient"), preview=tensors.get("preview"), earlier=tensors.get("earlier"),
                       earlier_level=None if level is None else float(level))

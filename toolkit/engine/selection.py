@@ -42,6 +42,9 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
     best = max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
     candidate = finals[best][0]
     finished = search.finished[candidate]
+    if finished.image is None:
+        raise RuntimeError(f"the journal kept no image of candidate {candidate}, the best of search "
+                           f"{search.task.condition.key!r}: a bug in keep_images")
     search.states.clear()
     return SearchResult(
         task=search.task,

@@ -8,6 +8,7 @@ from typing import Optional
 import torch
 
 from ..algorithm import SearchAlgorithm, SearchContext
+from ..imaging import to_uint8
 from .types import Task
 
 
@@ -28,7 +29,7 @@ class KeptState:
 class Finished:
     """A fully denoised candidate: its image, root noise, and the seed of its noise when it was a plain draw."""
 
-    image: torch.Tensor
+    image: Optional[torch.Tensor]  # None when the journal dropped it (``keep_images``): never a search's best
     root: torch.Tensor
     replayable: bool
     noise_seed: Optional[int]
@@ -49,11 +50,13 @@ class Evaluation:
     preview: Optional[torch.Tensor] = None
     earlier: Optional[torch.Tensor] = None
     earlier_level: Optional[float] = None
+    thumb: Optional[torch.Tensor] = None
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        """The tensors a journal artifact keeps (on the CPU)."""
-        named = {"root": self.root, "x": self.x, "x0": self.x0, "image": self.image, "gradient": self.gradient,
-                 "preview": self.preview, "earlier": self.earlier,
+    def tensors(self, keep_image: bool = True) -> dict[str, torch.Tensor]:
+        """The tensors a journal artifact keeps (on the CPU); the image as 8 bits, lossless against its PNG."""
+        image = to_uint8(self.image) if keep_image and self.image is not None else None
+        named = {"root": self.root, "x": self.x, "x0": self.x0, "image8": image, "gradient": self.gradient,
+                 "preview": self.preview, "earlier": self.earlier, "thumb": self.thumb,
                  "earlier_level": None if self.earlier_level is None else torch.tensor(self.earlier_level)}
         return {key: value.detach().cpu().contiguous() for key, value in named.items() if value is not None}
 

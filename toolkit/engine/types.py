@@ -65,6 +65,7 @@ class SearchResult:
     candidates: int
     replayable: bool = True
     noise_seed: Optional[int] = None
+    seconds: Optional[float] = None  # wall-clock, shared among the searches of a batch in proportion to their NFEs
 
     @property
     def pil(self) -> "Image.Image":

@@ -1,0 +1,130 @@
+"""report.html of a run, opened in headless Chromium: every search's candidates and lineage, the chosen one framed."""
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+RUNS = {
+    "smc-digits": ["--data.classes", "3,7", "--data.per_condition", "1", "--model.algorithm", "smc",
+                   "--model.algorithm_args", "{k: 6}", "--model.budget_nfe", "60"],
+    "beam-shapes": ["--model.pipeline", "shapes", "--data.prompts", '["two red circles", "a blue square"]',
+                    "--model.algorithm", "beam", "--model.algorithm_args", "{width: 2, branch: 2}"],
+}
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+class Page(HTMLParser):
+    """The rendered DOM's searches: per section its data attributes, cards and lineage nodes and edges."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.sections, self.inside = {}, [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "body":
+            self.body = attrs
+        elif tag == "main":
+            self.inside = True
+        elif not self.inside:
+            return
+        elif tag == "section":
+            self.sections.append({**attrs, "cards": [], "chosen_cards": [], "nodes": [], "edges": []})
+        elif tag == "div" and "card" in attrs.get("class", "").split():
+            self.sections[-1]["cards"].append(int(attrs["data-id"]))
+            if "chosen" in attrs["class"].split():
+                self.sections[-1]["chosen_cards"].append(int(attrs["data-id"]))
+        elif tag == "circle":
+            self.sections[-1]["nodes"].append(int(attrs["data-id"]))
+        elif tag == "path" and "edge" in attrs.get("class", ""):
+            self.sections[-1]["edges"].append((int(attrs["data-from"]), int(attrs["data-to"])))
+
+    def handle_endtag(self, tag):
+        if tag == "main":
+            self.inside = False
+
+
+def chromium():
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
+    return found
+
+
+def rendered(report, fragment="all"):
+    done = subprocess.run([chromium(), *FLAGS, "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
+                           "--dump-dom", f"{report.as_uri()}#{fragment}"], capture_output=True, text=True,
+                          timeout=120)
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    page = Page()
+    page.feed(done.stdout)
+    return page, console
+
+
+def journal_candidates(out):
+    found = {}
+    for path in (out / "journal").glob("rank*.jsonl"):
+        for record in map(json.loads, path.read_text().splitlines()):
+            if record["type"] == "candidate":
+                found.setdefault((record["search"], record["repeat"]), []).append(record)
+    return found
+
+
+@pytest.fixture(scope="module", params=list(RUNS))
+def run(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
+    done = run_cli("predict", *RUNS[request.param], "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def test_every_search_its_candidates_and_lineage_appear(run):
+    page, console = rendered(run / "report.html")
+    assert console == [], "the page logged errors"
+    summary = json.loads((run / "summary.json").read_text())
+    journal = journal_candidates(run)
+    assert len(page.sections) == len(summary["results"]) == len(journal)
+    assert int(page.body["data-images"]) == sum(len(c) for c in journal.values()) > 0
+    assert page.body["data-broken-images"] == "0"
+    for section, result in zip(page.sections, summary["results"]):
+        records = journal[(section["data-key"], int(section["data-repeat"]))]
+        assert sorted(section["cards"]) == sorted(section["nodes"]) == sorted(r["id"] for r in records)
+        assert int(section["data-chosen"]) == result["candidate"] == section["chosen_cards"][0]
+        assert len(section["chosen_cards"]) == 1
+        expected = {(parent, r["id"]) for r in records for parent in [*r["parents"], r["start"]] if parent is not None}
+        assert set(section["edges"]) == expected
+        assert expected, "the search has a lineage to draw"
+
+
+def test_screenshot_shows_the_page_and_pages_hold_ten_searches(run, tmp_path):
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium(), *FLAGS, f"--screenshot={shot}", "--window-size=1280,1600",
+                    (run / "report.html").as_uri()], capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.shape == (1600, 1280) and pixels.std() > 10, "the screenshot is blank"
+    page, _ = rendered(run / "report.html", "page=1")
+    assert 0 < len(page.sections) <= 10
+
+
+def test_report_of_an_interrupted_run_is_rebuilt_from_its_journal(run, tmp_path, cli):
+    out = tmp_path / "interrupted"
+    shutil.copytree(run, out)
+    (out / "summary.json").unlink()
+    (out / "report.html").unlink()
+    journal = out / "journal" / "rank0.jsonl"
+    lines = [line for line in journal.read_text().splitlines() if json.loads(line)["type"] == "candidate"]
+    journal.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    done = cli("report", str(out))
+    assert done.returncode == 0, done.stderr
+    page, console = rendered(out / "report.html")
+    assert console == [] and page.body["data-broken-images"] == "0"
+    assert sum(len(s["cards"]) for s in page.sections) == len(lines) // 2
+    assert all(s["data-chosen"] == "" for s in page.sections)
+    assert re.search(r"not finished", (out / "report.html").read_text())
