@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Any, Literal, Optional, Sequence
 
@@ -12,7 +13,7 @@ from jsonargparse.typing import PositiveInt
 from torch import nn
 
 from . import registry
-from .errors import UsageError
+from .errors import UsageError, peer_lost
 from .engine import Executor, SearchResult, SearchSettings, Shard, Task
 from .engine.whole import runs_whole
 from .journal import Journal
@@ -121,6 +122,7 @@ class SearchModule(L.LightningModule):
         self.settings = dataclasses.replace(provisional, budget_nfe=budget)
         self.sample_nfe = sample_nfe
         self.shard = shard
+        self.out = "the run folder"  # set by the CLI, for messages
         self.seed = 0
         self.journal: Optional[Journal] = None
         self.replay: dict[tuple, dict] = {}
@@ -158,7 +160,9 @@ class SearchModule(L.LightningModule):
     def start(self, world: int = 1, rank: int = 0) -> None:
         """Begin a run: the executor holds the NFE counter of all its searches."""
         settings = dataclasses.replace(self.settings, seed=self.seed)
-        shard = Shard(rank, world, gather_objects) if self.shard == "candidates" and world > 1 else None
+        shard = None
+        if self.shard == "candidates" and world > 1:
+            shard = Shard(rank, world, functools.partial(gather_objects, rank=rank, world=world, out=self.out))
         self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard,
                                  self.keep_images)
         self.elapsed_s = 0.0
@@ -251,12 +255,15 @@ class SearchModule(L.LightningModule):
         }
 
 
-def gather_objects(payload):
-    """All-gather a picklable object from every rank (torch.distributed; gloo or nccl)."""
+def gather_objects(payload, rank: int = 0, world: int = 1, out: str = "the run folder"):
+    """All-gather a picklable object from every rank (torch.distributed; gloo or nccl); a lost peer is one line."""
     import torch.distributed as dist
 
     gathered = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, payload)
+    try:
+        dist.all_gather_object(gathered, payload)
+    except RuntimeError as error:  # gloo and NCCL report a dead or silent peer as RuntimeError
+        raise peer_lost(rank, world, error, out) from None
     return gathered
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -17,7 +17,7 @@ from .errors import UsageError
 from .journal import read_run
 from .module import SearchModule
 from .progress import Console, LogFormat, SearchProgress
-from .rundir import RunDir
+from .rundir import FolderPlan, RunDir
 from .writer import ResultWriter
 
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
@@ -61,38 +61,43 @@ class NoiseSearchCLI(LightningCLI):
         parser.add_argument("--quiet", type=bool, default=False, help="print nothing but errors and warnings")
         parser.add_argument("--log_format", type=LogFormat, default="text", help="text: a progress bar and the "
                             "results table; json: one JSON object per line on stdout (start, each search, end)")
+        parser.add_argument("--process_group_timeout", type=Optional[float], default=None,
+                            help="seconds a rank waits for the others at a collective before it stops (several "
+                            "processes only); by default Lightning's (30 minutes)")
         parser.add_argument("--resume", type=bool, default=False, help="continue the run in --out from its journal "
                             "(`noisesearch resume DIR` sets this)")
         parser.link_arguments("model.shard", "trainer.use_distributed_sampler",
                               compute_fn=lambda shard: shard != "candidates")
 
     def before_predict(self) -> None:
+        """Check the folder and settings on every rank (reads only), load the model, and hand rank 0 what it writes
+        into the folder once the process group has formed (``ResultWriter.setup``), so no rank reads a half-written
+        folder and only one clears it."""
         config = self.config["predict"]
         out = Path(config["out"])
         run_dir = RunDir(out)
-        primary = is_primary_process()
         if config["resume"]:
             self._load_journal(run_dir)
-        elif not primary:
-            pass  # processes that Lightning launched for ranks > 0 leave the folder to rank 0
         elif not config["overwrite"] and run_dir.holds_run():
             raise UsageError(f"--out {out} already holds a run; pick another --out, `noisesearch resume {out}`, "
                              "or pass --overwrite true")
-        elif config["overwrite"]:
-            run_dir.clear()
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
         self.model.check_tasks(tasks)
         self.model.prepare(self.trainer.strategy.root_device)
         self.model.check_schedule()
         self.model.seed = int(config["seed_everything"])
-        if primary:
-            self._check_fingerprint(run_dir, config["resume"])
-        out.mkdir(parents=True, exist_ok=True)
-        if not config["resume"] and primary:
+        self.model.out = str(out)
+        if config["process_group_timeout"] is not None and hasattr(self.trainer.strategy, "_timeout"):
+            self.trainer.strategy._timeout = timedelta(seconds=config["process_group_timeout"])
+        fingerprint = self._check_fingerprint(run_dir, config["resume"])
+        text = None
+        if not config["resume"]:
             self._dump_config()
-            run_dir.write_config(yaml.safe_dump(self.config_dump, sort_keys=False))
+            text = yaml.safe_dump(self.config_dump, sort_keys=False)
+        plan = FolderPlan(clear=bool(config["overwrite"]) and not config["resume"], config=text,
+                          fingerprint=fingerprint)
         console = Console(config["log_format"], config["quiet"])
-        self.trainer.callbacks.extend([SearchProgress(console), ResultWriter(str(out), console)])
+        self.trainer.callbacks.extend([SearchProgress(console), ResultWriter(str(out), console, plan)])
 
     def _load_journal(self, run_dir: RunDir) -> None:
         if not run_dir.journal_dir.is_dir():
@@ -100,29 +105,25 @@ class NoiseSearchCLI(LightningCLI):
                              "`noisesearch predict --out DIR`)")
         self.model.replay, self.model.finished = read_run(run_dir.journal_dir)
 
-    def _check_fingerprint(self, run_dir: RunDir, resuming: bool) -> None:
-        """Record the settings that fix results; on resume, refuse settings that changed since the start."""
+    def _check_fingerprint(self, run_dir: RunDir, resuming: bool) -> Optional[dict]:
+        """The settings that fix results, to record when the run starts; on resume, refuse settings that changed
+        since the start (None: already recorded)."""
         current = {**self.model.describe(), "noisesearch": __version__}
         started = run_dir.read_fingerprint() if resuming else None
         if started is None:
-            run_dir.write_fingerprint(current)
-            return
+            return current
         # settings a run's older version did not record yet (model.mode, model.offload) take their defaults there
         changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(started)
                    if key != "noisesearch" and started.get(key) != current.get(key)]
         if changed:
             raise UsageError(f"cannot resume {run_dir}: its settings changed since it started ({'; '.join(changed)}); "
                              "restore its config.yaml or start a new run")
+        return None
 
     def predict(self, model: SearchModule, datamodule: ConditionsDataModule, **kwargs) -> None:
         """Run ``trainer.predict``; results go to the writer, so none are kept in memory."""
         kwargs["return_predictions"] = False
         self.trainer.predict(model, datamodule=datamodule, **kwargs)
-
-
-def is_primary_process() -> bool:
-    """Whether this is the process a user started (Lightning sets LOCAL_RANK/NODE_RANK for the ones it launches)."""
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
 def resume_args(args: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -25,6 +26,16 @@ from .errors import UsageError
 CONFIG, FINGERPRINT, SUMMARY, GRID, REPORT = "config.yaml", "run.json", "summary.json", "grid.png", "report.html"
 FOLDERS = ("images", "noises", "journal", "parts")
 RUN_MARKERS = (SUMMARY, "journal")
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """What one process (global rank 0) writes into the run folder before any rank journals: the folder cleared
+    first under ``--overwrite``, ``config.yaml`` (None on resume) and ``run.json`` (None when already there)."""
+
+    clear: bool = False
+    config: Optional[str] = None
+    fingerprint: Optional[dict] = None
 
 
 class RunDir:
@@ -65,6 +76,16 @@ class RunDir:
             (self.path / name).unlink(missing_ok=True)
         for folder in FOLDERS:
             shutil.rmtree(self.path / folder, ignore_errors=True)
+
+    def start(self, plan: FolderPlan) -> None:
+        """Carry out a run's folder plan (one process only; the others wait at a barrier)."""
+        if plan.clear:
+            self.clear()
+        if plan.config is not None:
+            self.write_config(plan.config)
+        if plan.fingerprint is not None:
+            self.write_fingerprint(plan.fingerprint)
+        self.prepare()
 
     def prepare(self) -> None:
         """Create the folders a running rank writes into."""

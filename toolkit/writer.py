@@ -10,11 +10,12 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from .engine import SearchResult
+from .errors import peer_lost
 from .grid import draw_grid
 from .journal import NO_SPACE, DiskFullError, Journal, read_run
 from .progress import Console
 from .run_report import write_report
-from .rundir import RunDir
+from .rundir import FolderPlan, RunDir
 from .table import format_cost, format_table
 
 
@@ -65,17 +66,29 @@ def write_summary(run_dir: RunDir, header: dict, records: list[dict],
 class ResultWriter(BasePredictionWriter):
     """Writes each batch's results as they complete; rank 0 merges every rank's part into ``summary.json``."""
 
-    def __init__(self, out: str, console: Optional[Console] = None):
+    def __init__(self, out: str, console: Optional[Console] = None, plan: Optional[FolderPlan] = None):
         super().__init__(write_interval="batch")
         self.run_dir = RunDir(out)
         self.out = self.run_dir.path
         self.console = console or Console()
+        self.plan = plan or FolderPlan()
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Global rank 0 (Lightning's cluster environment: its launcher, torchrun, SLURM, MPI) prepares the folder
+        while the other ranks wait; then every rank opens its own journal."""
+        if trainer.is_global_zero:
+            self.run_dir.start(self.plan)
+        self._barrier(trainer, "noisesearch-folder")
         self.run_dir.prepare()
         rank = trainer.global_rank
         pl_module.journal = Journal(self.run_dir.journal_path(rank), rank)
         self.run_dir.clear_part(rank)
+
+    def _barrier(self, trainer: L.Trainer, name: str) -> None:
+        try:
+            trainer.strategy.barrier(name)
+        except RuntimeError as error:  # gloo and NCCL report a dead or silent peer as RuntimeError
+            raise peer_lost(trainer.global_rank, trainer.world_size, error, str(self.out)) from None
 
     def writes_results(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
         """Sharding by candidates gives every rank the same results: rank 0 alone writes them."""
@@ -100,7 +113,7 @@ class ResultWriter(BasePredictionWriter):
         part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds}
         self.run_dir.write_part(trainer.global_rank, part)
         pl_module.journal.close()
-        trainer.strategy.barrier("noisesearch-summary")
+        self._barrier(trainer, "noisesearch-summary")
         if trainer.is_global_zero:
             parts = self.run_dir.read_parts(trainer.world_size)
             candidates, results = read_run(self.run_dir.journal_dir)
