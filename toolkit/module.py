@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence, Union
 
 import lightning as L
 import torch
@@ -37,7 +37,9 @@ class SearchModule(L.LightningModule):
         guidance: classifier-free guidance scale (1 = none); by default the pipeline's.
         sampler: ODE solver in sigma space, ``heun``, ``euler`` or ``dpm2m`` (DPM-Solver++(2M)); by default the
             pipeline's.
-        batch_size: candidates per forward pass of the denoiser. Results do not depend on it.
+        batch_size: candidates per forward pass of the denoiser, or ``auto``. Results do not depend on it. When the
+            device runs out of memory, the batch is halved until it fits (``auto`` starts at 256) and the size
+            that fits is kept for the rest of the run (``batch_size_settled`` in summary.json).
         height: image height; by default the pipeline's.
         width: image width; by default the pipeline's.
         shard: how several devices split the work: ``conditions`` (each rank runs whole searches) or
@@ -69,7 +71,7 @@ class SearchModule(L.LightningModule):
         steps: Optional[PositiveInt] = None,
         guidance: Optional[float] = None,
         sampler: Optional[Literal[SAMPLER_NAMES]] = None,
-        batch_size: PositiveInt = 32,
+        batch_size: Union[PositiveInt, Literal["auto"]] = 32,
         height: Optional[PositiveInt] = None,
         width: Optional[PositiveInt] = None,
         shard: Literal["conditions", "candidates"] = "conditions",
@@ -113,7 +115,7 @@ class SearchModule(L.LightningModule):
             algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
             sampler=sampler or family.default_sampler,
             guidance=family.default_guidance if guidance is None else guidance,
-            batch_size=batch_size, height=height, width=width, seed=0, ensemble=ensemble,
+            batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0, ensemble=ensemble,
             weights=tuple(verifier_weights) if verifier_weights is not None else None,
         )
         sample_nfe = provisional.sample_nfe(family)
@@ -179,6 +181,11 @@ class SearchModule(L.LightningModule):
             share = result.nfe / total if total else 1 / len(results)
             result.seconds = round(elapsed * share, 4)
         return results
+
+    @property
+    def batch_size_settled(self) -> Optional[int]:
+        """The candidates per batch that fit in this process (after any out-of-memory back-off)."""
+        return self.executor.settled_batch_size if self.executor is not None else None
 
     @property
     def verifier_seconds(self) -> dict[str, float]:

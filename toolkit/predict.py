@@ -34,6 +34,10 @@ TRAINER_DEFAULTS = {
 }
 
 
+# recorded in run.json but free to change on resume: they change memory and speed, never results
+MEMORY_ONLY = {"noisesearch", "offload"}
+
+
 class NoiseSearchCLI(LightningCLI):
     """LightningCLI with one subcommand, ``predict``, plus ``--out`` and ``--overwrite``."""
 
@@ -114,7 +118,7 @@ class NoiseSearchCLI(LightningCLI):
             return current
         # settings a run's older version did not record yet (model.mode, model.offload) take their defaults there
         changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(started)
-                   if key != "noisesearch" and started.get(key) != current.get(key)]
+                   if key not in MEMORY_ONLY and started.get(key) != current.get(key)]
         if changed:
             raise UsageError(f"cannot resume {run_dir}: its settings changed since it started ({'; '.join(changed)}); "
                              "restore its config.yaml or start a new run")

@@ -110,7 +110,8 @@ class ResultWriter(BasePredictionWriter):
             self.console.event("search", **record)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds}
+        part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds,
+                "batch_size": pl_module.batch_size_settled}
         self.run_dir.write_part(trainer.global_rank, part)
         pl_module.journal.close()
         self._barrier(trainer, "noisesearch-summary")
@@ -123,6 +124,7 @@ class ResultWriter(BasePredictionWriter):
                 "elapsed_s": round(max(p["elapsed_s"] for p in parts), 3),
                 "verifier_s": {name: round(sum(p.get("verifier_s", {}).get(name, 0.0) for p in parts), 3)
                                for name in parts[0].get("verifier_s", {})},
+                "batch_size_settled": min((p["batch_size"] for p in parts if p.get("batch_size")), default=None),
             }
             records = [result["record"] for result in results.values()]
             write_summary(self.run_dir, header, records, pl_module.pipeline_cls.class_names)

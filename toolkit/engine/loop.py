@@ -6,6 +6,8 @@ and one rule of selection for every algorithm (Ma et al. 2025, section 3).
 
 from __future__ import annotations
 
+import gc
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -14,6 +16,7 @@ import torch
 from ..algorithm import Proposal, SearchContext
 from ..conditions import Condition
 from ..denoiser import CountingDenoiser
+from ..errors import UsageError
 from ..imaging import thumbnails
 from ..journal import Journal
 from ..pipeline import Pipeline
@@ -28,6 +31,10 @@ from .state import Evaluation, Finished, KeptState, SearchRun
 from .types import SearchResult, SearchSettings, Task
 
 
+log = logging.getLogger("noisesearch")
+AUTO_START = 256  # ``model.batch_size auto``: the first try, halved until it fits
+
+
 @dataclass(frozen=True)
 class Shard:
     """This rank's share of every round when a search is sharded by candidates: ``todo[rank::world]``; ``gather``
@@ -36,6 +43,10 @@ class Shard:
     rank: int
     world: int
     gather: Callable[[Any], list]
+
+
+class OutOfDeviceMemory(UsageError):
+    """Not even one candidate fits on the device: a memory setting must change (exit code 2)."""
 
 
 class AlgorithmError(RuntimeError):
@@ -55,6 +66,9 @@ class Executor:
         self.pipeline = pipeline
         self.keep_images = keep_images
         self.evaluated = 0
+        self.batch_size = settings.batch_size or AUTO_START  # settles by halving when the device runs out of memory
+        self.backed_off = False
+        self.largest_chunk = 0
         self.settings = settings
         self.journal = journal
         self.replay = replay or {}
@@ -80,6 +94,11 @@ class Executor:
     def verifier_seconds(self) -> dict[str, float]:
         """Seconds each verifier spent scoring in this process."""
         return self.scorer.seconds
+
+    @property
+    def settled_batch_size(self) -> int:
+        """The candidates per batch that fit: the halved size after a back-off, else the largest batch run."""
+        return self.batch_size if self.backed_off else min(self.batch_size, self.largest_chunk or self.batch_size)
 
     @property
     def nfe_used(self) -> int:
@@ -210,19 +229,46 @@ class Executor:
         return kept
 
     def _compute(self, items, encoded, slot) -> dict[int, Evaluation]:
-        """Evaluate proposals in chunks of ``batch_size`` that share one plan."""
+        """Evaluate proposals in chunks of ``batch_size`` that share one plan; a chunk that runs out of device memory
+        is retried in halves, and the size that fits is kept for the rest of the run."""
         groups: dict[tuple, list] = {}
         for i, search, proposal in items:
             level = search.states[proposal.start].level if proposal.start is not None else None
             key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient)
             groups.setdefault(key, []).append((i, search, proposal))
         computed: dict[int, Evaluation] = {}
-        size = self.settings.batch_size
         for members in groups.values():
-            for start in range(0, len(members), size):
-                computed.update(self._compute_chunk(members[start : start + size], encoded, slot))
+            start = 0
+            while start < len(members):
+                chunk = members[start : start + self.batch_size]
+                before = self.denoiser.nfe
+                try:
+                    computed.update(self._compute_chunk(chunk, encoded, slot))
+                except Exception as error:  # noqa: BLE001 - only out-of-memory errors are handled, the rest re-raised
+                    if not is_out_of_memory(error):
+                        raise
+                    self.denoiser.nfe = before  # the failed attempt is not charged: its candidates run again
+                    self._back_off(len(chunk), error)
+                    continue
+                start += len(chunk)
+                self.largest_chunk = max(self.largest_chunk, len(chunk))
         self.evaluated += len(computed)
         return computed
+
+    def _back_off(self, rows: int, error: BaseException) -> None:
+        """Free device memory and halve the batch; a single row that does not fit is the user's to fix."""
+        free_device_memory()
+        if rows <= 1:
+            raise OutOfDeviceMemory(
+                f"out of device memory with one candidate per batch ({first_line(error)}); settings that only "
+                "change memory (a run resumes after them): model.offload true, model.verifier_device cpu; settings "
+                "that change results (start a new run): model.dtype bf16 or fp16, a smaller model.height and "
+                "model.width. Everything journaled is kept: `noisesearch resume OUT`")
+        self.batch_size = max(1, rows // 2)
+        if not self.backed_off:
+            log.warning("out of device memory at %d candidates per batch: halving until it fits (the size that "
+                        "fits is kept for the rest of the run and reported as batch_size_settled)", rows)
+        self.backed_off = True
 
     def _compute_chunk(self, members, encoded, slot) -> dict[int, Evaluation]:
         chunk = [(search, proposal) for _, search, proposal in members]
@@ -293,6 +339,28 @@ class Executor:
             search.finished[proposal.id] = Finished(evaluation.image, evaluation.root, evaluation.replayable,
                                                     proposal.noise.fresh_seed if fresh else None)
         search.levels.setdefault(proposal.stop, []).append((proposal.id, self.scorer.oriented(evaluation.scores)))
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's ``torch.OutOfMemoryError``, and the RuntimeErrors MPS, XPU and other backends raise for it."""
+    return isinstance(error, torch.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def free_device_memory() -> None:
+    """Drop the failed attempt's tensors and return cached blocks to the device."""
+    gc.collect()
+    for backend in (getattr(torch, "cuda", None), getattr(torch, "mps", None), getattr(torch, "xpu", None)):
+        try:
+            if backend is not None and backend.is_available():
+                backend.empty_cache()
+        except (AttributeError, RuntimeError):
+            pass
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def _rows(batch: torch.Tensor) -> list[torch.Tensor]:

@@ -26,7 +26,7 @@ class SearchSettings:
     steps: int
     sampler: str
     guidance: float
-    batch_size: int
+    batch_size: Optional[int]  # None: ``auto``
     height: int
     width: int
     seed: int

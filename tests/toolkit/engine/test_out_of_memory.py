@@ -1,0 +1,96 @@
+"""Out of device memory: the executor halves the batch until it fits, with unchanged results and NFEs charged once;
+a single candidate that does not fit is one line naming the settings to change."""
+
+import json
+
+import pytest
+import torch
+
+from noisesearch.conditions import Condition
+from noisesearch.engine import Executor, SearchSettings, Task
+from noisesearch.engine.loop import OutOfDeviceMemory
+from noisesearch.journal import Journal
+from noisesearch.testing.toys import ToyMixture, ToyVerifier
+from noisesearch_plugins.algorithms.smc import SMCSteering as SMC
+from noisesearch_plugins.algorithms.zero_order import ZeroOrder
+
+
+class TightPipeline(ToyMixture):
+    """The toy model on a device that holds at most ``rows`` candidates per denoiser call (the real exception)."""
+
+    def __init__(self, rows: int):
+        super().__init__()
+        self.rows = rows
+        self.calls = 0
+
+    def denoise(self, x, sigma, means, guidance):
+        self.calls += 1
+        if x.shape[0] > self.rows:
+            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {x.shape[0]} rows")
+        return super().denoise(x, sigma, means, guidance)
+
+
+class TightVerifier(ToyVerifier):
+    """A verifier whose device holds at most ``rows`` images (the RuntimeError MPS raises)."""
+
+    def __init__(self, rows: int):
+        super().__init__()
+        self.rows = rows
+
+    def score(self, images, conditions):
+        if images.shape[0] > self.rows:
+            raise RuntimeError("MPS backend out of memory (MPS allocated: 7.9 GB)")
+        return super().score(images, conditions)
+
+
+TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1)])]
+
+
+def search(algorithm, params, batch_size, pipeline, verifier, journal=None):
+    settings = SearchSettings(algorithm, params, 7 * 12, 4, "heun", 1.0, batch_size, 8, 8, 0)
+    executor = Executor(pipeline, [verifier], settings, journal=journal)
+    with torch.no_grad():
+        results = executor.run(TASKS)
+    return [(r.candidate, r.score, r.nfe, r.candidates, r.image.tolist()) for r in results], executor
+
+
+@pytest.mark.parametrize("algorithm, params", [(ZeroOrder, ZeroOrder.Params(n=4)), (SMC, SMC.Params(k=6))])
+def test_a_batch_that_does_not_fit_is_halved_with_unchanged_results(algorithm, params, tmp_path, caplog):
+    fits, plain = search(algorithm, params, 8, ToyMixture(), ToyVerifier())
+    journal = Journal(tmp_path / "rank0.jsonl")
+    backed, executor = search(algorithm, params, 64, TightPipeline(rows=8), TightVerifier(rows=5), journal)
+    journal.close()
+    assert backed == fits
+    assert executor.nfe_used == plain.nfe_used, "a failed attempt was charged"
+    assert 1 <= executor.settled_batch_size <= 5  # each halving halves the chunk that failed, until both fit
+    records = [json.loads(line) for line in (tmp_path / "rank0.jsonl").read_text().splitlines()]
+    keys = [(r["search"], r["repeat"], r["id"]) for r in records]
+    assert len(keys) == len(set(keys)) == sum(r[3] for r in fits), "a candidate was journaled twice or lost"
+    assert sum(r["nfe"] for r in records) == plain.nfe_used
+    warnings = [r for r in caplog.records if "out of device memory" in r.getMessage()]
+    assert len(warnings) == 1, "the back-off is logged once"
+
+
+def test_auto_starts_large_and_settles():
+    _, roomy = search(ZeroOrder, ZeroOrder.Params(n=4), None, ToyMixture(), ToyVerifier())
+    assert roomy.settled_batch_size > 4  # the largest chunk it ran: every round in one batch
+    _, tight = search(ZeroOrder, ZeroOrder.Params(n=4), None, TightPipeline(rows=4), ToyVerifier())
+    assert 1 <= tight.settled_batch_size <= 4
+
+
+def test_one_candidate_that_does_not_fit_names_the_settings_to_change():
+    with pytest.raises(OutOfDeviceMemory) as refused:
+        search(ZeroOrder, ZeroOrder.Params(n=4), 8, TightPipeline(rows=0), ToyVerifier())
+    message = str(refused.value)
+    assert "one candidate per batch" in message and "\n" not in message
+    for setting in ("model.offload", "model.verifier_device", "model.dtype", "noisesearch resume"):
+        assert setting in message
+
+
+def test_other_errors_are_not_taken_for_memory():
+    class Broken(ToyMixture):
+        def denoise(self, x, sigma, means, guidance):
+            raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        search(ZeroOrder, ZeroOrder.Params(n=4), 8, Broken(), ToyVerifier())
