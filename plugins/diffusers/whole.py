@@ -58,6 +58,7 @@ class WholeDiffusers(Pipeline):
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
         self._shapes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._encoded: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
+        self._switches: dict[str, bool] = {}  # documented switches a family needs for this run's settings
 
     def offload(self, device: torch.device) -> None:
         """diffusers' model CPU offload: each component moves to ``device`` only for its own forward. The parts
@@ -72,7 +73,36 @@ class WholeDiffusers(Pipeline):
         return super().placement()
 
     def _size_args(self, height: int, width: int) -> dict:
-        return {} if self.described_by.fixed_size else {"height": height, "width": width}
+        return {} if self.described_by.fixed_size else {"height": height, "width": width, **self._switches}
+
+    def _call(self, what: str, **kwargs):
+        """``pipe(**kwargs)``, with the family's documented switch where the run's size needs it; the pipeline's
+        own refusal of the run's settings (a ValueError or TypeError from its checks) is one line naming the
+        pipeline, the call and the settings to change."""
+        for attempt in range(2):
+            try:
+                return self.pipe(**kwargs)
+            except (ValueError, TypeError) as error:
+                if attempt == 0 and isinstance(error, ValueError) and self._unbinned(error):
+                    kwargs.update(self._switches)
+                    continue
+                text = str(error).strip()
+                line = text.splitlines()[0][:200] if text else type(error).__name__
+                raise UsageError(f"{self.described_by.pipeline_name}.__call__ ({what}) refused this run's settings: "
+                                 f"{line}; change model.height/model.width, model.steps or model.guidance") from None
+
+    def _unbinned(self, error: ValueError) -> bool:
+        """PixArt and Sana bin sizes by their transformer's sample size and refuse one they have no bins for;
+        their documented switch ``use_resolution_binning=False`` then runs the size as asked (once per run)."""
+        import inspect
+
+        accepted = inspect.signature(self.pipe.__call__).parameters
+        if "use_resolution_binning" not in accepted or "use_resolution_binning" in self._switches:
+            return False
+        if "sample size" not in str(error).lower():
+            return False
+        self._switches["use_resolution_binning"] = False
+        return True
 
     def _condition_args(self, conditions: Sequence[Condition], guidance: Optional[float] = None) -> dict:
         """The conditioning keywords of a call: class labels, cached prompt embeddings where the family's
@@ -119,11 +149,11 @@ class WholeDiffusers(Pipeline):
                 raise _Probe(tuple((latents[0] if isinstance(latents, tuple) else latents).shape[1:]))
 
             self.pipe.prepare_latents = probe
+            prompted = self.described_by.condition_kind == "prompt"
+            probe_condition = Condition(prompt="probe") if prompted else Condition(class_label=0)
             try:
-                prompted = self.described_by.condition_kind == "prompt"
-                probe_condition = Condition(prompt="probe") if prompted else Condition(class_label=0)
-                self.pipe(**self._condition_args([probe_condition]), **self._size_args(height, width),
-                          num_inference_steps=1, output_type="latent")
+                self._call("a probe for the latent shape", **self._condition_args([probe_condition]),
+                           **self._size_args(height, width), num_inference_steps=1, output_type="latent")
             except _Probe as found:
                 self._shapes[(height, width)] = found.shape
             finally:
@@ -166,14 +196,15 @@ class WholeDiffusers(Pipeline):
                 raise UsageError(f"{self.described_by.pipeline_name} draws its own noise, so only algorithms whose "
                                  "candidates are plain draws (none, random) can search it")
             generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-            output = self.pipe(**self._condition_args(conditions), num_inference_steps=steps, guidance_scale=guidance,
-                               generator=generators, output_type="np")
+            output = self._call("the search's candidates", **self._condition_args(conditions),
+                                num_inference_steps=steps, guidance_scale=guidance, generator=generators,
+                                output_type="np")
         else:
             generators = [torch.Generator().manual_seed(derive_seed(*spec.seeds, *spec.weights, "scheduler"))
                           for spec in specs]
-            output = self.pipe(**self._condition_args(conditions, guidance), latents=noises, num_inference_steps=steps,
-                               guidance_scale=guidance, generator=generators, output_type="pt",
-                               **self._size_args(height, width))
+            output = self._call("the search's candidates", **self._condition_args(conditions, guidance),
+                                latents=noises, num_inference_steps=steps, guidance_scale=guidance,
+                                generator=generators, output_type="pt", **self._size_args(height, width))
         return as_image_tensor(output.images if hasattr(output, "images") else output.frames, noises.device)
 
 

@@ -238,3 +238,44 @@ def test_a_video_pipeline_is_judged_on_its_middle_frame(cli, folders, tmp_path):
                   height=32, width=32, output_type="pt").frames[0]
     mine = torch.from_numpy(np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255).permute(2, 0, 1)
     assert (frames[8] - mine).abs().max() <= 2 / 255
+
+
+def test_pixart_off_its_resolution_bins_runs_with_binning_off_as_the_pipeline_does(cli, folders, tmp_path):
+    from diffusers import DiffusionPipeline
+
+    folder = tiny_models.save_tiny_pixart_sigma(tmp_path / "pixart", sample_size=16)
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    with pytest.raises(ValueError, match="Invalid sample size"):  # what a user meets with the pipeline's defaults
+        pipe("a red cat", num_inference_steps=1, height=32, width=32, output_type="latent")
+    out = tmp_path / "run"
+    done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
+               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
+               "--model.steps", "2", "--model.height", "32", "--model.width", "32", "--model.algorithm", "random",
+               "--model.budget_nfe", "8", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    (record,) = summary["results"]
+    pipe.set_progress_bar_config(disable=True)
+    noise = load_file(out / record["noise"])["noise"][None]
+    theirs = pipe("a red cat", latents=noise, num_inference_steps=2, guidance_scale=summary["guidance"], height=32,
+                  width=32, use_resolution_binning=False, output_type="np").images[0]
+    mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
+    assert np.abs(theirs - mine).max() <= 2 / 255
+
+
+def test_a_setting_the_pipeline_refuses_is_one_line(folders, tmp_path):
+    import noisesearch
+    from diffusers import StableDiffusionPipeline
+    from noisesearch.errors import UsageError
+
+    class Strict(StableDiffusionPipeline):
+        def check_inputs(self, *args, **kwargs):
+            raise ValueError("`height` and `width` have to be divisible by 64 but are 32 and 32.\nmore detail")
+
+    pipe = Strict.from_pretrained(folders["ddim"])
+    with pytest.raises(UsageError) as refused:
+        noisesearch.search(prompts=["a red cat"], pipeline=pipe, steps=2, budget_nfe=8,
+                           verifiers=[f"clip:local-dir:{folders['clip']}"])
+    message = str(refused.value)
+    assert "\n" not in message and "divisible by 64" in message and "model.height" in message
+    assert message.startswith("StableDiffusionPipeline.__call__")

@@ -246,15 +246,16 @@ def save_tiny_flux(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def save_tiny_pixart_sigma(folder: Path, seed: int = 0) -> Path:
-    """A PixArt-Sigma pipeline (T5 encoder, learned sigma, DPM-Solver; 256x256, the smallest size it bins to)."""
+def save_tiny_pixart_sigma(folder: Path, seed: int = 0, sample_size: int = 32) -> Path:
+    """A PixArt-Sigma pipeline (T5 encoder, learned sigma, DPM-Solver; 256x256, the smallest size it bins to; a
+    ``sample_size`` other than 32, 64, 128 or 256 has no bins: the pipeline refuses it unless not binned)."""
     import torch
     from diffusers import DPMSolverMultistepScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
 
     folder = Path(folder)
     t5_tokenizer, t5_vocab = _tiny_t5_tokenizer()
     torch.manual_seed(seed)
-    transformer = PixArtTransformer2DModel(sample_size=32, num_layers=1, patch_size=2, attention_head_dim=8,
+    transformer = PixArtTransformer2DModel(sample_size=sample_size, num_layers=1, patch_size=2, attention_head_dim=8,
                                            num_attention_heads=2, caption_channels=32, in_channels=4,
                                            cross_attention_dim=16, out_channels=8, attention_bias=True,
                                            activation_fn="gelu-approximate", num_embeds_ada_norm=1000,
