@@ -12,6 +12,7 @@ from torch import nn
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.verifier import Verifier, parse_options
+from noisesearch.weights import load_strict
 
 from .openclip_models import OpenCLIP
 
@@ -60,7 +61,7 @@ class AestheticVerifier(Verifier):
             raise UsageError(f"aesthetic head takes {width}-d embeddings but CLIP model {options['clip']!r} "
                              f"gives {self.clip.embed_dim}-d; use the CLIP model the head was trained on")
         self.head = RewardMLP(width)
-        self.head.load_state_dict(state)
+        load_strict(self.head, state, f"aesthetic head {head!r}")
         self.head.eval().requires_grad_(False)
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.imaging import ImageInput
 from noisesearch.verifier import Verifier, parse_options
+from noisesearch.weights import load_strict
 
 from .aesthetic import RewardMLP
 from .hf_models import load_pretrained
@@ -145,7 +146,8 @@ class ImageRewardVerifier(Verifier):
                 raise UsageError(f"imagereward folder {options['model']!r} lacks {needed}; make it with "
                                  "`noisesearch convert ImageReward.pt DIR --imagereward`")
         self.model = ImageRewardModel(json.loads((folder / "config.json").read_text()))
-        self.model.load_state_dict(load_file(folder / "model.safetensors"), strict=False)
+        weights = folder / "model.safetensors"
+        load_strict(self.model, weights, f"imagereward weights {str(weights)!r}")
         self.model.eval().requires_grad_(False)
         self.tokenizer = load_pretrained(BertTokenizer, str(folder), "ImageReward tokenizer")
         self._tokens: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -1,6 +1,8 @@
 """ImageReward re-implemented over transformers BLIP: the published checkpoint layout converts and scores."""
 
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -136,3 +138,26 @@ def test_convert_refuses_pickles_that_hold_code(tmp_path, cli):
     from safetensors.torch import load_file
 
     assert torch.equal(load_file(tmp_path / "head.safetensors")["layers.0.weight"], torch.ones(2, 2))
+
+
+def test_a_damaged_imagereward_folder_is_refused_naming_the_weights(converted, tmp_path, cli):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    root, _ = converted
+    damaged = tmp_path / "damaged"
+    shutil.copytree(root / "converted", damaged)
+    weights = load_file(damaged / "model.safetensors")
+    del weights["mlp.layers.0.bias"]
+    weights["mlp.layers.2.weight"] = weights["mlp.layers.2.weight"][:, :-1].contiguous()
+    weights["extra.tensor"] = torch.zeros(2)
+    save_file(weights, str(damaged / "model.safetensors"))
+    with pytest.raises(UsageError) as refused:
+        ImageRewardVerifier(str(damaged))
+    message = str(refused.value)
+    assert "missing 1: mlp.layers.0.bias" in message and "unexpected 1: extra.tensor" in message
+    assert "misshapen 1: mlp.layers.2.weight" in message and "\n" not in message
+    done = cli("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["a cat"]',
+               "--model.verifiers", json.dumps([f"imagereward:{damaged}"]), "--out", str(tmp_path / "run"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "mlp.layers.0.bias" in done.stderr
