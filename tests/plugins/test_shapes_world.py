@@ -40,10 +40,15 @@ def test_two_red_circles_as_a_new_user_asks_for_them(tmp_path):
     (verdict,) = report["per_prompt"]
     assert verdict["category"] == "counting" and report["nfe_per_search"] == 8 * 30
     assert report["accuracy"] == {"accuracy:counting": float(verdict["correct"]), "accuracy": float(verdict["correct"])}
-    from noisesearch_plugins.shapes.reader import Reader
+    from noisesearch_plugins.shapes.captions import parse
 
-    red_circles = sum(t.shape == "circle" and t.colour == "red" for t in Reader().read(image).things)
-    assert verdict["correct"] == (red_circles == 2)  # the evaluator's verdict is the reader's count
+    for caption, expected in (("two red circles", True), ("three blue squares", False)):
+        scene = scene_for(parse(caption), random.Random(4))  # drawn from the ground truth, not read by the reader
+        Image.fromarray(render(scene)).save(out / record["image"])
+        judged = subprocess.run([sys.executable, "-m", "noisesearch_plugins.shapes.evaluation", str(out)],
+                                capture_output=True, text=True, check=True)
+        (verdict,) = json.loads(judged.stdout)["per_prompt"]
+        assert verdict["correct"] is expected, caption
     usage = subprocess.run([sys.executable, "-m", "noisesearch_plugins.shapes.evaluation", str(tmp_path)],
                            capture_output=True, text=True)
     assert usage.returncode == 2 and "usage:" in usage.stderr

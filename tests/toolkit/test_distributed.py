@@ -41,8 +41,10 @@ def test_two_processes_give_one_device_results(mode, tmp_path):
     double = run_cli("predict", *JOBS[mode], *DDP, "--out", str(tmp_path / "two"))
     assert double.returncode == 0, double.stderr[-2000:]
     assert comparable(tmp_path / "one") == comparable(tmp_path / "two")
-    ranks = {p.name for p in (tmp_path / "two" / "journal").glob("rank*.jsonl")}
-    assert ranks == {"rank0.jsonl", "rank1.jsonl"}, "both ranks must journal their own candidates"
+    per_rank = {p.name: sum('"type": "candidate"' in line for line in p.read_text().splitlines())
+                for p in (tmp_path / "two" / "journal").glob("rank*.jsonl")}
+    assert set(per_rank) == {"rank0.jsonl", "rank1.jsonl"} and min(per_rank.values()) > 0, \
+        f"both ranks must evaluate and journal their own share: {per_rank}"
     keys = journaled(tmp_path / "two")
     assert len(keys) == len(set(keys)) == len(journaled(tmp_path / "one")), "work was duplicated or lost"
     report = (tmp_path / "two" / "report.html").read_text()
