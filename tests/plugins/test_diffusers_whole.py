@@ -279,3 +279,25 @@ def test_a_setting_the_pipeline_refuses_is_one_line(folders, tmp_path):
     message = str(refused.value)
     assert "\n" not in message and "divisible by 64" in message and "model.height" in message
     assert message.startswith("StableDiffusionPipeline.__call__")
+
+
+@pytest.mark.parametrize("family", [*FAMILIES, "video"])
+def test_whole_mode_charges_exactly_the_denoiser_rows_it_runs(folders, tmp_path, family):
+    import noisesearch
+    from diffusers import DiffusionPipeline
+
+    build = tiny_models.save_tiny_text_to_video if family == "video" else FAMILIES[family][0]
+    pipe = DiffusionPipeline.from_pretrained(build(tmp_path / family))
+    denoiser = pipe.unet if hasattr(pipe, "unet") else pipe.transformer
+    rows = []
+
+    def count(module, args, kwargs):
+        first = args[0] if args else kwargs.get("hidden_states", kwargs.get("sample"))
+        rows.append(first.shape[0])
+
+    denoiser.register_forward_pre_hook(count, with_kwargs=True)
+    size = {} if family == "video" else {"height": 32, "width": 32}
+    (result,) = noisesearch.search(prompts=["a red cat"], pipeline=pipe, steps=2, batch_size=2, mode="whole",
+                                   algorithm_args={"n": 3}, verifiers=[f"clip:local-dir:{folders['clip']}"],
+                                   **size)
+    assert result.candidates == 3 and result.nfe == sum(rows) > 0, (family, rows)  # rows: 2 a candidate under CFG
