@@ -55,12 +55,20 @@ def main(args: list[str]) -> int:
                         "converter: imagereward)")
     parser.add_argument("--imagereward", action="store_true", help="the same as --to imagereward")
     parser.add_argument("--tokenizer", default="bert-base-uncased", help="BERT tokenizer of --to imagereward")
+    parser.add_argument("--config", type=Path, help="with --to: a JSON file of the model's sizes, for a checkpoint "
+                        "of another size than the published one")
     options = parser.parse_args(args)
     target = "imagereward" if options.imagereward else options.to
     verifier = registry.lookup("verifiers", target).cls if target else None
     tensors = load_tensors(options.source)
     if verifier is not None:
-        verifier.convert_checkpoint(tensors, options.target, tokenizer=options.tokenizer)
+        sizes = None
+        if options.config is not None:
+            try:
+                sizes = json.loads(options.config.read_text())
+            except (OSError, ValueError) as error:
+                raise UsageError(f"--config {options.config}: {error}") from None
+        verifier.convert_checkpoint(tensors, options.target, tokenizer=options.tokenizer, config=sizes)
     elif options.open_clip:
         to_open_clip_folder(tensors, options.target, options.open_clip)
     else:

@@ -39,10 +39,13 @@ class ImageInput:
     width: int
     mean: Sequence[float]
     std: Sequence[float]
+    eight_bit: bool = False  # round the resized image to 8 bits, as a reference that resizes PIL images does
 
     def __call__(self, images: torch.Tensor, like: Optional[torch.nn.Module] = None) -> torch.Tensor:
         """Images in [0, 1] to the model's normalised input, in the dtype of ``like``'s weights when given."""
         images = resize_center_crop(to_rgb(images.float()), self.height, self.width).clamp(0, 1)
+        if self.eight_bit:  # straight through: the rounding is seen, the gradient passes as if it were not
+            images = images + ((images * 255).round() / 255 - images).detach()
         mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
         normalised = (images - mean) / std

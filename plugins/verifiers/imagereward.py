@@ -62,7 +62,8 @@ class ImageRewardModel(nn.Module):
         text = BlipTextConfig(**config["text"], is_decoder=True, use_cache=False)  # is_decoder adds cross-attention
         self.text = BlipTextModel(text, add_pooling_layer=False)
         self.mlp = RewardMLP(config["text"]["hidden_size"])
-        self.input = ImageInput(config["vision"]["image_size"], config["vision"]["image_size"], CLIP_MEAN, CLIP_STD)
+        self.input = ImageInput(config["vision"]["image_size"], config["vision"]["image_size"], CLIP_MEAN, CLIP_STD,
+                                eight_bit=True)  # the reference resizes PIL images: 8 bits after the resize
 
     def forward(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         patches = self.vision(pixel_values=self.input(images, self.vision)).last_hidden_state
@@ -129,8 +130,8 @@ class ImageRewardVerifier(Verifier):
 
     @classmethod
     def convert_checkpoint(cls, tensors: dict[str, torch.Tensor], folder, tokenizer: str = "bert-base-uncased",
-                           **options) -> None:
-        save_converted(tensors, folder, tokenizer)
+                           config: Optional[dict] = None, **options) -> None:
+        save_converted(tensors, folder, tokenizer, config)
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__(spec)
