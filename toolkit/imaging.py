@@ -23,10 +23,15 @@ def to_rgb(images: torch.Tensor) -> torch.Tensor:
 def resize_center_crop(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize the shortest edge to cover ``height`` x ``width`` (bicubic, antialiased), then crop the centre."""
     h, w = images.shape[-2:]
-    scale = max(height / h, width / w)
-    size = (max(height, round(h * scale)), max(width, round(w * scale)))
+    if height == width:  # as torchvision's and transformers' Resize(int): the long side's size is floored
+        short, long = sorted((h, w))
+        size = (height, max(height, int(height * long / short)))
+        size = size if h <= w else size[::-1]
+    else:
+        scale = max(height / h, width / w)
+        size = (max(height, round(h * scale)), max(width, round(w * scale)))
     if size != (h, w):
-        images = F.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=scale < 1)
+        images = F.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=size[0] < h)
     top, left = (size[0] - height) // 2, (size[1] - width) // 2
     return images[..., top : top + height, left : left + width]
 

@@ -49,4 +49,5 @@ def image_input(processor: Any) -> ImageInput:
         height, width = size["height"], size["width"]
     else:
         height = width = size.get("shortest_edge", 224)
-    return ImageInput(int(height), int(width), tuple(processor.image_mean), tuple(processor.image_std))
+    # transformers' processors resize 8-bit images (PIL or uint8 tensors): the resized image is 8-bit there too
+    return ImageInput(int(height), int(width), tuple(processor.image_mean), tuple(processor.image_std), eight_bit=True)

@@ -95,7 +95,7 @@ def test_convert_maps_the_published_layout_and_the_vision_tower_matches_blip(con
     assert done.returncode == 2 and "misshapen" in done.stderr  # the published sizes do not fit the tiny weights
     save_converted(state, root / "converted", str(root / "bert"), CONFIG)
     verifier = ImageRewardVerifier(str(root / "converted"))
-    images = sample_images(3)
+    images = (sample_images(3) * 255).round() / 255  # 8-bit, as the original's PIL images (no resize at 32 px)
     ours = verifier.model.vision(pixel_values=verifier.model.input(images)).last_hidden_state
     assert torch.allclose(ours, reference_vision(state, images), atol=1e-4)
 

@@ -73,7 +73,7 @@ def test_pickscore_is_the_scaled_cosine_the_clip_model_computes(models):
     from transformers import CLIPModel, CLIPProcessor
 
     verifier = PickScoreVerifier(str(models["clip"]))
-    images = sample_images(4)
+    images = (sample_images(4) * 255).round() / 255  # 8-bit, as images a processor is given are
     model = CLIPModel.from_pretrained(models["clip"]).eval()
     processor = CLIPProcessor.from_pretrained(models["clip"])
     inputs = processor(text=[c.prompt for c in PROMPTS], images=list(images), return_tensors="pt", padding=True,
@@ -92,3 +92,51 @@ def test_classifier_drives_a_search_on_digits(models, cli, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert [set(r["scores"]) for r in summary["results"]] == [{"classifier"}] * 2
+
+
+def realistic_pictures():
+    """Smooth 512x512 and 512x384 uint8 images, as PIL images and as the tensors the search hands verifiers."""
+    import torch.nn.functional as F
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(5)
+    pictures = []
+    for height, width in ((512, 512), (384, 512)):
+        coarse = torch.rand(1, 3, 6, 6, generator=generator)
+        pixels = (F.interpolate(coarse, size=(height, width), mode="bicubic").clamp(0, 1)[0] * 255).round()
+        pixels = pixels.to(torch.uint8)
+        pictures.append((Image.fromarray(pixels.permute(1, 2, 0).numpy()), pixels[None].float() / 255))
+    return pictures
+
+
+def test_pickscore_matches_the_published_recipe_on_pil_images_and_notices_preprocessing(models):
+    """PickScore's README: CLIPProcessor on PIL images and the prompt, unit features, logit scale x cosine."""
+    from noisesearch.imaging import ImageInput
+    from transformers import AutoModel, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(models["clip"])
+    model = AutoModel.from_pretrained(models["clip"]).eval()
+    verifier = PickScoreVerifier(str(models["clip"]))
+    for (picture, pixels), prompt in zip(realistic_pictures(), PROMPTS):
+        image_inputs = processor(images=[picture], return_tensors="pt")
+        text_inputs = processor(text=[prompt.prompt], padding=True, truncation=True, max_length=32,
+                                return_tensors="pt")
+        with torch.no_grad():
+            image = model.get_image_features(**image_inputs)
+            text = model.get_text_features(**text_inputs)
+            image = getattr(image, "pooler_output", image)
+            text = getattr(text, "pooler_output", text)
+            image, text = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
+            theirs = float(model.logit_scale.exp() * (text @ image.T)[0, 0])
+        ours = float(verifier.score(pixels, [prompt]))
+        # pixels agree within one 8-bit level (mean 0.05 levels): PIL's fixed-point bicubic against torch's
+        assert ours == pytest.approx(theirs, abs=1e-2), picture.size
+        original = verifier.input
+        changes = {"normalisation": ImageInput(original.height, original.width, (0.5,) * 3, (0.5,) * 3, True)}
+        if picture.size != (512, 512):
+            changes["crop"] = lambda images, like=None: original(images[..., :, : images.shape[-2]], like)
+        for change, preprocess in changes.items():
+            verifier.input = preprocess
+            moved = float(verifier.score(pixels, [prompt]))
+            verifier.input = original
+            assert abs(moved - theirs) > 5e-2, f"a different {change} went unnoticed"
