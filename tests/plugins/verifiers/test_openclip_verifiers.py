@@ -86,7 +86,7 @@ def test_aesthetic_is_the_mlp_on_unit_image_embeddings(models):
     from safetensors.torch import load_file
 
     verifier = AestheticVerifier(f"head={models['aesthetic']},clip=local-dir:{models['open_clip']}")
-    images = sample_images(4)
+    images = (sample_images(4) * 255).round() / 255  # 8-bit, as the PIL images open_clip's recipe takes
     image, _ = reference_features(models["open_clip"], images, ["x"])
     weights = load_file(models["aesthetic"])
     hidden = image
@@ -161,3 +161,38 @@ def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, refused
     done = refused("predict", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{tmp_path}/nowhere"]),
                    "--out", str(tmp_path / "d"))
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_aesthetic_matches_the_laion_predictors_recipe_on_pil_images(models):
+    """LAION's predictor: open_clip's own preprocess on a PIL image, encode_image, unit norm, the MLP (keys layers.N)."""
+    import open_clip
+    from PIL import Image
+    from safetensors.torch import load_file
+    from torch import nn
+
+    from noisesearch.imaging import ImageInput
+
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{models['open_clip']}")
+    model.eval()
+    width = model.visual.output_dim
+    mlp = nn.Sequential(nn.Linear(width, 1024), nn.Dropout(0.2), nn.Linear(1024, 128), nn.Dropout(0.2),
+                        nn.Linear(128, 64), nn.Dropout(0.1), nn.Linear(64, 16), nn.Linear(16, 1))
+    mlp.load_state_dict({k.removeprefix("layers."): v for k, v in load_file(models["aesthetic"]).items()})
+    mlp.eval()
+    verifier = AestheticVerifier(f"head={models['aesthetic']},clip=local-dir:{models['open_clip']}")
+    generator = torch.Generator().manual_seed(7)
+    for height, width_ in ((512, 512), (384, 512)):
+        coarse = torch.rand(1, 3, 6, 6, generator=generator)
+        pixels = (F.interpolate(coarse, size=(height, width_), mode="bicubic").clamp(0, 1)[0] * 255).round()
+        picture = Image.fromarray(pixels.to(torch.uint8).permute(1, 2, 0).numpy())
+        with torch.no_grad():
+            features = model.encode_image(preprocess(picture)[None])
+            theirs = float(mlp(features / features.norm(dim=-1, keepdim=True)))
+        images = pixels[None] / 255
+        ours = float(verifier.score(images, PROMPTS[:1]))
+        assert ours == pytest.approx(theirs, abs=2e-4), (height, width_)  # PIL's bicubic against torch's
+        original = verifier.clip.input
+        verifier.clip.input = ImageInput(original.height, original.width, (0.5,) * 3, (0.5,) * 3, True)
+        moved = float(verifier.score(images, PROMPTS[:1]))
+        verifier.clip.input = original
+        assert abs(moved - theirs) > 1e-3, "a different normalisation went unnoticed"  # 5x the tolerance
