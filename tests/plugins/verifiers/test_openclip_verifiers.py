@@ -53,6 +53,7 @@ def test_hpsv2_is_the_cosine_and_needs_its_weights(models):
     clip = CLIPScoreVerifier(f"local-dir:{models['open_clip']}").score(images, PROMPTS)
     hps = HPSv2Verifier(f"local-dir:{models['open_clip']}")
     assert torch.allclose(hps.score(images, PROMPTS) * 100, clip, atol=1e-4)
+    check_verifier(hps, PROMPTS, images)
     with pytest.raises(UsageError, match="noisesearch convert"):
         HPSv2Verifier(None)
 

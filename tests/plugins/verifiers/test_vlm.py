@@ -229,3 +229,14 @@ def test_a_search_with_the_judge_keeps_the_key_out_of_every_file_and_resumes_aft
         assert KEY not in output
     missing = cli(*args[:-1], str(tmp_path / "other"), env={"JUDGE_KEY": ""})
     assert missing.returncode == 2 and "$JUDGE_KEY, which is not set" in missing.stderr
+
+
+def test_the_judge_passes_the_conformance_suite_against_the_local_server(server, monkeypatch):
+    from noisesearch.conditions import Condition
+    from noisesearch.testing.verifiers import check_verifier
+
+    monkeypatch.setenv("JUDGE_KEY", KEY)
+    judge = VLMJudge(f"model=judge-model,base_url={server.base_url},key_env=JUDGE_KEY,timeout=2,retries=2,"
+                     "backoff=0.01")
+    images = torch.stack(images_of([20, 230, 80, 180, 128, 50]))
+    check_verifier(judge, [Condition(prompt=f"a cat {i}") for i in range(6)], images)
