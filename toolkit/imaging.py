@@ -36,6 +36,19 @@ def resize_center_crop(images: torch.Tensor, height: int, width: int) -> torch.T
     return images[..., top : top + height, left : left + width]
 
 
+def resize_pad(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize the longest edge to ``size`` (bicubic, antialiased, on floats) and pad the rest with black, centred
+    (HPSv2's ``ResizeMaxSize``: nothing of the image is cropped)."""
+    h, w = images.shape[-2:]
+    scale = size / max(h, w)
+    if scale == 1.0:
+        return images
+    new = (round(h * scale), round(w * scale))
+    images = F.interpolate(images, size=new, mode="bicubic", align_corners=False, antialias=True)
+    pad_h, pad_w = size - new[0], size - new[1]
+    return F.pad(images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), value=0.0)
+
+
 @dataclass(frozen=True)
 class ImageInput:
     """What an image model expects: size, and per-channel mean and std of the normalisation."""
@@ -45,10 +58,14 @@ class ImageInput:
     mean: Sequence[float]
     std: Sequence[float]
     eight_bit: bool = False  # round the resized image to 8 bits, as a reference that resizes PIL images does
+    fit: str = "crop"  # "crop": shortest edge resized, centre cropped; "pad": longest edge resized, padded black
 
     def __call__(self, images: torch.Tensor, like: Optional[torch.nn.Module] = None) -> torch.Tensor:
         """Images in [0, 1] to the model's normalised input, in the dtype of ``like``'s weights when given."""
-        images = resize_center_crop(to_rgb(images.float()), self.height, self.width).clamp(0, 1)
+        if self.fit == "pad":
+            images = resize_pad(to_rgb(images.float()), self.height)
+        else:
+            images = resize_center_crop(to_rgb(images.float()), self.height, self.width).clamp(0, 1)
         if self.eight_bit:  # straight through: the rounding is seen, the gradient passes as if it were not
             images = images + ((images * 255).round() / 255 - images).detach()
         mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Sequence
 
 import torch
@@ -54,3 +55,8 @@ class HPSv2Verifier(CLIPScoreVerifier):
     default_model = None
     scale = 1.0
     weights_hint = "convert HPS_v2.1_compressed.pt with `noisesearch convert FILE DIR --open-clip ViT-H-14`"
+
+    def __init__(self, spec: Optional[str] = None):
+        super().__init__(spec)
+        # HPSv2 scores through its val transform: the longest edge resized, padded black to a square (no crop)
+        self.clip.input = dataclasses.replace(self.clip.input, fit="pad")

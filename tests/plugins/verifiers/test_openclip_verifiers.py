@@ -197,3 +197,36 @@ def test_aesthetic_matches_the_laion_predictors_recipe_on_pil_images(models):
         moved = float(verifier.score(images, PROMPTS[:1]))
         verifier.clip.input = original
         assert abs(moved - theirs) > 1e-3, "a different normalisation went unnoticed"  # 5x the tolerance
+
+
+def test_hpsv2_preprocesses_as_the_hpsv2_packages_own_val_transform(models, tmp_path):
+    """hpsv2's scoring preprocesses with image_transform(..., resize_longest_max=True): ToTensor, the longest edge
+    resized, black padding, normalisation. The package (installed here without its pins) builds it from its code."""
+    import importlib
+    import subprocess
+    import sys
+    import types
+
+    from PIL import Image
+
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), "hpsv2==1.2.0"],
+                   check=True, capture_output=True, timeout=600)
+    for name in ("hpsv2", "hpsv2.src", "hpsv2.src.open_clip"):  # its __init__ files import training and downloads
+        package = types.ModuleType(name)
+        package.__path__ = [str(site.joinpath(*name.split(".")))]
+        sys.modules[name] = package
+    transform = importlib.import_module("hpsv2.src.open_clip.transform")
+    verifier = HPSv2Verifier(f"local-dir:{models['open_clip']}")
+    size = verifier.clip.input.height
+    theirs_of = transform.image_transform(size, is_train=False, mean=verifier.clip.input.mean,
+                                          std=verifier.clip.input.std, resize_longest_max=True)
+    generator = torch.Generator().manual_seed(9)
+    for height, width in ((512, 512), (384, 512), (512, 300)):
+        pixels = (torch.rand(3, height, width, generator=generator) * 255).round().to(torch.uint8)
+        theirs = theirs_of(Image.fromarray(pixels.permute(1, 2, 0).numpy()))
+        ours = verifier.clip.input(pixels[None].float() / 255)[0]
+        assert torch.allclose(ours, theirs, atol=1e-4), (height, width, (ours - theirs).abs().max())
+        cropped = CLIPScoreVerifier(f"local-dir:{models['open_clip']}").clip.input(pixels[None].float() / 255)[0]
+        if height != width:
+            assert (cropped - theirs).abs().max() > 0.5, "a crop instead of padding went unnoticed"
