@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+import noisesearch
 from noisesearch.testing import tiny_models
 from noisesearch.testing.tiny_models import save_tiny_dit, save_tiny_open_clip, save_tiny_stable_diffusion
 
@@ -185,22 +186,31 @@ FAMILIES = {  # builder, NFEs per step (2 under CFG; FLUX's guidance is distille
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_other_families_reproduce_their_pipeline_from_the_recorded_noise(cli, folders, tmp_path, family):
+def test_other_families_reproduce_their_pipeline_and_are_charged_the_rows_they_run(folders, tmp_path, family):
+    from diffusers import DiffusionPipeline
+    from noisesearch.module import SearchModule
+
     build, per_step, scheduler = FAMILIES[family]
     folder = build(tmp_path / family)
-    out = tmp_path / "run"
-    done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
-               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
-               "--model.steps", "2", "--model.height", "32", "--model.width", "32", "--model.algorithm", "random",
-               "--model.budget_nfe", str(3 * 2 * per_step), "--out", str(out))
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    rows = []
+    denoiser = pipe.unet if hasattr(pipe, "unet") else pipe.transformer
+    hook = denoiser.register_forward_pre_hook(
+        lambda module, args, kwargs: rows.append((args[0] if args else kwargs["hidden_states"]).shape[0]),
+        with_kwargs=True)
+    module = SearchModule(pipeline=pipe, verifiers=[f"clip:local-dir:{folders['clip']}"], steps=2, height=32,
+                          width=32, algorithm="random", budget_nfe=3 * 2 * per_step, mode="whole")
+    (result,) = noisesearch.search(prompts=["a red cat"], module=module)
+    hook.remove()
+    summary = module.describe()
     assert summary["scheduler"] == scheduler and summary["sample_nfe"] == 2 * per_step
-    (record,) = summary["results"]
-    assert record["candidates"] == 3
-    record["noise"] = str(out / record["noise"])
-    mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
-    assert np.abs(regenerate(folder, summary, record) - mine).max() <= 2 / 255
+    assert result.candidates == 3 and result.nfe == sum(rows), rows  # rows through the denoiser: 2 under CFG
+    theirs = DiffusionPipeline.from_pretrained(folder)
+    theirs.set_progress_bar_config(disable=True)
+    regenerated = theirs("a red cat", latents=result.noise[None], num_inference_steps=2,
+                         guidance_scale=summary["guidance"], height=32, width=32, output_type="np").images[0]
+    mine = np.asarray(result.pil, dtype=np.float32) / 255
+    assert np.abs(regenerated - mine).max() <= 2 / 255
 
 
 def test_each_prompt_is_encoded_once_per_run(folders):
@@ -240,26 +250,20 @@ def test_a_video_pipeline_is_judged_on_its_middle_frame(cli, folders, tmp_path):
     assert (frames[8] - mine).abs().max() <= 2 / 255
 
 
-def test_pixart_off_its_resolution_bins_runs_with_binning_off_as_the_pipeline_does(cli, folders, tmp_path):
+def test_pixart_off_its_resolution_bins_runs_with_binning_off_as_the_pipeline_does(folders, tmp_path):
     from diffusers import DiffusionPipeline
 
     folder = tiny_models.save_tiny_pixart_sigma(tmp_path / "pixart", sample_size=16)
     pipe = DiffusionPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
     with pytest.raises(ValueError, match="Invalid sample size"):  # what a user meets with the pipeline's defaults
         pipe("a red cat", num_inference_steps=1, height=32, width=32, output_type="latent")
-    out = tmp_path / "run"
-    done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
-               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
-               "--model.steps", "2", "--model.height", "32", "--model.width", "32", "--model.algorithm", "random",
-               "--model.budget_nfe", "8", "--out", str(out))
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
-    (record,) = summary["results"]
-    pipe.set_progress_bar_config(disable=True)
-    noise = load_file(out / record["noise"])["noise"][None]
-    theirs = pipe("a red cat", latents=noise, num_inference_steps=2, guidance_scale=summary["guidance"], height=32,
+    (result,) = noisesearch.search(prompts=["a red cat"], pipeline=str(folder), steps=2, height=32, width=32,
+                                   algorithm="random", budget_nfe=8, mode="whole",
+                                   verifiers=[f"clip:local-dir:{folders['clip']}"])
+    theirs = pipe("a red cat", latents=result.noise[None], num_inference_steps=2, guidance_scale=4.5, height=32,
                   width=32, use_resolution_binning=False, output_type="np").images[0]
-    mine = np.asarray(Image.open(out / record["image"]), dtype=np.float32) / 255
+    mine = np.asarray(result.pil, dtype=np.float32) / 255
     assert np.abs(theirs - mine).max() <= 2 / 255
 
 
@@ -281,23 +285,13 @@ def test_a_setting_the_pipeline_refuses_is_one_line(folders, tmp_path):
     assert message.startswith("StableDiffusionPipeline.__call__")
 
 
-@pytest.mark.parametrize("family", [*FAMILIES, "video"])
-def test_whole_mode_charges_exactly_the_denoiser_rows_it_runs(folders, tmp_path, family):
-    import noisesearch
+def test_a_video_pipeline_is_charged_the_rows_it_runs(folders, tmp_path):
     from diffusers import DiffusionPipeline
 
-    build = tiny_models.save_tiny_text_to_video if family == "video" else FAMILIES[family][0]
-    pipe = DiffusionPipeline.from_pretrained(build(tmp_path / family))
-    denoiser = pipe.unet if hasattr(pipe, "unet") else pipe.transformer
+    pipe = DiffusionPipeline.from_pretrained(tiny_models.save_tiny_text_to_video(tmp_path / "video"))
     rows = []
-
-    def count(module, args, kwargs):
-        first = args[0] if args else kwargs.get("hidden_states", kwargs.get("sample"))
-        rows.append(first.shape[0])
-
-    denoiser.register_forward_pre_hook(count, with_kwargs=True)
-    size = {} if family == "video" else {"height": 32, "width": 32}
+    pipe.unet.register_forward_pre_hook(lambda module, args, kwargs: rows.append(args[0].shape[0]),
+                                        with_kwargs=True)
     (result,) = noisesearch.search(prompts=["a red cat"], pipeline=pipe, steps=2, batch_size=2, mode="whole",
-                                   algorithm_args={"n": 3}, verifiers=[f"clip:local-dir:{folders['clip']}"],
-                                   **size)
-    assert result.candidates == 3 and result.nfe == sum(rows) > 0, (family, rows)  # rows: 2 a candidate under CFG
+                                   algorithm_args={"n": 3}, verifiers=[f"clip:local-dir:{folders['clip']}"])
+    assert result.candidates == 3 and result.nfe == sum(rows) > 0, rows  # rows: 2 a candidate under CFG

@@ -41,13 +41,12 @@ def test_two_red_circles_as_a_new_user_asks_for_them(tmp_path):
     assert verdict["category"] == "counting" and report["nfe_per_search"] == 8 * 30
     assert report["accuracy"] == {"accuracy:counting": float(verdict["correct"]), "accuracy": float(verdict["correct"])}
     from noisesearch_plugins.shapes.captions import parse
+    from noisesearch_plugins.shapes.evaluation import evaluate_run
 
     for caption, expected in (("two red circles", True), ("three blue squares", False)):
         scene = scene_for(parse(caption), random.Random(4))  # drawn from the ground truth, not read by the reader
         Image.fromarray(render(scene)).save(out / record["image"])
-        judged = subprocess.run([sys.executable, "-m", "noisesearch_plugins.shapes.evaluation", str(out)],
-                                capture_output=True, text=True, check=True)
-        (verdict,) = json.loads(judged.stdout)["per_prompt"]
+        (verdict,) = evaluate_run(out)["per_prompt"]  # what the command above prints, on a known image
         assert verdict["correct"] is expected, caption
     usage = subprocess.run([sys.executable, "-m", "noisesearch_plugins.shapes.evaluation", str(tmp_path)],
                            capture_output=True, text=True)
@@ -113,17 +112,18 @@ def test_shapes_clip_is_a_verifier_that_knows_its_captions():
 
 
 def test_self_supervised_uses_shapes_clip_features_on_previews_by_default_offline(tmp_path):
-    records = []
-    for spec in ("self-supervised:shapes-clip", "self-supervised"):
-        out = tmp_path / spec.replace(":", "-")
-        result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["a blue circle"]',
-                         "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30),
-                         "--model.verifiers", json.dumps([spec]), "--out", str(out))
-        assert result.returncode == 0, result.stderr[-2000:]
-        (record,) = json.loads((out / "summary.json").read_text())["results"]
-        records.append(record)
-    assert 0.0 < records[0]["score"] <= 1.0 + 1e-6
-    assert records[0]["candidate"] == records[1]["candidate"] and records[0]["score"] == records[1]["score"]
+    import noisesearch
+
+    out = tmp_path / "run"
+    result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["a blue circle"]',
+                     "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30),
+                     "--model.verifiers", '["self-supervised"]', "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = json.loads((out / "summary.json").read_text())["results"]
+    (spelled_out,) = noisesearch.search(prompts=["a blue circle"], pipeline="shapes", algorithm="random",
+                                        budget_nfe=4 * 30, verifiers=["self-supervised:shapes-clip"])
+    assert 0.0 < spelled_out.score <= 1.0 + 1e-6
+    assert record["candidate"] == spelled_out.candidate and record["score"] == pytest.approx(spelled_out.score)
 
 
 def test_self_supervised_without_a_world_of_its_own_names_local_specs_offline(tmp_path):

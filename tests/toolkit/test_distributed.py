@@ -51,10 +51,11 @@ def test_two_processes_give_one_device_results(mode, tmp_path):
     assert f'data-candidates="{len(keys)}"' in report, "the report misses a rank's candidates"
 
 
-def test_killed_ddp_run_resumes_on_two_or_one_devices(tmp_path):
+def test_killed_ddp_run_resumes_on_two_devices(tmp_path):
     reference = tmp_path / "reference"
     assert run_cli("predict", *JOBS["conditions"], "--out", str(reference)).returncode == 0
-    for resume_devices in (["--trainer.devices", "2", "--trainer.strategy", "ddp"], ["--trainer.devices", "1"]):
+    # resuming on one process after a lost node is tested in test_multinode.py; here the DDP run resumes on two
+    for resume_devices in (["--trainer.devices", "2", "--trainer.strategy", "ddp"],):
         out = tmp_path / f"run{len(resume_devices)}"
         process = subprocess.Popen([str(BIN / "noisesearch"), "predict", *JOBS["conditions"], *DDP, "--out", str(out)],
                                    cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, start_new_session=True,
