@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from . import registry
-from .errors import UsageError
+from .errors import UsageError, first_line
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -20,7 +20,7 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # the unpickler refuses anything but tensors and plain containers
-        raise UsageError(f"cannot read {str(path)!r} as plain tensors ({str(error).splitlines()[0][:160]})") from None
+        raise UsageError(f"cannot read {str(path)!r} as plain tensors ({first_line(error, 160)})") from None
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):

@@ -13,8 +13,14 @@ class PeerLost(ServiceError):
     """Another process of a distributed run died or stopped answering: this one stops cleanly (exit code 1)."""
 
 
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """An exception's first line (or its type's name), cut to ``limit`` characters, for one-line messages."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:limit] if lines else type(error).__name__
+
+
 def peer_lost(rank: int, world: int, error: BaseException, out: str) -> PeerLost:
     """The one-line error of a collective that failed because another rank is gone."""
-    first = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-    return PeerLost(f"rank {rank} of {world} lost another process of the run ({first}); every candidate evaluated "
-                    f"so far is in the journal: `noisesearch resume {out}` completes the run on any device count")
+    return PeerLost(f"rank {rank} of {world} lost another process of the run ({first_line(error, 160)}); every "
+                    f"candidate evaluated so far is in the journal: `noisesearch resume {out}` completes the run on "
+                    "any device count")

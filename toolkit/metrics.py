@@ -22,6 +22,7 @@ from torchmetrics.image.inception import InceptionScore
 
 from .evaluation import Evaluation
 from .features import pooled
+from .imaging import to_uint8
 
 
 class _Extractor(nn.Module):
@@ -41,8 +42,7 @@ class _Extractor(nn.Module):
 
 def rgb_uint8(images: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] (N, 1 or 3, H, W) as RGB uint8, rounded as the PNG writer rounds them."""
-    images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    return to_uint8(images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images)
 
 
 def _channels(evaluation: Evaluation, reference: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -115,7 +115,8 @@ class SearchModule(L.LightningModule):
             algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
             sampler=sampler or family.default_sampler,
             guidance=family.default_guidance if guidance is None else guidance,
-            batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0, ensemble=ensemble,
+            batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0,
+            ensemble=ensemble,
             weights=tuple(verifier_weights) if verifier_weights is not None else None,
         )
         sample_nfe = provisional.sample_nfe(family)

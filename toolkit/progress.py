@@ -42,7 +42,6 @@ class SearchProgress(Callback):
     def __init__(self, console: Console):
         self.console = console
         self.bar = None
-        self.done = 0
         self.started = 0.0
 
     def on_predict_start(self, trainer, pl_module) -> None:
@@ -50,7 +49,6 @@ class SearchProgress(Callback):
             self.console.text(pl_module.headline(trainer.world_size))
             self.console.event("start", **pl_module.describe(), world_size=trainer.world_size)
         self.started = time.perf_counter()
-        self.done = 0
 
     def _open(self, trainer) -> None:
         from tqdm.auto import tqdm
@@ -65,7 +63,6 @@ class SearchProgress(Callback):
             self._open(trainer)
 
     def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self.done += len(batch)
         if self.bar is None:
             return
         elapsed = max(time.perf_counter() - self.started, 1e-9)

@@ -99,7 +99,7 @@ def load_searches(run_dir: RunDir) -> list[SearchView]:
     records, results = read_run(run_dir.journal_dir)
     thumbs = ThumbnailReader(run_dir.journal_dir)
     searches: dict[tuple, SearchView] = {}
-    for (key, repeat, _), record in sorted(records.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])):
+    for (key, repeat, _), record in sorted(records.items(), key=lambda item: item[0]):
         search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=condition_of(key)))
         parents = list(record.get("parents") or [])
         if record.get("start") is not None and record["start"] not in parents:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from noisesearch.errors import UsageError
+from noisesearch.errors import UsageError, first_line
 
 DENOISERS = ("unet", "transformer", "prior")
 
@@ -35,7 +35,7 @@ def read_json(source: str, name: str) -> Optional[dict]:
                              "download the pipeline and give its folder") from None
         return None
     except Exception as error:  # offline, unknown repository, gated model, no network
-        line = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        line = first_line(error, 160)
         raise UsageError(f"cannot read {name} of {source!r} from the hub ({line}); download the pipeline and "
                          "give its folder") from None
 

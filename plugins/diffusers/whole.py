@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
+from noisesearch.errors import UsageError, first_line
 from noisesearch.noise import NoiseSpec, derive_seed
 from noisesearch.pipeline import Pipeline
 
@@ -86,10 +86,8 @@ class WholeDiffusers(Pipeline):
                 if attempt == 0 and isinstance(error, ValueError) and self._unbinned(error):
                     kwargs.update(self._switches)
                     continue
-                text = str(error).strip()
-                line = text.splitlines()[0][:200] if text else type(error).__name__
                 raise UsageError(f"{self.described_by.pipeline_name}.__call__ ({what}) refused this run's settings: "
-                                 f"{line}; change model.height/model.width, model.steps or model.guidance") from None
+                                 f"{first_line(error)}; change model.height/model.width, model.steps or model.guidance") from None
 
     def _unbinned(self, error: ValueError) -> bool:
         """PixArt and Sana bin sizes by their transformer's sample size and refuse one they have no bins for;
@@ -219,8 +217,7 @@ def load_pipe(source: str):
     try:
         return DiffusionPipeline.from_pretrained(source, use_safetensors=True)
     except (OSError, ValueError) as error:
-        line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise UsageError(f"cannot load diffusers pipeline {source!r} ({line})") from None
+        raise UsageError(f"cannot load diffusers pipeline {source!r} ({first_line(error)})") from None
 
 
 def family_name(cls: type) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from noisesearch.errors import UsageError
+from noisesearch.errors import UsageError, first_line
 from noisesearch.imaging import ImageInput
 
 
@@ -35,7 +35,7 @@ def load_pretrained(loader: Any, spec: str, what: str, **kwargs) -> Any:
     try:
         return loader.from_pretrained(spec, trust_remote_code=False, **kwargs)
     except (OSError, ValueError, KeyError) as error:
-        line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        line = first_line(error)
         raise UsageError(f"could not load {what} {spec!r} ({line}); without the hub, give a local folder "
                          "saved with save_pretrained") from None
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noisesearch.errors import UsageError
+from noisesearch.errors import UsageError, first_line
 from noisesearch.imaging import ImageInput
 
 
@@ -61,7 +61,7 @@ class OpenCLIP(nn.Module):
                                                 require_pretrained=True)
             self.tokenizer = open_clip.get_tokenizer(spec if schema else architecture)
         except (OSError, RuntimeError, ValueError) as error:
-            raise UsageError(f"could not load open_clip model {spec!r} ({_first_line(error)}); without the hub, "
+            raise UsageError(f"could not load open_clip model {spec!r} ({first_line(error)}); without the hub, "
                              "save it to a folder and give local-dir:/path") from None
         finally:
             root.setLevel(level)
@@ -95,7 +95,3 @@ class OpenCLIP(nn.Module):
 
 def _pair(size) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

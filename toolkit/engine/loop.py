@@ -16,7 +16,7 @@ import torch
 from ..algorithm import Proposal, SearchContext
 from ..conditions import Condition
 from ..denoiser import CountingDenoiser
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from ..imaging import thumbnails
 from ..journal import Journal
 from ..pipeline import Pipeline
@@ -98,7 +98,7 @@ class Executor:
     @property
     def settled_batch_size(self) -> int:
         """The candidates per batch that fit: the halved size after a back-off, else the largest batch run."""
-        return self.batch_size if self.backed_off else min(self.batch_size, self.largest_chunk or self.batch_size)
+        return self.batch_size if self.backed_off else (self.largest_chunk or self.batch_size)
 
     @property
     def nfe_used(self) -> int:
@@ -356,11 +356,6 @@ def free_device_memory() -> None:
                 backend.empty_cache()
         except (AttributeError, RuntimeError):
             pass
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def _rows(batch: torch.Tensor) -> list[torch.Tensor]:

@@ -72,5 +72,7 @@ class SearchResult:
         """The chosen image as a PIL image (8 bits per channel)."""
         from PIL import Image
 
-        array = (self.image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        from ..imaging import to_uint8
+
+        array = to_uint8(self.image).permute(1, 2, 0).numpy()
         return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
