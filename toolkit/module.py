@@ -57,7 +57,7 @@ class SearchModule(L.LightningModule):
         offload: diffusers pipelines only: model CPU offload (each component is moved to the device only while it
             runs, as diffusers' ``enable_model_cpu_offload``), for pipelines larger than the GPU's memory.
         keep_images: the journal keeps every candidate's image (8 bits, as its PNG) by default; with K, only
-            images of candidates fewer than K others of their search beat on every verifier (the best few; resume
+            images of candidates fewer than K earlier ones of their search beat on every verifier (the best few; resume
             stays exact). Thumbnails for report.html are kept for every candidate either way.
     """
 
