@@ -12,7 +12,8 @@ def noisesearch_verifiers():
     from .pickscore import PickScoreVerifier
     from .self_supervised import SelfSupervisedVerifier
     from .vlm import VLMJudge
+    from .vqascore import VQAScoreVerifier
     from .zeroshot import CLIPZeroShot
 
     return [ClassifierVerifier, CLIPZeroShot, SelfSupervisedVerifier, CLIPScoreVerifier, AestheticVerifier,
-            HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge]
+            HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge, VQAScoreVerifier]

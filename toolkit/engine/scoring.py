@@ -86,7 +86,7 @@ class Scorer:
 
     def require_differentiable(self, algorithm: str) -> None:
         """Refuse gradient search over verifiers without gradients."""
-        not_differentiable = [v.name for v in self.verifiers if not type(v).differentiable]
+        not_differentiable = [v.name for v in self.verifiers if not v.differentiable]
         if not_differentiable:
             raise UsageError(
                 f"algorithm {algorithm!r} ascends verifier gradients, but "

@@ -1,0 +1,123 @@
+"""Verifier ``vqascore``: VQAScore (Lin et al. 2024), the log-probability that a local VLM answers "Yes"."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from noisesearch.conditions import Condition
+from noisesearch.errors import UsageError
+from noisesearch.verifier import Verifier, parse_options
+
+from .hf_models import load_pretrained
+
+QUESTION = 'Does this figure show "{prompt}"? Please answer yes or no.'
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def answer_text(chat_prompt: str, answer: str) -> str:
+    """The answer as the assistant's first word: a space first when the chat prompt ends inside a line."""
+    return answer if not chat_prompt or chat_prompt[-1].isspace() or answer[:1].isspace() else " " + answer
+
+
+class VQAScoreVerifier(Verifier):
+    """VQAScore: log P(answer | image, question about the prompt) under any transformers image-text-to-text VLM.
+
+    Spec ``vqascore:model=ID_OR_FOLDER,question=...,answer=Yes,template=FILE.jinja,dtype=fp32|bf16|fp16``. The
+    question (``{prompt}`` is the prompt) goes through the processor's own chat template (or ``template``) as one user
+    turn holding the image and the question; the score sums the log-probabilities of the answer's tokens after the
+    generation prompt. Gradients reach the pixels where the model's image processor works on tensors.
+    """
+
+    name = "vqascore"
+    condition_kinds = ("prompt",)
+    differentiable = True
+
+    def __init__(self, spec: Optional[str] = None):
+        super().__init__(spec)
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        options = parse_options(self.name, spec, {"model": None, "question": QUESTION, "answer": "Yes",
+                                                  "template": None, "dtype": "fp32"}, positional="model")
+        if not options["model"]:
+            raise UsageError("verifier 'vqascore' needs a model: vqascore:MODEL (a hub id such as "
+                             "Qwen/Qwen2.5-VL-7B-Instruct or a local folder)")
+        if options["dtype"] not in DTYPES:
+            raise UsageError(f"vqascore dtype {options['dtype']!r}: use one of {', '.join(DTYPES)}")
+        if "{prompt}" not in options["question"]:
+            raise UsageError(f"vqascore question {options['question']!r} has no {{prompt}} to put the prompt in")
+        self.question, self.answer = options["question"], options["answer"]
+        self.processor = load_pretrained(AutoProcessor, options["model"], "VLM processor")
+        self.tokenizer = getattr(self.processor, "tokenizer", None)
+        if self.tokenizer is None or getattr(self.processor, "image_processor", None) is None:
+            raise UsageError(f"{options['model']!r} has no image-and-text processor; vqascore needs a VLM "
+                             "(an image-text-to-text model)")
+        self.tokenizer.padding_side = "right"  # causal rows are unaffected by padding that follows them
+        self.model = load_pretrained(AutoModelForImageTextToText, options["model"], "VLM",
+                                     use_safetensors=True, dtype=DTYPES[options["dtype"]])
+        self.model.eval().requires_grad_(False)
+        self.template = self._chat_template(options["template"], options["model"])
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._prompts: dict[str, tuple[str, int]] = {}
+        self.differentiable = self._passes_gradients()
+
+    def _chat_template(self, file: Optional[str], model: str) -> Optional[str]:
+        if file is not None:
+            path = Path(file).expanduser()
+            if not path.is_file():
+                raise UsageError(f"vqascore template {file!r} does not exist; give a Jinja chat template file")
+            return path.read_text(encoding="utf-8")
+        if not getattr(self.processor, "chat_template", None):
+            raise UsageError(f"VLM {model!r} has no chat template; give one: vqascore:model={model},"
+                             "template=FILE.jinja")
+        return None
+
+    def _passes_gradients(self) -> bool:
+        """Whether the image processor keeps the autograd graph (torchvision-backed processors do, PIL ones not)."""
+        probe = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
+        text, _ = self._chat_prompt("a probe")
+        pixels = self.processor(text=[text], images=list(probe), return_tensors="pt", do_rescale=False)
+        return any(torch.is_tensor(value) and value.requires_grad for value in pixels.values())
+
+    def _chat_prompt(self, prompt: str) -> tuple[str, int]:
+        """The chat text ending in the answer, and how many tokens the answer takes."""
+        if prompt not in self._prompts:
+            messages = [{"role": "user", "content": [{"type": "image"},
+                                                     {"type": "text", "text": self.question.format(prompt=prompt)}]}]
+            head = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                                      chat_template=self.template)
+            full = head + answer_text(head, self.answer)
+            before = self.tokenizer(head, add_special_tokens=False)["input_ids"]
+            after = self.tokenizer(full, add_special_tokens=False)["input_ids"]
+            if after[: len(before)] != before or len(after) == len(before):
+                raise UsageError(f"vqascore answer {self.answer!r} merges with the end of the chat prompt when "
+                                 "tokenized; give another answer= or template=")
+            self._prompts[prompt] = (full, len(after) - len(before))
+        return self._prompts[prompt]
+
+    def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
+        texts, lengths = zip(*(self._chat_prompt(condition.prompt) for condition in conditions))
+        inputs = self.processor(text=list(texts), images=list(images.float()), return_tensors="pt", padding=True,
+                                do_rescale=False)
+        parameter = next(self.model.parameters())
+        inputs = {key: value.to(parameter.device, parameter.dtype if value.is_floating_point() else value.dtype)
+                  for key, value in inputs.items()}
+        ids, ends = inputs["input_ids"], inputs["attention_mask"].sum(dim=1)
+        answer = torch.tensor(lengths, device=ids.device)
+        # the answer's tokens are the last of each row; each is predicted at the position before it
+        span = int(answer.max())
+        offsets = torch.arange(span, device=ids.device)
+        targets = (ends - answer)[:, None] + offsets[None, :]
+        valid = offsets[None, :] < answer[:, None]
+        targets = torch.where(valid, targets, ends[:, None] - 1)
+        positions = targets - 1
+        if self._keeps_logits:
+            logits = self.model(**inputs, logits_to_keep=positions).logits.float()
+        else:
+            logits = self.model(**inputs).logits.float()
+            logits = logits[torch.arange(ids.shape[0], device=ids.device)[:, None], positions]
+        chosen = logits.log_softmax(dim=-1).gather(-1, ids.gather(1, targets)[..., None])[..., 0]
+        return (chosen * valid).sum(dim=1)
