@@ -83,6 +83,17 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
     return row
 
 
+def study_evaluation(study: Study, pipeline_cls):
+    """The study's ``evaluator`` (a verifier that judges), else the pipeline family's own evaluator, or None."""
+    if study.evaluator is None:
+        return pipeline_cls.evaluation()
+    ((cls, argument),) = resolve_verifiers([study.evaluator], pipeline_cls.condition_kind)
+    evaluation = cls(argument).evaluation()
+    if evaluation is None:
+        raise UsageError(f"evaluator {study.evaluator!r} gives no verdicts; give a verifier that judges (geneval)")
+    return evaluation
+
+
 def study_searches(study: Study, pipeline_cls) -> int:
     """Searches per cell: conditions times ``per_condition``."""
     from .data import read_prompts
@@ -115,7 +126,7 @@ def run_study(study: Study, out: Path) -> list[dict]:
         resolve_verifiers(group, pipeline_cls.condition_kind)
     for algorithm in study.algorithms:
         registry.lookup("algorithms", algorithm.name)
-    evaluation = pipeline_cls.evaluation()
+    evaluation = study_evaluation(study, pipeline_cls)
     grid = cells(study)
     out.mkdir(parents=True, exist_ok=True)
     rows, spent, fresh_nfe, fresh_s = [], 0.0, 0.0, 0.0

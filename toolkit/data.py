@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -89,9 +90,26 @@ class TaskBatch:
 
 
 def read_prompts(path: str) -> list[str]:
-    """Prompts of a text file, one per line."""
+    """Prompts of a text file, one per line, or of a JSONL file (GenEval's metadata): each line's ``prompt``."""
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"data.prompts_file {path!r} does not exist; give a text file with one prompt per line")
+    if file.suffix == ".jsonl":
+        return _jsonl_prompts(file)
     lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
+
+
+def _jsonl_prompts(file: Path) -> list[str]:
+    prompts = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("prompt"), str) or not entry["prompt"].strip():
+            raise UsageError(f"{file}:{number}: expected a JSON object with a \"prompt\" string")
+        prompts.append(entry["prompt"].strip())
+    return prompts

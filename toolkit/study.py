@@ -36,6 +36,8 @@ class Study:
         steps_baseline: denoising steps of the no-search baseline that scales steps instead of searching.
         score_verifiers: verifiers that score every cell's outputs (default: every verifier of the study).
         clip_model: a transformers CLIP model (hub id or local folder) for CLIPScore of text-conditional cells.
+        evaluator: a verifier spec that also judges (``geneval:...``): its verdicts replace the pipeline's own
+            evaluator's accuracy per category; it never drives search.
         batch_size: candidates per forward pass.
         trainer: Lightning Trainer options for every cell (devices, strategy, accelerator, ...).
     """
@@ -52,6 +54,7 @@ class Study:
     steps_baseline: list[PositiveInt] = field(default_factory=list)
     score_verifiers: Optional[list[str]] = None
     clip_model: Optional[str] = None
+    evaluator: Optional[str] = None
     batch_size: PositiveInt = 64
     trainer: dict[str, Any] = field(default_factory=dict)
 

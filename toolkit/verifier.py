@@ -9,6 +9,7 @@ from torch import nn
 
 from .conditions import Condition
 from .errors import UsageError
+from .evaluation import Evaluation
 
 
 class Verifier(nn.Module):
@@ -47,6 +48,10 @@ class Verifier(nn.Module):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Optional: image features of the verifier's network, (B, D); ``self-supervised:NAME`` compares them."""
         raise NotImplementedError
+
+    def evaluation(self) -> Optional[Evaluation]:
+        """Optional: the same checks as a ``noisesearch bench`` evaluator (a verdict per image), e.g. ``geneval``."""
+        return None
 
     @classmethod
     def convert_checkpoint(cls, tensors: dict[str, torch.Tensor], folder, **options) -> None:

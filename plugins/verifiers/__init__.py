@@ -8,6 +8,7 @@ def noisesearch_verifiers():
     from .aesthetic import AestheticVerifier
     from .classifier import ClassifierVerifier
     from .clip_score import CLIPScoreVerifier, HPSv2Verifier
+    from .geneval import GenEvalVerifier
     from .imagereward import ImageRewardVerifier
     from .pickscore import PickScoreVerifier
     from .self_supervised import SelfSupervisedVerifier
@@ -16,4 +17,5 @@ def noisesearch_verifiers():
     from .zeroshot import CLIPZeroShot
 
     return [ClassifierVerifier, CLIPZeroShot, SelfSupervisedVerifier, CLIPScoreVerifier, AestheticVerifier,
-            HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge, VQAScoreVerifier]
+            HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge, VQAScoreVerifier,
+            GenEvalVerifier]

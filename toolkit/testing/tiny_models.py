@@ -124,11 +124,11 @@ def save_tiny_dit(folder: Path, seed: int = 0) -> Path:
     return Path(folder)
 
 
-def _tiny_clip_tokenizer(folder: Path, max_length: int = 16):
+def _tiny_clip_tokenizer(folder: Path, max_length: int = 16, first: tuple[str, ...] = ()):
     from transformers import CLIPTokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
-    tokens = ["<|startoftext|>", "<|endoftext|>", *string.ascii_lowercase, *(c + "</w>" for c in string.ascii_lowercase)]
+    tokens = [*first, "<|startoftext|>", "<|endoftext|>", *string.ascii_lowercase, *(c + "</w>" for c in string.ascii_lowercase)]
     (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
     (folder / "merges.txt").write_text("#version: 0.2\n")
     return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length), len(tokens)
@@ -399,4 +399,22 @@ def save_tiny_qwen2_vl(folder: Path, seed: int = 0) -> Path:
                                    temporal_patch_size=2)
     Qwen2VLProcessor(image_processor=images, tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor(),
                      chat_template=QWEN2_VL_CHAT_TEMPLATE).save_pretrained(folder)
+    return Path(folder)
+
+
+def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
+    """An OWLv2 zero-shot detector (32x32 images, 16 patches, character-level CLIP text tower), ``save_pretrained``."""
+    import torch
+    from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
+
+    # OWL masks queries whose first token is id 0, so id 0 is a plain character here as in CLIP's vocabulary
+    tokenizer, vocab = _tiny_clip_tokenizer(Path(folder), max_length=48, first=("!",))
+    text = dict(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                max_position_embeddings=48, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    vision = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                  patch_size=8)
+    torch.manual_seed(seed)
+    Owlv2ForObjectDetection(Owlv2Config(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
+    Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 32, "width": 32}),
+                   tokenizer=tokenizer).save_pretrained(folder)
     return Path(folder)
