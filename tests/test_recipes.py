@@ -24,3 +24,12 @@ def test_recipe_parses(recipe: Path, capsys):
 
 def test_the_recipes_cover_the_families_the_paper_uses():
     assert {path.stem for path in RECIPES} >= {"flux-dev", "sd35", "sdxl", "pixart-sigma", "dit-xl"}
+
+
+@pytest.mark.parametrize("study", sorted((ROOT / "configs" / "bench").glob("*.yaml")), ids=lambda path: path.stem)
+def test_bench_config_parses(study: Path):
+    from noisesearch.bench import parse
+
+    parsed, _ = parse(["--config", str(study), "--out", "unused"])
+    written = yaml.safe_load(study.read_text())
+    assert parsed.pipeline == written["pipeline"] and parsed.evaluator == written.get("evaluator")
