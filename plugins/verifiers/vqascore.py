@@ -61,7 +61,10 @@ class VQAScoreVerifier(Verifier):
         self.model.eval().requires_grad_(False)
         self.template = self._chat_template(options["template"], options["model"])
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
-        self._prompts: dict[str, tuple[str, int]] = {}
+        # prefix-LM families (PaliGemma) take the answer as the processor's ``suffix``: it marks the tokens that
+        # attend causally, and the processor puts its own separator before them
+        self._suffix = "suffix" in inspect.signature(type(self.processor).__call__).parameters
+        self._prompts: dict[str, tuple[str, list[int]]] = {}
         self.differentiable = self._passes_gradients()
 
     def _chat_template(self, file: Optional[str], model: str) -> Optional[str]:
@@ -78,42 +81,57 @@ class VQAScoreVerifier(Verifier):
     def _passes_gradients(self) -> bool:
         """Whether the image processor keeps the autograd graph (torchvision-backed processors do, PIL ones not)."""
         probe = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
-        text, _ = self._chat_prompt("a probe")
-        pixels = self.processor(text=[text], images=list(probe), return_tensors="pt", do_rescale=False)
+        pixels = self._inputs(probe, [Condition(prompt="a probe")])
         return any(torch.is_tensor(value) and value.requires_grad for value in pixels.values())
 
-    def _chat_prompt(self, prompt: str) -> tuple[str, int]:
-        """The chat text ending in the answer, and how many tokens the answer takes."""
+    def _chat_prompt(self, prompt: str) -> tuple[str, list[int]]:
+        """The text handed to the processor (ending in the answer, except as a suffix) and the answer's token ids."""
         if prompt not in self._prompts:
             messages = [{"role": "user", "content": [{"type": "image"},
                                                      {"type": "text", "text": self.question.format(prompt=prompt)}]}]
             head = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                                       chat_template=self.template)
+            if self._suffix:
+                answer = self.tokenizer(self.answer, add_special_tokens=False)["input_ids"]
+                self._prompts[prompt] = (head, answer)
+                return self._prompts[prompt]
             full = head + answer_text(head, self.answer)
             before = self.tokenizer(head, add_special_tokens=False)["input_ids"]
             after = self.tokenizer(full, add_special_tokens=False)["input_ids"]
             if after[: len(before)] != before or len(after) == len(before):
                 raise UsageError(f"vqascore answer {self.answer!r} merges with the end of the chat prompt when "
                                  "tokenized; give another answer= or template=")
-            self._prompts[prompt] = (full, len(after) - len(before))
+            self._prompts[prompt] = (full, after[len(before):])
         return self._prompts[prompt]
 
+    def _inputs(self, images: torch.Tensor, conditions: Sequence[Condition]) -> dict:
+        texts = [self._chat_prompt(condition.prompt)[0] for condition in conditions]
+        extra = {"suffix": [self.answer] * len(texts)} if self._suffix else {}
+        inputs = self.processor(text=texts, images=list(images.float()), return_tensors="pt", padding=True,
+                                do_rescale=False, **extra)
+        inputs.pop("labels", None)
+        return dict(inputs)
+
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
-        texts, lengths = zip(*(self._chat_prompt(condition.prompt) for condition in conditions))
-        inputs = self.processor(text=list(texts), images=list(images.float()), return_tensors="pt", padding=True,
-                                do_rescale=False)
+        answers = [self._chat_prompt(condition.prompt)[1] for condition in conditions]
         parameter = next(self.model.parameters())
         inputs = {key: value.to(parameter.device, parameter.dtype if value.is_floating_point() else value.dtype)
-                  for key, value in inputs.items()}
-        ids, ends = inputs["input_ids"], inputs["attention_mask"].sum(dim=1)
-        answer = torch.tensor(lengths, device=ids.device)
-        # the answer's tokens are the last of each row; each is predicted at the position before it
-        span = int(answer.max())
+                  for key, value in self._inputs(images, conditions).items()}
+        ids = inputs["input_ids"]
+        span = max(len(answer) for answer in answers)
+        lengths = torch.tensor([len(answer) for answer in answers], device=ids.device)
         offsets = torch.arange(span, device=ids.device)
-        targets = (ends - answer)[:, None] + offsets[None, :]
-        valid = offsets[None, :] < answer[:, None]
-        targets = torch.where(valid, targets, ends[:, None] - 1)
-        positions = targets - 1
+        if self._suffix:  # the answer starts where the suffix does
+            starts = (inputs["token_type_ids"] == 1).int().argmax(dim=1)
+        else:  # the answer's tokens are the last of each row (rows are padded on the right)
+            starts = inputs["attention_mask"].sum(dim=1) - lengths
+        valid = offsets[None, :] < lengths[:, None]
+        targets = torch.where(valid, starts[:, None] + offsets[None, :], starts[:, None])
+        expected = torch.tensor([answer + answer[:1] * (span - len(answer)) for answer in answers], device=ids.device)
+        if not torch.equal(torch.where(valid, ids.gather(1, targets), expected), expected):
+            raise UsageError("the VLM's processor changed the text after the question, so vqascore cannot find the "
+                             "answer's tokens; give a template= that ends where the answer begins")
+        positions = targets - 1  # each token is predicted at the position before it
         if self._keeps_logits:
             logits = self.model(**inputs, logits_to_keep=positions).logits.float()
         else:

@@ -418,3 +418,30 @@ def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
     Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 32, "width": 32}),
                    tokenizer=tokenizer).save_pretrained(folder)
     return Path(folder)
+
+
+PALIGEMMA_TEMPLATE = ("<image>{% for item in messages[0]['content'] %}{% if item['type'] == 'text' %}answer en "
+                      "{{ item['text'] }}{% endif %}{% endfor %}")
+
+
+def save_tiny_paligemma(folder: Path, seed: int = 0) -> Path:
+    """A PaliGemma (SigLIP vision tower, Gemma prefix-LM, no chat template) with its processor, ``save_pretrained``."""
+    import torch
+    from transformers import (GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration, PaliGemmaProcessor,
+                              SiglipImageProcessor, SiglipVisionConfig)
+
+    tokenizer = _byte_level_tokenizer(["<pad>", "<bos>", "<eos>", "<image>"], pad_token="<pad>", bos_token="<bos>",
+                                      eos_token="<eos>")
+    vision = SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                image_size=32, patch_size=8, projection_dim=32)
+    text = GemmaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=2, num_key_value_heads=1, head_dim=16, pad_token_id=0, bos_token_id=1,
+                       eos_token_id=2)
+    config = PaliGemmaConfig(vision_config=vision, text_config=text, projection_dim=32,
+                             image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+    torch.manual_seed(seed)
+    PaliGemmaForConditionalGeneration(config).save_pretrained(folder)
+    images = SiglipImageProcessor(size={"height": 32, "width": 32})
+    images.image_seq_length = (32 // 8) ** 2
+    PaliGemmaProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return Path(folder)

@@ -8,7 +8,7 @@ import torch
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.testing import tiny_models
-from noisesearch.testing.verifiers import PROMPTS, VerifierSuite, sample_images
+from noisesearch.testing.verifiers import PROMPTS, VerifierSuite, check_batch_invariant, sample_images
 from noisesearch_plugins.verifiers.vqascore import VQAScoreVerifier
 
 QUESTION = 'Does this figure show "{}"? Please answer yes or no.'
@@ -19,7 +19,8 @@ def vlms(tmp_path_factory):
     root = tmp_path_factory.mktemp("vlms")
     return {"llava": tiny_models.save_tiny_llava(root / "llava"),
             "qwen2-vl": tiny_models.save_tiny_qwen2_vl(root / "qwen2-vl"),
-            "bare": tiny_models.save_tiny_llava(root / "bare", chat_template=None)}
+            "bare": tiny_models.save_tiny_llava(root / "bare", chat_template=None),
+            "paligemma": tiny_models.save_tiny_paligemma(root / "paligemma")}
 
 
 def by_hand(folder, family, image, prompt):
@@ -68,7 +69,7 @@ def test_the_prompt_is_the_processors_own_chat_template_plus_the_answer(vlms, fa
     head = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     text, answer_tokens = verifier._chat_prompt("a cat")
     assert text == head + (" Yes" if family == "llava" else "Yes")
-    assert answer_tokens == len(processor.tokenizer(text[len(head):], add_special_tokens=False)["input_ids"])
+    assert answer_tokens == processor.tokenizer(text[len(head):], add_special_tokens=False)["input_ids"]
 
 
 def test_options_change_the_question_and_answer(vlms):
@@ -105,6 +106,34 @@ def test_a_processor_without_a_chat_template_needs_one(vlms, tmp_path):
     images, conditions = sample_images(2), [Condition(prompt=p) for p in PROMPTS[:2]]
     assert given._chat_prompt("a cat") == reference._chat_prompt("a cat")
     assert torch.allclose(given.score(images, conditions), reference.score(images, conditions))
+
+
+def test_a_prefix_lm_takes_the_answer_as_its_suffix(vlms, tmp_path):
+    """PaliGemma: no chat template (one is given), the answer attends causally after the processor's newline."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    with pytest.raises(UsageError, match="has no chat template"):
+        VQAScoreVerifier(str(vlms["paligemma"]))
+    template = tmp_path / "paligemma.jinja"
+    template.write_text(tiny_models.PALIGEMMA_TEMPLATE)
+    verifier = VQAScoreVerifier(f"model={vlms['paligemma']},template={template}")
+    images, conditions = sample_images(3, size=40), [Condition(prompt=p) for p in PROMPTS[:3]]
+    scores = verifier.score(images, conditions)
+    processor = AutoProcessor.from_pretrained(vlms["paligemma"])
+    model = AutoModelForImageTextToText.from_pretrained(vlms["paligemma"]).eval()
+    answer = processor.tokenizer("Yes", add_special_tokens=False)["input_ids"]
+    for image, condition, score in zip(images, conditions, scores):
+        prefix = processor(text=["<image>answer en " + QUESTION.format(condition.prompt)], images=[image],
+                           return_tensors="pt", do_rescale=False)
+        ids = torch.cat([prefix["input_ids"], torch.tensor([answer])], dim=1)
+        kinds = torch.cat([torch.zeros_like(prefix["input_ids"]), torch.ones(1, len(answer), dtype=torch.long)], 1)
+        with torch.no_grad():
+            logits = model(input_ids=ids, token_type_ids=kinds, attention_mask=torch.ones_like(ids),
+                           pixel_values=prefix["pixel_values"]).logits[0].float()
+        start = prefix["input_ids"].shape[1]
+        expected = sum(float(logits[start + i - 1].log_softmax(-1)[token]) for i, token in enumerate(answer))
+        assert float(score) == pytest.approx(expected, abs=1e-4)
+    check_batch_invariant(verifier, conditions, images)
 
 
 def test_bad_specs_are_one_line_errors(vlms, models, tmp_path):
