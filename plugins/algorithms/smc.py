@@ -21,14 +21,16 @@ class SMCSteering(SearchAlgorithm):
 
     @dataclass(frozen=True)
     class Params:
-        """``k`` particles (default: as many as the budget pays for); ``potential`` from previewed rewards r_i:
-        ``max`` (max_j<=i r_j), ``difference`` (r_i - r_(i-1)) or ``sum``; weights exp(``lam`` * potential change
-        since the last resampling); resample multinomially when ESS < ``ess`` * k."""
+        """``k`` particles (default: as many as the budget pays for); at every resampling step the weights are FK
+        steering's potentials of the previewed rewards r_t, with r~ carried along each particle's ancestry from
+        ``reward_min``: ``max`` exp(lam * max(r_t, r~)), ``sum`` exp(lam * (r_t + r~)), ``difference``
+        exp(lam * (r_t - r_(t-1))); resample multinomially when their ESS < ``ess`` * k."""
 
         k: Optional[int] = None
         potential: str = "max"
         lam: float = 10.0
         ess: float = 0.5
+        reward_min: float = 0.0
 
     @classmethod
     def check(cls, params):
@@ -59,16 +61,19 @@ class SMCSteering(SearchAlgorithm):
         self.step = 0
         self.next_id = 0
         self.particles: list[int] = []
-        self.rewards: dict[int, list[float]] = {}
+        self.carried = [params.reward_min] * self.k  # r~ of each slot's ancestry (FK's population rewards)
         self.log_weights = [0.0] * self.k
-        self.anchor: list[float] = [0.0] * self.k
 
-    def _potential(self, history: list[float]) -> float:
+    def potentials(self, rewards: list[float]) -> tuple[list[float], list[float]]:
+        """(lam * log-potential, the r~ to carry) per slot from this step's rewards and the carried ones."""
+        lam, carried = self.params.lam, self.carried
         if self.params.potential == "max":
-            return max(history)
+            tilde = [max(r, c) for r, c in zip(rewards, carried)]
+            return [lam * t for t in tilde], tilde
         if self.params.potential == "sum":
-            return sum(history)
-        return history[-1] - (history[-2] if len(history) > 1 else 0.0)
+            tilde = [r + c for r, c in zip(rewards, carried)]
+            return [lam * t for t in tilde], tilde
+        return [lam * (r - c) for r, c in zip(rewards, carried)], list(rewards)
 
     def ask(self) -> list[Proposal]:
         sigmas = self.context.sigmas
@@ -87,35 +92,26 @@ class SMCSteering(SearchAlgorithm):
         return proposals
 
     def tell(self, outcomes: list[Outcome]) -> None:
-        histories = []
-        for slot, outcome in enumerate(outcomes):
-            parent = self.particles[slot] if self.particles else None
-            history = self.rewards.get(parent, []) + [outcome.score]
-            self.rewards[outcome.id] = history
-            histories.append(history)
         self.particles = [o.id for o in outcomes]
         self.step += 1
         if self.step >= len(self.context.sigmas) - 1:
-            return
-        potentials = [self._potential(h) for h in histories]
-        if self.params.potential == "difference":
-            increments = potentials
-        else:
-            increments = [p - a for p, a in zip(potentials, self.anchor)]
-        self.log_weights = [w + self.params.lam * inc for w, inc in zip(self.log_weights, increments)]
-        self._maybe_resample(potentials)
+            return  # the final particles are all returned; the run keeps the best
+        self.log_weights, tilde = self.potentials([o.score for o in outcomes])
+        chosen = self._resampled()
+        self.carried = tilde if chosen is None else [tilde[i] for i in chosen]
+        if chosen is not None:
+            self.particles = [self.particles[i] for i in chosen]
 
-    def _maybe_resample(self, potentials: list[float]) -> None:
-        top = max(self.log_weights)
+    def _resampled(self) -> Optional[list[int]]:
+        """The slots drawn in proportion to the weights when their ESS is below ``ess`` * k, else None."""
+        finite = [w for w in self.log_weights if math.isfinite(w)]
+        top = max(finite) if finite else 0.0
         weights = [math.exp(w - top) if math.isfinite(w) else 0.0 for w in self.log_weights]
         total = sum(weights)
         if total == 0:
             weights, total = [1.0] * self.k, float(self.k)
         ess = total**2 / sum(w * w for w in weights)
         if ess >= self.params.ess * self.k:
-            return
+            return None
         generator = torch.Generator().manual_seed(self.context.derive_seed("resample", self.step))
-        chosen = torch.multinomial(torch.tensor(weights) / total, self.k, replacement=True, generator=generator)
-        self.particles = [self.particles[i] for i in chosen.tolist()]
-        self.anchor = [potentials[i] for i in chosen.tolist()]
-        self.log_weights = [0.0] * self.k
+        return torch.multinomial(torch.tensor(weights) / total, self.k, replacement=True, generator=generator).tolist()

@@ -1,0 +1,128 @@
+"""Short traces of SMC, zero-order, evolution and paths driven by given scores, checked against hand computations."""
+
+import math
+
+import pytest
+
+from noisesearch.algorithm import Outcome
+from noisesearch.testing.algorithms import run
+from noisesearch_plugins.algorithms.common import sigma_of_time
+from noisesearch_plugins.algorithms.evolution import Evolution
+from noisesearch_plugins.algorithms.none import NoSearch
+from noisesearch_plugins.algorithms.paths import SearchOverPaths
+from noisesearch_plugins.algorithms.smc import SMCSteering
+from noisesearch_plugins.algorithms.zero_order import ZeroOrder
+
+
+@pytest.fixture(scope="module")
+def context():
+    """A 4-step search context of the toy world (5 noise levels), 16 samples' budget."""
+    results, executor = run(NoSearch)
+    return executor._context(results[0].task)
+
+
+def tell(algorithm, proposals, scores):
+    algorithm.tell([Outcome(p.id, score) for p, score in zip(proposals, scores)])
+
+
+REWARDS = ([0.2, -1.0, 0.5, 0.1], [0.0, 30.0, 0.3, 0.4], [1.0, 2.0, 3.0, 40.0])
+# per potential and step, FK steering's log-weights / lam and the rewards carried afterwards, worked by hand:
+# step 1 keeps every particle (ESS 3.85 and 3.39 of 4, above 0.5 * 4); steps 2 and 3 put all weight on one slot
+HAND = {
+    "max": [([0.2, 0.0, 0.5, 0.1], [0.2, 0.0, 0.5, 0.1]), ([0.2, 30.0, 0.5, 0.4], [30.0] * 4),
+            ([30.0, 30.0, 30.0, 40.0], [40.0] * 4)],
+    "sum": [([0.2, -1.0, 0.5, 0.1], [0.2, -1.0, 0.5, 0.1]), ([0.2, 29.0, 0.8, 0.5], [29.0] * 4),
+            ([30.0, 31.0, 32.0, 69.0], [69.0] * 4)],
+    "difference": [([0.2, -1.0, 0.5, 0.1], [0.2, -1.0, 0.5, 0.1]), ([-0.2, 31.0, -0.2, 0.3], [30.0] * 4),
+                   ([-29.0, -28.0, -27.0, 10.0], [40.0] * 4)],
+}
+
+
+@pytest.mark.parametrize("potential", list(HAND))
+def test_smc_weights_are_fk_steerings_potentials(context, potential):
+    smc = SMCSteering(SMCSteering.parse_params({"k": 4, "lam": 2.0, "potential": potential}), context)
+    proposals = smc.ask()
+    assert [p.start for p in proposals] == [None] * 4
+    expected_parents = [None, 1, 3]
+    for step, (rewards, (weights, carried)) in enumerate(zip(REWARDS, HAND[potential])):
+        ids = [p.id for p in proposals]
+        tell(smc, proposals, rewards)
+        assert smc.log_weights == pytest.approx([2.0 * w for w in weights]), step
+        assert smc.carried == pytest.approx(carried), step
+        slot = expected_parents[step]
+        assert smc.particles == (ids if slot is None else [ids[slot]] * 4), step
+        proposals = smc.ask()
+        assert [p.start for p in proposals] == smc.particles and all(p.stochastic for p in proposals)
+        assert [p.stop for p in proposals] == [context.sigmas[step + 2]] * 4
+    before = list(smc.log_weights)
+    tell(smc, proposals, [5.0, 6.0, 7.0, 8.0])  # the last step: every final particle is returned, none resampled
+    assert smc.ask() == [] and smc.log_weights == before
+
+
+def test_smc_reward_min_floors_the_max_potential(context):
+    low = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0, "reward_min": -5.0}), context)
+    tell(low, low.ask(), [-3.0, -4.0])
+    assert low.carried == [-3.0, -4.0] and low.log_weights == [-3.0, -4.0]
+    floored = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0}), context)
+    tell(floored, floored.ask(), [-3.0, -4.0])
+    assert floored.carried == [0.0, 0.0]  # FK's default minimum: negative rewards all weigh the same
+
+
+def test_zero_order_trace(context):
+    zo = ZeroOrder(ZeroOrder.parse_params({"n": 2, "lam": 0.6}), context)
+    seed = [context.fresh_noise(i).seeds[0] for i in range(9)]
+    first = zo.ask()
+    assert [p.id for p in first] == [0, 1, 2] and [p.parents for p in first] == [(), (0,), (0,)]
+    assert first[1].noise.seeds == (seed[0], seed[1]) and first[1].noise.weights == pytest.approx((0.8, 0.6))
+    tell(zo, first, [0.5, 0.7, 0.6])  # neighbour 1 beats the pivot: it becomes the pivot
+    second = zo.ask()
+    assert [p.id for p in second] == [3, 4] and [p.parents for p in second] == [(1,), (1,)]
+    assert second[0].noise.seeds == (seed[0], seed[1], seed[3])
+    assert second[0].noise.weights == pytest.approx((0.64, 0.48, 0.6))
+    tell(zo, second, [0.6, 0.7])  # a tie with the pivot is no improvement: restart from a fresh noise
+    third = zo.ask()
+    assert [p.id for p in third] == [5, 6, 7] and third[0].noise.seeds == (seed[5],)
+    assert third[1].noise.seeds == (seed[5], seed[6]) and third[1].parents == (5,)
+
+
+def test_evolution_trace(context):
+    evo = Evolution(Evolution.parse_params({"population": 4, "elites": 2, "spread": 1.0, "decay": 0.5}), context)
+    seed = [context.derive_seed(i) for i in range(12)]
+    first = evo.ask()
+    assert [p.noise.seeds for p in first] == [(s,) for s in seed[:4]]
+    tell(evo, first, [0.1, 0.9, 0.5, 0.9])  # elites: ids 1 and 3 (a tie goes to the lower id, then 3 beats 2)
+    assert evo.mean.seeds == (seed[1], seed[3]) and evo.mean.weights == pytest.approx((0.5, 0.5))
+    second = evo.ask()
+    norm = math.sqrt(0.25 + 0.25 + 1.0)  # mean + 1.0 * fresh, scaled back to unit variance
+    assert second[0].noise.seeds == (seed[1], seed[3], seed[4])
+    assert second[0].noise.weights == pytest.approx((0.5 / norm, 0.5 / norm, 1.0 / norm))
+    tell(evo, second, [0.3, 0.2, 0.8, 0.1])  # elites: ids 6 and 4
+    third = evo.ask()
+    w6, w4 = [p.noise for p in second if p.id == 6][0], [p.noise for p in second if p.id == 4][0]
+    mean = {s: 0.5 * w for s, w in zip(w4.seeds, w4.weights)}
+    for s, w in zip(w6.seeds, w6.weights):
+        mean[s] = mean.get(s, 0.0) + 0.5 * w
+    spread = 0.5  # the second generation after the first shrinks once
+    variance = sum(w * w for w in mean.values()) + spread**2
+    expected = {s: w / math.sqrt(variance) for s, w in mean.items()} | {seed[8]: spread / math.sqrt(variance)}
+    assert dict(zip(third[0].noise.seeds, third[0].noise.weights)) == pytest.approx(expected)
+
+
+def test_paths_trace(context):
+    paths = SearchOverPaths(SearchOverPaths.parse_params({"n": 2, "m": 2, "t": 0.4, "df": 0.3, "db": 0.5}), context)
+    # rounds in flow time: from 0.4 re-noise to 0.7, solve to 0.2; from 0.2 re-noise to 0.5, solve to 0
+    assert SearchOverPaths.plan(paths.params) == [(pytest.approx(0.7), pytest.approx(0.2)),
+                                                  (pytest.approx(0.5), 0.0)]
+    first = paths.ask()
+    assert [p.stop for p in first] == [pytest.approx(0.4 / 0.6)] * 2 and [p.start for p in first] == [None, None]
+    tell(paths, first, [0.3, 0.8])
+    second = paths.ask()  # the better path first, m = 2 branches each
+    assert [p.start for p in second] == [1, 1, 0, 0] and [p.parents for p in second] == [(1,), (1,), (0,), (0,)]
+    assert [p.renoise_to for p in second] == [pytest.approx(0.7 / 0.3)] * 4
+    assert [p.stop for p in second] == [pytest.approx(0.25)] * 4
+    tell(paths, second, [0.1, 0.4, 0.9, 0.2])  # keep ids 4 and 3
+    third = paths.ask()
+    assert [p.start for p in third] == [4, 4, 3, 3] and [p.stop for p in third] == [0.0] * 4
+    assert [p.renoise_to for p in third] == [pytest.approx(sigma_of_time(0.5))] * 4
+    tell(paths, third, [0.5, 0.6, 0.7, 0.8])
+    assert paths.ask() == []
