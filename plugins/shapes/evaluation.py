@@ -71,6 +71,39 @@ def validate(reader: Reader, seed: int, per_category: int) -> dict[str, float]:
     return table
 
 
+def geneval_agreement(detector: Path, seed: int, per_category: int, options: str = "") -> dict[str, float]:
+    """Agreement of ``geneval``'s verdicts (the shapes-owl detector, shapes-clip colours) with verdicts on the true
+    scenes, on the same scenes and probes as ``validate`` draws for the same seed."""
+    from noisesearch_plugins.verifiers.geneval import GenEvalVerifier
+    from noisesearch_plugins.verifiers.geneval_requirements import parse_prompt
+    from noisesearch_plugins.verifiers.geneval_rules import verdict
+
+    from .scenes import noisy_render
+    from .verifier import CLIP_FOLDER
+
+    judge = GenEvalVerifier(f"detector={detector},clip=local-dir:{CLIP_FOLDER}" + (f",{options}" if options else ""))
+    rng = random.Random(seed)
+    table = {}
+    for category in CATEGORIES:
+        held = category in ("colours", "colour_attribution")
+        images, probes, truths = [], [], []
+        for _ in range(per_category):
+            caption, other = sample_caption(category, rng, held_out=held), sample_caption(category, rng, held_out=held)
+            scene = scene_for(caption, rng, distractors=rng.randint(0, 2))
+            image = torch.from_numpy(noisy_render(scene, rng)).permute(2, 0, 1).float() / 255
+            for probe in (caption, other):
+                images.append(image)
+                probes.append(parse_prompt(probe.text))
+                truths.append(satisfied(scene, probe))
+        found = []
+        for start in range(0, len(images), 64):
+            found += judge.detections(torch.stack(images[start : start + 64]), probes[start : start + 64])
+        agree = sum(verdict(r, f, judge.limits) == t for r, f, t in zip(probes, found, truths))
+        table[category] = round(agree / len(truths), 4)
+    table["overall"] = round(float(np.mean(list(table.values()))), 4)
+    return table
+
+
 def evaluate_run(out: Path) -> dict:
     """shapes-eval's accuracy per category and overall for a run folder's images, with the run's NFEs."""
     images, conditions, summary = RunDir(out).load_images()

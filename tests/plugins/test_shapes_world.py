@@ -153,8 +153,13 @@ def test_the_training_command_writes_a_world_the_cli_loads(tmp_path):
 
     out = tmp_path / "world"
     figures = train(out=out, diffusion_steps=2, batch_size=8, reader_samples=300, reader_epochs=1, clip_steps=2,
-                    clip_batch_size=16)
-    assert {"reader_train_s", "clip_train_s", "diffusion_train_s", "reader_shape_accuracy"} <= set(figures)
+                    clip_batch_size=16, detector_steps=2, detector_batch_size=4)
+    assert {"reader_train_s", "clip_train_s", "diffusion_train_s", "reader_shape_accuracy",
+            "detector_train_s"} <= set(figures)
+    from noisesearch_plugins.verifiers.detector import ZeroShotDetector
+
+    found = ZeroShotDetector(str(out / "detector")).detect(torch.rand(2, 3, 32, 32), [("circle",), ("cross",)])
+    assert [list(f) for f in found] == [["circle"], ["cross"]]
     assert json.loads((out / "training.json").read_text()) == figures
     run = tmp_path / "run"
     result = run_cli("predict", "--model.pipeline", str(out), "--data.prompts", '["a square above a cross"]',

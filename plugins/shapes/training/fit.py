@@ -1,4 +1,5 @@
-"""One command trains the shapes world with Lightning ``fit``: the evaluator's reader, shapes-clip and the diffusion model.
+"""One command trains the shapes world with Lightning ``fit``: the evaluator's reader, shapes-clip, the diffusion model
+and shapes-owl (the detector ``geneval`` reads shapes with).
 
 ``python -m noisesearch_plugins.shapes.training --config configs/train/shapes.yaml`` (``--parts`` picks some).
 """
@@ -25,7 +26,7 @@ from ..networks import clip_config, text_encoder_config, unet_config
 from ..pipeline import FAMILY
 from ..words import CONTEXT_LENGTH, build_tokenizer, save_tokenizer
 
-PARTS = ("reader", "clip", "diffusion")
+PARTS = ("reader", "clip", "diffusion", "detector")
 
 
 class SceneBatches(IterableDataset):
@@ -165,7 +166,8 @@ def train(out: Path = Path("plugins/shapes/weights"), parts: list[str] = list(PA
           diffusion_lr: float = 1e-3, p_uncond: float = 0.1, ema_decay: float = 0.999, batch_size: int = 64,
           diffusion_seed: int = 0, sigma_min: float = 0.002, sigma_max: float = 80.0, reader_samples: int = 12000,
           reader_epochs: int = 6, clip_steps: int = 1500, clip_batch_size: int = 256, clip_lr: float = 1e-3,
-          clip_seed: int = 1) -> dict:
+          clip_seed: int = 1, detector_steps: int = 4000, detector_batch_size: int = 64, detector_lr: float = 2e-3,
+          detector_seed: int = 3) -> dict:
     """Train the named parts and merge their figures into ``out/training.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,6 +182,11 @@ def train(out: Path = Path("plugins/shapes/weights"), parts: list[str] = list(PA
         figures.update(train_reader(out / "reader.safetensors", reader_samples, reader_epochs))
     if "clip" in parts:
         figures.update(train_clip(out, clip_steps, clip_batch_size, clip_lr, clip_seed))
+    if "detector" in parts:
+        from .detector import train_detector
+
+        figures.update(train_detector(out / "detector", detector_steps, detector_batch_size, detector_lr,
+                                      detector_seed))
     if "diffusion" in parts:
         figures.update(train_diffusion(out, diffusion_steps, batch_size, diffusion_lr, p_uncond, ema_decay,
                                        diffusion_seed, sigma_min, sigma_max))
