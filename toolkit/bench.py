@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from jsonargparse import ArgumentParser
 
-from . import metrics, registry
-from .conditions import parse_classes
+from . import metrics, registry, uncertainty
+from .conditions import Condition, parse_classes
 from .errors import UsageError
-from .resolve import resolve_pipeline, resolve_verifiers
+from .resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
 from .rundir import RunDir
 from .study import AlgorithmSpec, Cell, Study, cells, predict_args
 
@@ -45,7 +45,7 @@ def run_cell(study: Study, cell: Cell, folder: Path) -> str:
 
 
 def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict:
-    """Metrics of a finished cell: evaluator metrics and every scoring verifier's mean score."""
+    """Metrics of a finished cell with their bootstrap intervals, its cost in seconds, and its verifier health."""
     images, conditions, summary = RunDir(folder).load_images()
     searches = len(summary["results"])
     row = {
@@ -58,14 +58,17 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
         "budget_nfe": summary["budget_nfe"] if not cell.baseline else summary["sample_nfe"],
         "nfe_used": summary["nfe_used"] / searches,
         "searches": searches,
-        "drove": [] if cell.baseline else list(cell.verifiers),
+        "drove": [] if cell.baseline else [split_verifier_spec(spec)[0] for spec in cell.verifiers],
         "metrics": {},
     }
     values = row["metrics"]
+    per_search: dict = {"key": [f"{c.key}#{r['repeat']}" for c, r in zip(conditions, summary["results"])]}
     if evaluation is not None:
         verdicts = evaluation.judge(images, conditions)
         if verdicts is not None:
             values.update(metrics.judged_accuracy(verdicts))
+            per_search["category"] = [category for category, _ in verdicts]
+            per_search["correct"] = [correct for _, correct in verdicts]
         if searches >= 2 and evaluation.has_features:  # set-level metrics are undefined for a single sample
             values["fid"] = metrics.fid(evaluation, images)
             score = metrics.inception_score(evaluation, images)
@@ -75,12 +78,111 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
         if conditions[0].kind == "class":
             labels = torch.tensor([c.class_label for c in conditions])
             values["accuracy"] = metrics.accuracy(evaluation, images, labels)
+            correct = metrics.correct_per_sample(evaluation, images, labels)
+            if correct is not None:
+                per_search["correct"] = correct
     if study.clip_model is not None and conditions[0].kind == "prompt":
         values["clip_score"] = metrics.clip_score(study.clip_model, images, [c.prompt for c in conditions])
     with torch.no_grad():
         for verifier in scorers:
-            values[f"verifier:{verifier.name}"] = float(verifier.score(images, conditions).float().mean())
+            scored = verifier.score(images, conditions).float().cpu()
+            values[f"verifier:{verifier.name}"] = float(scored.mean())
+            per_search[f"verifier:{verifier.name}"] = scored.tolist()
+    row["per_search"] = per_search
+    row["intervals"] = uncertainty.intervals(per_search, study.seed)
+    row["point_estimates"] = [name for name in values if name not in row["intervals"]]
+    row["cost"] = {"wall_s": summary.get("elapsed_s"), "denoiser_s": summary.get("denoiser_s"),
+                   "verifier_s": summary.get("verifier_s", {}),
+                   "wall_s_per_search": (summary["elapsed_s"] / searches) if summary.get("elapsed_s") else None}
+    row["health"] = cell_health(folder, row, images, conditions, evaluation, scorers)
     return row
+
+
+def _condition(key: str) -> Condition:
+    kind, _, value = key.partition(":")
+    return Condition(class_label=int(value)) if kind == "class" else Condition(prompt=value)
+
+
+def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers) -> dict:
+    """Diversity of the returned samples (Vendi, over each condition's repeats), the driving score's tie rate over
+    each search's finished candidates, and its Kendall tau with every other verifier and the evaluator there."""
+    from . import health
+    from .ensemble import mean_rank, oriented
+    from .imaging import from_uint8
+    from .journal import load_artifact, read_run
+
+    result: dict = {}
+    extractor = evaluation if evaluation is not None and evaluation.has_features else next(
+        (v for v in scorers if v.has_features()), None)
+    if extractor is not None:
+        with torch.no_grad():
+            features = extractor.features(images).float().cpu()
+        result["vendi"] = health.mean_vendi(features, [c.key for c in conditions])
+        result["vendi_features"] = extractor.name
+    if row["baseline"]:
+        return result
+    by_name = {v.name: v for v in scorers}
+    run_dir = RunDir(folder)
+    candidates, _ = read_run(run_dir.journal_dir)
+    searches: dict[tuple, list[dict]] = {}
+    decisions = []  # per search, the candidates at the lowest noise level that holds two or more: its last choice
+    by_search: dict[tuple, dict[float, list[dict]]] = {}
+    for key in sorted(candidates, key=lambda k: (k[0], k[1], k[2])):
+        record = candidates[key]
+        by_search.setdefault(key[:2], {}).setdefault(record["stop"], []).append(record)
+        if record["stop"] == 0:
+            searches.setdefault(key[:2], []).append(record)
+    driving = row["drove"]
+    higher = {name: by_name[name].higher_is_better if name in by_name else True for name in driving}
+
+    def aggregate(records: list[dict]) -> list[float]:
+        return mean_rank([{name: oriented(r["scores"][name], higher[name]) for name in driving} for r in records])
+
+    for levels in by_search.values():
+        crowded = [level for level, records in levels.items() if len(records) >= 2]
+        if crowded:
+            decisions.append(aggregate(levels[min(crowded)]))
+    result["tie_rate"] = health.tie_rate(decisions)
+    aggregates = [aggregate(records) for records in searches.values()]
+    pictures, owners, conditions_of = [], [], []
+    for index, records in enumerate(searches.values()):
+        for position, record in enumerate(records):
+            tensors = load_artifact(run_dir.journal_dir, record["artifact"])
+            image = from_uint8(tensors["image8"]) if "image8" in tensors else tensors.get("image")
+            if image is not None:
+                pictures.append(image)
+                owners.append((index, position))
+                conditions_of.append(_condition(record["search"]))
+    if not pictures:
+        return result
+    stacked = torch.stack(pictures)
+    others: dict[str, list[float]] = {}
+    with torch.no_grad():
+        for verifier in scorers:
+            if verifier.name not in driving:
+                scored = [verifier.score(stacked[i : i + 256], conditions_of[i : i + 256]).float().cpu()
+                          for i in range(0, len(stacked), 256)]
+                others[f"verifier:{verifier.name}"] = [float(v) if verifier.higher_is_better else -float(v)
+                                                       for v in torch.cat(scored)]
+    if evaluation is not None:
+        verdicts = evaluation.judge(stacked, conditions_of)
+        if verdicts is not None:
+            others["evaluator"] = [float(bool(correct)) for _, correct in verdicts]
+        elif conditions_of[0].kind == "class":
+            labels = torch.tensor([c.class_label for c in conditions_of])
+            correct = metrics.correct_per_sample(evaluation, stacked, labels)
+            if correct is not None:
+                others["evaluator"] = [float(c) for c in correct]
+    agreement = {}
+    for name, scored in others.items():
+        pairs: dict[int, tuple[list[float], list[float]]] = {}
+        for (index, position), value in zip(owners, scored):
+            mine, theirs = pairs.setdefault(index, ([], []))
+            mine.append(aggregates[index][position])
+            theirs.append(value)
+        agreement[name] = health.mean_kendall(list(pairs.values()))
+    result["kendall_tau"] = agreement
+    return result
 
 
 def study_evaluation(study: Study, pipeline_cls):
@@ -120,9 +222,10 @@ def run_study(study: Study, out: Path) -> list[dict]:
     from .report import write_outputs
 
     pipeline_cls, _ = resolve_pipeline(study.pipeline)
-    score_specs = study.score_verifiers or list(dict.fromkeys(v for group in study.verifiers for v in group))
+    groups = list(study.verifiers) + [group for a in study.algorithms for group in (a.verifiers or [])]
+    score_specs = study.score_verifiers or list(dict.fromkeys(v for group in groups for v in group))
     scorers = [cls(arg) for cls, arg in resolve_verifiers(score_specs, pipeline_cls.condition_kind)]
-    for group in study.verifiers:
+    for group in groups:
         resolve_verifiers(group, pipeline_cls.condition_kind)
     for algorithm in study.algorithms:
         registry.lookup("algorithms", algorithm.name)
@@ -152,8 +255,18 @@ def run_study(study: Study, out: Path) -> list[dict]:
         left = f"about {left_nfe * fresh_s / fresh_nfe:.0f}s left" if fresh_nfe else "time left unknown yet"
         print(f"[bench] cell {i}/{len(grid)} {cell.name}: {action} in {time.perf_counter() - began:.1f}s; "
               f"NFEs spent {spent:.0f}; {left}", flush=True)
+    compare(rows, study.seed)
     write_outputs(out, rows)
     return rows
+
+
+def compare(rows: list[dict], seed: int) -> None:
+    """Each cell's paired comparison with random search at the nearest NFEs on the same searches (in place)."""
+    for row in rows:
+        reference = uncertainty.nearest_reference(row, rows)
+        if reference is not None and reference["per_search"]["key"] == row["per_search"]["key"]:
+            row["comparison"] = {"reference": reference["cell"],
+                                 "metrics": uncertainty.paired(row["per_search"], reference["per_search"], seed)}
 
 
 def main(argv: list[str]) -> int:

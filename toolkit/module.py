@@ -189,6 +189,11 @@ class SearchModule(L.LightningModule):
         return self.executor.settled_batch_size if self.executor is not None else None
 
     @property
+    def denoiser_seconds(self) -> float:
+        """Seconds this process spent in denoiser calls (whole-pipeline calls in whole mode)."""
+        return self.executor.denoiser_seconds if self.executor is not None else 0.0
+
+    @property
     def verifier_seconds(self) -> dict[str, float]:
         """Seconds each verifier spent scoring in this process (apart from the denoiser's NFEs)."""
         return dict(self.executor.verifier_seconds) if self.executor is not None else {}

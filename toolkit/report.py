@@ -6,8 +6,10 @@ import base64
 import csv
 import html
 import json
+import math
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import matplotlib
 
@@ -33,46 +35,85 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
     with open(out / "results.csv", "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["cell", "algorithm", "algorithm_args", "verifier", "budget_nfe", "nfe_used", "steps",
-                         "searches", *names])
+                         "searches", "wall_s", "denoiser_s", "verifier_s",
+                         *[column for name in names for column in (name, f"{name}:lo", f"{name}:hi")]])
         for row in rows:
+            cost = row.get("cost", {})
             writer.writerow([row["cell"], row["algorithm"], json.dumps(row["algorithm_args"]), row["verifier"],
                              row["budget_nfe"], "" if row["nfe_used"] is None else f"{row['nfe_used']:.1f}",
-                             row["steps"], row["searches"],
-                             *[row["metrics"].get(name, "") for name in names]])
+                             row["steps"], row["searches"], cost.get("wall_s", ""), cost.get("denoiser_s", ""),
+                             json.dumps(cost.get("verifier_s", {})),
+                             *[value for name in names for value in _with_interval(row, name)]])
+    with open(out / "comparison.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["cell", "reference", "metric", "cell_value", "reference_value", "difference", "lo", "hi",
+                         "p_value", "test", "searches"])
+        for row in rows:
+            for item in row.get("comparison", {}).get("metrics", []):
+                low, high = item["interval"] or ("", "")
+                writer.writerow([row["cell"], row["comparison"]["reference"], item["metric"], item["cell_value"],
+                                 item["reference_value"], item["difference"], low, high, item["p_value"],
+                                 item["test"], row["searches"]])
     grids = out / "grids"
     grids.mkdir(exist_ok=True)
     for row in measured(rows):
         shutil.copyfile(out / "cells" / row["cell"] / "grid.png", grids / f"{row['cell']}.png")
     plot_scaling(measured(rows), out / "scaling.png")
+    plot_scaling(measured(rows), out / "scaling_seconds.png", axis="seconds")
     (out / "report.html").write_text(render_html(out, rows))
 
 
-def plot_scaling(rows: list[dict], path: Path) -> None:
-    """Each metric against NFEs per search (log x): a line per algorithm and verifier, the steps baseline dashed."""
-    names = metric_names(rows)
-    columns = min(3, len(names))
-    lines = (len(names) + columns - 1) // columns
-    figure, axes = plt.subplots(lines, columns, figsize=(5 * columns, 3.6 * lines), squeeze=False)
+def _with_interval(row: dict, name: str) -> list:
+    interval = row.get("intervals", {}).get(name)
+    return [row["metrics"].get(name, ""), *(interval if interval else ("", ""))]
+
+
+def cost_of(row: dict, axis: str) -> Optional[float]:
+    """A cell's cost per search: NFEs, or wall-clock seconds of the search (denoiser, verifiers and overhead)."""
+    if axis == "nfe":
+        return row["nfe_used"]
+    return row.get("cost", {}).get("wall_s_per_search")
+
+
+def series_of(rows: list[dict]) -> dict[str, list[dict]]:
     series: dict[str, list[dict]] = {}
     for row in rows:
         label = "more denoising steps (no search)" if row["baseline"] else f"{row['algorithm']} / {row['verifier']}"
         series.setdefault(label, []).append(row)
+    return series
+
+
+def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
+    """Each metric against NFEs (or seconds) per search, log x: a line per algorithm and verifier with its 95%
+    bootstrap band, the steps baseline dashed."""
+    names = metric_names(rows)
+    columns = min(3, len(names))
+    lines = (len(names) + columns - 1) // columns
+    figure, axes = plt.subplots(lines, columns, figsize=(5 * columns, 3.6 * lines), squeeze=False)
+    series = series_of(rows)
     colours = {label: f"C{i}" for i, label in enumerate(series)}
-    for axis, name in zip(axes.flat, names):
+    x_label = "NFEs per search (total)" if axis == "nfe" else "wall-clock seconds per search"
+    for panel, name in zip(axes.flat, names):
         for label, members in series.items():
-            points = sorted((r["nfe_used"], r["metrics"][name]) for r in members if name in r["metrics"])
+            points = sorted((cost_of(r, axis), r["metrics"][name], r.get("intervals", {}).get(name))
+                            for r in members if name in r["metrics"] and cost_of(r, axis))
             if points:
                 style = "--" if members[0]["baseline"] else "-"
-                axis.plot(*zip(*points), style, marker="o", label=label, color=colours[label])
-        axis.set_xscale("log")
-        axis.set_xlabel("NFEs per search (total)")
+                panel.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label,
+                           color=colours[label])
+                banded = [p for p in points if p[2]]
+                if banded:
+                    panel.fill_between([p[0] for p in banded], [p[2][0] for p in banded], [p[2][1] for p in banded],
+                                       color=colours[label], alpha=0.15, linewidth=0)
+        panel.set_xscale("log")
+        panel.set_xlabel(x_label)
         note = " (lower is better)" if name in LOWER_IS_BETTER else ""
         if name.startswith("verifier:") and any(name[len("verifier:"):] in r["drove"] for r in rows):
             note = " (drives the search)"
-        axis.set_title(name + note)
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(names):]:
-        axis.axis("off")
+        panel.set_title(name + note)
+        panel.grid(alpha=0.3)
+    for panel in list(axes.flat)[len(names):]:
+        panel.axis("off")
     from matplotlib.lines import Line2D
 
     labels = list(series)
@@ -82,6 +123,50 @@ def plot_scaling(rows: list[dict], path: Path) -> None:
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _value_at(members: list[dict], name: str, axis: str, x: float) -> Optional[float]:
+    """A series' metric at cost ``x``, linear in log cost between its cells; None outside its range."""
+    points = sorted((cost_of(r, axis), r["metrics"][name]) for r in members if name in r["metrics"] and cost_of(r, axis))
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            share = 0.0 if x1 == x0 else (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return y0 + share * (y1 - y0)
+    return points[0][1] if len(points) == 1 and math.isclose(points[0][0], x) else None
+
+
+def ranking(rows: list[dict], name: str, axis: str) -> Optional[tuple[float, list[str]]]:
+    """The searches ranked by ``name`` at the geometric middle of the cost range every search series covers."""
+    series = {label: members for label, members in series_of(rows).items() if not members[0]["baseline"]}
+    spans = [[cost_of(r, axis) for r in members if cost_of(r, axis) and name in r["metrics"]]
+             for members in series.values()]
+    if len(series) < 2 or not all(spans):
+        return None
+    low, high = max(min(s) for s in spans), min(max(s) for s in spans)
+    if low > high:
+        return None
+    x = math.sqrt(low * high)
+    values = {label: _value_at(members, name, axis, x) for label, members in series.items()}
+    if any(v is None for v in values.values()):
+        return None
+    worse_first = name in LOWER_IS_BETTER
+    return x, sorted(values, key=lambda label: values[label] if worse_first else -values[label])
+
+
+def ranking_note(rows: list[dict]) -> str:
+    """Whether the order of the searches by the headline metric depends on counting cost in NFEs or in seconds."""
+    names = [n for n in metric_names(rows) if not n.startswith("verifier:")] or metric_names(rows)
+    if not names:
+        return "No metric to rank by."
+    name = names[0]
+    by_nfe, by_seconds = ranking(rows, name, "nfe"), ranking(rows, name, "seconds")
+    if by_nfe is None or by_seconds is None:
+        return f"The searches share no cost range in which to rank them by {name}."
+    same = by_nfe[1] == by_seconds[1]
+    return (f"By {name}: at {by_nfe[0]:.0f} NFEs per search the order is {' > '.join(by_nfe[1])}; at "
+            f"{by_seconds[0]:.3g} s per search it is {' > '.join(by_seconds[1])}. The ranking "
+            + ("is the same whichever cost is counted." if same else "depends on whether NFEs or seconds are "
+               "counted: with expensive verifiers, compare at equal seconds."))
 
 
 def _embed(path: Path) -> str:
@@ -102,6 +187,15 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _number(value) -> str:
+    return "" if value is None else f"{value:.3g}"
+
+
+def _interval_text(row: dict, name: str) -> str:
+    interval = row.get("intervals", {}).get(name)
+    return f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+
+
 def render_html(out: Path, rows: list[dict]) -> str:
     """A single self-contained page: the plots, the table and every cell's grid."""
     names = metric_names(rows)
@@ -114,9 +208,29 @@ def render_html(out: Path, rows: list[dict]) -> str:
             continue
         cells = [row["cell"], row["algorithm"] + (" " + json.dumps(row["algorithm_args"]) if row["algorithm_args"]
                                                   else ""), row["verifier"], f"{row['nfe_used']:.1f}"]
-        cells += [(f"{row['metrics'][n]:.4f}" + (" *" if n[len("verifier:"):] in row["drove"] else ""))
-                  if n in row["metrics"] else "" for n in names]
+        cells += [(f"{row['metrics'][n]:.4f}" + _interval_text(row, n)
+                   + (" *" if n[len("verifier:"):] in row["drove"] else "")) if n in row["metrics"] else ""
+                  for n in names]
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    comparisons = []
+    for row in rows:
+        for item in row.get("comparison", {}).get("metrics", []):
+            low, high = item["interval"] or (math.nan, math.nan)
+            comparisons.append(
+                f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(row['comparison']['reference'])}</td>"
+                f"<td>{html.escape(item['metric'])}</td><td>{item['difference']:+.4f}</td>"
+                f"<td>[{low:+.4f}, {high:+.4f}]</td><td>{item['p_value']:.3g}</td><td>{item['test']}</td></tr>")
+    health_rows = []
+    for row in measured(rows):
+        found = row.get("health", {})
+        taus = ", ".join(f"{html.escape(k)} {v:+.2f}" for k, v in (found.get("kendall_tau") or {}).items()
+                         if v is not None)
+        cost = row.get("cost", {})
+        spent = ", ".join(f"{html.escape(k)} {v:.1f}" for k, v in (cost.get("verifier_s") or {}).items())
+        health_rows.append(
+            f"<tr><td>{html.escape(row['cell'])}</td><td>{_number(found.get('vendi'))}</td>"
+            f"<td>{_number(found.get('tie_rate'))}</td><td>{taus}</td><td>{_number(cost.get('wall_s'))}</td>"
+            f"<td>{_number(cost.get('denoiser_s'))}</td><td>{spent}</td></tr>")
     grids = "".join(
         f"<figure><img src='{_embed(out / 'grids' / (row['cell'] + '.png'))}' alt='{html.escape(row['cell'])}'>"
         f"<figcaption>{html.escape(row['cell'])}</figcaption></figure>" for row in measured(rows))
@@ -137,8 +251,24 @@ figcaption {{ font-size: 12px; }}
 comes from the verifier that drove that cell's search (expect it to be inflated: verifier hacking).</p>
 <h2>Scaling</h2>
 <img id="scaling" src="{_embed(out / 'scaling.png')}" alt="metrics against NFEs">
+<img id="scaling-seconds" src="{_embed(out / 'scaling_seconds.png')}" alt="metrics against seconds">
+<p id="ranking">{html.escape(ranking_note(measured(rows)))}</p>
 <h2>Results</h2>
+<p>Each value with its 95% bootstrap interval over searches (2000 resamples); set-level metrics (FID, IS, precision,
+recall, CLIPScore) are point estimates.</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+<h2>Against random search</h2>
+<p>Each cell minus random search (same verifiers; any, for the steps baseline) at the nearest NFEs per search, on the
+same conditions and seeds: the difference, its 95% paired bootstrap interval, and a paired test (exact McNemar on
+verdicts, Wilcoxon signed-rank on scores).</p>
+<table id="comparison"><thead><tr><th>cell</th><th>random cell</th><th>metric</th><th>difference</th>
+<th>95% interval</th><th>p</th><th>test</th></tr></thead><tbody>{''.join(comparisons)}</tbody></table>
+<h2>Verifier health and cost</h2>
+<p>Vendi score of each condition's returned samples (effective number of distinct samples), the share of searches
+whose two best candidates the driving score ties, Kendall tau over each search's candidates between the driving
+score and every other verifier and the evaluator (low or negative: the search exploits its verifier), and seconds.</p>
+<table id="health"><thead><tr><th>cell</th><th>Vendi</th><th>tie rate</th><th>Kendall tau with driving</th>
+<th>wall s</th><th>denoiser s</th><th>verifier s</th></tr></thead><tbody>{''.join(health_rows)}</tbody></table>
 <h2>Samples</h2>
 {grids}
 </body></html>

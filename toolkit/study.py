@@ -13,10 +13,12 @@ from .errors import UsageError
 
 @dataclass
 class AlgorithmSpec:
-    """One algorithm of the grid with its hyperparameters."""
+    """One algorithm of the grid with its hyperparameters, driven by the study's verifier sets or by its own
+    ``verifiers`` (comparing verifiers on one algorithm without running every algorithm with every set)."""
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    verifiers: Optional[list[list[str]]] = None
 
 
 @dataclass
@@ -80,14 +82,16 @@ def cells(study: Study) -> list[Cell]:
     """Every cell of the grid, the steps baseline last."""
     if not study.algorithms or not study.verifiers:
         raise UsageError("a study needs at least one algorithm and one verifier set")
-    grid = []
+    grid, named = [], set()
     for algorithm in study.algorithms:
         args = tuple(sorted(algorithm.args.items()))
         tag = _slug(f"{algorithm.name}-{'-'.join(f'{k}{v}' for k, v in args)}")
-        for verifiers in study.verifiers:
+        for verifiers in algorithm.verifiers or study.verifiers:
             for budget in study.budgets:
                 name = f"{tag}--{_slug('+'.join(verifiers))}--{budget}nfe"
-                grid.append(Cell(name, algorithm.name, args, tuple(verifiers), budget, study.steps))
+                if name not in named:  # an algorithm listed again with more verifier sets adds only new cells
+                    named.add(name)
+                    grid.append(Cell(name, algorithm.name, args, tuple(verifiers), budget, study.steps))
     for steps in study.steps_baseline:
         grid.append(Cell(f"steps--{steps}", "none", (), tuple(study.verifiers[0]), None, steps, baseline=True))
     return grid

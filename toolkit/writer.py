@@ -111,6 +111,7 @@ class ResultWriter(BasePredictionWriter):
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         part = {"elapsed_s": pl_module.elapsed_s, "verifier_s": pl_module.verifier_seconds,
+                "denoiser_s": pl_module.denoiser_seconds,
                 "batch_size": pl_module.batch_size_settled}
         self.run_dir.write_part(trainer.global_rank, part)
         pl_module.journal.close()
@@ -122,6 +123,7 @@ class ResultWriter(BasePredictionWriter):
                 **pl_module.describe(),
                 "nfe_used": sum(record["nfe"] for record in candidates.values()),
                 "elapsed_s": round(max(p["elapsed_s"] for p in parts), 3),
+                "denoiser_s": round(sum(p.get("denoiser_s", 0.0) for p in parts), 3),
                 "verifier_s": {name: round(sum(p.get("verifier_s", {}).get(name, 0.0) for p in parts), 3)
                                for name in parts[0].get("verifier_s", {})},
                 "batch_size_settled": min((p["batch_size"] for p in parts if p.get("batch_size")), default=None),

@@ -60,6 +60,92 @@ def test_metrics_agree_with_a_recomputation_from_the_saved_images(study):
     assert frechet_by_hand(evaluation, images) == pytest.approx(row["metrics"]["fid"], rel=1e-3)
 
 
+def bootstrap_by_hand(values, seed, resamples=2000):
+    """The documented percentile bootstrap of a mean, written out: numpy's default_rng draws, linear percentiles."""
+    values = np.asarray(values, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
+    means = values[draws].mean(axis=1)
+    return list(np.percentile(means, [2.5, 97.5]))
+
+
+def mcnemar_by_hand(mine, theirs):
+    """Exact two-sided McNemar: the binomial tail of the discordant pairs at one half, doubled."""
+    import math
+
+    b = sum(bool(x) and not y for x, y in zip(mine, theirs))
+    c = sum(bool(y) and not x for x, y in zip(mine, theirs))
+    n = b + c
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2**n)
+
+
+def test_intervals_and_paired_tests_recompute_from_results_json(study):
+    out = study[0]
+    rows = {r["cell"]: r for r in json.loads((out / "results.json").read_text())}
+    searched = rows["halving--digits-classifier--112nfe"]
+    reference = rows["random--digits-classifier--112nfe"]
+    for row in rows.values():
+        correct = row["per_search"]["correct"]
+        assert len(correct) == row["searches"] == 30
+        assert np.mean(correct) == pytest.approx(row["metrics"]["accuracy"])
+        assert row["intervals"]["accuracy"] == pytest.approx(bootstrap_by_hand(correct, 0), abs=1e-12)
+        assert set(row["point_estimates"]) >= {"fid", "inception_score", "precision", "recall"}
+    scores = searched["per_search"]["verifier:digits-classifier"]
+    assert searched["intervals"]["verifier:digits-classifier"] == pytest.approx(bootstrap_by_hand(scores, 0))
+    assert searched["comparison"]["reference"] == reference["cell"]
+    compared = {item["metric"]: item for item in searched["comparison"]["metrics"]}
+    mine, theirs = searched["per_search"]["correct"], reference["per_search"]["correct"]
+    assert compared["accuracy"]["difference"] == pytest.approx(np.mean(mine) - np.mean(theirs))
+    assert compared["accuracy"]["p_value"] == pytest.approx(mcnemar_by_hand(mine, theirs))
+    differences = np.asarray(mine, float) - np.asarray(theirs, float)
+    draws = np.random.default_rng(0).integers(0, 30, size=(2000, 30))
+    assert compared["accuracy"]["interval"] == pytest.approx(list(np.percentile(differences[draws].mean(1),
+                                                                                 [2.5, 97.5])))
+    from scipy.stats import wilcoxon
+
+    verifier = np.asarray(scores) - np.asarray(reference["per_search"]["verifier:digits-classifier"])
+    expected = 1.0 if not verifier.any() else wilcoxon(verifier).pvalue
+    assert compared["verifier:digits-classifier"]["p_value"] == pytest.approx(expected)
+    assert "comparison" not in reference  # random search is the reference, not compared with itself
+    baseline = rows["steps--8"]  # 15 NFEs: nearest the 28-NFE random cell
+    assert baseline["comparison"]["reference"] == "random--digits-classifier--28nfe"
+    lines = (out / "comparison.csv").read_text().splitlines()
+    assert lines[0].startswith("cell,reference,metric,") and len(lines) == 1 + sum(
+        len(r.get("comparison", {}).get("metrics", [])) for r in rows.values())
+
+
+def test_cells_report_seconds_and_verifier_health(study):
+    rows = json.loads((study[0] / "results.json").read_text())
+    for row in rows:
+        cost, found = row["cost"], row["health"]
+        assert 0 < cost["denoiser_s"] <= cost["wall_s"] and cost["wall_s_per_search"] == pytest.approx(
+            cost["wall_s"] / row["searches"])
+        assert 1.0 <= found["vendi"] <= 3.0 + 1e-9 and found["vendi_features"] == "digits-evaluator"
+        if row["baseline"]:
+            assert "tie_rate" not in found and set(cost["verifier_s"]) <= {"digits-classifier"}
+            continue
+        assert cost["verifier_s"]["digits-classifier"] > 0
+        assert 0.0 <= found["tie_rate"] <= 1.0
+        assert set(found["kendall_tau"]) == {"evaluator"}  # the only other scorer is the driving verifier
+        tau = found["kendall_tau"]["evaluator"]
+        if row["algorithm"] == "random":  # halving finishes one candidate per search at 28 NFEs: no tau there
+            assert -1.0 <= tau <= 1.0
+
+
+def test_vendi_and_ties_worked_by_hand():
+    from noisesearch.health import is_tie, mean_kendall, tie_rate, vendi
+
+    copies = torch.ones(4, 3)
+    assert vendi(copies) == pytest.approx(1.0)
+    assert vendi(torch.eye(4)) == pytest.approx(4.0)
+    # two orthogonal pairs of copies: eigenvalues 1/2, 1/2 of K/n, entropy log 2
+    assert vendi(torch.tensor([[1.0, 0], [1.0, 0], [0, 1.0], [0, 1.0]])) == pytest.approx(2.0)
+    assert is_tie(0.5, 0.5 + 1e-9) and not is_tie(0.5, 0.5001)
+    assert tie_rate([[0.9, 0.9, 0.1], [0.9, 0.5], [0.3]]) == pytest.approx(0.5)
+    assert mean_kendall([([1, 2, 3], [1, 2, 3]), ([1, 2, 3], [3, 2, 1]), ([1, 1], [1, 2])]) == pytest.approx(0.0)
+
+
 def frechet_by_hand(evaluation, generated):
     """FID written out (Heusel et al. 2017) with scipy's matrix square root, not the torchmetrics the code uses."""
     from scipy import linalg
@@ -100,7 +186,9 @@ def test_report_renders_in_headless_chromium(study, tmp_path):
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
     dom = subprocess.run([chromium, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
-    assert dom.count("<tr>") == 1 + 7 and 'id="scaling"' in dom and dom.count("<figure>") == 7
+    results = dom.split('id="results"')[1].split("</table>")[0]
+    assert results.count("<tr>") == 1 + 7 and 'id="scaling"' in dom and dom.count("<figure>") == 7
+    assert 'id="scaling-seconds"' in dom and 'id="comparison"' in dom and 'id="health"' in dom
     shot = tmp_path / "report.png"
     subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1280,1600", report.as_uri()],
                    capture_output=True, timeout=120)

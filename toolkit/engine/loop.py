@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -66,6 +67,7 @@ class Executor:
         self.pipeline = pipeline
         self.keep_images = keep_images
         self.evaluated = 0
+        self.denoiser_seconds = 0.0
         self.batch_size = settings.batch_size or AUTO_START  # settles by halving when the device runs out of memory
         self.backed_off = False
         self.largest_chunk = 0
@@ -106,7 +108,12 @@ class Executor:
         return self.denoiser.nfe
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
-        return self.pipeline.denoise(x, sigma, cond, self.settings.guidance)
+        started = time.perf_counter()
+        output = self.pipeline.denoise(x, sigma, cond, self.settings.guidance)
+        if output.is_cuda:  # the clock stops when the device is done, not when the call was queued
+            torch.cuda.synchronize(output.device)
+        self.denoiser_seconds += time.perf_counter() - started
+        return output
 
     def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
         """Run one search per task to completion and return their results in task order."""
@@ -283,9 +290,11 @@ class Executor:
         gradients = solved = None
         if self.whole:
             with torch.no_grad():
+                started = time.perf_counter()
                 images = self.pipeline.generate(noises, conditions, self.settings.steps, self.settings.guidance,
                                                 self.settings.height, self.settings.width,
                                                 [proposal.noise for _, proposal in chunk])
+                self.denoiser_seconds += time.perf_counter() - started  # the whole pipeline call, decoding included
                 raw = self.scorer.score(images, conditions)
             self.denoiser.charge(self.sample_nfe * len(chunk))
         elif first.gradient:

@@ -1,0 +1,123 @@
+"""Uncertainty of a study's metrics: seeded bootstrap intervals over searches, and paired tests against random search.
+
+A cell's per-search values (``row["per_search"]``) define every per-search metric as a statistic of a set of search
+indices, so one resampling of the indices gives every metric's bootstrap replicate, and a joint resampling of two
+cells' indices (same conditions, same seeds) gives a paired difference. Percentile intervals over ``RESAMPLES``
+resamples drawn by ``numpy.random.default_rng(seed).integers(0, n, (RESAMPLES, n))``; ``numpy.percentile`` with its
+default (linear) interpolation at 2.5 and 97.5.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+RESAMPLES = 2000
+LEVEL = 0.95
+
+
+def judged(per_search: dict) -> bool:
+    return "category" in per_search
+
+
+def metric_value(name: str, per_search: dict, rows: np.ndarray) -> float:
+    """A per-search metric over the searches ``rows`` (indices, repeats allowed); NaN where it is undefined."""
+    if name.startswith("verifier:"):
+        values = np.asarray(per_search[name], dtype=float)[rows]
+        return float(values.mean()) if len(values) else math.nan
+    correct = np.asarray([np.nan if c is None else float(c) for c in per_search["correct"]])[rows]
+    if not judged(per_search):
+        return float(np.nanmean(correct)) if np.isfinite(correct).any() else math.nan
+    categories = np.asarray(per_search["category"], dtype=object)[rows]
+    if name.startswith("accuracy:"):
+        mine = correct[(categories == name[len("accuracy:"):]) & np.isfinite(correct)]
+        return float(mine.mean()) if len(mine) else math.nan
+    means = [correct[(categories == c) & np.isfinite(correct)].mean() for c in dict.fromkeys(categories)
+             if ((categories == c) & np.isfinite(correct)).any()]
+    return float(np.mean(means)) if means else math.nan
+
+
+def per_search_metrics(per_search: dict) -> list[str]:
+    """The metrics a cell's per-search values define."""
+    names = []
+    if "correct" in per_search:
+        names.append("accuracy")
+        if judged(per_search):
+            names += [f"accuracy:{c}" for c in dict.fromkeys(c for c in per_search["category"] if c is not None)]
+    return names + [name for name in per_search if name.startswith("verifier:")]
+
+
+def resamples(searches: int, seed: int, count: int = RESAMPLES) -> np.ndarray:
+    """(count, searches) bootstrap indices."""
+    return np.random.default_rng(seed).integers(0, searches, size=(count, searches))
+
+
+def _interval(replicates: Sequence[float]) -> Optional[list[float]]:
+    finite = np.asarray([r for r in replicates if math.isfinite(r)])
+    if len(finite) < len(replicates) or not len(finite):
+        return None  # a resample without the searches a metric needs: no interval
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return [float(low), float(high)]
+
+
+def intervals(per_search: dict, seed: int) -> dict[str, Optional[list[float]]]:
+    """The 95% bootstrap interval of every per-search metric of one cell."""
+    searches = len(per_search["key"])
+    draws = resamples(searches, seed)
+    return {name: _interval([metric_value(name, per_search, rows) for rows in draws])
+            for name in per_search_metrics(per_search)}
+
+
+def _paired_p(name: str, cell: dict, reference: dict) -> tuple[Optional[float], str]:
+    """Two-sided p-value of a paired test: exact McNemar on per-search verdicts, Wilcoxon signed-rank on scores."""
+    from scipy.stats import binomtest, wilcoxon
+
+    if name.startswith("verifier:"):
+        differences = np.asarray(cell[name], float) - np.asarray(reference[name], float)
+        if not np.any(differences != 0):
+            return 1.0, "wilcoxon"
+        return float(wilcoxon(differences).pvalue), "wilcoxon"
+    pairs = zip(cell["correct"], reference["correct"], cell.get("category", [None] * len(cell["correct"])))
+    wanted = name[len("accuracy:"):] if name.startswith("accuracy:") else None
+    only_cell = only_reference = 0
+    for mine, theirs, category in pairs:
+        if mine is None or theirs is None or (wanted is not None and category != wanted):
+            continue
+        only_cell += bool(mine) and not theirs
+        only_reference += bool(theirs) and not mine
+    if only_cell + only_reference == 0:
+        return 1.0, "mcnemar-exact"
+    return float(binomtest(only_cell, only_cell + only_reference, 0.5).pvalue), "mcnemar-exact"
+
+
+def paired(cell: dict, reference: dict, seed: int) -> list[dict]:
+    """Per metric: the cell's value minus the reference's on the same searches, its 95% paired bootstrap interval,
+    and a paired test's p-value. Both cells must hold the same searches in the same order."""
+    if cell["key"] != reference["key"]:
+        raise ValueError("paired cells must hold the same searches (conditions and repeats) in the same order")
+    draws = resamples(len(cell["key"]), seed)
+    everything = np.arange(len(cell["key"]))
+    results = []
+    for name in per_search_metrics(cell):
+        if name not in per_search_metrics(reference):
+            continue
+        replicates = [metric_value(name, cell, rows) - metric_value(name, reference, rows) for rows in draws]
+        p_value, test = _paired_p(name, cell, reference)
+        results.append({"metric": name, "cell_value": metric_value(name, cell, everything),
+                        "reference_value": metric_value(name, reference, everything),
+                        "difference": metric_value(name, cell, everything) - metric_value(name, reference, everything),
+                        "interval": _interval(replicates), "p_value": p_value, "test": test})
+    return results
+
+
+def nearest_reference(row: dict, rows: list[dict]) -> Optional[dict]:
+    """The random-search cell a cell is compared with: driven by the same verifiers (any, for the steps baseline),
+    at the NFEs per search nearest its own (the smaller budget on a tie)."""
+    candidates = [r for r in rows if r["algorithm"] == "random" and not r["baseline"] and not r.get("infeasible")
+                  and r is not row and (row["baseline"] or r["verifier"] == row["verifier"])]
+    if not candidates or row.get("infeasible") or row["algorithm"] == "random" and not row["baseline"]:
+        return None
+    return min(candidates, key=lambda r: (abs(r["nfe_used"] - row["nfe_used"]), r["nfe_used"]))
