@@ -20,8 +20,54 @@ def to_rgb(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def resize_center_crop(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize the shortest edge to cover ``height`` x ``width`` (bicubic, antialiased), then crop the centre."""
+PIL_BITS = 22  # the fixed-point precision of Pillow's 8-bit resampling
+
+
+def _pil_bicubic(x: float) -> float:
+    x = abs(x)
+    if x < 1:
+        return (1.5 * x - 2.5) * x * x + 1
+    if x < 2:
+        return (((x - 5) * x + 8) * x - 4) * -0.5
+    return 0.0
+
+
+def pil_weights(size_in: int, size_out: int) -> torch.Tensor:
+    """(size_out, size_in) fixed-point weights of Pillow's bicubic resampling along one axis (a = -0.5, support
+    widened by the scale when shrinking, each row normalised, then rounded to ``PIL_BITS`` bits), in float64."""
+    scale = size_in / size_out
+    widen = max(scale, 1.0)
+    support = 2.0 * widen
+    weights = torch.zeros(size_out, size_in, dtype=torch.float64)
+    for out in range(size_out):
+        centre = (out + 0.5) * scale
+        first = max(int(centre - support + 0.5), 0)
+        last = min(int(centre + support + 0.5), size_in)
+        row = [_pil_bicubic((x - centre + 0.5) / widen) for x in range(first, last)]
+        total = sum(row)
+        for offset, value in enumerate(row):
+            value = value / total if total else value
+            weights[out, first + offset] = int(value * (1 << PIL_BITS) + (0.5 if value >= 0 else -0.5))
+    return weights
+
+
+def resize_like_pil(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize as Pillow's ``Image.resize(..., BICUBIC)`` does an 8-bit image, value for value: a horizontal then a
+    vertical pass, each in fixed point and rounded to 8 bits. The gradient is that of torch's antialiased bicubic."""
+    h, w = images.shape[-2:]
+    smooth = F.interpolate(images, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
+    exact = (images.detach().clamp(0, 1) * 255).round().double()
+    half = float(1 << (PIL_BITS - 1))
+    if width != w:
+        exact = torch.floor((exact @ pil_weights(w, width).to(exact.device).T + half) / (1 << PIL_BITS)).clamp(0, 255)
+    if height != h:
+        exact = torch.floor((pil_weights(h, height).to(exact.device) @ exact + half) / (1 << PIL_BITS)).clamp(0, 255)
+    return smooth + (exact.to(smooth.dtype) / 255 - smooth).detach()
+
+
+def resize_center_crop(images: torch.Tensor, height: int, width: int, like_pil: bool = False) -> torch.Tensor:
+    """Resize the shortest edge to cover ``height`` x ``width`` (bicubic, antialiased; ``like_pil``: as Pillow does an
+    8-bit image), then crop the centre."""
     h, w = images.shape[-2:]
     if height == width:  # as torchvision's and transformers' Resize(int): the long side's size is floored
         short, long = sorted((h, w))
@@ -30,7 +76,9 @@ def resize_center_crop(images: torch.Tensor, height: int, width: int) -> torch.T
     else:
         scale = max(height / h, width / w)
         size = (max(height, round(h * scale)), max(width, round(w * scale)))
-    if size != (h, w):
+    if size != (h, w) and like_pil:
+        images = resize_like_pil(images, *size)
+    elif size != (h, w):
         images = F.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=size[0] < h)
     top, left = (size[0] - height) // 2, (size[1] - width) // 2
     return images[..., top : top + height, left : left + width]
@@ -59,13 +107,14 @@ class ImageInput:
     std: Sequence[float]
     eight_bit: bool = False  # round the resized image to 8 bits, as a reference that resizes PIL images does
     fit: str = "crop"  # "crop": shortest edge resized, centre cropped; "pad": longest edge resized, padded black
+    like_pil: bool = False  # resize as Pillow does 8-bit images (a reference that resizes PIL images), value for value
 
     def __call__(self, images: torch.Tensor, like: Optional[torch.nn.Module] = None) -> torch.Tensor:
         """Images in [0, 1] to the model's normalised input, in the dtype of ``like``'s weights when given."""
         if self.fit == "pad":
             images = resize_pad(to_rgb(images.float()), self.height)
         else:
-            images = resize_center_crop(to_rgb(images.float()), self.height, self.width).clamp(0, 1)
+            images = resize_center_crop(to_rgb(images.float()), self.height, self.width, self.like_pil).clamp(0, 1)
         if self.eight_bit:  # straight through: the rounding is seen, the gradient passes as if it were not
             images = images + ((images * 255).round() / 255 - images).detach()
         mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)

@@ -62,8 +62,9 @@ class ImageRewardModel(nn.Module):
         text = BlipTextConfig(**config["text"], is_decoder=True, use_cache=False)  # is_decoder adds cross-attention
         self.text = BlipTextModel(text, add_pooling_layer=False)
         self.mlp = RewardMLP(config["text"]["hidden_size"])
+        # the reference resizes PIL images: Pillow's fixed-point bicubic, 8 bits after each pass
         self.input = ImageInput(config["vision"]["image_size"], config["vision"]["image_size"], CLIP_MEAN, CLIP_STD,
-                                eight_bit=True)  # the reference resizes PIL images: 8 bits after the resize
+                                eight_bit=True, like_pil=True)
 
     def forward(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         patches = self.vision(pixel_values=self.input(images, self.vision)).last_hidden_state

@@ -92,18 +92,18 @@ def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(refused, folders,
     assert done.returncode == 2 and "is prompt-conditional and got a class" in done.stderr
 
 
-def test_folders_and_hub_ids_that_are_no_usable_pipeline_fail_cleanly(cli, tmp_path):
+def test_folders_and_hub_ids_that_are_no_usable_pipeline_fail_cleanly(refused, tmp_path):
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "model_index.json").write_text('{"_class_name": "NoSuchPipeline"}')
-    done = cli("predict", "--model.pipeline", str(tmp_path / "odd"), "--data.prompts", '["x"]',
-               "--out", str(tmp_path / "a"))
+    done = refused("predict", "--model.pipeline", str(tmp_path / "odd"), "--data.prompts", '["x"]',
+                   "--out", str(tmp_path / "a"))
     assert done.returncode == 2 and "NoSuchPipeline" in done.stderr
     (tmp_path / "ddpm").mkdir()
     (tmp_path / "ddpm" / "model_index.json").write_text('{"_class_name": "DDPMPipeline"}')
-    done = cli("predict", "--model.pipeline", str(tmp_path / "ddpm"), "--out", str(tmp_path / "b"))
+    done = refused("predict", "--model.pipeline", str(tmp_path / "ddpm"), "--out", str(tmp_path / "b"))
     assert done.returncode == 2 and "DDPMPipeline takes no latents=" in done.stderr
-    done = cli("predict", "--model.pipeline", "nobody/no-such-pipeline", "--data.prompts", '["x"]',
-               "--out", str(tmp_path / "c"))
+    done = refused("predict", "--model.pipeline", "nobody/no-such-pipeline", "--data.prompts", '["x"]',
+                   "--out", str(tmp_path / "c"))
     assert done.returncode == 2 and "from the hub" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -121,7 +121,7 @@ def test_a_loaded_pipeline_object_is_searched_from_python(folders):
     assert (again - result.image).abs().max() <= 1e-4
 
 
-def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, folders, tmp_path):
+def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, refused, folders, tmp_path):
     from diffusers import DiTPipeline
 
     out = tmp_path / "dit"
@@ -146,9 +146,9 @@ def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, folder
                           "only algorithms whose",
                           ("--model.height", "64"): "32x32 images only",
                           ("--data.classes", "1000"): "out of range"}.items():
-        done = cli("predict", "--model.pipeline", str(folders["dit"]), "--model.steps", "4", *args,
-                   "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
-                   "--out", str(tmp_path / "bad"), "--overwrite", "true")
+        done = refused("predict", "--model.pipeline", str(folders["dit"]), "--model.steps", "4", *args,
+                       "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
+                       "--out", str(tmp_path / "bad"), "--overwrite", "true")
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
 
 

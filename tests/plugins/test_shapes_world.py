@@ -21,12 +21,12 @@ from conftest import ROOT, run_cli
 def test_two_red_circles_as_a_new_user_asks_for_them(tmp_path):
     out = tmp_path / "run"
     result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["two red circles"]',
-                     "--model.algorithm", "random", "--model.budget_nfe", str(8 * 30), "--out", str(out))
+                     "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30), "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     (record,) = summary["results"]
     assert summary["pipeline"] == "shapes" and summary["verifiers"] == ["shapes-clip"]
-    assert summary["nfe_used"] == 8 * 30 and record["candidates"] == 8
+    assert summary["nfe_used"] == 4 * 30 and record["candidates"] == 4
     image = np.asarray(Image.open(out / record["image"]))
     assert image.shape == (32, 32, 3) and image.std() > 10  # an image of something, not a flat field
     from noisesearch_plugins.shapes.verifier import ShapesCLIPVerifier
@@ -38,7 +38,7 @@ def test_two_red_circles_as_a_new_user_asks_for_them(tmp_path):
                             capture_output=True, text=True, check=True)
     report = json.loads(judged.stdout)
     (verdict,) = report["per_prompt"]
-    assert verdict["category"] == "counting" and report["nfe_per_search"] == 8 * 30
+    assert verdict["category"] == "counting" and report["nfe_per_search"] == 4 * 30
     assert report["accuracy"] == {"accuracy:counting": float(verdict["correct"]), "accuracy": float(verdict["correct"])}
     from noisesearch_plugins.shapes.captions import parse
     from noisesearch_plugins.shapes.evaluation import evaluate_run
@@ -61,7 +61,7 @@ def test_search_with_shapes_clip_makes_prompts_come_true_more_often_than_plain_s
     prompts = [c.text for c in prompt_set(2, seed=3)]
     judge = ShapesEvaluation()
     accuracy = {}
-    for algorithm, budget in (("none", None), ("random", 8 * 30)):
+    for algorithm, budget in (("none", None), ("random", 4 * 30)):
         results = search(prompts=prompts, per_condition=2, seed=1, algorithm=algorithm, budget_nfe=budget,
                          pipeline="shapes")
         verdicts = judge.judge(torch.stack([r.image for r in results]), [r.task.condition for r in results])

@@ -110,21 +110,21 @@ def test_full_disk_is_a_clean_error_and_the_journal_stays_consistent(reference, 
     assert comparable(out) == comparable(reference)
 
 
-def test_resume_of_a_folder_that_is_no_run(tmp_path):
-    done = run_cli("resume", str(tmp_path))
+def test_resume_of_a_folder_that_is_no_run(refused, tmp_path):
+    done = refused("resume", str(tmp_path))
     assert done.returncode == 2 and "is no noisesearch run" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_resume_refuses_changed_settings(reference, tmp_path):
+def test_resume_refuses_changed_settings(reference, refused, tmp_path):
     out = tmp_path / "changed"
     subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
     config = (out / "config.yaml").read_text().replace("budget_nfe: 112", "budget_nfe: 224")
     (out / "config.yaml").write_text(config)
-    done = run_cli("resume", str(out))
+    done = refused("resume", str(out))
     assert done.returncode == 2 and "budget_nfe 112 -> 224" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_resume_refuses_a_journal_the_code_would_not_produce(reference, tmp_path):
+def test_resume_refuses_a_journal_the_code_would_not_produce(reference, refused, tmp_path):
     out = tmp_path / "tampered"
     subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
     journal = out / "journal" / "rank0.jsonl"
@@ -132,7 +132,7 @@ def test_resume_refuses_a_journal_the_code_would_not_produce(reference, tmp_path
     records = [r for r in records if r["type"] == "candidate"]  # forget the finished results
     records[0]["noise"]["weights"] = [0.5]
     journal.write_text("".join(json.dumps(r) + "\n" for r in records))
-    done = run_cli("resume", str(out))
+    done = refused("resume", str(out))
     assert done.returncode == 2 and "cannot resume: candidate 0" in done.stderr and "noise" in done.stderr
 
 
