@@ -74,6 +74,18 @@ def test_a_metadata_line_that_does_not_parse_is_named(tmp_path):
             read_metadata(str(bad))
 
 
+def test_a_jsonl_prompts_file_gives_each_lines_prompt_and_names_a_bad_line(tmp_path):
+    from noisesearch.data import read_prompts
+
+    good = tmp_path / "metadata.jsonl"
+    good.write_text("\n".join(json.dumps(e) for e in GENEVAL[:2]) + "\n\n")
+    assert read_prompts(str(good)) == ["a photo of a bench", "a photo of a cup and a teddy bear"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(GENEVAL[0]) + "\n" + json.dumps({"tag": "colors"}) + "\n")
+    with pytest.raises(UsageError, match=r"bad.jsonl:2: expected a JSON object with a \"prompt\" string"):
+        read_prompts(str(bad))
+
+
 def box(left, top, size=10):
     return (left, top, left + size, top + size)
 
