@@ -1,6 +1,8 @@
 """open_clip verifiers: clip, hpsv2, clip-zeroshot, aesthetic, loaded from local-dir folders like hub models."""
 
 import json
+import shutil
+from pathlib import Path
 
 import open_clip
 import pytest
@@ -230,3 +232,49 @@ def test_hpsv2_preprocesses_as_the_hpsv2_packages_own_val_transform(models, tmp_
         cropped = CLIPScoreVerifier(f"local-dir:{models['open_clip']}").clip.input(pixels[None].float() / 255)[0]
         if height != width:
             assert (cropped - theirs).abs().max() > 0.5, "a crop instead of padding went unnoticed"
+
+
+def test_hpsv2_scores_as_the_hpsv2_packages_vendored_model_code(models, tmp_path):
+    """hpsv2 ships its own copy of open_clip; its CLIP class, on our tiny checkpoint's weights, with its tokenizer and
+    its val transform, gives the score (image features @ text features, unit norm) our verifier gives."""
+    import importlib
+    import subprocess
+    import sys
+    import types
+
+    from PIL import Image
+    from safetensors.torch import load_file
+
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), "hpsv2==1.2.0"],
+                   check=True, capture_output=True, timeout=600)
+    vocabulary = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"  # CLIP's BPE; the wheel lacks it
+    shutil.copy(vocabulary, site / "hpsv2" / "src" / "open_clip" / vocabulary.name)
+    for name in ("hpsv2", "hpsv2.src", "hpsv2.src.open_clip"):  # its __init__ files import training and downloads
+        package = types.ModuleType(name)
+        package.__path__ = [str(site.joinpath(*name.split(".")))]
+        sys.modules[name] = package
+    try:
+        vendored = importlib.import_module("hpsv2.src.open_clip.model")
+        tokenizer = importlib.import_module("hpsv2.src.open_clip.tokenizer")
+        transform = importlib.import_module("hpsv2.src.open_clip.transform")
+    finally:
+        for name in [n for n in sys.modules if n == "hpsv2" or n.startswith("hpsv2.")]:
+            del sys.modules[name]
+    config = json.loads((models["open_clip"] / "open_clip_config.json").read_text())
+    theirs = vendored.CLIP(**config["model_cfg"]).eval()
+    theirs.load_state_dict(load_file(models["open_clip"] / "open_clip_model.safetensors"))
+    verifier = HPSv2Verifier(f"local-dir:{models['open_clip']}")
+    preprocess = transform.image_transform(verifier.clip.input.height, is_train=False, mean=verifier.clip.input.mean,
+                                           std=verifier.clip.input.std, resize_longest_max=True)
+    generator = torch.Generator().manual_seed(4)
+    prompts = ["a red circle", "two blue squares"]
+    for (height, width), prompt in zip(((512, 512), (384, 512)), prompts):
+        pixels = (torch.rand(3, height, width, generator=generator) * 255).round().to(torch.uint8)
+        image = preprocess(Image.fromarray(pixels.permute(1, 2, 0).numpy()))[None]
+        with torch.no_grad():
+            image_features = F.normalize(theirs.encode_image(image), dim=-1)
+            text_features = F.normalize(theirs.encode_text(tokenizer.tokenize([prompt], context_length=16)), dim=-1)
+        expected = float(image_features @ text_features.T)
+        ours = float(verifier.score(pixels[None].float() / 255, [Condition(prompt=prompt)]))
+        assert ours == pytest.approx(expected, abs=1e-4), (height, width)
