@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 from jsonargparse import ArgumentParser
@@ -64,11 +65,12 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
     values = row["metrics"]
     per_search: dict = {"key": [f"{c.key}#{r['repeat']}" for c, r in zip(conditions, summary["results"])]}
     if evaluation is not None:
-        verdicts = evaluation.judge(images, conditions)
+        verdicts = sample_verdicts(evaluation, images, conditions)
         if verdicts is not None:
-            values.update(metrics.judged_accuracy(verdicts))
-            per_search["category"] = [category for category, _ in verdicts]
             per_search["correct"] = [correct for _, correct in verdicts]
+            if verdicts[0][0] is not None:
+                values.update(metrics.judged_accuracy(verdicts))
+                per_search["category"] = [category for category, _ in verdicts]
         if searches >= 2 and evaluation.has_features:  # set-level metrics are undefined for a single sample
             values["fid"] = metrics.fid(evaluation, images)
             score = metrics.inception_score(evaluation, images)
@@ -78,9 +80,6 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
         if conditions[0].kind == "class":
             labels = torch.tensor([c.class_label for c in conditions])
             values["accuracy"] = metrics.accuracy(evaluation, images, labels)
-            correct = metrics.correct_per_sample(evaluation, images, labels)
-            if correct is not None:
-                per_search["correct"] = correct
     if study.clip_model is not None and conditions[0].kind == "prompt":
         values["clip_score"] = metrics.clip_score(study.clip_model, images, [c.prompt for c in conditions])
     with torch.no_grad():
@@ -98,9 +97,14 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
     return row
 
 
-def _condition(key: str) -> Condition:
-    kind, _, value = key.partition(":")
-    return Condition(class_label=int(value)) if kind == "class" else Condition(prompt=value)
+def sample_verdicts(evaluation, images, conditions) -> Optional[list[tuple[Optional[str], Optional[bool]]]]:
+    """Per image, (category, correct): the evaluator's judge, else (None, read as its class) for class conditions;
+    None when the evaluator can do neither."""
+    verdicts = evaluation.judge(images, conditions)
+    if verdicts is None and conditions[0].kind == "class":
+        correct = metrics.correct_per_sample(evaluation, images, torch.tensor([c.class_label for c in conditions]))
+        verdicts = None if correct is None else [(None, c) for c in correct]
+    return verdicts
 
 
 def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers) -> dict:
@@ -124,35 +128,32 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
     by_name = {v.name: v for v in scorers}
     run_dir = RunDir(folder)
     candidates, _ = read_run(run_dir.journal_dir)
-    searches: dict[tuple, list[dict]] = {}
-    decisions = []  # per search, the candidates at the lowest noise level that holds two or more: its last choice
-    by_search: dict[tuple, dict[float, list[dict]]] = {}
-    for key in sorted(candidates, key=lambda k: (k[0], k[1], k[2])):
-        record = candidates[key]
-        by_search.setdefault(key[:2], {}).setdefault(record["stop"], []).append(record)
-        if record["stop"] == 0:
-            searches.setdefault(key[:2], []).append(record)
+    by_search: dict[tuple, dict[float, list[dict]]] = {}  # (search, repeat) -> noise level -> candidates
+    for key in sorted(candidates):
+        by_search.setdefault(key[:2], {}).setdefault(candidates[key]["stop"], []).append(candidates[key])
     driving = row["drove"]
     higher = {name: by_name[name].higher_is_better if name in by_name else True for name in driving}
 
     def aggregate(records: list[dict]) -> list[float]:
         return mean_rank([{name: oriented(r["scores"][name], higher[name]) for name in driving} for r in records])
 
+    last_choices = []  # per search, its candidates at the lowest noise level that holds two or more
     for levels in by_search.values():
-        crowded = [level for level, records in levels.items() if len(records) >= 2]
+        crowded = [level for level, found in levels.items() if len(found) >= 2]
         if crowded:
-            decisions.append(aggregate(levels[min(crowded)]))
-    result["tie_rate"] = health.tie_rate(decisions)
-    aggregates = [aggregate(records) for records in searches.values()]
+            last_choices.append(aggregate(levels[min(crowded)]))
+    result["tie_rate"] = health.tie_rate(last_choices)
+    searches = [levels[0] for levels in by_search.values() if 0 in levels]  # finished candidates
+    aggregates = [aggregate(records) for records in searches]
     pictures, owners, conditions_of = [], [], []
-    for index, records in enumerate(searches.values()):
+    for index, records in enumerate(searches):
         for position, record in enumerate(records):
             tensors = load_artifact(run_dir.journal_dir, record["artifact"])
             image = from_uint8(tensors["image8"]) if "image8" in tensors else tensors.get("image")
             if image is not None:
                 pictures.append(image)
                 owners.append((index, position))
-                conditions_of.append(_condition(record["search"]))
+                conditions_of.append(Condition.from_key(record["search"]))
     if not pictures:
         return result
     stacked = torch.stack(pictures)
@@ -164,15 +165,9 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
                           for i in range(0, len(stacked), 256)]
                 others[f"verifier:{verifier.name}"] = [float(v) if verifier.higher_is_better else -float(v)
                                                        for v in torch.cat(scored)]
-    if evaluation is not None:
-        verdicts = evaluation.judge(stacked, conditions_of)
-        if verdicts is not None:
-            others["evaluator"] = [float(bool(correct)) for _, correct in verdicts]
-        elif conditions_of[0].kind == "class":
-            labels = torch.tensor([c.class_label for c in conditions_of])
-            correct = metrics.correct_per_sample(evaluation, stacked, labels)
-            if correct is not None:
-                others["evaluator"] = [float(c) for c in correct]
+    verdicts = None if evaluation is None else sample_verdicts(evaluation, stacked, conditions_of)
+    if verdicts is not None:
+        others["evaluator"] = [float(bool(correct)) for _, correct in verdicts]
     agreement = {}
     for name, scored in others.items():
         pairs: dict[int, tuple[list[float], list[float]]] = {}

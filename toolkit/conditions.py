@@ -33,6 +33,12 @@ class Condition:
         """A stable identity string; noises derive from it, never from a position in a batch."""
         return f"class:{self.class_label}" if self.kind == "class" else f"prompt:{self.prompt}"
 
+    @classmethod
+    def from_key(cls, key: str) -> "Condition":
+        """The condition a ``key`` names (``class:3``, ``prompt:a red fox``), as journals record it."""
+        kind, _, value = key.partition(":")
+        return cls(class_label=int(value)) if kind == "class" else cls(prompt=value)
+
     @property
     def slug(self) -> str:
         """A file-name-safe label: ``class3`` or the sanitised prompt plus a short hash."""

@@ -75,6 +75,12 @@ def cost_of(row: dict, axis: str) -> Optional[float]:
     return row.get("cost", {}).get("wall_s_per_search")
 
 
+def points_of(members: list[dict], name: str, axis: str) -> list[tuple[float, float, Optional[list[float]]]]:
+    """A series' (cost, value, interval) of metric ``name``, cheapest first, over cells that have both."""
+    return sorted(((cost_of(r, axis), r["metrics"][name], r.get("intervals", {}).get(name))
+                   for r in members if name in r["metrics"] and cost_of(r, axis)), key=lambda point: point[:2])
+
+
 def series_of(rows: list[dict]) -> dict[str, list[dict]]:
     series: dict[str, list[dict]] = {}
     for row in rows:
@@ -95,8 +101,7 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
     x_label = "NFEs per search (total)" if axis == "nfe" else "wall-clock seconds per search"
     for panel, name in zip(axes.flat, names):
         for label, members in series.items():
-            points = sorted((cost_of(r, axis), r["metrics"][name], r.get("intervals", {}).get(name))
-                            for r in members if name in r["metrics"] and cost_of(r, axis))
+            points = points_of(members, name, axis)
             if points:
                 style = "--" if members[0]["baseline"] else "-"
                 panel.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label,
@@ -127,8 +132,8 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
 
 def _value_at(members: list[dict], name: str, axis: str, x: float) -> Optional[float]:
     """A series' metric at cost ``x``, linear in log cost between its cells; None outside its range."""
-    points = sorted((cost_of(r, axis), r["metrics"][name]) for r in members if name in r["metrics"] and cost_of(r, axis))
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    points = points_of(members, name, axis)
+    for (x0, y0, _), (x1, y1, _) in zip(points, points[1:]):
         if x0 <= x <= x1:
             share = 0.0 if x1 == x0 else (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
             return y0 + share * (y1 - y0)
@@ -138,8 +143,7 @@ def _value_at(members: list[dict], name: str, axis: str, x: float) -> Optional[f
 def ranking(rows: list[dict], name: str, axis: str) -> Optional[tuple[float, list[str]]]:
     """The searches ranked by ``name`` at the geometric middle of the cost range every search series covers."""
     series = {label: members for label, members in series_of(rows).items() if not members[0]["baseline"]}
-    spans = [[cost_of(r, axis) for r in members if cost_of(r, axis) and name in r["metrics"]]
-             for members in series.values()]
+    spans = [[point[0] for point in points_of(members, name, axis)] for members in series.values()]
     if len(series) < 2 or not all(spans):
         return None
     low, high = max(min(s) for s in spans), min(max(s) for s in spans)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .conditions import Condition
 from .ensemble import mean_rank, oriented, weighted_standardized
 from .lineage import Node, draw
 from .rundir import RunDir
@@ -49,12 +50,6 @@ class SearchView:
     candidates: list[Candidate] = field(default_factory=list)
     chosen: Optional[int] = None
     result: Optional[dict] = None
-
-
-def condition_of(key: str) -> dict:
-    """The condition a journal's search key names (``class:3``, ``prompt:a red fox``)."""
-    kind, _, value = key.partition(":")
-    return {"class_label": int(value)} if kind == "class" else {"prompt": value}
 
 
 def data_uri(pixels) -> str:
@@ -100,7 +95,7 @@ def load_searches(run_dir: RunDir) -> list[SearchView]:
     thumbs = ThumbnailReader(run_dir.journal_dir)
     searches: dict[tuple, SearchView] = {}
     for (key, repeat, _), record in sorted(records.items(), key=lambda item: item[0]):
-        search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=condition_of(key)))
+        search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=Condition.from_key(key).as_dict()))
         parents = list(record.get("parents") or [])
         if record.get("start") is not None and record["start"] not in parents:
             parents.insert(0, record["start"])
@@ -108,7 +103,7 @@ def load_searches(run_dir: RunDir) -> list[SearchView]:
         search.candidates.append(Candidate(record["id"], float(record.get("stop") or 0.0), parents, record["scores"],
                                            record["nfe"], None if pixels is None else data_uri(pixels)))
     for (key, repeat), result in results.items():
-        search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=condition_of(key)))
+        search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=Condition.from_key(key).as_dict()))
         search.result = result["record"]
         search.chosen = result["record"]["candidate"]
         search.index = result["record"]["index"]

@@ -22,20 +22,33 @@ def judged(per_search: dict) -> bool:
     return "category" in per_search
 
 
-def metric_value(name: str, per_search: dict, rows: np.ndarray) -> float:
-    """A per-search metric over the searches ``rows`` (indices, repeats allowed); NaN where it is undefined."""
+def prepared(per_search: dict) -> dict[str, np.ndarray]:
+    """A cell's per-search values as arrays, converted once for all resamples: verdicts as 1, 0 or NaN."""
+    arrays = {name: np.asarray(values, dtype=float) for name, values in per_search.items()
+              if name.startswith("verifier:")}
+    if "correct" in per_search:
+        arrays["correct"] = np.asarray([np.nan if c is None else float(c) for c in per_search["correct"]])
+    if judged(per_search):
+        arrays["category"] = np.asarray(per_search["category"], dtype=object)
+    return arrays
+
+
+def metric_value(name: str, arrays: dict[str, np.ndarray], rows: np.ndarray) -> float:
+    """A per-search metric over the searches ``rows`` (indices, repeats allowed) of ``prepared`` values; NaN where
+    it is undefined."""
     if name.startswith("verifier:"):
-        values = np.asarray(per_search[name], dtype=float)[rows]
+        values = arrays[name][rows]
         return float(values.mean()) if len(values) else math.nan
-    correct = np.asarray([np.nan if c is None else float(c) for c in per_search["correct"]])[rows]
-    if not judged(per_search):
-        return float(np.nanmean(correct)) if np.isfinite(correct).any() else math.nan
-    categories = np.asarray(per_search["category"], dtype=object)[rows]
+    correct = arrays["correct"][rows]
+    decided = np.isfinite(correct)
+    if "category" not in arrays:
+        return float(correct[decided].mean()) if decided.any() else math.nan
+    categories = arrays["category"][rows]
     if name.startswith("accuracy:"):
-        mine = correct[(categories == name[len("accuracy:"):]) & np.isfinite(correct)]
+        mine = correct[(categories == name[len("accuracy:"):]) & decided]
         return float(mine.mean()) if len(mine) else math.nan
-    means = [correct[(categories == c) & np.isfinite(correct)].mean() for c in dict.fromkeys(categories)
-             if ((categories == c) & np.isfinite(correct)).any()]
+    means = [correct[(categories == c) & decided].mean() for c in dict.fromkeys(categories)
+             if ((categories == c) & decided).any()]
     return float(np.mean(means)) if means else math.nan
 
 
@@ -65,9 +78,8 @@ def _interval(replicates: Sequence[float]) -> Optional[list[float]]:
 
 def intervals(per_search: dict, seed: int) -> dict[str, Optional[list[float]]]:
     """The 95% bootstrap interval of every per-search metric of one cell."""
-    searches = len(per_search["key"])
-    draws = resamples(searches, seed)
-    return {name: _interval([metric_value(name, per_search, rows) for rows in draws])
+    arrays, draws = prepared(per_search), resamples(len(per_search["key"]), seed)
+    return {name: _interval([metric_value(name, arrays, rows) for rows in draws])
             for name in per_search_metrics(per_search)}
 
 
@@ -100,16 +112,17 @@ def paired(cell: dict, reference: dict, seed: int) -> list[dict]:
         raise ValueError("paired cells must hold the same searches (conditions and repeats) in the same order")
     draws = resamples(len(cell["key"]), seed)
     everything = np.arange(len(cell["key"]))
+    mine, theirs = prepared(cell), prepared(reference)
     results = []
     for name in per_search_metrics(cell):
         if name not in per_search_metrics(reference):
             continue
-        replicates = [metric_value(name, cell, rows) - metric_value(name, reference, rows) for rows in draws]
+        replicates = [metric_value(name, mine, rows) - metric_value(name, theirs, rows) for rows in draws]
         p_value, test = _paired_p(name, cell, reference)
-        results.append({"metric": name, "cell_value": metric_value(name, cell, everything),
-                        "reference_value": metric_value(name, reference, everything),
-                        "difference": metric_value(name, cell, everything) - metric_value(name, reference, everything),
-                        "interval": _interval(replicates), "p_value": p_value, "test": test})
+        cell_value, reference_value = metric_value(name, mine, everything), metric_value(name, theirs, everything)
+        results.append({"metric": name, "cell_value": cell_value, "reference_value": reference_value,
+                        "difference": cell_value - reference_value, "interval": _interval(replicates),
+                        "p_value": p_value, "test": test})
     return results
 
 

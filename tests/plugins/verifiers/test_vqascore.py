@@ -23,6 +23,11 @@ def vlms(tmp_path_factory):
             "paligemma": tiny_models.save_tiny_paligemma(root / "paligemma")}
 
 
+def answer_log_probability(logits, start, answer):
+    """The summed log-probabilities of the answer's tokens from ``start`` on, each read at the position before it."""
+    return sum(float(logits[start + i - 1].log_softmax(-1)[token]) for i, token in enumerate(answer))
+
+
 def by_hand(folder, family, image, prompt):
     """log P(Yes) from the family's prompt format written out, one image, no padding."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -41,11 +46,7 @@ def by_hand(folder, family, image, prompt):
     assert ids[-len(answer_ids):].tolist() == answer_ids
     with torch.no_grad():
         logits = model(**inputs).logits[0].float()
-    total = 0.0
-    for offset, token in enumerate(answer_ids):
-        position = len(ids) - len(answer_ids) + offset
-        total += float(logits[position - 1].log_softmax(-1)[token])
-    return total
+    return answer_log_probability(logits, len(ids) - len(answer_ids), answer_ids)
 
 
 @pytest.mark.parametrize("family", ["llava", "qwen2-vl"])
@@ -130,8 +131,7 @@ def test_a_prefix_lm_takes_the_answer_as_its_suffix(vlms, tmp_path):
         with torch.no_grad():
             logits = model(input_ids=ids, token_type_ids=kinds, attention_mask=torch.ones_like(ids),
                            pixel_values=prefix["pixel_values"]).logits[0].float()
-        start = prefix["input_ids"].shape[1]
-        expected = sum(float(logits[start + i - 1].log_softmax(-1)[token]) for i, token in enumerate(answer))
+        expected = answer_log_probability(logits, prefix["input_ids"].shape[1], answer)
         assert float(score) == pytest.approx(expected, abs=1e-4)
     check_batch_invariant(verifier, conditions, images)
 
