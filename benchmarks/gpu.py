@@ -3,6 +3,7 @@
     python benchmarks/gpu.py                 # on a GPU: SDXL UNet (2.6B) and FLUX.1-dev transformer (11.9B), bf16
     python benchmarks/gpu.py --smoke         # anywhere: the tiny test pipelines at 32 px, to check the script runs
     python benchmarks/gpu.py --families sdxl --candidates 16 --steps 20
+    python benchmarks/gpu.py --batching --families sdxl --candidates 128   # batch_size auto's back-off against 8
 
 The denoisers and VAEs are built from the architecture configs in benchmarks/configs/ (the published models' sizes,
 random weights: nothing is downloaded); the text encoders keep their published widths with one layer (they run once
@@ -148,12 +149,26 @@ def bare(pipe, device, candidates: int, steps: int, size: int) -> float:
     return time.perf_counter() - started
 
 
+def batching(pipe, clip: Path, device, steps: int, size: int, sample_nfe: int, candidates: int) -> None:
+    """Random search of ``candidates`` at ``batch_size auto`` (out-of-memory back-off) and at a fixed 8."""
+    search(pipe, clip, device, "random", {"n": 1}, steps, size, sample_nfe, 1)  # warm-up
+    for batch in ("auto", 8):
+        reset_peak(device)
+        seconds, found, nfe, settled = search(pipe, clip, device, "random", {"n": candidates}, steps, size,
+                                              candidates * sample_nfe, batch)
+        print(f"  random, batch_size {batch}: {found} candidates in {seconds:.2f} s ({found / seconds:.2f} "
+              f"candidates/s), peak {peak_gib(device):.1f} GiB, settled at {settled}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny pipelines at 32 px (the default without a GPU)")
     parser.add_argument("--families", nargs="+", default=["sdxl", "flux"], choices=["sdxl", "flux"])
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None, help="default: 20 for SDXL, 8 for FLUX (2 when smoke)")
+    parser.add_argument("--batching", action="store_true",
+                        help="only the batching probe: random search of --candidates at batch_size auto (starting "
+                             "at 256, halved on out-of-memory) against a fixed batch of 8")
     args = parser.parse_args()
     from noisesearch.testing.tiny_models import save_tiny_flux, save_tiny_open_clip, save_tiny_sdxl
 
@@ -176,6 +191,10 @@ def main() -> None:
         pipe = builders[family](root / family, device, dtype)
         pipe.set_progress_bar_config(disable=True)
         print(f"\n{family}: built in {time.perf_counter() - built:.1f} s, {steps} steps, {sample_nfe} NFEs a sample")
+        if args.batching:
+            batching(pipe, clip, device, steps, size, sample_nfe, args.candidates)
+            del pipe
+            continue
         bare_s = bare(pipe, device, args.candidates, steps, size)
         bare_per_nfe = bare_s / (args.candidates * sample_nfe)
         print(f"  bare pipe(latents=...) of {args.candidates}: {bare_s:.2f} s ({args.candidates / bare_s:.2f} "

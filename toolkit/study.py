@@ -14,11 +14,13 @@ from .errors import UsageError
 @dataclass
 class AlgorithmSpec:
     """One algorithm of the grid with its hyperparameters, driven by the study's verifier sets or by its own
-    ``verifiers`` (comparing verifiers on one algorithm without running every algorithm with every set)."""
+    ``verifiers`` (comparing verifiers on one algorithm without running every algorithm with every set), at the
+    study's budgets or at its own ``budgets`` (a reference measured at more budgets than the rest)."""
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
     verifiers: Optional[list[list[str]]] = None
+    budgets: Optional[list[PositiveInt]] = None
 
 
 @dataclass
@@ -87,7 +89,7 @@ def cells(study: Study) -> list[Cell]:
         args = tuple(sorted(algorithm.args.items()))
         tag = _slug(f"{algorithm.name}-{'-'.join(f'{k}{v}' for k, v in args)}")
         for verifiers in algorithm.verifiers or study.verifiers:
-            for budget in study.budgets:
+            for budget in algorithm.budgets or study.budgets:
                 name = f"{tag}--{_slug('+'.join(verifiers))}--{budget}nfe"
                 if name not in named:  # an algorithm listed again with more verifier sets adds only new cells
                     named.add(name)

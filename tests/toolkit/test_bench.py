@@ -217,3 +217,14 @@ def test_a_budget_too_small_for_a_cell_is_reported_not_fatal(tmp_path):
     assert "needs 21 NFEs" in rows[0]["infeasible"] and rows[0]["metrics"] == {}
     assert rows[1]["metrics"]["accuracy"] in (0.0, 1.0) and not rows[1].get("infeasible")
     assert "infeasible" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_an_algorithm_entry_brings_its_own_verifiers_and_budgets():
+    from noisesearch.study import AlgorithmSpec, Study, cells
+
+    study = Study(algorithms=[AlgorithmSpec("random", budgets=[28, 112, 448]), AlgorithmSpec("halving"),
+                              AlgorithmSpec("random", verifiers=[["a"], ["digits-classifier"]], budgets=[112])],
+                  budgets=[28, 112], steps_baseline=[4])
+    assert [c.name for c in cells(study)] == [
+        "random--digits-classifier--28nfe", "random--digits-classifier--112nfe", "random--digits-classifier--448nfe",
+        "halving--digits-classifier--28nfe", "halving--digits-classifier--112nfe", "random--a--112nfe", "steps--4"]
