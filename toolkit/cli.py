@@ -11,7 +11,7 @@ import sys
 from typing import Optional
 
 from . import __version__, registry
-from .errors import ServiceError, UsageError
+from .errors import ServiceError, Stopped, UsageError
 
 
 def plugins_json() -> str:
@@ -77,6 +77,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ServiceError as error:
         print(f"noisesearch: error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+    except Stopped as stop:
+        print(f"noisesearch: {stop}", file=sys.stderr)
+        raise SystemExit(143) from None  # 128 + SIGTERM, as a shell reports a process the signal ended
 
 
 def run(args: list[str]) -> int:

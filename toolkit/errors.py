@@ -13,6 +13,10 @@ class PeerLost(ServiceError):
     """Another process of a distributed run died or stopped answering: this one stops cleanly (exit code 1)."""
 
 
+class Stopped(RuntimeError):
+    """The run was asked to stop (SIGTERM: ``kill``, a scheduler's preemption) and stopped after a journaled round."""
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """An exception's first line (or its type's name), cut to ``limit`` characters, for one-line messages."""
     lines = str(error).strip().splitlines()

@@ -13,7 +13,7 @@ from jsonargparse.typing import PositiveInt
 from torch import nn
 
 from . import registry
-from .errors import UsageError, peer_lost
+from .errors import Stopped, UsageError, peer_lost
 from .engine import Executor, SearchResult, SearchSettings, Shard, Task
 from .engine.whole import runs_whole
 from .journal import Journal
@@ -174,7 +174,11 @@ class SearchModule(L.LightningModule):
         """Run the searches of ``tasks`` (timed into ``elapsed_s``)."""
         started = time.perf_counter()
         with torch.no_grad():
-            results = self.executor.run(tasks)
+            try:
+                results = self.executor.run(tasks)
+            except Stopped as stop:
+                raise Stopped(f"{stop}: every candidate evaluated so far is kept, and `noisesearch resume "
+                              f"{self.out}` continues the run") from None
         elapsed = time.perf_counter() - started
         self.elapsed_s += elapsed
         total = sum(result.nfe for result in results)
@@ -219,6 +223,7 @@ class SearchModule(L.LightningModule):
         if self.verifier_device is not None:
             self.verifiers.to(self.verifier_device)
         self.start(self.trainer.world_size, self.trainer.global_rank)
+        self.executor.stop_requested = lambda: bool(getattr(self.trainer, "received_sigterm", False))
 
     def headline(self, world: int = 1) -> str:
         """The line a run starts with: what searches, on what, at what cost per search, where."""

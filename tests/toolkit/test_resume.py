@@ -1,4 +1,4 @@
-"""Durable runs: SIGKILL at random moments and `noisesearch resume` give the uninterrupted run's results."""
+"""Durable runs: SIGTERM or SIGKILL at random moments and `noisesearch resume` give the uninterrupted run's results."""
 
 import json
 import os
@@ -43,25 +43,29 @@ def start(args, **kwargs):
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def kill_after_progress(process, journal, rng):
-    """SIGKILL once the journal has grown a random amount (or the process ends first)."""
+def kill_after_progress(process, journal, rng, how=signal.SIGKILL):
+    """Send ``how`` once the journal has grown a random amount (or the process ends first); its exit code."""
     target = rng.randint(1, 40)
     deadline = time.time() + 120
     while process.poll() is None and time.time() < deadline:
         lines = journal.read_text().count("\n") if journal.exists() else 0
         if lines >= target:
             time.sleep(rng.uniform(0, 0.5))
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(how)
             break
         time.sleep(0.05)
-    process.wait()
+    return process.wait(timeout=120)
 
 
 def test_sigkill_and_resume_match_the_uninterrupted_run(reference, tmp_path):
     rng = random.Random(7)
     out = tmp_path / "run"
-    kill_after_progress(start(["predict", *JOB, "--out", str(out)]), out / "journal" / "rank0.jsonl", rng)
+    first = start(["predict", *JOB, "--out", str(out)])  # stopped politely (a scheduler's SIGTERM), then killed
+    code = kill_after_progress(first, out / "journal" / "rank0.jsonl", rng, how=signal.SIGTERM)
     interrupted = int(not (out / "summary.json").exists())
+    if interrupted:
+        last = first.stderr.read().strip().splitlines()[-1]
+        assert code == 143 and "stopped on SIGTERM" in last and f"noisesearch resume {out}" in last, (code, last)
     kills = 1
     while not (out / "summary.json").exists() and kills < 6:
         process = start(["resume", str(out)])

@@ -17,7 +17,7 @@ import torch
 from ..algorithm import Proposal, SearchContext
 from ..conditions import Condition
 from ..denoiser import CountingDenoiser
-from ..errors import UsageError, first_line
+from ..errors import Stopped, UsageError, first_line
 from ..imaging import thumbnails
 from ..journal import Journal
 from ..pipeline import Pipeline
@@ -68,6 +68,7 @@ class Executor:
         self.keep_images = keep_images
         self.evaluated = 0
         self.denoiser_seconds = 0.0
+        self.stop_requested: Callable[[], bool] = lambda: False  # checked after each round, once it is journaled
         self.batch_size = settings.batch_size or AUTO_START  # settles by halving when the device runs out of memory
         self.backed_off = False
         self.largest_chunk = 0
@@ -143,6 +144,8 @@ class Executor:
             for search in searches:
                 if id(search) in told:
                     search.algorithm.tell(told[id(search)])
+            if self.stop_requested():
+                raise Stopped("stopped on SIGTERM after a round of candidates was journaled")
         return [choose(search, self.scorer.aggregate, self.settings.algorithm.name) for search in searches]
 
     def _start(self, task: Task) -> SearchRun:

@@ -1,0 +1,98 @@
+"""Markdown tables of a finished bench study, as docs/results.md and docs/shapes.md print them.
+
+    python benchmarks/study_tables.py outputs/shapes-study --target random--shapes-clip--960nfe
+
+Every number comes from the study's results.json: values with their 95% bootstrap intervals, the paired comparison
+with random search at the nearest NFEs (`comparison`), cost, verifier health; with ``--target CELL``, every cell
+at no more than a quarter of that cell's NFEs compared with it on the same searches (uncertainty.paired, the
+study's seed), which is issue #14's target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from noisesearch import uncertainty
+
+
+def interval(row: dict, metric: str, digits: int = 3) -> str:
+    value, bounds = row["metrics"].get(metric), row.get("intervals", {}).get(metric)
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f} [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]" if bounds else f"{value:.{digits}f}"
+
+
+def difference(entry: dict, digits: int = 3) -> str:
+    low, high = entry["interval"]
+    return (f"{entry['difference']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}], "
+            f"p {entry['p_value']:.3g}")
+
+
+def label(row: dict) -> str:
+    if row["baseline"]:
+        return f"steps baseline, {row['steps']} steps"
+    args = ", ".join(f"{k} {v}" for k, v in row["algorithm_args"].items())
+    return f"{row['algorithm']}{f' ({args})' if args else ''}, {row['verifier']}"
+
+
+def cells_table(rows: list[dict]) -> str:
+    lines = ["| cell | NFEs a search | accuracy [95%] | shapes-clip score [95%] | vs random at nearest NFEs (accuracy) "
+             "| seconds a search | Vendi | ties | tau with the evaluator |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row.get("infeasible"):
+            lines.append(f"| {label(row)} | infeasible | | | | | | | |")
+            continue
+        versus = next((m for m in row.get("comparison", {}).get("metrics", []) if m["metric"] == "accuracy"), None)
+        health = row.get("health", {})
+        tau = health.get("kendall_tau", {}).get("evaluator")
+        ties = health.get("tie_rate")
+        lines.append(
+            f"| {label(row)} | {row['nfe_used']:.0f} | {interval(row, 'accuracy')} | "
+            f"{interval(row, 'verifier:shapes-clip', 2)} | "
+            f"{difference(versus) + ' (' + row['comparison']['reference'].split('--')[-1] + ')' if versus else ''} | "
+            f"{row['cost']['wall_s_per_search']:.2f} | {health.get('vendi', float('nan')):.2f} | "
+            f"{'' if ties is None else f'{ties:.2f}'} | {'' if tau is None else f'{tau:+.2f}'} |")
+    return "\n".join(lines)
+
+
+def categories_table(rows: list[dict]) -> str:
+    names = [m[len("accuracy:"):] for m in rows[0]["metrics"] if m.startswith("accuracy:")]
+    lines = ["| cell | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for row in rows:
+        if not row.get("infeasible"):
+            lines.append(f"| {label(row)} @ {row['nfe_used']:.0f} | "
+                         + " | ".join(interval(row, f"accuracy:{n}", 2) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def target_table(rows: list[dict], target: str, seed: int) -> str:
+    reference = next(r for r in rows if r["cell"] == target)
+    lines = [f"| cell (at most a quarter of {reference['nfe_used']:.0f} NFEs) | NFEs | accuracy | minus {target} "
+             "[95% paired], McNemar p |", "|---|---|---|---|"]
+    for row in rows:
+        if row.get("infeasible") or row is reference or row["nfe_used"] > reference["nfe_used"] / 4:
+            continue
+        (entry,) = [m for m in uncertainty.paired(row["per_search"], reference["per_search"], seed)
+                    if m["metric"] == "accuracy"]
+        lines.append(f"| {label(row)} | {row['nfe_used']:.0f} | {row['metrics']['accuracy']:.3f} | "
+                     f"{difference(entry)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", type=Path, help="a bench study folder holding results.json")
+    parser.add_argument("--target", help="the cell every cell at a quarter of its NFEs is compared with")
+    parser.add_argument("--seed", type=int, default=0, help="the study's seed (its bootstrap resamples)")
+    args = parser.parse_args()
+    rows = json.loads((args.study / "results.json").read_text())
+    print(cells_table(rows), end="\n\n")
+    print(categories_table(rows), end="\n\n")
+    if args.target:
+        print(target_table(rows, args.target, args.seed))
+
+
+if __name__ == "__main__":
+    main()
