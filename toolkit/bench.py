@@ -212,6 +212,19 @@ def infeasible(cell: Cell, reason: str) -> dict:
             "infeasible": reason}
 
 
+def scoring_verifiers(specs: list[str], asked: bool, condition_kind: str) -> list[tuple]:
+    """The verifiers that score finished samples. One that compares a sample with its x0-preview (self-supervised)
+    can drive search but cannot score a finished image: left out of the default, refused when asked for."""
+    resolved = []
+    for spec, (cls, argument) in zip(specs, resolve_verifiers(specs, condition_kind)):
+        if cls.preview_sigma is None:
+            resolved.append((cls, argument))
+        elif asked:
+            raise UsageError(f"score_verifiers: {spec} scores a sample against its x0-preview, which a finished "
+                             "image does not have; leave it out of score_verifiers (it can still drive search)")
+    return resolved
+
+
 def run_study(study: Study, out: Path) -> list[dict]:
     """Run every cell (reusing finished ones), measure, and write results.json, results.csv, plots and report."""
     from .report import write_outputs
@@ -219,7 +232,8 @@ def run_study(study: Study, out: Path) -> list[dict]:
     pipeline_cls, _ = resolve_pipeline(study.pipeline)
     groups = list(study.verifiers) + [group for a in study.algorithms for group in (a.verifiers or [])]
     score_specs = study.score_verifiers or list(dict.fromkeys(v for group in groups for v in group))
-    scorers = [cls(arg) for cls, arg in resolve_verifiers(score_specs, pipeline_cls.condition_kind)]
+    scorers = [cls(arg) for cls, arg in scoring_verifiers(score_specs, study.score_verifiers is not None,
+                                                           pipeline_cls.condition_kind)]
     for group in groups:
         resolve_verifiers(group, pipeline_cls.condition_kind)
     for algorithm in study.algorithms:

@@ -173,11 +173,15 @@ def test_bench_reports_shapes_eval_accuracy_per_category(tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red circle\ntwo squares\n")
     study = tmp_path / "study.yaml"
-    study.write_text(f"pipeline: shapes\nprompts_file: {prompts}\nper_condition: 2\nalgorithms: [{{name: random}}]\n"
-                     "verifiers: [[shapes-clip]]\nbudgets: [60]\n")
+    study.write_text(f"pipeline: shapes\nprompts_file: {prompts}\nper_condition: 2\nbudgets: [60]\n"
+                     "algorithms: [{name: random}, {name: random, verifiers: [[self-supervised:shapes-clip]]}]\n"
+                     "verifiers: [[shapes-clip]]\n")
     result = run_cli("bench", "--config", str(study), "--out", str(tmp_path / "bench"))
     assert result.returncode == 0, result.stderr[-2000:]
-    (row,) = json.loads((tmp_path / "bench" / "results.json").read_text())
+    row, driven = json.loads((tmp_path / "bench" / "results.json").read_text())
+    # self-supervised drives its cell but cannot score finished images (it needs their previews): never a scorer
+    assert driven["drove"] == ["self-supervised"] and not any("self-supervised" in m for m in driven["metrics"])
+    assert "verifier:shapes-clip" in driven["metrics"] and "accuracy" in driven["metrics"]
     assert {"accuracy", "accuracy:colours", "accuracy:counting", "verifier:shapes-clip"} <= set(row["metrics"])
     assert "fid" not in row["metrics"]
     assert row["metrics"]["accuracy"] == pytest.approx(

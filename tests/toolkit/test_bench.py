@@ -206,6 +206,10 @@ def test_bad_study_is_a_clean_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["bench", "--config", str(config), "--out", str(tmp_path / "out")])
     assert stop.value.code == 2 and "known algorithms" in capsys.readouterr().err
+    config.write_text("score_verifiers: [self-supervised:digits-classifier]\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "--config", str(config), "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and "x0-preview" in capsys.readouterr().err
 
 
 def test_a_budget_too_small_for_a_cell_is_reported_not_fatal(tmp_path):
