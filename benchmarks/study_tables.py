@@ -30,6 +30,10 @@ def difference(entry: dict, digits: int = 3) -> str:
             f"p {entry['p_value']:.3g}")
 
 
+def optional(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
 def label(row: dict) -> str:
     if row["baseline"]:
         return f"steps baseline, {row['steps']} steps"
@@ -38,8 +42,10 @@ def label(row: dict) -> str:
 
 
 def cells_table(rows: list[dict]) -> str:
-    lines = ["| cell | NFEs a search | accuracy [95%] | shapes-clip score [95%] | vs random at nearest NFEs (accuracy) "
-             "| seconds a search | Vendi | ties | tau with the evaluator |", "|---|---|---|---|---|---|---|---|---|"]
+    score = next(name for row in rows for name in row["metrics"] if name.startswith("verifier:"))
+    lines = [f"| cell | NFEs a search | accuracy [95%] | {score[len('verifier:'):]} score [95%] | vs random at nearest "
+             "NFEs (accuracy) | seconds a search | Vendi | ties | tau with the evaluator |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if row.get("infeasible"):
             lines.append(f"| {label(row)} | infeasible | | | | | | | |")
@@ -47,13 +53,13 @@ def cells_table(rows: list[dict]) -> str:
         versus = next((m for m in row.get("comparison", {}).get("metrics", []) if m["metric"] == "accuracy"), None)
         health = row.get("health", {})
         tau = health.get("kendall_tau", {}).get("evaluator")
-        ties = health.get("tie_rate")
+        ties, vendi, seconds = health.get("tie_rate"), health.get("vendi"), row["cost"].get("wall_s_per_search")
         lines.append(
             f"| {label(row)} | {row['nfe_used']:.0f} | {interval(row, 'accuracy')} | "
-            f"{interval(row, 'verifier:shapes-clip', 2)} | "
+            f"{interval(row, score, 2)} | "
             f"{difference(versus) + ' (' + row['comparison']['reference'].split('--')[-1] + ')' if versus else ''} | "
-            f"{row['cost']['wall_s_per_search']:.2f} | {health.get('vendi', float('nan')):.2f} | "
-            f"{'' if ties is None else f'{ties:.2f}'} | {'' if tau is None else f'{tau:+.2f}'} |")
+            f"{optional(seconds, '.2f')} | {optional(vendi, '.2f')} | {optional(ties, '.2f')} | "
+            f"{optional(tau, '+.2f')} |")
     return "\n".join(lines)
 
 

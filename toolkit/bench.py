@@ -45,7 +45,7 @@ def run_cell(study: Study, cell: Cell, folder: Path) -> str:
     return "ran"
 
 
-def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict:
+def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> dict:
     """Metrics of a finished cell with their bootstrap intervals, its cost in seconds, and its verifier health."""
     images, conditions, summary = RunDir(folder).load_images()
     searches = len(summary["results"])
@@ -93,7 +93,7 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers) -> dict
     row["cost"] = {"wall_s": summary.get("elapsed_s"), "denoiser_s": summary.get("denoiser_s"),
                    "verifier_s": summary.get("verifier_s", {}),
                    "wall_s_per_search": (summary["elapsed_s"] / searches) if summary.get("elapsed_s") else None}
-    row["health"] = cell_health(folder, row, images, conditions, evaluation, scorers)
+    row["health"] = cell_health(folder, row, images, conditions, evaluation, scorers, higher)
     return row
 
 
@@ -107,7 +107,7 @@ def sample_verdicts(evaluation, images, conditions) -> Optional[list[tuple[Optio
     return verdicts
 
 
-def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers) -> dict:
+def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers, higher: dict[str, bool]) -> dict:
     """Diversity of the returned samples (Vendi, over each condition's repeats), the driving score's tie rate over
     each search's finished candidates, and its Kendall tau with every other verifier and the evaluator there."""
     from . import health
@@ -125,14 +125,12 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
         result["vendi_features"] = extractor.name
     if row["baseline"]:
         return result
-    by_name = {v.name: v for v in scorers}
     run_dir = RunDir(folder)
     candidates, _ = read_run(run_dir.journal_dir)
     by_search: dict[tuple, dict[float, list[dict]]] = {}  # (search, repeat) -> noise level -> candidates
     for key in sorted(candidates):
         by_search.setdefault(key[:2], {}).setdefault(candidates[key]["stop"], []).append(candidates[key])
     driving = row["drove"]
-    higher = {name: by_name[name].higher_is_better if name in by_name else True for name in driving}
 
     def aggregate(records: list[dict]) -> list[float]:
         return mean_rank([{name: oriented(r["scores"][name], higher[name]) for name in driving} for r in records])
@@ -234,8 +232,10 @@ def run_study(study: Study, out: Path) -> list[dict]:
     score_specs = study.score_verifiers or list(dict.fromkeys(v for group in groups for v in group))
     scorers = [cls(arg) for cls, arg in scoring_verifiers(score_specs, study.score_verifiers is not None,
                                                            pipeline_cls.condition_kind)]
+    higher = {}  # every driving verifier's orientation, by name: a driver need not be a scorer (self-supervised)
     for group in groups:
-        resolve_verifiers(group, pipeline_cls.condition_kind)
+        for spec, (cls, _) in zip(group, resolve_verifiers(group, pipeline_cls.condition_kind)):
+            higher[split_verifier_spec(spec)[0]] = cls.higher_is_better
     for algorithm in study.algorithms:
         registry.lookup("algorithms", algorithm.name)
     evaluation = study_evaluation(study, pipeline_cls)
@@ -254,7 +254,7 @@ def run_study(study: Study, out: Path) -> list[dict]:
             rows.append(infeasible(cell, str(error)))
             print(f"[bench] cell {i}/{len(grid)} {cell.name}: infeasible, {error}", flush=True)
             continue
-        row = measure(study, cell, folder, evaluation, scorers)
+        row = measure(study, cell, folder, evaluation, scorers, higher)
         rows.append(row)
         spent += row["nfe_used"] * row["searches"]
         if action != "reused":
