@@ -18,7 +18,8 @@ class BeamSearch(SearchAlgorithm):
     class Params:
         """``width`` states kept, ``branch`` children per state at each chosen level; ``levels``: indices into the
         noise schedule (1 .. steps - 1) where noise is injected (default: every interior level). The first round
-        draws width * branch initial noises."""
+        draws width * branch initial noises; the last round, to level 0, finishes each state once: an ancestral
+        step to level 0 injects no noise, so its branches would be copies."""
 
         width: int = 2
         branch: int = 4
@@ -48,7 +49,8 @@ class BeamSearch(SearchAlgorithm):
         stops = cls.stops(params, context)
         total = params.width * params.branch * context.cost(None, stop=stops[0])
         for level, stop in zip(stops, stops[1:]):
-            total += params.width * params.branch * context.cost(level, stop, stochastic=True)
+            children = params.width if stop == 0.0 else params.width * params.branch
+            total += children * context.cost(level, stop, stochastic=True)
         return total
 
     @classmethod
@@ -67,15 +69,16 @@ class BeamSearch(SearchAlgorithm):
     def ask(self) -> list[Proposal]:
         if self.round >= len(self.levels):
             return []
-        count = self.params.width * self.params.branch
         stop = self.levels[self.round]
+        branch = 1 if stop == 0.0 else self.params.branch
+        count = self.params.width * branch if self.round == 0 else len(self.beam) * branch
         proposals = []
         for i in range(count):
             noise = self.context.fresh_noise(self.next_id)
             if self.round == 0:
                 proposals.append(Proposal(self.next_id, noise, stop=stop))
             else:
-                parent = self.beam[i // self.params.branch % len(self.beam)].id
+                parent = self.beam[i // branch].id
                 proposals.append(Proposal(self.next_id, noise, (parent,), start=parent, stochastic=True, stop=stop))
             self.next_id += 1
         return proposals

@@ -1,4 +1,5 @@
-"""Short traces of SMC, zero-order, evolution and paths driven by given scores, checked against hand computations."""
+"""Short traces of SMC, zero-order, evolution, paths and beam driven by given scores, checked against hand
+computations."""
 
 import math
 
@@ -6,6 +7,7 @@ import pytest
 
 from noisesearch.algorithm import Outcome
 from noisesearch.testing.algorithms import run
+from noisesearch_plugins.algorithms.beam import BeamSearch
 from noisesearch_plugins.algorithms.common import sigma_of_time
 from noisesearch_plugins.algorithms.evolution import Evolution
 from noisesearch_plugins.algorithms.none import NoSearch
@@ -126,3 +128,28 @@ def test_paths_trace(context):
     assert [p.renoise_to for p in third] == [pytest.approx(sigma_of_time(0.5))] * 4
     tell(paths, third, [0.5, 0.6, 0.7, 0.8])
     assert paths.ask() == []
+
+
+def test_beam_trace_branches_at_every_noisy_level_and_finishes_each_state_once(context):
+    beam = BeamSearch(BeamSearch.parse_params({"width": 2, "branch": 2, "levels": [2]}), context)
+    sigmas = context.sigmas
+    first = beam.ask()  # width x branch fresh noises solved to level 2
+    assert [p.id for p in first] == [0, 1, 2, 3] and [p.stop for p in first] == [sigmas[2]] * 4
+    assert all(p.start is None and not p.stochastic for p in first)
+    tell(beam, first, [0.1, 0.9, 0.5, 0.2])  # the beam: ids 1 and 2
+    last = beam.ask()  # an ancestral step to level 0 injects no noise: one child per state, not `branch` copies
+    assert [(p.id, p.start, p.parents, p.stop, p.stochastic) for p in last] == [
+        (4, 1, (1,), 0.0, True), (5, 2, (2,), 0.0, True)]
+    tell(beam, last, [0.7, 0.3])
+    assert beam.ask() == []
+    expected = 4 * context.cost(None, stop=sigmas[2]) + 2 * context.cost(sigmas[2], 0.0, stochastic=True)
+    assert BeamSearch.total_nfe(beam.params, context) == expected
+
+
+def test_beam_branches_with_distinct_noises_before_the_last_level(context):
+    beam = BeamSearch(BeamSearch.parse_params({"width": 2, "branch": 3, "levels": [1, 3]}), context)
+    first = beam.ask()
+    tell(beam, first, [float(i) for i in range(6)])  # the beam: ids 5 and 4
+    middle = beam.ask()
+    assert [p.start for p in middle] == [5, 5, 5, 4, 4, 4] and all(p.stochastic for p in middle)
+    assert len({p.noise.seeds for p in middle}) == 6 and [p.stop for p in middle] == [context.sigmas[3]] * 6
