@@ -34,26 +34,40 @@ def journaled(out):
     return keys
 
 
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """One device's run of a job, made once per module: the results every multi-process run must give."""
+    runs = {}
+
+    def run(mode):
+        if mode not in runs:
+            out = tmp_path_factory.mktemp(f"one-{mode}")
+            done = run_cli("predict", *JOBS[mode], "--out", str(out))
+            assert done.returncode == 0, done.stderr[-2000:]
+            runs[mode] = out
+        return runs[mode]
+
+    return run
+
+
 @pytest.mark.parametrize("mode", list(JOBS))
-def test_two_processes_give_one_device_results(mode, tmp_path):
-    single = run_cli("predict", *JOBS[mode], "--out", str(tmp_path / "one"))
-    assert single.returncode == 0, single.stderr[-2000:]
+def test_two_processes_give_one_device_results(mode, single, tmp_path):
+    one = single(mode)
     double = run_cli("predict", *JOBS[mode], *DDP, "--out", str(tmp_path / "two"))
     assert double.returncode == 0, double.stderr[-2000:]
-    assert comparable(tmp_path / "one") == comparable(tmp_path / "two")
+    assert comparable(one) == comparable(tmp_path / "two")
     per_rank = {p.name: sum('"type": "candidate"' in line for line in p.read_text().splitlines())
                 for p in (tmp_path / "two" / "journal").glob("rank*.jsonl")}
     assert set(per_rank) == {"rank0.jsonl", "rank1.jsonl"} and min(per_rank.values()) > 0, \
         f"both ranks must evaluate and journal their own share: {per_rank}"
     keys = journaled(tmp_path / "two")
-    assert len(keys) == len(set(keys)) == len(journaled(tmp_path / "one")), "work was duplicated or lost"
+    assert len(keys) == len(set(keys)) == len(journaled(one)), "work was duplicated or lost"
     report = (tmp_path / "two" / "report.html").read_text()
     assert f'data-candidates="{len(keys)}"' in report, "the report misses a rank's candidates"
 
 
-def test_killed_ddp_run_resumes_on_two_devices(tmp_path):
-    reference = tmp_path / "reference"
-    assert run_cli("predict", *JOBS["conditions"], "--out", str(reference)).returncode == 0
+def test_killed_ddp_run_resumes_on_two_devices(single, tmp_path):
+    reference = single("conditions")
     # resuming on one process after a lost node is tested in test_multinode.py; here the DDP run resumes on two
     for resume_devices in (["--trainer.devices", "2", "--trainer.strategy", "ddp"],):
         out = tmp_path / f"run{len(resume_devices)}"

@@ -2,11 +2,11 @@
 (the SLURM_* variables Lightning reads). Global rank 0, from Lightning's cluster environment, alone prepares the
 folder; results equal one process's in both shard modes, fresh and over a finished run; a killed node is resumed."""
 
-import itertools
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -22,13 +22,19 @@ JOBS = {
 }
 NODES = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.num_nodes", "2",
          "--trainer.strategy", "ddp", "--quiet", "true"]
-PORTS = itertools.count(29600 + os.getpid() % 200 * 10)
 
 
 def comparable(out):
     summary = json.loads((out / "summary.json").read_text())
     rows = [(r["index"], r["candidate"], r["score"], r["nfe"], r["candidates"]) for r in summary["results"]]
     return rows, summary["nfe_used"]
+
+
+def free_port() -> int:
+    """A port no other process (another test worker included) listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def environment(**extra):
@@ -82,7 +88,7 @@ CASES = [("torchrun", "conditions", "fresh"), ("torchrun", "candidates", "overwr
 def test_two_nodes_give_one_process_results(launcher, mode, start, single, tmp_path):
     out = tmp_path / "run"
     args = [*JOBS[mode], *NODES, "--out", str(out)]
-    port = next(PORTS)
+    port = free_port()
     if start == "fresh":
         finish([LAUNCHERS[launcher](rank, port, args) for rank in (0, 1)])
     else:
@@ -110,7 +116,7 @@ def test_a_killed_node_stops_the_other_in_one_line_and_the_run_resumes_on_one_pr
     assert reference.returncode == 0, reference.stderr[-2000:]
     out = tmp_path / "run"
     args = [*job, *NODES, "--out", str(out), "--process_group_timeout", "30"]
-    port = next(PORTS)
+    port = free_port()
     survivor, victim = slurm_task(0, port, args), slurm_task(1, port, args)
     journal = out / "journal" / "rank1.jsonl"
     deadline = time.time() + 120

@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 
 import numpy as np
@@ -18,7 +19,9 @@ RUNS = {
     "beam-shapes": ["--model.pipeline", "shapes", "--data.prompts", '["two red circles", "a blue square"]',
                     "--model.algorithm", "beam", "--model.algorithm_args", "{width: 2, branch: 2}"],
 }
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+# a profile of this module's own: another test worker's Chromium may be running
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"]
 
 
 class Page(HTMLParser):
