@@ -22,9 +22,8 @@ run: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-# Two workers, one test file each at a time: most of a test's time is a subprocess importing torch and Lightning.
 test: $(STAMP) chromium
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q
 
 # Retrain the embedded digits world (about 15 minutes on 2 cores), then measure its model card figures.
 train-digits: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -80,6 +81,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+NAME_LIMIT = 120  # a cell's name is a folder and a file name: well under the usual 255-byte limit
+
+
+def _bounded(stem: str) -> str:
+    """``stem`` as it is when short; else its start and a hash of the whole (verifier specs can hold long paths)."""
+    if len(stem) <= NAME_LIMIT:
+        return stem
+    digest = hashlib.blake2b(stem.encode(), digest_size=6).hexdigest()
+    return f"{stem[:NAME_LIMIT - len(digest) - 1].rstrip('-')}-{digest}"
+
+
 def cells(study: Study) -> list[Cell]:
     """Every cell of the grid, the steps baseline last."""
     if not study.algorithms or not study.verifiers:
@@ -90,7 +102,8 @@ def cells(study: Study) -> list[Cell]:
         tag = _slug(f"{algorithm.name}-{'-'.join(f'{k}{v}' for k, v in args)}")
         for verifiers in algorithm.verifiers or study.verifiers:
             for budget in algorithm.budgets or study.budgets:
-                name = f"{tag}--{_slug('+'.join(verifiers))}--{budget}nfe"
+                stem = _bounded(f"{tag}--{_slug('+'.join(verifiers))}")
+                name = f"{stem}--{budget}nfe"
                 if name not in named:  # an algorithm listed again with more verifier sets adds only new cells
                     named.add(name)
                     grid.append(Cell(name, algorithm.name, args, tuple(verifiers), budget, study.steps))

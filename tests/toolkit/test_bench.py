@@ -233,3 +233,14 @@ def test_an_algorithm_entry_brings_its_own_verifiers_and_budgets():
     assert [c.name for c in cells(study)] == [
         "random--digits-classifier--28nfe", "random--digits-classifier--112nfe", "random--digits-classifier--448nfe",
         "halving--digits-classifier--28nfe", "halving--digits-classifier--112nfe", "random--a--112nfe", "steps--4"]
+
+
+def test_cell_names_stay_short_enough_for_a_file_name_and_distinct():
+    from noisesearch.study import NAME_LIMIT, AlgorithmSpec, Study, cells
+
+    folder = "/very/long/folder/" * 12
+    study = Study(algorithms=[AlgorithmSpec("random")], budgets=[60],
+                  verifiers=[[f"clip:local-dir:{folder}a"], [f"clip:local-dir:{folder}b"]])
+    names = [c.name for c in cells(study)]
+    assert len(set(names)) == 2 and all(len(n) <= NAME_LIMIT + len("--60nfe") for n in names), names
+    assert all(n.startswith("random--clip-local-dir-very-long-folder") and n.endswith("--60nfe") for n in names)
