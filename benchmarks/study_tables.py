@@ -5,7 +5,11 @@
 Every number comes from the study's results.json: values with their 95% bootstrap intervals, the paired comparison
 with random search at the nearest NFEs (`comparison`), cost, verifier health; with ``--target CELL``, every cell
 at no more than a quarter of that cell's NFEs compared with it on the same searches (uncertainty.paired, the
-study's seed), which is issue #14's target.
+study's seed), which is issue #14's target; with ``--rerun OTHER`` (the same cells with another seed), whether each
+rerun cell falls inside this study's interval, and each rerun cell against random search at the nearest NFEs with
+both studies' searches pooled.
+
+    python benchmarks/study_tables.py outputs/shapes-study --rerun outputs/shapes-seeds
 """
 
 from __future__ import annotations
@@ -87,17 +91,54 @@ def target_table(rows: list[dict], target: str, seed: int) -> str:
     return "\n".join(lines)
 
 
+def pooled(per_searches: list[dict]) -> dict:
+    """Per-search values of one cell from several studies as one cell (keys prefixed by the study's position)."""
+    out: dict = {}
+    for i, per_search in enumerate(per_searches):
+        for name, values in per_search.items():
+            out.setdefault(name, []).extend(f"{i}:{v}" for v in values) if name == "key" else \
+                out.setdefault(name, []).extend(values)
+    return out
+
+
+def rerun_table(rows: list[dict], reruns: list[dict], seed: int) -> str:
+    by_cell = {r["cell"]: r for r in rows}
+    lines = ["| cell | this study [95%] | rerun | inside | pooled vs random at nearest NFEs [95% paired], McNemar p |",
+             "|---|---|---|---|---|"]
+    for rerun in reruns:
+        original = by_cell.get(rerun["cell"])
+        if original is None or rerun.get("infeasible"):
+            continue
+        low, high = original["intervals"]["accuracy"]
+        value = rerun["metrics"]["accuracy"]
+        versus = ""
+        if rerun.get("comparison") and rerun["comparison"]["reference"] in by_cell:
+            reference = rerun["comparison"]["reference"]
+            rerun_reference = next(r for r in reruns if r["cell"] == reference)
+            both = pooled([original["per_search"], rerun["per_search"]])
+            (entry,) = [m for m in uncertainty.paired(
+                both, pooled([by_cell[reference]["per_search"], rerun_reference["per_search"]]), seed)
+                if m["metric"] == "accuracy"]
+            versus = f"{difference(entry)} ({reference.split('--')[-1]}, {len(both['key'])} searches)"
+        lines.append(f"| {label(rerun)} | {interval(original, 'accuracy')} | {value:.3f} | "
+                     f"{'yes' if low <= value <= high else '**no**'} | {versus} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", type=Path, help="a bench study folder holding results.json")
     parser.add_argument("--target", help="the cell every cell at a quarter of its NFEs is compared with")
+    parser.add_argument("--rerun", type=Path, help="a study folder with the same cells run with another seed")
     parser.add_argument("--seed", type=int, default=0, help="the study's seed (its bootstrap resamples)")
     args = parser.parse_args()
     rows = json.loads((args.study / "results.json").read_text())
     print(cells_table(rows), end="\n\n")
     print(categories_table(rows), end="\n\n")
     if args.target:
-        print(target_table(rows, args.target, args.seed))
+        print(target_table(rows, args.target, args.seed), end="\n\n")
+    if args.rerun:
+        print(rerun_table(rows, json.loads((args.rerun / "results.json").read_text()), args.seed))
 
 
 if __name__ == "__main__":
