@@ -21,33 +21,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-from scipy import stats
 
 from noisesearch import uncertainty
 from noisesearch.conditions import Condition
+from noisesearch.health import mean_kendall
+from noisesearch.journal import read_run
 from noisesearch.noise import NoiseSpec
+from noisesearch.rundir import RunDir
 from noisesearch.sampling import calls_per_solve, solve
 from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
 from noisesearch_plugins.shapes.pipeline import ShapesPipeline
 from noisesearch_plugins.shapes.verifier import ShapesCLIPVerifier
 
 
-def read_cell(folder: Path):
-    """The cell's settings, its searches' candidates (id -> score and noise) and its answers, in search order."""
-    summary = json.loads((folder / "summary.json").read_text())
-    candidates: dict[tuple[str, int], dict[int, dict]] = {}
-    for path in sorted((folder / "journal").glob("rank*.jsonl")):
-        for record in map(json.loads, path.read_text().splitlines()):
-            if record.get("type") == "candidate" and record["stop"] == 0.0:
-                candidates.setdefault((record["search"], record["repeat"]), {})[record["id"]] = record
-    return summary, candidates
+def full_solves(folder: Path) -> dict[tuple[str, int], dict[int, dict]]:
+    """The journal's finished candidates of each search (condition key, repeat), by candidate id."""
+    candidates, _ = read_run(RunDir(folder).journal_dir)
+    by_search: dict[tuple[str, int], dict[int, dict]] = {}
+    for (search, repeat, candidate), record in candidates.items():
+        if record["stop"] == 0.0:
+            by_search.setdefault((search, repeat), {})[candidate] = record
+    return by_search
 
 
 def noise_of(record: dict) -> NoiseSpec:
-    noise = record["noise"]
-    return NoiseSpec(tuple(int(s) for s in noise["seeds"]), tuple(noise["weights"]), tuple(noise["bands"]),
-                     noise["cutoff"])
+    return NoiseSpec.from_dict(record["noise"])
 
 
 class Solver:
@@ -79,11 +77,6 @@ class Solver:
         return torch.cat(out)
 
 
-def kendall(a, b) -> float:
-    tau = stats.kendalltau(a, b).statistic
-    return float("nan") if tau is None else float(tau)
-
-
 def accuracy(per_search: dict, seed: int) -> tuple[float, list[float]]:
     """shapes-eval accuracy (the mean of category accuracies, as the bench reports it) and its 95% interval."""
     arrays = uncertainty.prepared(per_search)
@@ -103,7 +96,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    summary, journal = read_cell(args.cell)
+    own, conditions, summary = RunDir(args.cell).load_images()  # the cell's own answers and its settings
+    journal = full_solves(args.cell)
     steps, guidance, sampler = summary["steps"], summary["guidance"], summary["sampler"]
     if summary["pipeline"] != "shapes" or summary["algorithm"] != "random":
         raise SystemExit(f"drafts: {args.cell} is a {summary['algorithm']} cell on {summary['pipeline']}; "
@@ -113,9 +107,9 @@ def main() -> None:
     solver = Solver(pipeline, guidance, sampler, args.batch)
     verifier, evaluation = ShapesCLIPVerifier(), ShapesEvaluation()
 
-    summary["results"] = summary["results"][: args.searches]
-    searches = [(Condition(**r["condition"]).key, r["repeat"]) for r in summary["results"]]
-    conditions = [Condition.from_key(key) for key, _ in searches]
+    summary["results"], own, conditions = (summary["results"][: args.searches], own[: args.searches],
+                                           conditions[: args.searches])
+    searches = [(condition.key, r["repeat"]) for condition, r in zip(conditions, summary["results"])]
     ids = list(range(args.candidates))
     for key in searches:
         missing = set(ids) - set(journal[key])
@@ -124,9 +118,6 @@ def main() -> None:
                              f"give --candidates at most its samples per search")
     full_scores = np.array([[journal[key][i]["scores"]["shapes-clip"] for i in ids] for key in searches])
 
-    # the cell's own answers, judged from its saved images
-    own = torch.stack([torch.from_numpy(np.asarray(Image.open(args.cell / r["image"]).convert("RGB")).copy())
-                       .permute(2, 0, 1).float() / 255 for r in summary["results"]])
     judged = evaluation.judge(own, conditions)
     keys = [f"{key}#{repeat}" for key, repeat in searches]
     categories = [category for category, _ in judged]
@@ -150,7 +141,7 @@ def main() -> None:
         images = solver.images(flat_noises, flat_conditions, draft_steps)
         draft = verifier.score(images, flat_conditions).float().numpy().reshape(len(searches), len(ids))
         draft_seconds = time.perf_counter() - started
-        taus = [kendall(draft[s], full_scores[s]) for s in range(len(searches))]
+        tau = mean_kendall([(draft[s].tolist(), full_scores[s].tolist()) for s in range(len(searches))])
         agree = float(np.mean(draft.argmax(1) == full_scores.argmax(1)))
         order = np.argsort(-draft, axis=1, kind="stable")
         for m in args.finish:
@@ -173,11 +164,11 @@ def main() -> None:
             (dlo, dhi), p = against["interval"], against["p_value"]
             row = {"draft_steps": draft_steps, "finished": m, "nfe": nfe, "accuracy": [value, lo, hi],
                    "minus_cell": [against["difference"], dlo, dhi], "mcnemar_p": p,
-                   "tau": float(np.nanmean(taus)), "favourite_agrees": agree, "draft_seconds": draft_seconds,
+                   "tau": tau, "favourite_agrees": agree, "draft_seconds": draft_seconds,
                    "per_search": mine}
             figures["rows"].append(row)
             print(f"| {draft_steps} | {m} | {nfe} | {value:.3f} [{lo:.3f}, {hi:.3f}] | "
-                  f"{against['difference']:+.3f} [{dlo:+.3f}, {dhi:+.3f}], p {p:.3g} | {np.nanmean(taus):+.2f} | "
+                  f"{against['difference']:+.3f} [{dlo:+.3f}, {dhi:+.3f}], p {p:.3g} | {tau:+.2f} | "
                   f"{agree:.2f} |", flush=True)
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))

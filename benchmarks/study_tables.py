@@ -34,6 +34,12 @@ def difference(entry: dict, digits: int = 3) -> str:
             f"p {entry['p_value']:.3g}")
 
 
+def paired_accuracy(cell: dict, reference: dict, seed: int) -> dict:
+    """uncertainty.paired's accuracy entry for two cells' per-search values."""
+    (entry,) = [m for m in uncertainty.paired(cell, reference, seed) if m["metric"] == "accuracy"]
+    return entry
+
+
 def optional(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
@@ -84,8 +90,7 @@ def target_table(rows: list[dict], target: str, seed: int) -> str:
     for row in rows:
         if row.get("infeasible") or row is reference or row["nfe_used"] > reference["nfe_used"] / 4:
             continue
-        (entry,) = [m for m in uncertainty.paired(row["per_search"], reference["per_search"], seed)
-                    if m["metric"] == "accuracy"]
+        entry = paired_accuracy(row["per_search"], reference["per_search"], seed)
         lines.append(f"| {label(row)} | {row['nfe_used']:.0f} | {row['metrics']['accuracy']:.3f} | "
                      f"{difference(entry)} |")
     return "\n".join(lines)
@@ -96,8 +101,7 @@ def pooled(per_searches: list[dict]) -> dict:
     out: dict = {}
     for i, per_search in enumerate(per_searches):
         for name, values in per_search.items():
-            out.setdefault(name, []).extend(f"{i}:{v}" for v in values) if name == "key" else \
-                out.setdefault(name, []).extend(values)
+            out.setdefault(name, []).extend([f"{i}:{v}" for v in values] if name == "key" else values)
     return out
 
 
@@ -116,9 +120,8 @@ def rerun_table(rows: list[dict], reruns: list[dict], seed: int) -> str:
             reference = rerun["comparison"]["reference"]
             rerun_reference = next(r for r in reruns if r["cell"] == reference)
             both = pooled([original["per_search"], rerun["per_search"]])
-            (entry,) = [m for m in uncertainty.paired(
-                both, pooled([by_cell[reference]["per_search"], rerun_reference["per_search"]]), seed)
-                if m["metric"] == "accuracy"]
+            entry = paired_accuracy(both, pooled([by_cell[reference]["per_search"], rerun_reference["per_search"]]),
+                                    seed)
             versus = f"{difference(entry)} ({reference.split('--')[-1]}, {len(both['key'])} searches)"
         lines.append(f"| {label(rerun)} | {interval(original, 'accuracy')} | {value:.3f} | "
                      f"{'yes' if low <= value <= high else '**no**'} | {versus} |")

@@ -44,13 +44,17 @@ class BeamSearch(SearchAlgorithm):
                 f"levels={levels} exceed the schedule: indices 1-{interior} at model.steps={interior + 1}")
         return [context.sigmas[i] for i in levels] + [0.0]
 
+    @staticmethod
+    def branches(params, stop: float) -> int:
+        """Children per beam state in a round ending at ``stop``: one for the step to level 0, which adds no noise."""
+        return 1 if stop == 0.0 else params.branch
+
     @classmethod
     def total_nfe(cls, params, context) -> int:
         stops = cls.stops(params, context)
         total = params.width * params.branch * context.cost(None, stop=stops[0])
         for level, stop in zip(stops, stops[1:]):
-            children = params.width if stop == 0.0 else params.width * params.branch
-            total += children * context.cost(level, stop, stochastic=True)
+            total += params.width * cls.branches(params, stop) * context.cost(level, stop, stochastic=True)
         return total
 
     @classmethod
@@ -70,10 +74,9 @@ class BeamSearch(SearchAlgorithm):
         if self.round >= len(self.levels):
             return []
         stop = self.levels[self.round]
-        branch = 1 if stop == 0.0 else self.params.branch
-        count = self.params.width * branch if self.round == 0 else len(self.beam) * branch
+        branch = self.branches(self.params, stop)
         proposals = []
-        for i in range(count):
+        for i in range(self.params.width * branch):  # the beam holds `width` states after the first round
             noise = self.context.fresh_noise(self.next_id)
             if self.round == 0:
                 proposals.append(Proposal(self.next_id, noise, stop=stop))

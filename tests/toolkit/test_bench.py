@@ -183,8 +183,7 @@ def test_report_renders_in_headless_chromium(study, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
     report = study[0] / "report.html"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             f"--user-data-dir={tmp_path / 'chromium'}"]  # another test worker's Chromium may be running
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
     dom = subprocess.run([chromium, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     results = dom.split('id="results"')[1].split("</table>")[0]

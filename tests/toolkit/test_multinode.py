@@ -31,7 +31,7 @@ def comparable(out):
 
 
 def free_port() -> int:
-    """A port no other process (another test worker included) listens on now."""
+    """A port nothing listens on now (a fixed range could collide with another run's processes)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

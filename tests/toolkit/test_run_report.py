@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
 from html.parser import HTMLParser
 
 import numpy as np
@@ -19,9 +18,7 @@ RUNS = {
     "beam-shapes": ["--model.pipeline", "shapes", "--data.prompts", '["two red circles", "a blue square"]',
                     "--model.algorithm", "beam", "--model.algorithm_args", "{width: 2, branch: 2}"],
 }
-# a profile of this module's own: another test worker's Chromium may be running
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
 class Page(HTMLParser):
