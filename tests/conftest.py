@@ -26,9 +26,10 @@ def cli():
 
 
 @pytest.fixture
-def refused(capsys, monkeypatch):
-    """`noisesearch ARGS` run in this process, for refusals that happen before any search (no interpreter start per
-    case): returns the CompletedProcess a subprocess would give; an unexpected exception fails the test."""
+def in_process(capsys, monkeypatch):
+    """`noisesearch ARGS` run in this process (no interpreter start, no import of torch and Lightning per call):
+    returns the CompletedProcess a subprocess would give; an unexpected exception fails the test. Tests of what
+    reaches the shell (exit codes, signals, several processes) use `cli` instead."""
     from noisesearch.cli import main
 
     monkeypatch.chdir(ROOT)
@@ -42,6 +43,12 @@ def refused(capsys, monkeypatch):
         return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
 
     return call
+
+
+@pytest.fixture
+def refused(in_process):
+    """`noisesearch ARGS` in this process, for refusals that happen before any search."""
+    return in_process
 
 
 @pytest.fixture(scope="session")

@@ -178,7 +178,8 @@ def test_each_prompt_is_encoded_once_per_native_run(root, clip):
 
 
 @pytest.mark.parametrize("family,algorithm", [("sd-ddim", "smc"), ("sd-dpm", "halving")])
-def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip, tmp_path, family, algorithm):
+def test_a_truncated_native_journal_resumes_to_the_same_results(in_process, root, clip, tmp_path, family,
+                                                              algorithm):
     """Kept states (and DPM-Solver's history with them) come back from the journal as they were computed."""
     folder = folder_of(root, family)
     args = ["--model.pipeline", str(folder), "--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]),
@@ -186,7 +187,7 @@ def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip,
             "--model.algorithm_args", "{k: 4}" if algorithm == "smc" else "{}", "--model.budget_nfe", "64",
             "--model.batch_size", "3"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
-    done = cli("predict", *args, "--out", str(whole))
+    done = in_process("predict", *args, "--out", str(whole))
     assert done.returncode == 0, done.stderr[-3000:]
     shutil.copytree(whole, cut)  # the same deterministic run, then cut short: resume writes into its own folder
     journal = cut / "journal" / "rank0.jsonl"
@@ -194,7 +195,7 @@ def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip,
     candidates = [i for i, line in enumerate(lines) if json.loads(line)["type"] == "candidate"]
     journal.write_text("".join(lines[: candidates[len(candidates) // 2]]))  # as if killed halfway
     (cut / "summary.json").unlink()
-    done = cli("resume", str(cut))
+    done = in_process("resume", str(cut))
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = (json.loads((out / "summary.json").read_text()) for out in (whole, cut))
     assert [(r["candidate"], r["scores"]) for r in first["results"]] == \
@@ -202,11 +203,12 @@ def test_a_truncated_native_journal_resumes_to_the_same_results(cli, root, clip,
     assert first["mode"] == "native"
 
 
-def test_modes_are_chosen_and_refused_cleanly(cli, refused, root, clip, tmp_path):
+def test_modes_are_chosen_and_refused_cleanly(in_process, refused, root, clip, tmp_path):
     sd = str(folder_of(root, "sd-ddim"))
     common = ["--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts", '["a red cat"]',
               "--model.steps", "2", "--overwrite", "true"]
-    done = cli("predict", "--model.pipeline", sd, *common, "--model.budget_nfe", "8", "--out", str(tmp_path / "r"))
+    done = in_process("predict", "--model.pipeline", sd, *common, "--model.budget_nfe", "8",
+                      "--out", str(tmp_path / "r"))
     assert done.returncode == 0 and json.loads((tmp_path / "r" / "summary.json").read_text())["mode"] == "whole"
     video = tiny_models.save_tiny_text_to_video(tmp_path / "video")
     cases = {
@@ -257,17 +259,18 @@ def test_bf16_runs_natively_on_the_schedules_own_levels(root, clip, family):
         assert (a.image - b.image).abs().mean() < 0.02
 
 
-def test_two_ddp_processes_give_the_one_process_results(cli, root, clip, tmp_path):
+def test_two_ddp_processes_give_the_one_process_results(cli, in_process, root, clip, tmp_path):
     """Lightning DDP (gloo, 2 CPU processes) sharding each SMC round's candidates of a flow model across ranks."""
     folder = folder_of(root, "sd3")
     rows = []
-    for devices in ("1", "2"):
+    ddp = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    for devices, run_with, trainer in (("1", in_process, []), ("2", cli, ddp)):  # DDP starts processes: a shell
         out = tmp_path / devices
-        done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
-                   json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts", '["a red cat", "two dogs", "a blue car"]',
-                   "--model.steps", "4", "--model.algorithm", "smc", "--model.algorithm_args", "{k: 4}",
-                   "--model.budget_nfe", "32", "--model.shard", "candidates", "--trainer.accelerator", "cpu",
-                   "--trainer.devices", devices, "--trainer.strategy", "ddp", "--out", str(out))
+        done = run_with("predict", "--model.pipeline", str(folder), "--model.verifiers",
+                        json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts",
+                        '["a red cat", "two dogs", "a blue car"]', "--model.steps", "4", "--model.algorithm", "smc",
+                        "--model.algorithm_args", "{k: 4}", "--model.budget_nfe", "32", "--model.shard", "candidates",
+                        *trainer, "--out", str(out))
         assert done.returncode == 0, done.stderr[-3000:]
         summary = json.loads((out / "summary.json").read_text())
         assert summary["mode"] == "native"

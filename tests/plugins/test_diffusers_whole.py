@@ -37,19 +37,19 @@ def regenerate(folder, summary, record):
                 output_type="np").images[0]
 
 
-def predict(cli, folders, scheduler, out, *extra):
-    return cli("predict", "--model.pipeline", str(folders[scheduler]), "--model.verifiers",
-               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat", "two dogs"]',
-               "--model.steps", "3", "--out", str(out), *extra)
+def predict(noisesearch, folders, scheduler, out, *extra):
+    return noisesearch("predict", "--model.pipeline", str(folders[scheduler]), "--model.verifiers",
+                       json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts",
+                       '["a red cat", "two dogs"]', "--model.steps", "3", "--out", str(out), *extra)
 
 
 @pytest.mark.parametrize("scheduler,algorithm", [("ddim", "none"), ("ddim", "random"), ("euler", "zero-order"),
                                                  ("dpm", "random")])
-def test_the_chosen_image_is_what_the_pipeline_makes_from_the_recorded_noise(cli, folders, tmp_path, scheduler,
+def test_the_chosen_image_is_what_the_pipeline_makes_from_the_recorded_noise(in_process, folders, tmp_path, scheduler,
                                                                              algorithm):
     out = tmp_path / "run"
     budget = {"none": 6, "random": 24, "zero-order": 42}[algorithm]
-    done = predict(cli, folders, scheduler, out, "--model.algorithm", algorithm, "--model.budget_nfe", str(budget),
+    done = predict(in_process, folders, scheduler, out, "--model.algorithm", algorithm, "--model.budget_nfe", str(budget),
                    *(["--model.algorithm_args", "{n: 2}"] if algorithm == "zero-order" else []))
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
@@ -63,11 +63,11 @@ def test_the_chosen_image_is_what_the_pipeline_makes_from_the_recorded_noise(cli
         assert np.abs(regenerate(folders[scheduler], summary, record) - mine).max() <= 2 / 255
 
 
-def test_results_do_not_depend_on_the_batch_size(cli, folders, tmp_path):
+def test_results_do_not_depend_on_the_batch_size(in_process, folders, tmp_path):
     runs = []
     for size in (1, 8):
         out = tmp_path / f"b{size}"
-        done = predict(cli, folders, "ddim", out, "--model.batch_size", str(size), "--model.budget_nfe", "30")
+        done = predict(in_process, folders, "ddim", out, "--model.batch_size", str(size), "--model.budget_nfe", "30")
         assert done.returncode == 0, done.stderr[-2000:]
         runs.append(json.loads((out / "summary.json").read_text())["results"])
     assert [r["candidate"] for r in runs[0]] == [r["candidate"] for r in runs[1]]
@@ -121,13 +121,14 @@ def test_a_loaded_pipeline_object_is_searched_from_python(folders):
     assert (again - result.image).abs().max() <= 1e-4
 
 
-def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, refused, folders, tmp_path):
+def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(in_process, refused, folders, tmp_path):
     from diffusers import DiTPipeline
 
     out = tmp_path / "dit"
-    done = cli("predict", "--model.pipeline", str(folders["dit"]), "--data.classes", "1,207", "--model.steps", "4",
-               "--model.budget_nfe", "24", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
-               "--model.mode", "whole", "--out", str(out))
+    done = in_process("predict", "--model.pipeline", str(folders["dit"]), "--data.classes", "1,207",
+                      "--model.steps", "4", "--model.budget_nfe", "24", "--model.verifiers",
+                      json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]), "--model.mode", "whole",
+                      "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sample_nfe"] == 8 and summary["guidance"] == 4.0 and summary["height"] == 32  # CFG doubles
@@ -152,10 +153,10 @@ def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(cli, refuse
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
 
 
-def test_bf16_through_lightning_precision_or_the_module(cli, folders, tmp_path):
+def test_bf16_through_lightning_precision_or_the_module(in_process, folders, tmp_path):
     for args in (["--trainer.precision", "bf16-true"], ["--model.dtype", "bf16"]):
         out = tmp_path / args[0].split(".")[-1]
-        done = predict(cli, folders, "ddim", out, *args, "--model.budget_nfe", "12")
+        done = predict(in_process, folders, "ddim", out, *args, "--model.budget_nfe", "12")
         assert done.returncode == 0, done.stderr[-3000:]
         summary = json.loads((out / "summary.json").read_text())
         assert all(np.isfinite(r["scores"]["clip"]) for r in summary["results"])
@@ -229,14 +230,14 @@ def test_each_prompt_is_encoded_once_per_run(folders):
     assert len(calls) == 2 + 4
 
 
-def test_a_video_pipeline_is_judged_on_its_middle_frame(cli, folders, tmp_path):
+def test_a_video_pipeline_is_judged_on_its_middle_frame(in_process, folders, tmp_path):
     from diffusers import DiffusionPipeline
 
     folder = tiny_models.save_tiny_text_to_video(tmp_path / "video")
     out = tmp_path / "run"
-    done = cli("predict", "--model.pipeline", str(folder), "--model.verifiers",
-               json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
-               "--model.steps", "2", "--model.budget_nfe", "8", "--out", str(out))
+    done = in_process("predict", "--model.pipeline", str(folder), "--model.verifiers",
+                      json.dumps([f"clip:local-dir:{folders['clip']}"]), "--data.prompts", '["a red cat"]',
+                      "--model.steps", "2", "--model.budget_nfe", "8", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     (record,) = summary["results"]

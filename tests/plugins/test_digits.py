@@ -68,7 +68,7 @@ def test_random_search_beats_no_search_under_the_evaluator():
     evaluator = DigitsEvaluator()
 
     def accuracy(algorithm):
-        results = search(classes=list(range(10)), per_condition=8, seed=11,
+        results = search(classes=list(range(10)), per_condition=4, seed=11,
                          module=SearchModule(algorithm=algorithm, batch_size=160))
         images = torch.stack([r.image for r in results])
         labels = torch.tensor([r.task.condition.class_label for r in results])

@@ -58,7 +58,7 @@ def test_search_with_shapes_clip_makes_prompts_come_true_more_often_than_plain_s
     from noisesearch.api import search
     from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
 
-    prompts = [c.text for c in prompt_set(2, seed=3)]
+    prompts = [c.text for c in prompt_set(1, seed=3)]  # one prompt a category, 2 searches each
     judge = ShapesEvaluation()
     accuracy = {}
     for algorithm, budget in (("none", None), ("random", 4 * 30)):
@@ -111,13 +111,13 @@ def test_shapes_clip_is_a_verifier_that_knows_its_captions():
     assert (own > others).float().mean() >= 5 / 6
 
 
-def test_self_supervised_uses_shapes_clip_features_on_previews_by_default_offline(tmp_path):
+def test_self_supervised_uses_shapes_clip_features_on_previews_by_default_offline(in_process, tmp_path):
     import noisesearch
 
     out = tmp_path / "run"
-    result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["a blue circle"]',
-                     "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30),
-                     "--model.verifiers", '["self-supervised"]', "--out", str(out))
+    result = in_process("predict", "--model.pipeline", "shapes", "--data.prompts", '["a blue circle"]',
+                        "--model.algorithm", "random", "--model.budget_nfe", str(4 * 30),
+                        "--model.verifiers", '["self-supervised"]', "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     (record,) = json.loads((out / "summary.json").read_text())["results"]
     (spelled_out,) = noisesearch.search(prompts=["a blue circle"], pipeline="shapes", algorithm="random",
@@ -140,8 +140,8 @@ def test_self_supervised_without_a_world_of_its_own_names_local_specs_offline(tm
     (["--data.prompts", '["a red circle"]', "--model.height", "64"], "32x32 images only"),
     (["--data.classes", "3"], "prompt-conditional and got a class"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
-    result = run_cli("predict", "--model.pipeline", "shapes", *args, "--out", str(tmp_path / "run"))
+def test_bad_input_is_one_line_and_exit_2(refused, tmp_path, args, message):
+    result = refused("predict", "--model.pipeline", "shapes", *args, "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "summary.json").exists()
@@ -169,14 +169,14 @@ def test_the_training_command_writes_a_world_the_cli_loads(tmp_path):
     assert json.loads((run / "summary.json").read_text())["nfe_used"] == 60
 
 
-def test_bench_reports_shapes_eval_accuracy_per_category(tmp_path):
+def test_bench_reports_shapes_eval_accuracy_per_category(in_process, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red circle\ntwo squares\n")
     study = tmp_path / "study.yaml"
     study.write_text(f"pipeline: shapes\nprompts_file: {prompts}\nper_condition: 2\nbudgets: [60]\n"
                      "algorithms: [{name: random}, {name: random, verifiers: [[self-supervised:shapes-clip]]}]\n"
                      "verifiers: [[shapes-clip]]\n")
-    result = run_cli("bench", "--config", str(study), "--out", str(tmp_path / "bench"))
+    result = in_process("bench", "--config", str(study), "--out", str(tmp_path / "bench"))
     assert result.returncode == 0, result.stderr[-2000:]
     row, driven = json.loads((tmp_path / "bench" / "results.json").read_text())
     # self-supervised drives its cell but cannot score finished images (it needs their previews): never a scorer

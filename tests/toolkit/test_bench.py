@@ -29,8 +29,8 @@ def test_results_cover_the_grid_and_the_baseline(study):
     out, done = study
     rows = json.loads((out / "results.json").read_text())
     assert [r["cell"] for r in rows] == [
-        "random--digits-classifier--28nfe", "random--digits-classifier--112nfe",
-        "halving--digits-classifier--28nfe", "halving--digits-classifier--112nfe",
+        "random--digits-classifier--28nfe", "random--digits-classifier--56nfe",
+        "halving--digits-classifier--28nfe", "halving--digits-classifier--56nfe",
         "steps--2", "steps--4", "steps--8"]
     for row in rows:
         assert METRICS <= set(row["metrics"]) and row["nfe_used"] <= row["budget_nfe"]
@@ -43,7 +43,7 @@ def test_results_cover_the_grid_and_the_baseline(study):
 
 def test_search_beats_plain_sampling_under_the_evaluator(study):
     rows = {r["cell"]: r for r in json.loads((study[0] / "results.json").read_text())}
-    assert rows["random--digits-classifier--112nfe"]["metrics"]["accuracy"] >= rows["steps--4"]["metrics"]["accuracy"]
+    assert rows["random--digits-classifier--56nfe"]["metrics"]["accuracy"] >= rows["steps--4"]["metrics"]["accuracy"]
 
 
 def test_metrics_agree_with_a_recomputation_from_the_saved_images(study):
@@ -83,8 +83,8 @@ def mcnemar_by_hand(mine, theirs):
 def test_intervals_and_paired_tests_recompute_from_results_json(study):
     out = study[0]
     rows = {r["cell"]: r for r in json.loads((out / "results.json").read_text())}
-    searched = rows["halving--digits-classifier--112nfe"]
-    reference = rows["random--digits-classifier--112nfe"]
+    searched = rows["halving--digits-classifier--56nfe"]
+    reference = rows["random--digits-classifier--56nfe"]
     for row in rows.values():
         correct = row["per_search"]["correct"]
         assert len(correct) == row["searches"] == 30

@@ -110,9 +110,9 @@ def test_two_nodes_give_one_process_results(launcher, mode, start, single, tmp_p
     assert set(per_rank) == {"rank0.jsonl", "rank1.jsonl"} and min(per_rank.values()) > 0, per_rank
 
 
-def test_a_killed_node_stops_the_other_in_one_line_and_the_run_resumes_on_one_process(tmp_path):
+def test_a_killed_node_stops_the_other_in_one_line_and_the_run_resumes_on_one_process(in_process, tmp_path):
     job = [*JOBS["candidates"], "--model.budget_nfe", "168"]
-    reference = run_cli("predict", *job, "--out", str(tmp_path / "single"))
+    reference = in_process("predict", *job, "--out", str(tmp_path / "single"))
     assert reference.returncode == 0, reference.stderr[-2000:]
     out = tmp_path / "run"
     args = [*job, *NODES, "--out", str(out), "--process_group_timeout", "30"]
@@ -133,6 +133,6 @@ def test_a_killed_node_stops_the_other_in_one_line_and_the_run_resumes_on_one_pr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert "Traceback" not in stderr and lines[-1].startswith("noisesearch: error: rank 0 of 2 lost another process")
     assert f"noisesearch resume {out}" in lines[-1]
-    done = run_cli("resume", str(out), "--trainer.num_nodes", "1")
+    done = run_cli("resume", str(out), "--trainer.num_nodes", "1")  # a DDP strategy: not in pytest's process
     assert done.returncode == 0, done.stderr[-2000:]
     assert comparable(out) == comparable(tmp_path / "single")

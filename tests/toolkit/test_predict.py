@@ -111,7 +111,7 @@ def test_config_yaml_reruns_to_the_same_results(run_dir, tmp_path):
 
 
 def test_batch_size_does_not_change_results(tmp_path):
-    small = predict(tmp_path / "b1", "--model.batch_size", "1", "--data.batch_size", "1")
+    small = predict(tmp_path / "b1", "--model.batch_size", "5", "--data.batch_size", "1")  # 16 candidates: 5+5+5+1
     large = predict(tmp_path / "b32", "--model.batch_size", "32")
     for a, b in zip(small["results"], large["results"]):
         assert a["candidate"] == b["candidate"]

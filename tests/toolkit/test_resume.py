@@ -83,20 +83,20 @@ def test_sigkill_and_resume_match_the_uninterrupted_run(reference, tmp_path):
     assert len(keys) == len(candidate_records(reference))
 
 
-def test_torn_last_record_is_recovered(reference, tmp_path):
+def test_torn_last_record_is_recovered(reference, in_process, tmp_path):
     out = tmp_path / "torn"
     kill_after_progress(start(["predict", *JOB, "--out", str(out)]), out / "journal" / "rank0.jsonl",
                         random.Random(3))
     journal = out / "journal" / "rank0.jsonl"
     with open(journal, "a") as file:
         file.write('{"type": "candidate", "search": "class:0", "rep')
-    done = run_cli("resume", str(out))
+    done = in_process("resume", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(json.loads(line) for line in journal.read_text().splitlines())
     assert comparable(out) == comparable(reference)
 
 
-def test_full_disk_is_a_clean_error_and_the_journal_stays_consistent(reference, tmp_path):
+def test_full_disk_is_a_clean_error_and_the_journal_stays_consistent(reference, in_process, tmp_path):
     out = tmp_path / "full"
 
     def limit_file_size():
@@ -109,7 +109,7 @@ def test_full_disk_is_a_clean_error_and_the_journal_stays_consistent(reference, 
     assert "no space left" in stderr and "Traceback" not in stderr
     lines = (out / "journal" / "rank0.jsonl").read_text().splitlines()
     assert lines and all(json.loads(line) for line in lines)
-    done = run_cli("resume", str(out))
+    done = in_process("resume", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     assert comparable(out) == comparable(reference)
 
@@ -163,12 +163,12 @@ def test_journal_images_are_the_pngs_bit_for_bit(reference):
         assert stored["thumb"].shape == stored["image8"].shape  # 16 px images need no smaller thumbnail
 
 
-def test_keep_images_drops_only_beaten_candidates_and_resumes_exactly(reference, tmp_path):
+def test_keep_images_drops_only_beaten_candidates_and_resumes_exactly(reference, in_process, tmp_path):
     out = tmp_path / "kept"
     args = ["predict", *JOB, "--model.keep_images", "1", "--out", str(out)]
     kill_after_progress(start(args), out / "journal" / "rank0.jsonl", random.Random(5))
     assert not (out / "summary.json").exists(), "the run finished before it could be killed"
-    done = run_cli("resume", str(out))
+    done = in_process("resume", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     assert comparable(out) == comparable(reference)
     summary = json.loads((out / "summary.json").read_text())
