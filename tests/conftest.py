@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any hub library is imported: in-process runs are offline too
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

@@ -45,12 +45,12 @@ def predict(noisesearch, folders, scheduler, out, *extra):
 
 @pytest.mark.parametrize("scheduler,algorithm", [("ddim", "none"), ("ddim", "random"), ("euler", "zero-order"),
                                                  ("dpm", "random")])
-def test_the_chosen_image_is_what_the_pipeline_makes_from_the_recorded_noise(in_process, folders, tmp_path, scheduler,
-                                                                             algorithm):
+def test_the_chosen_image_is_what_the_pipeline_makes_from_the_recorded_noise(in_process, folders, tmp_path,
+                                                                             scheduler, algorithm):
     out = tmp_path / "run"
     budget = {"none": 6, "random": 24, "zero-order": 42}[algorithm]
-    done = predict(in_process, folders, scheduler, out, "--model.algorithm", algorithm, "--model.budget_nfe", str(budget),
-                   *(["--model.algorithm_args", "{n: 2}"] if algorithm == "zero-order" else []))
+    done = predict(in_process, folders, scheduler, out, "--model.algorithm", algorithm, "--model.budget_nfe",
+                   str(budget), *(["--model.algorithm_args", "{n: 2}"] if algorithm == "zero-order" else []))
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scheduler"] == {"ddim": "DDIMScheduler", "euler": "EulerDiscreteScheduler",
