@@ -15,7 +15,7 @@ import torch
 
 from noisesearch.api import search
 from noisesearch.errors import UsageError
-from noisesearch.module import SearchModule
+from noisesearch.lightning.module import SearchModule
 from noisesearch_plugins.digits.evaluation import DigitsEvaluator
 
 DEFAULT_ARGS = {

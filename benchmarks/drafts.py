@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from noisesearch import uncertainty
+from noisesearch.bench.runner import uncertainty
 from noisesearch.conditions import Condition
-from noisesearch.health import mean_kendall
-from noisesearch.journal import read_run
+from noisesearch.bench.health import mean_kendall
+from noisesearch.store.journal import read_run
 from noisesearch.noise import NoiseSpec
-from noisesearch.rundir import RunDir
-from noisesearch.sampling import calls_per_solve, solve
+from noisesearch.store.folder import RunDir
+from noisesearch.sampling.schedule import calls_per_solve, solve
 from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
 from noisesearch_plugins.shapes.pipeline import ShapesPipeline
 from noisesearch_plugins.shapes.verifier import ShapesCLIPVerifier

@@ -80,7 +80,7 @@ def full_flux(root: Path, device: torch.device, dtype: torch.dtype):
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
     from transformers import T5Config, T5EncoderModel
 
-    from noisesearch.testing.tiny_models import _tiny_t5_tokenizer
+    from noisesearch_plugins.testing.tiny_models import _tiny_t5_tokenizer
 
     tokenizer = clip_tokenizer(root / "clip-vocab")
     t5_tokenizer, t5_vocab = _tiny_t5_tokenizer()
@@ -122,7 +122,7 @@ def search(pipe, clip: Path, device, algorithm: str, args: dict, steps: int, siz
            batch_size, offload: bool = False):
     """One search through noisesearch's module; returns (seconds, candidates, NFEs, settled batch size)."""
     import noisesearch
-    from noisesearch.module import SearchModule
+    from noisesearch.lightning.module import SearchModule
 
     module = SearchModule(pipeline=pipe, algorithm=algorithm, algorithm_args=args, steps=steps, height=size,
                           width=size, budget_nfe=budget, batch_size=batch_size, offload=offload,
@@ -170,7 +170,7 @@ def main() -> None:
                         help="only the batching probe: random search of --candidates at batch_size auto (starting "
                              "at 256, halved on out-of-memory) against a fixed batch of 8")
     args = parser.parse_args()
-    from noisesearch.testing.tiny_models import save_tiny_flux, save_tiny_open_clip, save_tiny_sdxl
+    from noisesearch_plugins.testing.tiny_models import save_tiny_flux, save_tiny_open_clip, save_tiny_sdxl
 
     cuda = torch.cuda.is_available()
     smoke = args.smoke or not cuda

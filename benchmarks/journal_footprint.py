@@ -21,7 +21,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from noisesearch.testing.tiny_models import save_tiny_open_clip, save_tiny_stable_diffusion
+from noisesearch_plugins.testing.tiny_models import save_tiny_open_clip, save_tiny_stable_diffusion
 
 
 def tensor_bytes(path: Path) -> Counter:

@@ -14,7 +14,7 @@ import time
 import torch
 
 from noisesearch.api import search
-from noisesearch.metrics import judged_accuracy
+from noisesearch.bench.metrics import judged_accuracy
 from noisesearch_plugins.shapes.captions import prompt_set
 from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
 

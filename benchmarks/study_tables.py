@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from noisesearch import uncertainty
+from noisesearch.bench.runner import uncertainty
 
 
 def interval(row: dict, metric: str, digits: int = 3) -> str:

@@ -22,8 +22,8 @@ import torch
 
 import noisesearch
 from noisesearch.conditions import Condition
-from noisesearch.module import SearchModule
-from noisesearch.testing.tiny_models import save_tiny_open_clip, save_tiny_stable_diffusion
+from noisesearch.lightning.module import SearchModule
+from noisesearch_plugins.testing.tiny_models import save_tiny_open_clip, save_tiny_stable_diffusion
 
 
 def timed(function, repeats: int) -> float:

@@ -56,7 +56,7 @@ def refused(in_process):
 def models(tmp_path_factory):
     """Tiny open_clip, transformers CLIP, ViT classifier and DINOv2 folders and an aesthetic head, saved like hub
     checkpoints to folders the project never saw."""
-    from noisesearch.testing import tiny_models
+    from noisesearch_plugins.testing import tiny_models
     from noisesearch_plugins.verifiers.aesthetic import save_random_head
 
     root = tmp_path_factory.mktemp("models")

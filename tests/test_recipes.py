@@ -28,7 +28,7 @@ def test_the_recipes_cover_the_families_the_paper_uses():
 
 @pytest.mark.parametrize("study", sorted((ROOT / "configs" / "bench").glob("*.yaml")), ids=lambda path: path.stem)
 def test_bench_config_parses(study: Path):
-    from noisesearch.bench import parse
+    from noisesearch.bench.runner import parse
 
     parsed, _ = parse(["--config", str(study), "--out", "unused"])
     written = yaml.safe_load(study.read_text())

@@ -24,7 +24,7 @@ def __getattr__(name: str):
 
         return search
     if name == "SearchModule":
-        from .module import SearchModule
+        from .lightning.module import SearchModule
 
         return SearchModule
     raise AttributeError(f"module 'noisesearch' has no attribute {name!r}")

@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Mapping, Optional
 import torch
 
 from .errors import UsageError
-from .denoiser import BACKWARD_COST
+from .sampling.denoiser import BACKWARD_COST
 from .noise import NoiseSpec, derive_seed
-from .samplers import sampler_class
-from .sampling import sigmas_between
+from .sampling.samplers import sampler_class
+from .sampling.schedule import sigmas_between
 
 GRADIENT_COST = 1 + BACKWARD_COST  # NFEs of a forward and a backward pass, per forward evaluation
 

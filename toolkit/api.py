@@ -8,7 +8,7 @@ import torch
 
 from .conditions import Condition
 from .engine import SearchResult, Task
-from .module import SearchModule
+from .lightning.module import SearchModule
 
 
 def search(

@@ -25,8 +25,8 @@ def show(args: list[str]) -> int:
     """``show DIR``: a finished run's results table and cost, from its summary.json."""
     if len(args) != 1 or args[0].startswith("-"):
         raise UsageError("usage: noisesearch show DIR (a run folder with summary.json)")
-    from .rundir import RunDir
-    from .table import format_cost, format_table
+    from .store.folder import RunDir
+    from .run.report.table import format_cost, format_table
 
     summary = RunDir(args[0]).read_summary()
     print(format_table(summary["results"], summary))
@@ -38,7 +38,7 @@ def report(args: list[str]) -> int:
     """``report DIR``: rebuild a run's report.html from its journal (finished, interrupted, resumed, multi-rank)."""
     if len(args) != 1 or args[0].startswith("-"):
         raise UsageError("usage: noisesearch report DIR (a run folder with journal/)")
-    from .run_report import write_report
+    from .run.report.page import write_report
 
     print(f"wrote {write_report(args[0])}")
     return 0
@@ -100,7 +100,7 @@ def run(args: list[str]) -> int:
         print(USAGE)
         return 0
     if args[0] == "bench":
-        from .bench import main as bench
+        from .bench.runner import main as bench
 
         return bench(args[1:])
     if args[0] == "convert":
@@ -109,7 +109,7 @@ def run(args: list[str]) -> int:
         return convert(args[1:])
     if args[0] not in ("predict", "resume"):
         raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, show, report, list, convert")
-    from .predict import predict
+    from .lightning.predict_cli import predict
 
     predict(args)
     return 0

@@ -142,3 +142,8 @@ def thumbnails(images: torch.Tensor, size: int = 96) -> torch.Tensor:
         images = F.interpolate(images.float(), size=(max(1, round(h * scale)), max(1, round(w * scale))),
                                mode="area")
     return to_uint8(images)
+
+
+def pooled(output) -> torch.Tensor:
+    """Projected CLIP features from either a tensor or a transformers output object (transformers 4 and 5)."""
+    return output if isinstance(output, torch.Tensor) else output.pooler_output

@@ -10,7 +10,7 @@ from torch import nn
 
 from .conditions import Condition
 from .errors import UsageError
-from .frames import EDM, Frame
+from .sampling.frames import EDM, Frame
 
 
 class Pipeline(nn.Module):
@@ -41,7 +41,7 @@ class Pipeline(nn.Module):
     def __init__(self, source: Optional[str] = None):
         super().__init__()
         self.source = source
-        self.frame: Frame = EDM  # how the family's latent is scaled at each noise level (noisesearch.frames)
+        self.frame: Frame = EDM  # how the family's latent is scaled at each noise level (noisesearch.sampling.frames)
 
     @classmethod
     def claims(cls, folder: Path) -> bool:
@@ -108,7 +108,7 @@ class Pipeline(nn.Module):
     @classmethod
     def sample_calls(cls, sampler: str, steps: int) -> int:
         """Denoiser calls of one full solve with ``steps`` steps (a call under CFG is charged ``nfe_per_call``)."""
-        from .samplers import sampler_class
+        from .sampling.samplers import sampler_class
 
         return sampler_class(sampler).solve_calls(steps)
 

@@ -5,19 +5,19 @@
 Names here keep working across releases; modules behind them may move (docs/plugins.md).
 """
 
-from . import frames
+from .sampling import frames
 from .algorithm import GRADIENT_COST, Outcome, Proposal, SearchAlgorithm, SearchContext
 from .conditions import Condition
-from .denoiser import BACKWARD_COST, CountingDenoiser
+from .sampling.denoiser import BACKWARD_COST, CountingDenoiser
 from .errors import ServiceError, UsageError
 from .evaluation import Evaluation
-from .frames import EDM, FlowMatching, Frame, VariancePreserving
+from .sampling.frames import EDM, FlowMatching, Frame, VariancePreserving
 from .hookspecs import hookimpl
 from .imaging import ImageInput
 from .noise import NoiseSpec, derive_seed
 from .pipeline import Pipeline
-from .samplers import SAMPLERS, Sampler
-from .sampling import karras_sigmas
+from .sampling.samplers import SAMPLERS, Sampler
+from .sampling.schedule import karras_sigmas
 from .verifier import Verifier, parse_options
 
 __all__ = [

@@ -19,7 +19,7 @@ import torch
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.pipeline import Pipeline
-from noisesearch.sampling import calls_per_solve
+from noisesearch.sampling.schedule import calls_per_solve
 
 from .capture import capture_first_call, flatten, per_row, unflatten
 from .schedule import dpm2m_form, is_flow, read_schedule

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from noisesearch.errors import UsageError
-from noisesearch.frames import FlowMatching, Frame, VariancePreserving
+from noisesearch.sampling.frames import FlowMatching, Frame, VariancePreserving
 
 EULER_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import torch
 from noisesearch.evaluation import Evaluation
-from noisesearch.rundir import RunDir
+from noisesearch.store.folder import RunDir
 from safetensors.torch import load_file
 
 from .networks import WEIGHTS, EvaluatorNet

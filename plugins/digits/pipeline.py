@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import torch
 from noisesearch.conditions import Condition
-from noisesearch.embedded import EmbeddedPipeline
+from noisesearch_plugins.worlds.embedded import EmbeddedPipeline
 
 from .networks import WEIGHTS
 

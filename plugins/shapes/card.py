@@ -14,7 +14,7 @@ import torch
 
 from noisesearch.api import search
 from noisesearch.conditions import Condition
-from noisesearch.metrics import judged_accuracy
+from noisesearch.bench.metrics import judged_accuracy
 
 from .captions import CATEGORIES, parse, sample_caption, scene_for, uses_held_out
 from .evaluation import ShapesEvaluation, validate

@@ -16,8 +16,8 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.evaluation import Evaluation
-from noisesearch.rundir import RunDir
-from noisesearch.metrics import judged_accuracy, rgb_uint8
+from noisesearch.store.folder import RunDir
+from noisesearch.bench.metrics import judged_accuracy, rgb_uint8
 
 from .captions import CATEGORIES, parse, sample_caption, satisfied, scene_for
 from .reader import Reader

@@ -9,7 +9,7 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
-from noisesearch.embedded import EmbeddedPipeline
+from noisesearch_plugins.worlds.embedded import EmbeddedPipeline
 
 from .words import CONTEXT_LENGTH, unknown_words, vocabulary
 

@@ -12,7 +12,7 @@ from torch import nn
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.verifier import Verifier, parse_options
-from noisesearch.weights import load_strict
+from noisesearch_plugins.verifiers.weights import load_strict
 
 from .openclip_models import OpenCLIP
 

@@ -21,7 +21,7 @@ from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.imaging import ImageInput
 from noisesearch.verifier import Verifier, parse_options
-from noisesearch.weights import load_strict
+from noisesearch_plugins.verifiers.weights import load_strict
 
 from .aesthetic import RewardMLP
 from .hf_models import load_pretrained

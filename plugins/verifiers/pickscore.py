@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from noisesearch.conditions import Condition
-from noisesearch.features import pooled
+from noisesearch.imaging import pooled
 from noisesearch.verifier import Verifier, parse_options
 
 from .hf_models import image_input, load_pretrained

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import noisesearch
-from noisesearch.module import SearchModule
-from noisesearch.testing import tiny_models
+from noisesearch.lightning.module import SearchModule
+from noisesearch_plugins.testing import tiny_models
 
 FAMILIES = {  # how each tiny pipeline is built
     "sd-ddim": lambda folder: tiny_models.save_tiny_stable_diffusion(folder, "ddim"),

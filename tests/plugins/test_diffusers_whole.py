@@ -9,8 +9,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import noisesearch
-from noisesearch.testing import tiny_models
-from noisesearch.testing.tiny_models import save_tiny_dit, save_tiny_open_clip, save_tiny_stable_diffusion
+from noisesearch_plugins.testing import tiny_models
+from noisesearch_plugins.testing.tiny_models import save_tiny_dit, save_tiny_open_clip, save_tiny_stable_diffusion
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,7 @@ FAMILIES = {  # builder, NFEs per step (2 under CFG; FLUX's guidance is distille
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_other_families_reproduce_their_pipeline_and_are_charged_the_rows_they_run(folders, tmp_path, family):
     from diffusers import DiffusionPipeline
-    from noisesearch.module import SearchModule
+    from noisesearch.lightning.module import SearchModule
 
     build, per_step, scheduler = FAMILIES[family]
     folder = build(tmp_path / family)

@@ -7,7 +7,7 @@ import torch
 
 from noisesearch.api import search
 from noisesearch.conditions import Condition
-from noisesearch.module import SearchModule
+from noisesearch.lightning.module import SearchModule
 from noisesearch.resolve import resolve_pipeline
 from noisesearch.testing.verifiers import VerifierSuite
 from noisesearch_plugins.digits.data import load_split

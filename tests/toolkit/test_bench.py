@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from conftest import ROOT, run_cli
-from noisesearch import metrics
+from noisesearch.bench.runner import metrics
 from noisesearch.cli import main
 from noisesearch_plugins.digits.evaluation import DigitsEvaluation
 
@@ -134,7 +134,7 @@ def test_cells_report_seconds_and_verifier_health(study):
 
 
 def test_vendi_and_ties_worked_by_hand():
-    from noisesearch.health import is_tie, mean_kendall, tie_rate, vendi
+    from noisesearch.bench.health import is_tie, mean_kendall, tie_rate, vendi
 
     copies = torch.ones(4, 3)
     assert vendi(copies) == pytest.approx(1.0)
@@ -224,7 +224,7 @@ def test_a_budget_too_small_for_a_cell_is_reported_not_fatal(tmp_path):
 
 
 def test_an_algorithm_entry_brings_its_own_verifiers_and_budgets():
-    from noisesearch.study import AlgorithmSpec, Study, cells
+    from noisesearch.bench.study import AlgorithmSpec, Study, cells
 
     study = Study(algorithms=[AlgorithmSpec("random", budgets=[28, 112, 448]), AlgorithmSpec("halving"),
                               AlgorithmSpec("random", verifiers=[["a"], ["digits-classifier"]], budgets=[112])],
@@ -235,7 +235,7 @@ def test_an_algorithm_entry_brings_its_own_verifiers_and_budgets():
 
 
 def test_cell_names_stay_short_enough_for_a_file_name_and_distinct():
-    from noisesearch.study import NAME_LIMIT, AlgorithmSpec, Study, cells
+    from noisesearch.bench.study import NAME_LIMIT, AlgorithmSpec, Study, cells
 
     folder = "/very/long/folder/" * 12
     study = Study(algorithms=[AlgorithmSpec("random")], budgets=[60],

@@ -7,7 +7,7 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.ensemble import mean_rank, oriented, weighted_standardized
-from noisesearch.executor import Executor, SearchSettings, Task
+from noisesearch.engine import Executor, SearchSettings, Task
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch_plugins.algorithms import RandomSearch
 
@@ -56,7 +56,7 @@ def test_a_verifier_giving_nan_never_crashes_nor_wins(ensemble, caplog):
 
 def test_weights_must_match_the_verifiers():
     from noisesearch.errors import UsageError
-    from noisesearch.module import SearchModule
+    from noisesearch.lightning.module import SearchModule
 
     with pytest.raises(UsageError, match="one non-negative weight per verifier"):
         SearchModule(ensemble="weighted", verifier_weights=[1.0, 2.0])
@@ -70,7 +70,7 @@ def test_an_ensemble_of_three_verifiers_drives_a_digits_search_end_to_end(cli, m
     the journal: the chosen candidate has the best mean rank among the search's finished candidates."""
     import json
 
-    from noisesearch.journal import read_run
+    from noisesearch.store.journal import read_run
 
     verifiers = ["digits-classifier", f"classifier:{models['vit']}", "self-supervised:digits-classifier"]
     out = tmp_path / "run"

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from noisesearch.frames import EDM, FlowMatching, VariancePreserving
-from noisesearch.sampling import ancestral_step, renoise, solve
+from noisesearch.sampling.frames import EDM, FlowMatching, VariancePreserving
+from noisesearch.sampling.schedule import ancestral_step, renoise, solve
 
 
 def vp_sigma(alpha_cumprod: float) -> float:

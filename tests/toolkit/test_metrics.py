@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from noisesearch.metrics import CLIPScore, clip_score
-from noisesearch.testing.tiny_models import save_tiny_clip
+from noisesearch.bench.metrics import CLIPScore, clip_score
+from noisesearch_plugins.testing.tiny_models import save_tiny_clip
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def test_json_lines_for_scripts_and_quiet_for_nothing(tmp_path, capsys):
 
 
 def test_grid_has_a_labelled_row_per_condition_and_repeats_along_it(run_dir):
-    from noisesearch import grid
+    from noisesearch.run.report import grid
 
     out, _ = run_dir
     summary = json.loads((out / "summary.json").read_text())
@@ -133,7 +133,7 @@ def test_seed_changes_results(tmp_path):
 
 def test_recorded_noise_regenerates_the_image(run_dir):
     from noisesearch_plugins.digits.pipeline import DigitsPipeline
-    from noisesearch.sampling import solve
+    from noisesearch.sampling.schedule import solve
 
     out, _ = run_dir
     summary = json.loads((out / "summary.json").read_text())

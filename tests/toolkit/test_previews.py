@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from noisesearch.conditions import Condition
-from noisesearch.denoiser import CountingDenoiser
-from noisesearch.executor import Executor, SearchSettings, Task, preview_level
-from noisesearch.journal import Journal, read_run
-from noisesearch.sampling import solve
+from noisesearch.sampling.denoiser import CountingDenoiser
+from noisesearch.engine import Executor, SearchSettings, Task, preview_level
+from noisesearch.store.journal import Journal, read_run
+from noisesearch.sampling.schedule import solve
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch.testing.verifiers import check_verifier, sample_images
 from noisesearch.verifier import Verifier

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from noisesearch.errors import UsageError
-from noisesearch.rundir import RunDir
+from noisesearch.store.folder import RunDir
 
 
 def test_clear_removes_a_run_and_keeps_the_users_files(tmp_path):

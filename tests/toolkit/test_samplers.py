@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from noisesearch.denoiser import CountingDenoiser
-from noisesearch.samplers import SAMPLERS, DPMSolver2M, Sampler, sampler_class
-from noisesearch.sampling import karras_sigmas, sigmas_between, solve
+from noisesearch.sampling.denoiser import CountingDenoiser
+from noisesearch.sampling.samplers import SAMPLERS, DPMSolver2M, Sampler, sampler_class
+from noisesearch.sampling.schedule import karras_sigmas, sigmas_between, solve
 
 
 def toy_denoiser(x, sigma, cond):

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from noisesearch.denoiser import CountingDenoiser
-from noisesearch.sampling import calls_per_solve, karras_sigmas, preview, renoise, sigmas_between, solve
+from noisesearch.sampling.denoiser import CountingDenoiser
+from noisesearch.sampling.schedule import calls_per_solve, karras_sigmas, preview, renoise, sigmas_between, solve
 
 S = 0.5
 

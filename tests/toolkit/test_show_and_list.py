@@ -2,8 +2,8 @@
 
 import json
 
-from noisesearch.rundir import RunDir
-from noisesearch.table import condition_label, format_table
+from noisesearch.store.folder import RunDir
+from noisesearch.run.report.table import condition_label, format_table
 
 
 def record(index, condition, score, raw):

@@ -16,16 +16,16 @@ import torch
 
 from ..algorithm import Proposal, SearchContext
 from ..conditions import Condition
-from ..denoiser import CountingDenoiser
+from ..sampling.denoiser import CountingDenoiser
 from ..errors import Stopped, UsageError, first_line
 from ..imaging import thumbnails
-from ..journal import Journal
+from ..store.journal import Journal
 from ..pipeline import Pipeline
 from ..verifier import Verifier
 from . import whole
 from .gradients import solve_with_gradient
 from .plans import Planner
-from .records import candidate_record, replay
+from .replay import candidate_record, replay
 from .scoring import Scorer, preview_level
 from .selection import Outcomes, choose
 from .state import Evaluation, Finished, KeptState, SearchRun

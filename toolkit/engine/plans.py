@@ -11,10 +11,10 @@ from typing import Any, Optional
 
 import torch
 
-from ..denoiser import CountingDenoiser
+from ..sampling.denoiser import CountingDenoiser
 from ..pipeline import Pipeline
-from ..samplers import History, predict_x0, sampler_class
-from ..sampling import ancestral_step, renoise, sigmas_between
+from ..sampling.samplers import History, predict_x0, sampler_class
+from ..sampling.schedule import ancestral_step, renoise, sigmas_between
 from .state import KeptState
 
 

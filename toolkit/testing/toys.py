@@ -10,7 +10,7 @@ import torch
 from ..conditions import Condition
 from ..hookspecs import hookimpl
 from ..pipeline import Pipeline
-from ..sampling import karras_sigmas
+from ..sampling.schedule import karras_sigmas
 from ..verifier import Verifier
 
 SIZE = 8

@@ -13,7 +13,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
-from noisesearch.edm import edm_loss
+from noisesearch_plugins.worlds.edm import edm_loss
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 

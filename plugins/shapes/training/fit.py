@@ -19,7 +19,7 @@ from diffusers import UNet2DConditionModel
 from torch.utils.data import DataLoader, IterableDataset
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from noisesearch.edm import edm_loss
+from noisesearch_plugins.worlds.edm import edm_loss
 
 from .data import examples
 from ..networks import clip_config, text_encoder_config, unet_config

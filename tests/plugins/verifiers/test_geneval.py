@@ -7,12 +7,11 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
-from noisesearch.rundir import RunDir
-from noisesearch.testing import tiny_models
+from noisesearch.store.folder import RunDir
+from noisesearch_plugins.testing import tiny_models
 from noisesearch.testing.verifiers import PROMPTS, VerifierSuite, sample_images
 from noisesearch_plugins.verifiers.geneval import ColorClassifier, GenEvalVerifier
-from noisesearch_plugins.verifiers.geneval_requirements import (COLORS, from_metadata, parse_prompt, read_metadata,
-                                                                singular)
+from noisesearch_plugins.verifiers.geneval_requirements import (COLORS, from_metadata, parse_prompt, read_metadata, singular)
 from noisesearch_plugins.verifiers.geneval_rules import Detection, Thresholds, relations, soft_score, verdict
 
 # one prompt per GenEval category with the metadata GenEval's evaluation_metadata.jsonl gives it
@@ -75,7 +74,7 @@ def test_a_metadata_line_that_does_not_parse_is_named(tmp_path):
 
 
 def test_a_jsonl_prompts_file_gives_each_lines_prompt_and_names_a_bad_line(tmp_path):
-    from noisesearch.data import read_prompts
+    from noisesearch.lightning.data import read_prompts
 
     good = tmp_path / "metadata.jsonl"
     good.write_text("\n".join(json.dumps(e) for e in GENEVAL[:2]) + "\n\n")

@@ -45,7 +45,7 @@ def test_classifier_label_map_sums_the_mapped_labels(models, tmp_path):
 
 
 def test_classifier_refuses_what_it_cannot_judge(models, tmp_path):
-    from noisesearch.testing.tiny_models import save_tiny_image_classifier
+    from noisesearch_plugins.testing.tiny_models import save_tiny_image_classifier
 
     small = save_tiny_image_classifier(tmp_path / "three", num_labels=3)
     with pytest.raises(UsageError, match="10 classes but the classifier only 3 labels"):

@@ -7,7 +7,7 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
-from noisesearch.testing import tiny_models
+from noisesearch_plugins.testing import tiny_models
 from noisesearch.testing.verifiers import PROMPTS, VerifierSuite, check_batch_invariant, sample_images
 from noisesearch_plugins.verifiers.vqascore import VQAScoreVerifier
 

@@ -9,7 +9,7 @@ import torch
 from noisesearch.conditions import Condition
 from noisesearch.engine import Executor, SearchSettings, Task
 from noisesearch.engine.loop import OutOfDeviceMemory
-from noisesearch.journal import Journal
+from noisesearch.store.journal import Journal
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch_plugins.algorithms.smc import SMCSteering as SMC
 from noisesearch_plugins.algorithms.zero_order import ZeroOrder

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .conditions import Condition
-from .ensemble import mean_rank, oriented, weighted_standardized
+from ...conditions import Condition
+from ...ensemble import mean_rank, oriented, weighted_standardized
 from .lineage import Node, draw
-from .rundir import RunDir
+from ...store.folder import RunDir
 from .table import condition_label, format_cost
 
 PAGE_SIZE = 10
@@ -89,7 +89,7 @@ class ThumbnailReader:
 
 def load_searches(run_dir: RunDir) -> list[SearchView]:
     """Every search the journal holds (all ranks), with its candidates in id order."""
-    from .journal import read_run
+    from ...store.journal import read_run
 
     records, results = read_run(run_dir.journal_dir)
     thumbs = ThumbnailReader(run_dir.journal_dir)
@@ -229,7 +229,7 @@ def run_settings(run_dir: RunDir) -> tuple[dict, Optional[dict]]:
 
 def write_report(path) -> Path:
     """Build ``report.html`` in a run folder from its journal; returns its path."""
-    from .errors import UsageError
+    from ...errors import UsageError
 
     run_dir = RunDir(path)
     if not run_dir.journal_dir.is_dir():

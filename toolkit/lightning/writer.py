@@ -9,14 +9,14 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
 from safetensors.torch import save_file
 
-from .engine import SearchResult
-from .errors import peer_lost
-from .grid import draw_grid
-from .journal import NO_SPACE, DiskFullError, Journal, read_run
+from ..engine import SearchResult
+from ..errors import peer_lost
+from ..run.report.grid import draw_grid
+from ..store.journal import NO_SPACE, DiskFullError, Journal, read_run
 from .progress import Console
-from .run_report import write_report
-from .rundir import FolderPlan, RunDir
-from .table import format_cost, format_table
+from ..run.report.page import write_report
+from ..store.folder import FolderPlan, RunDir
+from ..run.report.table import format_cost, format_table
 
 
 def result_stem(result: SearchResult) -> str:

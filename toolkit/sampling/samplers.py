@@ -1,6 +1,6 @@
 """ODE samplers as objects: Euler (DDIM), Heun (EDM) and DPM-Solver++(2M), one class each, found in ``SAMPLERS``.
 
-Each steps in the family's own latent through its frame (``noisesearch.frames``) and owns its call count and, for
+Each steps in the family's own latent through its frame (``noisesearch.sampling.frames``) and owns its call count and, for
 multistep samplers, its history; k-diffusion's ``sampling.py`` is the model: one screen per sampler.
 """
 

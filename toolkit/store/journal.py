@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import UsageError
+from ..errors import UsageError
 
 NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 

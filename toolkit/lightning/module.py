@@ -12,13 +12,13 @@ import torch
 from jsonargparse.typing import PositiveInt
 from torch import nn
 
-from . import registry
-from .errors import Stopped, UsageError, peer_lost
-from .engine import Executor, SearchResult, SearchSettings, Shard, Task
-from .engine.whole import runs_whole
-from .journal import Journal
-from .resolve import describe_spec, resolve_pipeline, resolve_verifiers
-from .samplers import SAMPLER_NAMES
+from .. import registry
+from ..errors import Stopped, UsageError, peer_lost
+from ..engine import Executor, SearchResult, SearchSettings, Shard, Task
+from ..engine.whole import runs_whole
+from ..store.journal import Journal
+from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
+from ..sampling.samplers import SAMPLER_NAMES
 
 DEFAULT_BUDGET_SAMPLES = 16
 

@@ -9,7 +9,7 @@ journal/, parts/), for the writer, resume, bench and the worlds' evaluators.
       report.html     every search's candidates, best-so-far curve and lineage (``noisesearch report DIR``)
       images/         one PNG per search:      NNNN-<condition slug>-rR.png
       noises/         its root noise:          NNNN-<condition slug>-rR.safetensors (key ``noise``)
-      journal/        rankN.jsonl and artifacts/rankN/*.safetensors: the record of truth (noisesearch.journal)
+      journal/        rankN.jsonl and artifacts/rankN/*.safetensors: the record of truth (noisesearch.store.journal)
       parts/          rankN.json: each rank's timings, merged into summary.json
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .errors import UsageError
+from ..errors import UsageError
 
 CONFIG, FINGERPRINT, SUMMARY, GRID, REPORT = "config.yaml", "run.json", "summary.json", "grid.png", "report.html"
 FOLDERS = ("images", "noises", "journal", "parts")
@@ -155,7 +155,7 @@ class RunDir:
         import torch
         from PIL import Image
 
-        from .conditions import Condition
+        from ..conditions import Condition
 
         summary = self.read_summary()
         arrays = [np.asarray(Image.open(self.file(r["image"])), dtype=np.float32) / 255 for r in summary["results"]]

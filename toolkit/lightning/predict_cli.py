@@ -11,13 +11,13 @@ from typing import Optional
 import yaml
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from . import __version__
+from .. import __version__
 from .data import ConditionsDataModule
-from .errors import UsageError
-from .journal import read_run
+from ..errors import UsageError
+from ..store.journal import read_run
 from .module import SearchModule
 from .progress import Console, LogFormat, SearchProgress
-from .rundir import FolderPlan, RunDir
+from ..store.folder import FolderPlan, RunDir
 from .writer import ResultWriter
 
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")

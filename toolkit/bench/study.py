@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from jsonargparse.typing import PositiveInt
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 @dataclass

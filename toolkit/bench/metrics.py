@@ -20,9 +20,9 @@ from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 
-from .evaluation import Evaluation
-from .features import pooled
-from .imaging import to_uint8
+from ..evaluation import Evaluation
+from ..imaging import pooled
+from ..imaging import to_uint8
 
 
 class _Extractor(nn.Module):

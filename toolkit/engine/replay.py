@@ -12,7 +12,7 @@ from typing import Optional
 from ..algorithm import Proposal
 from ..errors import UsageError
 from ..imaging import from_uint8
-from ..journal import load_artifact
+from ..store.journal import load_artifact
 from .state import Evaluation, SearchRun
 
 PLAN_FIELDS = ("parents", "start", "renoise_to", "stochastic", "stop", "gradient", "noise")

@@ -1,6 +1,6 @@
 """Sampling in sigma space: full and partial ODE solves, forward re-noising, ancestral steps and x0 previews.
 
-Each steps in the family's own latent, scaled by its frame (``noisesearch.frames``); EDM's by default.
+Each steps in the family's own latent, scaled by its frame (``noisesearch.sampling.frames``); EDM's by default.
 
 The probability-flow ODE dx/dsigma = (x - D(x, sigma)) / sigma of Karras et al. (EDM, 2022), the deterministic
 sampler Ma et al. (arXiv 2501.09732) search over: each initial noise maps to one sample.

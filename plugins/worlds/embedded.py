@@ -9,9 +9,9 @@ from typing import ClassVar, Optional
 import torch
 
 from .edm import edm_x0
-from .errors import UsageError
-from .pipeline import Pipeline
-from .sampling import karras_sigmas
+from noisesearch.errors import UsageError
+from noisesearch.pipeline import Pipeline
+from noisesearch.sampling.schedule import karras_sigmas
 
 
 def read_card(folder: Path) -> dict:

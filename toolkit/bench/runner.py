@@ -9,11 +9,12 @@ from typing import Optional
 import torch
 from jsonargparse import ArgumentParser
 
-from . import metrics, registry, uncertainty
-from .conditions import Condition, parse_classes
-from .errors import UsageError
-from .resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
-from .rundir import RunDir
+from . import metrics, uncertainty
+from .. import registry
+from ..conditions import Condition, parse_classes
+from ..errors import UsageError
+from ..resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
+from ..store.folder import RunDir
 from .study import AlgorithmSpec, Cell, Study, cells, predict_args
 
 
@@ -33,7 +34,7 @@ def parse(argv: list[str]) -> tuple[Study, Path]:
 
 def run_cell(study: Study, cell: Cell, folder: Path) -> str:
     """Run (or resume, or reuse) one cell; returns what was done. A budget the cell cannot use raises."""
-    from .predict import predict
+    from ..lightning.predict_cli import predict
 
     run_dir = RunDir(folder)
     if run_dir.is_finished():
@@ -111,9 +112,9 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
     """Diversity of the returned samples (Vendi, over each condition's repeats), the driving score's tie rate over
     each search's finished candidates, and its Kendall tau with every other verifier and the evaluator there."""
     from . import health
-    from .ensemble import mean_rank, oriented
-    from .imaging import from_uint8
-    from .journal import load_artifact, read_run
+    from ..ensemble import mean_rank, oriented
+    from ..imaging import from_uint8
+    from ..store.journal import load_artifact, read_run
 
     result: dict = {}
     extractor = evaluation if evaluation is not None and evaluation.has_features else next(
@@ -191,7 +192,7 @@ def study_evaluation(study: Study, pipeline_cls):
 
 def study_searches(study: Study, pipeline_cls) -> int:
     """Searches per cell: conditions times ``per_condition``."""
-    from .data import read_prompts
+    from ..lightning.data import read_prompts
 
     if study.classes is not None:
         conditions = len(parse_classes(study.classes))

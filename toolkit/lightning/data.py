@@ -10,10 +10,10 @@ import lightning as L
 from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader
 
-from .conditions import Condition, parse_classes
-from .errors import UsageError
-from .engine import Task
-from .pipeline import Pipeline
+from ..conditions import Condition, parse_classes
+from ..errors import UsageError
+from ..engine import Task
+from ..pipeline import Pipeline
 
 
 class ConditionsDataModule(L.LightningDataModule):

@@ -1,0 +1,1 @@
+"""Tiny random-weight checkpoints (diffusers, transformers, open_clip) for tests and benchmarks."""

@@ -1,0 +1,1 @@
+"""What the embedded worlds (digits, shapes) share: the EDM-preconditioned pipeline base."""
