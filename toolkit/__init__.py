@@ -9,7 +9,9 @@ Search noises with verifiers, on Lightning. From Python::
 Importing the package is cheap: Lightning and the model libraries load when a search needs them.
 """
 
-__version__ = "0.1.0"
+from .errors import version as _version  # noqa: E402
+
+__version__ = _version()
 
 from .conditions import Condition  # noqa: E402
 from .errors import UsageError  # noqa: E402

@@ -28,3 +28,14 @@ def peer_lost(rank: int, world: int, error: BaseException, out: str) -> PeerLost
     return PeerLost(f"rank {rank} of {world} lost another process of the run ({first_line(error, 160)}); every "
                     f"candidate evaluated so far is in the journal: `noisesearch resume {out}` completes the run on "
                     "any device count")
+
+
+def version() -> str:
+    """This installation's version (the distribution's metadata; the one number, kept in pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("noisesearch")
+    except PackageNotFoundError:
+        return "0+unknown"

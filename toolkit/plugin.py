@@ -2,27 +2,38 @@
 
     from noisesearch.plugin import hookimpl, SearchAlgorithm, Proposal, Outcome
 
-Names here keep working across releases; modules behind them may move (docs/plugins.md).
+Names here keep working across releases; modules behind them may move (docs/plugins.md). The built-in plugins
+import the core through this module only (an import-linter contract holds them to it).
 """
 
-from .sampling import frames
+from __future__ import annotations
+
 from .algorithm import GRADIENT_COST, Outcome, Proposal, SearchAlgorithm, SearchContext
 from .conditions import Condition
-from .sampling.denoiser import BACKWARD_COST, CountingDenoiser
-from .errors import ServiceError, UsageError
+from .errors import ServiceError, UsageError, first_line
 from .evaluation import Evaluation
-from .sampling.frames import EDM, FlowMatching, Frame, VariancePreserving
 from .hookspecs import hookimpl
-from .imaging import ImageInput
+from .imaging import ImageInput, pooled
 from .noise import NoiseSpec, derive_seed
 from .pipeline import Pipeline
-from .sampling.samplers import SAMPLERS, Sampler
+from .sampling import frames
+from .sampling.denoiser import BACKWARD_COST, CountingDenoiser
+from .sampling.frames import EDM, FlowMatching, Frame, VariancePreserving
+from .sampling.samplers import SAMPLERS, Sampler, sampler_class
 from .sampling.schedule import karras_sigmas
 from .verifier import Verifier, parse_options
+
+
+def registered(kind: str) -> dict[str, type]:
+    """Every registered plugin class of one kind (``algorithms``, ``verifiers``, ``pipelines``) by name."""
+    from . import registry
+
+    return {name: entry.cls for name, entry in registry.index()[kind].items()}
+
 
 __all__ = [
     "BACKWARD_COST", "Condition", "CountingDenoiser", "EDM", "Evaluation", "FlowMatching", "Frame", "GRADIENT_COST",
     "ImageInput", "NoiseSpec", "Outcome", "Pipeline", "Proposal", "SAMPLERS", "Sampler", "SearchAlgorithm",
-    "SearchContext", "ServiceError", "Verifier", "UsageError", "VariancePreserving", "derive_seed", "frames",
-    "hookimpl", "karras_sigmas", "parse_options",
+    "SearchContext", "ServiceError", "Verifier", "UsageError", "VariancePreserving", "derive_seed", "first_line",
+    "frames", "hookimpl", "karras_sigmas", "parse_options", "pooled", "registered", "sampler_class",
 ]

@@ -1,6 +1,6 @@
 """Built-in search algorithms (entry point ``builtin-algorithms``)."""
 
-from noisesearch.hookspecs import hookimpl
+from noisesearch.plugin import hookimpl
 
 from .beam import BeamSearch
 from .evolution import Evolution

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from noisesearch.algorithm import Outcome
-from noisesearch.errors import UsageError
+from noisesearch.plugin import Outcome, UsageError
 
 
 def sigma_of_time(t: float) -> float:

@@ -3,8 +3,7 @@
 
 from dataclasses import dataclass
 
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
-from noisesearch.noise import NoiseSpec
+from noisesearch.plugin import NoiseSpec, Outcome, Proposal, SearchAlgorithm
 
 from .common import require, require_budget, top
 

@@ -5,8 +5,7 @@ from typing import Optional
 
 import torch
 
-from noisesearch.algorithm import GRADIENT_COST, Outcome, Proposal, SearchAlgorithm
-from noisesearch.noise import NoiseSpec
+from noisesearch.plugin import GRADIENT_COST, NoiseSpec, Outcome, Proposal, SearchAlgorithm
 
 from .common import require, require_budget
 

@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+from noisesearch.plugin import Outcome, Proposal, SearchAlgorithm
 
 from .common import require, require_budget, top
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from noisesearch.algorithm import SearchAlgorithm
+from noisesearch.plugin import SearchAlgorithm
 
 from .random_search import RandomSearch
 

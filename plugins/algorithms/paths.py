@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+from noisesearch.plugin import Outcome, Proposal, SearchAlgorithm
 
 from .common import require, require_budget, sigma_of_time, top
 

@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 from typing import Optional
 
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
-from noisesearch.errors import UsageError
+from noisesearch.plugin import Outcome, Proposal, SearchAlgorithm, UsageError
 
 
 class RandomSearch(SearchAlgorithm):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from noisesearch.algorithm import Outcome, Proposal, SearchAlgorithm
+from noisesearch.plugin import Outcome, Proposal, SearchAlgorithm
 
 from .common import require, require_budget
 

@@ -2,7 +2,7 @@
 reads its files) and picks a mode per search; ``whole`` runs ``pipe(latents=...)`` per batch of candidates;
 ``native`` drives its denoiser with the core's samplers."""
 
-from noisesearch.hookspecs import hookimpl
+from noisesearch.plugin import hookimpl
 
 
 @hookimpl

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.pipeline import Pipeline
+from noisesearch.plugin import Condition, Pipeline, UsageError
 
 from .native import NATIVE_FAMILIES, NativeDiffusers, NativeFamily
 from .source import call_defaults, default_size, looks_like_hub_id, pipeline_class, read_json

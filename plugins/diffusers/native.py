@@ -16,10 +16,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.pipeline import Pipeline
-from noisesearch.sampling.schedule import calls_per_solve
+from noisesearch.plugin import Condition, Pipeline, UsageError, sampler_class
 
 from .capture import capture_first_call, flatten, per_row, unflatten
 from .schedule import dpm2m_form, is_flow, read_schedule
@@ -58,7 +55,7 @@ class NativeFamily:
 
     def sample_calls(self, sampler: str, steps: int) -> int:
         """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""
-        return calls_per_solve(sampler, self.described.sample_calls("euler", steps))
+        return sampler_class(sampler).solve_calls(self.described.sample_calls("euler", steps))
 
     def load(self, source: Optional[str]) -> "NativeDiffusers":
         return NativeDiffusers(self, self.described.load(source))

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from noisesearch.errors import UsageError
-from noisesearch.sampling.frames import FlowMatching, Frame, VariancePreserving
+from noisesearch.plugin import FlowMatching, Frame, UsageError, VariancePreserving
 
 EULER_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
 

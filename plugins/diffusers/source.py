@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from noisesearch.errors import UsageError, first_line
+from noisesearch.plugin import UsageError, first_line
 
 DENOISERS = ("unet", "transformer", "prior")
 

@@ -14,10 +14,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError, first_line
-from noisesearch.noise import NoiseSpec, derive_seed
-from noisesearch.pipeline import Pipeline
+from noisesearch.plugin import Condition, NoiseSpec, Pipeline, UsageError, derive_seed, first_line
 
 from .source import call_defaults
 

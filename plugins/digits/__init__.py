@@ -1,6 +1,6 @@
 """The embedded ``digits`` world: pipeline ``digits`` and verifier ``digits-classifier`` (entry point ``digits``)."""
 
-from noisesearch.hookspecs import hookimpl
+from noisesearch.plugin import hookimpl
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from noisesearch.evaluation import Evaluation
+from noisesearch.plugin import Evaluation
 from noisesearch.store.folder import RunDir
 from safetensors.torch import load_file
 

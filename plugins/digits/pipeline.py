@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import torch
-from noisesearch.conditions import Condition
+from noisesearch.plugin import Condition
 from noisesearch_plugins.worlds.embedded import EmbeddedPipeline
 
 from .networks import WEIGHTS

@@ -7,8 +7,7 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from noisesearch.conditions import Condition
-from noisesearch.verifier import Verifier
+from noisesearch.plugin import Condition, Verifier
 from safetensors.torch import load_file
 
 from .data import IMAGE_SIZE

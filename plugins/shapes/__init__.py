@@ -1,6 +1,6 @@
 """The embedded ``shapes`` world: pipeline ``shapes``, verifier ``shapes-clip``, evaluator ``shapes-eval`` (entry point ``shapes``)."""
 
-from noisesearch.hookspecs import hookimpl
+from noisesearch.plugin import hookimpl
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from noisesearch.api import search
-from noisesearch.conditions import Condition
+from noisesearch.plugin import Condition
 from noisesearch.bench.metrics import judged_accuracy
 
 from .captions import CATEGORIES, parse, sample_caption, scene_for, uses_held_out

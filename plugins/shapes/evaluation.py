@@ -14,8 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from noisesearch.conditions import Condition
-from noisesearch.evaluation import Evaluation
+from noisesearch.plugin import Condition, Evaluation
 from noisesearch.store.folder import RunDir
 from noisesearch.bench.metrics import judged_accuracy, rgb_uint8
 

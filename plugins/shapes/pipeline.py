@@ -7,8 +7,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
+from noisesearch.plugin import Condition, UsageError
 from noisesearch_plugins.worlds.embedded import EmbeddedPipeline
 
 from .words import CONTEXT_LENGTH, unknown_words, vocabulary

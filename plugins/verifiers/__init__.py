@@ -1,6 +1,6 @@
 """Built-in verifiers on open_clip, transformers and chat APIs (entry point ``builtin-verifiers``)."""
 
-from noisesearch.hookspecs import hookimpl
+from noisesearch.plugin import hookimpl
 
 
 @hookimpl

@@ -9,9 +9,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.verifier import Verifier, parse_options
+from noisesearch.plugin import Condition, UsageError, Verifier, parse_options
 from noisesearch_plugins.verifiers.weights import load_strict
 
 from .openclip_models import OpenCLIP

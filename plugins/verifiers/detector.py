@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from noisesearch.errors import UsageError
+from noisesearch.plugin import UsageError
 
 from .geneval_rules import Detection
 from .hf_models import load_pretrained

@@ -7,10 +7,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.evaluation import Evaluation
-from noisesearch.verifier import Verifier, parse_options
+from noisesearch.plugin import Condition, Evaluation, UsageError, Verifier, parse_options
 
 from .detector import ZeroShotDetector
 from .geneval_requirements import COLORS, Requirements, parse_prompt, read_metadata

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from noisesearch.errors import UsageError, first_line
-from noisesearch.imaging import ImageInput
+from noisesearch.plugin import ImageInput, UsageError, first_line
 
 
 def check_source(spec: str, what: str, weights: bool = True) -> None:

@@ -17,10 +17,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.imaging import ImageInput
-from noisesearch.verifier import Verifier, parse_options
+from noisesearch.plugin import Condition, ImageInput, UsageError, Verifier, parse_options
 from noisesearch_plugins.verifiers.weights import load_strict
 
 from .aesthetic import RewardMLP

@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noisesearch.errors import UsageError, first_line
-from noisesearch.imaging import ImageInput
+from noisesearch.plugin import ImageInput, UsageError, first_line
 
 
 def check_spec(spec: str) -> None:

@@ -7,9 +7,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from noisesearch.conditions import Condition
-from noisesearch.imaging import pooled
-from noisesearch.verifier import Verifier, parse_options
+from noisesearch.plugin import Condition, Verifier, parse_options, pooled
 
 from .hf_models import image_input, load_pretrained
 

@@ -6,10 +6,7 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from noisesearch import registry
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.verifier import Verifier
+from noisesearch.plugin import Condition, UsageError, Verifier, registered
 from torch import nn
 
 from .hf_models import image_input, load_pretrained
@@ -61,10 +58,10 @@ def feature_extractor(spec: str) -> nn.Module:
         return ClipFeatures(source)
     if kind == "dino" and source:
         return DinoFeatures(source)
-    verifiers = registry.index()["verifiers"]
-    if kind in verifiers and verifiers[kind].cls.has_features():
-        return VerifierFeatures(verifiers[kind].cls(source or None))
-    offering = sorted(name for name, entry in verifiers.items() if entry.cls.has_features())
+    verifiers = registered("verifiers")
+    if kind in verifiers and verifiers[kind].has_features():
+        return VerifierFeatures(verifiers[kind](source or None))
+    offering = sorted(name for name, cls in verifiers.items() if cls.has_features())
     raise UsageError(f"self-supervised features {spec!r} unknown; give clip:MODEL, dino:ID_OR_FOLDER or a verifier "
                      f"that offers features: {', '.join(offering)}")
 
@@ -79,7 +76,7 @@ def default_features(world: Optional[str]) -> nn.Module:
     try:
         return feature_extractor(HUB_DEFAULT)
     except UsageError:
-        offering = sorted(name for name, entry in registry.index()["verifiers"].items() if entry.cls.has_features())
+        offering = sorted(name for name, cls in registered("verifiers").items() if cls.has_features())
         raise UsageError(f"self-supervised: its default features {HUB_DEFAULT} could not be loaded from the hub; give "
                          "local ones: self-supervised:clip:local-dir:/path, self-supervised:dino:FOLDER or "
                          f"self-supervised:NAME with NAME one of {', '.join(offering)}") from None

@@ -21,9 +21,7 @@ from typing import Optional, Sequence
 import torch
 from PIL import Image
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import ServiceError, UsageError
-from noisesearch.verifier import Verifier, parse_options
+from noisesearch.plugin import Condition, ServiceError, UsageError, Verifier, parse_options
 
 log = logging.getLogger("noisesearch")
 

@@ -9,7 +9,7 @@ from typing import Mapping, Union
 import torch
 from torch import nn
 
-from noisesearch.errors import UsageError
+from noisesearch.plugin import UsageError
 
 
 def check_state(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:

@@ -9,9 +9,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from noisesearch.conditions import Condition
-from noisesearch.errors import UsageError
-from noisesearch.verifier import Verifier, parse_options
+from noisesearch.plugin import Condition, UsageError, Verifier, parse_options
 
 from .openclip_models import OpenCLIP
 

@@ -9,9 +9,7 @@ from typing import ClassVar, Optional
 import torch
 
 from .edm import edm_x0
-from noisesearch.errors import UsageError
-from noisesearch.pipeline import Pipeline
-from noisesearch.sampling.schedule import karras_sigmas
+from noisesearch.plugin import Pipeline, UsageError, karras_sigmas
 
 
 def read_card(folder: Path) -> dict:

@@ -11,9 +11,8 @@ from typing import Optional
 import yaml
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from .. import __version__
 from .data import ConditionsDataModule
-from ..errors import UsageError
+from ..errors import UsageError, version
 from ..store.journal import read_run
 from .module import SearchModule
 from .progress import Console, LogFormat, SearchProgress
@@ -112,7 +111,7 @@ class NoiseSearchCLI(LightningCLI):
     def _check_fingerprint(self, run_dir: RunDir, resuming: bool) -> Optional[dict]:
         """The settings that fix results, to record when the run starts; on resume, refuse settings that changed
         since the start (None: already recorded)."""
-        current = {**self.model.describe(), "noisesearch": __version__}
+        current = {**self.model.describe(), "noisesearch": version()}
         started = run_dir.read_fingerprint() if resuming else None
         if started is None:
             return current
