@@ -39,13 +39,13 @@ def full_solves(folder: Path) -> dict[tuple[str, int], dict[int, dict]]:
     candidates, _ = read_run(RunDir(folder).journal_dir)
     by_search: dict[tuple[str, int], dict[int, dict]] = {}
     for (search, repeat, candidate), record in candidates.items():
-        if record["stop"] == 0.0:
+        if record.level == 0.0:
             by_search.setdefault((search, repeat), {})[candidate] = record
     return by_search
 
 
-def noise_of(record: dict) -> NoiseSpec:
-    return NoiseSpec.from_dict(record["noise"])
+def noise_of(record) -> NoiseSpec:
+    return NoiseSpec.from_dict(record.noise)
 
 
 class Solver:
@@ -116,7 +116,7 @@ def main() -> None:
         if missing:
             raise SystemExit(f"drafts: the cell's search {key} lacks finished candidates {sorted(missing)[:4]}; "
                              f"give --candidates at most its samples per search")
-    full_scores = np.array([[journal[key][i]["scores"]["shapes-clip"] for i in ids] for key in searches])
+    full_scores = np.array([[journal[key][i].scores["shapes-clip"] for i in ids] for key in searches])
 
     judged = evaluation.judge(own, conditions)
     keys = [f"{key}#{repeat}" for key, repeat in searches]
@@ -152,7 +152,7 @@ def main() -> None:
                 scores = verifier.score(made, [conditions[s] for s, _ in todo]).float().numpy()
                 verdicts = evaluation.judge(made, [conditions[s] for s, _ in todo])
                 for (s, i), score, (_, correct) in zip(todo, scores, verdicts):
-                    drift = abs(float(score) - journal[searches[s]][i]["scores"]["shapes-clip"])
+                    drift = abs(float(score) - journal[searches[s]][i].scores["shapes-clip"])
                     assert drift < 1e-2, f"the rebuilt full solve of {searches[s]} #{i} differs by {drift}"
                     finished[(s, i)] = (float(score), bool(correct))
             answers = [max((finished[(s, int(order[s, j]))] for j in range(m)), key=lambda f: f[0])

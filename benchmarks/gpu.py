@@ -120,19 +120,27 @@ def reset_peak(device: torch.device) -> None:
 
 def search(pipe, clip: Path, device, algorithm: str, args: dict, steps: int, size: int, budget: int,
            batch_size, offload: bool = False):
-    """One search through noisesearch's module; returns (seconds, candidates, NFEs, settled batch size)."""
-    import noisesearch
-    from noisesearch.lightning.module import SearchModule
+    """One search through noisesearch's run session; returns (seconds, candidates, NFEs, settled batch size)."""
+    from noisesearch.conditions import Condition
+    from noisesearch.engine import Task
+    from noisesearch.run.models import Models
+    from noisesearch.run.session import RunSession
+    from noisesearch.run.settings import build
 
-    module = SearchModule(pipeline=pipe, algorithm=algorithm, algorithm_args=args, steps=steps, height=size,
-                          width=size, budget_nfe=budget, batch_size=batch_size, offload=offload,
-                          verifiers=[f"clip:local-dir:{clip}"])
+    settings = build(pipeline=pipe, algorithm=algorithm, algorithm_args=args, steps=steps, height=size, width=size,
+                     budget_nfe=budget, batch_size=batch_size, offload=offload, verifiers=[f"clip:local-dir:{clip}"])
+    models = Models(settings)
+    models.prepare(torch.device(device))
+    models.to(device)
+    session = RunSession(settings)
+    session.open()
+    session.begin(models)
     synchronize(device)
     started = time.perf_counter()
-    (result,) = noisesearch.search(prompts=["a red fox"], module=module, device=device)
+    (result,) = session.run([Task(0, Condition(prompt="a red fox"), 0)])
     synchronize(device)
     seconds = time.perf_counter() - started
-    return seconds, result.candidates, result.nfe, module.batch_size_settled
+    return seconds, result.candidates, result.nfe, session.stats.batch_size
 
 
 def bare(pipe, device, candidates: int, steps: int, size: int) -> float:

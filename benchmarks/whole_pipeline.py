@@ -60,10 +60,10 @@ def main() -> None:
                     budget_nfe=options.candidates * 2 * options.steps if options.guidance > 1 else
                     options.candidates * options.steps)
     module = SearchModule(**settings)
-    module.load()
+    module.models.load()
     native = SearchModule(**settings, mode="native")
     native.load()
-    pipe, judge = module.pipeline.pipe, module.verifiers[0]
+    pipe, judge = module.pipeline.pipe, module.models.verifiers[0]
     shape = module.pipeline.latent_shape(options.size, options.size)
     noises = torch.randn(options.candidates, *shape)
     condition = Condition(prompt=options.prompt)
@@ -113,7 +113,7 @@ def main() -> None:
                 judge.score(images[start : start + len(chunk)], [condition] * len(chunk))
 
     pipe.scheduler.set_timesteps(options.steps)
-    nfe = module.settings.budget_nfe
+    nfe = module.run_settings.search.budget_nfe
     seconds = {"peers": timed(peers, options.repeats), "ours": timed(ours, options.repeats),
                "native": timed(ours_native, options.repeats),
                "bare_pipe": timed(bare_pipe, options.repeats), "bare_forwards": timed(bare_forwards, options.repeats),

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Mapping, Optional
 
 import torch
 
-from .errors import UsageError
+from .errors import BudgetError, UsageError
 from .sampling.denoiser import BACKWARD_COST
 from .noise import NoiseSpec, derive_seed
 from .sampling.samplers import sampler_class
@@ -143,7 +143,7 @@ class SearchAlgorithm:
     def check_budget(cls, params: "SearchAlgorithm.Params", budget_nfe: int, sample_nfe: int) -> None:
         """Raise a UsageError if the budget cannot pay for one round of this algorithm."""
         if budget_nfe < sample_nfe:
-            raise UsageError(
+            raise BudgetError(
                 f"model.budget_nfe={budget_nfe} is below one sample ({sample_nfe} NFEs at these steps, sampler and "
                 f"guidance); raise it to at least {sample_nfe}"
             )

@@ -25,11 +25,12 @@ def show(args: list[str]) -> int:
     """``show DIR``: a finished run's results table and cost, from its summary.json."""
     if len(args) != 1 or args[0].startswith("-"):
         raise UsageError("usage: noisesearch show DIR (a run folder with summary.json)")
-    from .store.folder import RunDir
     from .run.report.table import format_cost, format_table
+    from .store.folder import RunDir
+    from .store.records import ResultRecord
 
     summary = RunDir(args[0]).read_summary()
-    print(format_table(summary["results"], summary))
+    print(format_table([ResultRecord.from_json(entry) for entry in summary["results"]], summary))
     print(format_cost(summary))
     return 0
 
@@ -78,8 +79,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"noisesearch: error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     except Stopped as stop:
-        print(f"noisesearch: {stop}", file=sys.stderr)
-        raise SystemExit(143) from None  # 128 + SIGTERM, as a shell reports a process the signal ended
+        print(f"\nnoisesearch: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_code) from None
 
 
 def run(args: list[str]) -> int:

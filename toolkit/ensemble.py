@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 
 def oriented(value: float, higher_is_better: bool) -> float:
@@ -53,3 +53,14 @@ def weighted_standardized(rows: Sequence[Mapping[str, float]], weights: Mapping[
             elif spread > 0:
                 totals[i] += weight * (value - mean) / spread
     return totals
+
+
+def aggregate(rows: Sequence[Mapping[str, float]], ensemble: str = "rank",
+              weights: Optional[Mapping[str, float]] = None) -> list[float]:
+    """The ensemble's score of each row of oriented per-verifier scores (higher is better), the one rule scoring,
+    the run report and bench share: ``rank`` the mean rank, ``weighted`` the weighted sum of z-scores (every
+    verifier weighing 1 where ``weights`` names none)."""
+    if ensemble == "weighted":
+        names = list(rows[0]) if rows else []
+        return weighted_standardized(rows, {name: (weights or {}).get(name, 1.0) for name in names})
+    return mean_rank(rows)

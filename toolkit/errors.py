@@ -5,6 +5,10 @@ class UsageError(ValueError):
     """A bad argument, file or setting; the message names the problem and the fix."""
 
 
+class BudgetError(UsageError):
+    """The NFE budget cannot pay for the search as set (bench marks such a cell infeasible instead of failing)."""
+
+
 class ServiceError(RuntimeError):
     """An outside service (a VLM API) kept failing after retries: the run stops cleanly and resumes from its journal."""
 
@@ -14,7 +18,12 @@ class PeerLost(ServiceError):
 
 
 class Stopped(RuntimeError):
-    """The run was asked to stop (SIGTERM: ``kill``, a scheduler's preemption) and stopped after a journaled round."""
+    """The run was asked to stop (SIGTERM: ``kill``, a scheduler's preemption; Ctrl-C) and stopped after a journaled
+    round; ``exit_code`` is what a shell reports for the signal (143 for SIGTERM, 130 for Ctrl-C)."""
+
+    def __init__(self, message: str, exit_code: int = 143):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:

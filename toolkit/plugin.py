@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .algorithm import GRADIENT_COST, Outcome, Proposal, SearchAlgorithm, SearchContext
 from .conditions import Condition
-from .errors import ServiceError, UsageError, first_line
+from .errors import BudgetError, ServiceError, UsageError, first_line
 from .evaluation import Evaluation
 from .hookspecs import hookimpl
 from .imaging import ImageInput, pooled
@@ -32,7 +32,7 @@ def registered(kind: str) -> dict[str, type]:
 
 
 __all__ = [
-    "BACKWARD_COST", "Condition", "CountingDenoiser", "EDM", "Evaluation", "FlowMatching", "Frame", "GRADIENT_COST",
+    "BACKWARD_COST", "BudgetError", "Condition", "CountingDenoiser", "EDM", "Evaluation", "FlowMatching", "Frame", "GRADIENT_COST",
     "ImageInput", "NoiseSpec", "Outcome", "Pipeline", "Proposal", "SAMPLERS", "Sampler", "SearchAlgorithm",
     "SearchContext", "ServiceError", "Verifier", "UsageError", "VariancePreserving", "derive_seed", "first_line",
     "frames", "hookimpl", "karras_sigmas", "parse_options", "pooled", "registered", "sampler_class",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from noisesearch.plugin import Outcome, UsageError
+from noisesearch.plugin import BudgetError, Outcome, UsageError
 
 
 def sigma_of_time(t: float) -> float:
@@ -21,7 +21,7 @@ def require(condition: bool, algorithm: str, message: str) -> None:
 def require_budget(algorithm: str, needed: int, budget: int, what: str) -> None:
     """Refuse a budget that cannot pay for ``what`` (``needed`` NFEs)."""
     if needed > budget:
-        raise UsageError(
+        raise BudgetError(
             f"algorithm {algorithm!r}: {what} needs {needed} NFEs but model.budget_nfe={budget}; "
             f"raise model.budget_nfe to at least {needed} or shrink the algorithm's hyperparameters"
         )

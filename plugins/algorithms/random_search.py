@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Optional
 
-from noisesearch.plugin import Outcome, Proposal, SearchAlgorithm, UsageError
+from noisesearch.plugin import BudgetError, Outcome, Proposal, SearchAlgorithm, UsageError
 
 
 class RandomSearch(SearchAlgorithm):
@@ -27,7 +27,7 @@ class RandomSearch(SearchAlgorithm):
     def check_budget(cls, params, budget_nfe: int, sample_nfe: int) -> None:
         super().check_budget(params, budget_nfe, sample_nfe)
         if params.n is not None and params.n * sample_nfe > budget_nfe:
-            raise UsageError(
+            raise BudgetError(
                 f"algorithm 'random': n={params.n} samples need {params.n * sample_nfe} NFEs but "
                 f"model.budget_nfe={budget_nfe}; raise the budget or lower n"
             )

@@ -82,7 +82,7 @@ def test_an_ensemble_of_three_verifiers_drives_a_digits_search_end_to_end(cli, m
     candidates, _ = read_run(out / "journal")
     for record in summary["results"]:
         assert set(record["scores"]) == {"digits-classifier", "classifier", "self-supervised"}
-        rows = sorted((key[2], c["scores"]) for key, c in candidates.items() if key[0] == f"class:{record['condition']['class_label']}")
+        rows = sorted((key[2], c.scores) for key, c in candidates.items() if key[0] == f"class:{record['condition']['class_label']}")
         ranks = mean_rank([scores for _, scores in rows])
         best = max(range(len(rows)), key=lambda i: (ranks[i], -rows[i][0]))
         assert record["candidate"] == rows[best][0] and record["scores"] == rows[best][1]

@@ -72,7 +72,7 @@ def test_kept_states_carry_their_previews_through_the_journal(tmp_path):
         expected = first.run(tasks)
     journal.close()
     candidates, _ = read_run(tmp_path)
-    kept = {key: record for key, record in candidates.items() if record["stop"] > 0}  # a run killed after rung 1
+    kept = {key: record for key, record in candidates.items() if record.stop > 0}  # a run killed after rung 1
     assert kept and len(kept) < len(candidates)
     again = Executor(ToyMixture(), [RecordingPreviews()], plan, Journal(tmp_path / "rank0.jsonl"), kept)
     with torch.no_grad():

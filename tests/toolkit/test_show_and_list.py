@@ -2,13 +2,19 @@
 
 import json
 
-from noisesearch.store.folder import RunDir
 from noisesearch.run.report.table import condition_label, format_table
+from noisesearch.store.folder import RunDir
+from noisesearch.store.records import ResultRecord
 
 
 def record(index, condition, score, raw):
     return {"index": index, "condition": condition, "repeat": 0, "score": score, "scores": {"clip": raw},
-            "nfe": 112, "candidates": 16}
+            "nfe": 112, "candidates": 16, "image": f"images/{index}.png", "noise": f"noises/{index}.safetensors",
+            "candidate": 0}
+
+
+def typed(entries):
+    return [ResultRecord.from_json(entry) for entry in entries]
 
 
 SUMMARY = {"verifiers": ["clip:local-dir:/m", "aesthetic"], "nfe_used": 224,
@@ -23,7 +29,7 @@ def test_conditions_read_as_people_write_them():
 
 
 def test_the_table_shows_the_driving_verifiers_raw_score_beside_the_aggregate():
-    lines = format_table(SUMMARY["results"], SUMMARY).splitlines()
+    lines = format_table(typed(SUMMARY["results"]), SUMMARY).splitlines()
     assert lines[0].split() == ["condition", "rep", "clip", "aggregate", "nfe", "cands", "s"]
     assert lines[1].split() == ["3", "0", "29.5000", "1.0000", "112", "16", "-"]
     assert lines[2].split()[:4] == ['"a', 'red', 'fox"', "0"] and lines[2].split()[4:6] == ["31.2500", "0.5000"]
@@ -31,7 +37,7 @@ def test_the_table_shows_the_driving_verifiers_raw_score_beside_the_aggregate():
 
 def test_one_verifier_has_no_aggregate_column_and_seconds_are_shown():
     results = [{**r, "seconds": 0.25} for r in SUMMARY["results"]]
-    lines = format_table(results, {**SUMMARY, "verifiers": ["clip"]}).splitlines()
+    lines = format_table(typed(results), {**SUMMARY, "verifiers": ["clip"]}).splitlines()
     assert lines[0].split() == ["condition", "rep", "clip", "nfe", "cands", "s"]
     assert lines[1].split() == ["3", "0", "29.5000", "112", "16", "0.25"]
 

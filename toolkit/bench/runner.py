@@ -12,10 +12,11 @@ from jsonargparse import ArgumentParser
 from . import metrics, uncertainty
 from .. import registry
 from ..conditions import Condition, parse_classes
-from ..errors import UsageError
+from ..errors import BudgetError, UsageError
 from ..resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
 from ..store.folder import RunDir
-from .study import AlgorithmSpec, Cell, Study, cells, predict_args
+from .study import AlgorithmSpec, Cell, Study, cells
+from .study import predict_config as predict_config_of
 
 
 def parse(argv: list[str]) -> tuple[Study, Path]:
@@ -33,16 +34,16 @@ def parse(argv: list[str]) -> tuple[Study, Path]:
 
 
 def run_cell(study: Study, cell: Cell, folder: Path) -> str:
-    """Run (or resume, or reuse) one cell; returns what was done. A budget the cell cannot use raises."""
-    from ..lightning.predict_cli import predict
+    """Run (or resume, or reuse) one cell; returns what was done. A budget the cell cannot use raises BudgetError."""
+    from ..lightning.predict_cli import predict_config
 
     run_dir = RunDir(folder)
     if run_dir.is_finished():
         return "reused"
     if run_dir.can_resume():
-        predict(["resume", str(folder)])
+        predict_config({**run_dir.read_config(), "out": str(folder), "resume": True, "overwrite": False})
         return "resumed"
-    predict(["predict", *predict_args(study, cell), "--out", str(folder), "--overwrite", "true"])
+    predict_config({**predict_config_of(study, cell), "out": str(folder), "overwrite": True})
     return "ran"
 
 
@@ -112,9 +113,9 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
     """Diversity of the returned samples (Vendi, over each condition's repeats), the driving score's tie rate over
     each search's finished candidates, and its Kendall tau with every other verifier and the evaluator there."""
     from . import health
-    from ..ensemble import mean_rank, oriented
-    from ..imaging import from_uint8
+    from ..ensemble import aggregate, oriented
     from ..store.journal import load_artifact, read_run
+    from ..store.records import image_of
 
     result: dict = {}
     extractor = evaluation if evaluation is not None and evaluation.has_features else next(
@@ -128,31 +129,34 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
         return result
     run_dir = RunDir(folder)
     candidates, _ = read_run(run_dir.journal_dir)
-    by_search: dict[tuple, dict[float, list[dict]]] = {}  # (search, repeat) -> noise level -> candidates
+    by_search: dict[tuple, dict[float, list]] = {}  # (search, repeat) -> noise level -> candidates
     for key in sorted(candidates):
-        by_search.setdefault(key[:2], {}).setdefault(candidates[key]["stop"], []).append(candidates[key])
+        by_search.setdefault(key[:2], {}).setdefault(candidates[key].level, []).append(candidates[key])
     driving = row["drove"]
+    summary = run_dir.read_summary()
+    weights = dict(zip(driving, summary.get("verifier_weights") or []))
 
-    def aggregate(records: list[dict]) -> list[float]:
-        return mean_rank([{name: oriented(r["scores"][name], higher[name]) for name in driving} for r in records])
+    def scored(records: list) -> list[float]:
+        """The search's own ensemble over its driving verifiers (as ``Scorer.aggregate``)."""
+        rows = [{name: oriented(r.scores[name], higher[name]) for name in driving} for r in records]
+        return aggregate(rows, summary.get("ensemble") or "rank", weights)
 
     last_choices = []  # per search, its candidates at the lowest noise level that holds two or more
     for levels in by_search.values():
         crowded = [level for level, found in levels.items() if len(found) >= 2]
         if crowded:
-            last_choices.append(aggregate(levels[min(crowded)]))
+            last_choices.append(scored(levels[min(crowded)]))
     result["tie_rate"] = health.tie_rate(last_choices)
     searches = [levels[0] for levels in by_search.values() if 0 in levels]  # finished candidates
-    aggregates = [aggregate(records) for records in searches]
+    aggregates = [scored(records) for records in searches]
     pictures, owners, conditions_of = [], [], []
     for index, records in enumerate(searches):
         for position, record in enumerate(records):
-            tensors = load_artifact(run_dir.journal_dir, record["artifact"])
-            image = from_uint8(tensors["image8"]) if "image8" in tensors else tensors.get("image")
+            image = image_of(load_artifact(run_dir.journal_dir, record.artifact))
             if image is not None:
                 pictures.append(image)
                 owners.append((index, position))
-                conditions_of.append(Condition.from_key(record["search"]))
+                conditions_of.append(Condition.from_key(record.search))
     if not pictures:
         return result
     stacked = torch.stack(pictures)
@@ -249,9 +253,7 @@ def run_study(study: Study, out: Path) -> list[dict]:
         began = time.perf_counter()
         try:
             action = run_cell(study, cell, folder)
-        except UsageError as error:
-            if "budget_nfe" not in str(error):
-                raise
+        except BudgetError as error:
             rows.append(infeasible(cell, str(error)))
             print(f"[bench] cell {i}/{len(grid)} {cell.name}: infeasible, {error}", flush=True)
             continue

@@ -112,22 +112,17 @@ def cells(study: Study) -> list[Cell]:
     return grid
 
 
-def predict_args(study: Study, cell: Cell) -> list[str]:
-    """The `noisesearch predict` arguments of a cell (without --out)."""
-    import json
-
-    args = ["--seed_everything", str(study.seed), "--model.pipeline", study.pipeline,
-            "--model.algorithm", cell.algorithm, "--model.algorithm_args", json.dumps(dict(cell.args)),
-            "--model.verifiers", json.dumps(list(cell.verifiers)), "--model.batch_size", str(study.batch_size),
-            "--data.per_condition", str(study.per_condition)]
+def predict_config(study: Study, cell: Cell) -> dict:
+    """The `noisesearch predict` config of a cell (without ``out``), as LightningCLI takes a structured config."""
+    model = {"pipeline": study.pipeline, "algorithm": cell.algorithm, "algorithm_args": dict(cell.args),
+             "verifiers": list(cell.verifiers), "batch_size": study.batch_size}
     if cell.budget is not None:
-        args += ["--model.budget_nfe", str(cell.budget)]
+        model["budget_nfe"] = cell.budget
     if cell.steps is not None:
-        args += ["--model.steps", str(cell.steps)]
+        model["steps"] = cell.steps
+    data = {"per_condition": study.per_condition}
     if study.classes is not None:
-        args += ["--data.classes", study.classes]
+        data["classes"] = study.classes
     if study.prompts_file is not None:
-        args += ["--data.prompts_file", study.prompts_file]
-    for key, value in study.trainer.items():
-        args += [f"--trainer.{key}", json.dumps(value) if not isinstance(value, str) else value]
-    return args
+        data["prompts_file"] = study.prompts_file
+    return {"seed_everything": study.seed, "model": model, "data": data, "trainer": dict(study.trainer)}

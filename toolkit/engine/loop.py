@@ -15,14 +15,15 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from ..algorithm import Proposal, SearchContext
-from ..conditions import Condition
 from ..sampling.denoiser import CountingDenoiser
 from ..errors import Stopped, UsageError, first_line
 from ..imaging import thumbnails
 from ..store.journal import Journal
+from ..store.records import CandidateRecord
 from ..pipeline import Pipeline
 from ..verifier import Verifier
 from . import whole
+from .check import check, context
 from .gradients import solve_with_gradient
 from .plans import Planner
 from .replay import candidate_record, replay
@@ -33,7 +34,8 @@ from .types import SearchResult, SearchSettings, Task
 
 
 log = logging.getLogger("noisesearch")
-AUTO_START = 256  # ``model.batch_size auto``: the first try, halved until it fits
+AUTO_START = 256
+STOP_CODES = {"SIGTERM": 143, "Ctrl-C": 130}  # what a shell reports for a process the signal ended  # ``model.batch_size auto``: the first try, halved until it fits
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,17 @@ class Shard:
     rank: int
     world: int
     gather: Callable[[Any], list]
+
+
+@dataclass(frozen=True)
+class ExecutorStats:
+    """The one record of what an executor did in this process."""
+
+    nfe: int
+    candidates: int
+    denoiser_s: float
+    verifier_s: dict[str, float]
+    batch_size: Optional[int]
 
 
 class OutOfDeviceMemory(UsageError):
@@ -62,13 +75,13 @@ class Executor:
     """
 
     def __init__(self, pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings,
-                 journal: Optional[Journal] = None, replay: Optional[dict[tuple, dict]] = None,
+                 journal: Optional[Journal] = None, replay: Optional[dict[tuple, CandidateRecord]] = None,
                  shard: Optional[Shard] = None, keep_images: Optional[int] = None):
         self.pipeline = pipeline
         self.keep_images = keep_images
         self.evaluated = 0
         self.denoiser_seconds = 0.0
-        self.stop_requested: Callable[[], bool] = lambda: False  # checked after each round, once it is journaled
+        self.stop_requested: Callable[[], Optional[str]] = lambda: None  # a reason to stop, checked after each round
         self.batch_size = settings.batch_size or AUTO_START  # settles by halving when the device runs out of memory
         self.backed_off = False
         self.largest_chunk = 0
@@ -76,32 +89,23 @@ class Executor:
         self.journal = journal
         self.replay = replay or {}
         self.shard = shard
+        self.schedule = check(pipeline, verifiers, settings)
         self.scorer = Scorer(verifiers, settings.ensemble, settings.weights)
-        self.sample_nfe = settings.sample_nfe(pipeline.described_by)
-        self.nfe_per_call = pipeline.described_by.nfe_per_call(settings.guidance)
-        self.denoiser = CountingDenoiser(self._denoise, self.nfe_per_call)
-        pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
-        self.sigmas = pipeline.sigmas(settings.steps)
-        self.shape = pipeline.latent_shape(settings.height, settings.width)
-        settings.algorithm.check_context(settings.params, self._context(Task(0, Condition(prompt="probe"), 0)))
-        if settings.algorithm.uses_gradients:
-            self.scorer.require_differentiable(settings.algorithm.name)
+        self.sample_nfe = self.schedule.sample_nfe
+        self.denoiser = CountingDenoiser(self._denoise, self.schedule.nfe_per_call)
+        self.sigmas, self.shape = self.schedule.sigmas, self.schedule.shape
         self.whole = whole.runs_whole(pipeline.described_by)
-        if self.whole:
-            whole.check_search(pipeline.described_by, settings.algorithm, verifiers)
         self.preview_level = preview_level(self.sigmas, verifiers)
         self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level)
         self.outcomes = Outcomes(self.scorer.aggregate)
 
     @property
-    def verifier_seconds(self) -> dict[str, float]:
-        """Seconds each verifier spent scoring in this process."""
-        return self.scorer.seconds
-
-    @property
-    def settled_batch_size(self) -> int:
-        """The candidates per batch that fit: the halved size after a back-off, else the largest batch run."""
-        return self.batch_size if self.backed_off else (self.largest_chunk or self.batch_size)
+    def stats(self) -> ExecutorStats:
+        """What this process has done so far: NFEs, candidates, seconds in the denoiser and each verifier, and the
+        candidates per batch that fit (the halved size after a back-off, else the largest batch run)."""
+        return ExecutorStats(nfe=self.denoiser.nfe, candidates=self.evaluated, denoiser_s=self.denoiser_seconds,
+                             verifier_s=dict(self.scorer.seconds),
+                             batch_size=self.batch_size if self.backed_off else (self.largest_chunk or self.batch_size))
 
     @property
     def nfe_used(self) -> int:
@@ -144,8 +148,9 @@ class Executor:
             for search in searches:
                 if id(search) in told:
                     search.algorithm.tell(told[id(search)])
-            if self.stop_requested():
-                raise Stopped("stopped on SIGTERM after a round of candidates was journaled")
+            reason = self.stop_requested()
+            if reason:
+                raise Stopped(f"stopped on {reason} after a round of candidates was journaled", STOP_CODES[reason])
         return [choose(search, self.scorer.aggregate, self.settings.algorithm.name) for search in searches]
 
     def _start(self, task: Task) -> SearchRun:
@@ -153,17 +158,7 @@ class Executor:
         return SearchRun(task, context, self.settings.algorithm(self.settings.params, context))
 
     def _context(self, task: Task) -> SearchContext:
-        return SearchContext(
-            seed=self.settings.seed,
-            condition_key=task.condition.key,
-            repeat=task.repeat,
-            budget_nfe=self.settings.budget_nfe,
-            sample_nfe=self.sample_nfe,
-            sigmas=tuple(float(s) for s in self.sigmas),
-            sampler=self.settings.sampler,
-            nfe_per_call=self.nfe_per_call,
-            shape=tuple(self.shape),
-        )
+        return context(self.settings, self.schedule, task.condition.key, task.repeat)
 
     def _charge(self, search: SearchRun, proposals: list[Proposal]) -> None:
         """Check the round's proposals (unique ids, known parents) and charge their NFEs before evaluating them."""

@@ -11,11 +11,10 @@ from typing import Optional
 
 from ..algorithm import Proposal
 from ..errors import UsageError
-from ..imaging import from_uint8
 from ..store.journal import load_artifact
+from ..store.records import (EARLIER, EARLIER_LEVEL, GRADIENT, PLAN_FIELDS, PREVIEW, ROOT, THUMB, X, X0,
+                             CandidateRecord, image_of)
 from .state import Evaluation, SearchRun
-
-PLAN_FIELDS = ("parents", "start", "renoise_to", "stochastic", "stop", "gradient", "noise")
 
 
 class ReplayMismatch(UsageError):
@@ -35,24 +34,18 @@ def plan_of(proposal: Proposal) -> dict:
     }
 
 
-def candidate_record(search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> dict:
-    """The journal line of one evaluated candidate (its tensors go to the artifact the journal names in it)."""
-    return {
-        "type": "candidate",
-        "search": search.task.condition.key,
-        "repeat": search.task.repeat,
-        "id": proposal.id,
-        **plan_of(proposal),
-        "scores": evaluation.scores,
-        "nfe": evaluation.nfe,
-        "replayable": evaluation.replayable,
-    }
+def candidate_record(search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> CandidateRecord:
+    """The journal record of one evaluated candidate (its tensors go to the artifact the journal names in it)."""
+    return CandidateRecord(search=search.task.condition.key, repeat=search.task.repeat, id=proposal.id,
+                           scores=evaluation.scores, nfe=evaluation.nfe, replayable=evaluation.replayable,
+                           parents=tuple(proposal.parents), start=proposal.start, renoise_to=proposal.renoise_to,
+                           stochastic=proposal.stochastic, stop=proposal.stop, gradient=proposal.gradient,
+                           noise=proposal.noise.as_dict())
 
 
-def replay(search: SearchRun, proposal: Proposal, record: dict, journal_dir: Optional[Path]) -> Evaluation:
+def replay(search: SearchRun, proposal: Proposal, record: CandidateRecord, journal_dir: Optional[Path]) -> Evaluation:
     """The evaluation a journal record holds, after checking the proposal's plan against the journaled one."""
-    journaled = {name: record.get(name) for name in PLAN_FIELDS}
-    current = plan_of(proposal)
+    journaled, current = record.plan(), plan_of(proposal)
     changed = [name for name in PLAN_FIELDS if journaled[name] != current[name]]
     if changed:
         raise ReplayMismatch(
@@ -60,11 +53,9 @@ def replay(search: SearchRun, proposal: Proposal, record: dict, journal_dir: Opt
             f"{search.task.repeat}) was journaled with another {', '.join(changed)} than the code now proposes; "
             "the algorithm's code or the run's config changed since the run started: start a new run"
         )
-    tensors = load_artifact(journal_dir, record["artifact"]) if journal_dir is not None else {}
-    level = tensors.get("earlier_level")
-    # journals written before images were stored as 8 bits hold them as float32 under "image"
-    image = from_uint8(tensors["image8"]) if "image8" in tensors else tensors.get("image")
-    return Evaluation(scores=record["scores"], nfe=record["nfe"], root=tensors["root"], replayable=record["replayable"],
-                      x=tensors.get("x"), x0=tensors.get("x0"), image=image, thumb=tensors.get("thumb"),
-                      gradient=tensors.get("gradient"), preview=tensors.get("preview"), earlier=tensors.get("earlier"),
+    tensors = load_artifact(journal_dir, record.artifact) if journal_dir is not None else {}
+    level = tensors.get(EARLIER_LEVEL)
+    return Evaluation(scores=record.scores, nfe=record.nfe, root=tensors[ROOT], replayable=record.replayable,
+                      x=tensors.get(X), x0=tensors.get(X0), image=image_of(tensors), thumb=tensors.get(THUMB),
+                      gradient=tensors.get(GRADIENT), preview=tensors.get(PREVIEW), earlier=tensors.get(EARLIER),
                       earlier_level=None if level is None else float(level))

@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from ..conditions import Condition
-from ..ensemble import mean_rank, oriented, weighted_standardized
+from ..ensemble import aggregate, oriented
 from ..errors import UsageError
 from ..verifier import Verifier
 
@@ -80,9 +80,7 @@ class Scorer:
 
     def aggregate(self, rows: list[dict[str, float]]) -> list[float]:
         """Scores of candidates at one level from their oriented per-verifier scores (higher is better)."""
-        if self.ensemble == "weighted":
-            return weighted_standardized(rows, {v.name: w for v, w in zip(self.verifiers, self.weights)})
-        return mean_rank(rows)
+        return aggregate(rows, self.ensemble, {v.name: w for v, w in zip(self.verifiers, self.weights)})
 
     def require_differentiable(self, algorithm: str) -> None:
         """Refuse gradient search over verifiers without gradients."""

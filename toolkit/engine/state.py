@@ -9,6 +9,7 @@ import torch
 
 from ..algorithm import SearchAlgorithm, SearchContext
 from ..imaging import to_uint8
+from ..store.records import EARLIER, EARLIER_LEVEL, GRADIENT, IMAGE8, PREVIEW, ROOT, THUMB, X, X0
 from .types import Task
 
 
@@ -55,9 +56,9 @@ class Evaluation:
     def tensors(self, keep_image: bool = True) -> dict[str, torch.Tensor]:
         """The tensors a journal artifact keeps (on the CPU); the image as 8 bits, lossless against its PNG."""
         image = to_uint8(self.image) if keep_image and self.image is not None else None
-        named = {"root": self.root, "x": self.x, "x0": self.x0, "image8": image, "gradient": self.gradient,
-                 "preview": self.preview, "earlier": self.earlier, "thumb": self.thumb,
-                 "earlier_level": None if self.earlier_level is None else torch.tensor(self.earlier_level)}
+        named = {ROOT: self.root, X: self.x, X0: self.x0, IMAGE8: image, GRADIENT: self.gradient,
+                 PREVIEW: self.preview, EARLIER: self.earlier, THUMB: self.thumb,
+                 EARLIER_LEVEL: None if self.earlier_level is None else torch.tensor(self.earlier_level)}
         return {key: value.detach().cpu().contiguous() for key, value in named.items() if value is not None}
 
     def to_cpu(self) -> "Evaluation":

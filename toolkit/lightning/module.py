@@ -1,26 +1,20 @@
-"""The LightningModule: wraps pipeline, verifiers and algorithm; ``predict_step`` runs the searches of a batch."""
+"""The LightningModule: holds the run's settings and loaded models; ``predict_step`` hands a batch of searches to
+the run's session (``noisesearch.run``), which the CLI's callback opened on the run folder."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import time
+import signal
+import threading
 from typing import Any, Literal, Optional, Sequence, Union
 
 import lightning as L
-import torch
 from jsonargparse.typing import PositiveInt
-from torch import nn
 
-from .. import registry
-from ..errors import Stopped, UsageError, peer_lost
-from ..engine import Executor, SearchResult, SearchSettings, Shard, Task
-from ..engine.whole import runs_whole
-from ..store.journal import Journal
-from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
+from ..engine import SearchResult, Task
+from ..run.models import Models
+from ..run.session import RunSession
+from ..run.settings import build
 from ..sampling.samplers import SAMPLER_NAMES
-
-DEFAULT_BUDGET_SAMPLES = 16
 
 
 class SearchModule(L.LightningModule):
@@ -84,219 +78,61 @@ class SearchModule(L.LightningModule):
         keep_images: Optional[PositiveInt] = None,
     ):
         super().__init__()
-        self.pipeline_spec = describe_spec(pipeline)
-        self.pipeline_cls, self.pipeline_source = resolve_pipeline(pipeline)
-        family = self.pipeline_cls
-        algorithm_cls = registry.lookup("algorithms", algorithm).cls
-        self.verifier_specs = list(verifiers) if verifiers is not None else list(family.default_verifiers)
-        self.verifier_classes = resolve_verifiers(self.verifier_specs, family.condition_kind)
-        self.pipeline_cls = family = family.for_search(mode, algorithm_cls, [cls for cls, _ in self.verifier_classes])
-        if sampler is not None:
-            family.check_sampler(sampler)
-        if offload and not family.can_offload:
-            raise UsageError(f"model.offload applies to diffusers pipelines, not to {family.name!r}; leave it unset")
-        self.offload = offload
-        self.keep_images = keep_images
-        if guidance is not None and guidance < 0:
-            raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
-        height = height or family.default_height
-        width = width or family.default_width
-        family.check_size(height, width)
-        if verifier_weights is not None:
-            if ensemble != "weighted":
-                raise UsageError("model.verifier_weights needs model.ensemble weighted")
-            if len(verifier_weights) != len(self.verifier_specs) or any(w < 0 for w in verifier_weights):
-                raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
-                                 f"({len(self.verifier_specs)}: {', '.join(self.verifier_specs)})")
-        self.verifier_device = check_device(verifier_device) if verifier_device else None
-        self.dtype_name = dtype
-        params = algorithm_cls.parse_params(algorithm_args)
-        provisional = SearchSettings(
-            algorithm=algorithm_cls, params=params, budget_nfe=0, steps=steps or family.default_steps,
-            sampler=sampler or family.default_sampler,
-            guidance=family.default_guidance if guidance is None else guidance,
-            batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0,
-            ensemble=ensemble,
-            weights=tuple(verifier_weights) if verifier_weights is not None else None,
-        )
-        sample_nfe = provisional.sample_nfe(family)
-        budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
-        algorithm_cls.check_budget(params, budget, sample_nfe)
-        self.settings = dataclasses.replace(provisional, budget_nfe=budget)
-        self.sample_nfe = sample_nfe
-        self.shard = shard
-        self.out = "the run folder"  # set by the CLI, for messages
-        self.seed = 0
-        self.journal: Optional[Journal] = None
-        self.replay: dict[tuple, dict] = {}
-        self.finished: dict[tuple, dict] = {}
-        self.pipeline: Optional[nn.Module] = None
-        self.verifiers = nn.ModuleList()
-        self.executor: Optional[Executor] = None
-        self.elapsed_s = 0.0
-        self._started = 0.0
-
-    def check_tasks(self, tasks: Sequence[Task]) -> None:
-        """Reject conditions the pipeline cannot take, before anything loads."""
-        self.pipeline_cls.check_conditions([task.condition for task in tasks])
-
-    def load(self) -> None:
-        """Load the pipeline (in ``dtype``) and the verifiers (once)."""
-        if self.pipeline is None:
-            self.pipeline = self.pipeline_cls.load(self.pipeline_source)
-            if self.dtype_name is not None:
-                self.pipeline.to(DTYPES[self.dtype_name])
-            for cls, argument in self.verifier_classes:
-                verifier = cls(argument)
-                verifier.attach(self.pipeline_cls)
-                self.verifiers.append(verifier)
-            self.eval()
-
-    def check_schedule(self) -> None:
-        """Let the algorithm check the loaded model's schedule against the budget (raises a UsageError)."""
-        Executor(self.pipeline, list(self.verifiers), self.settings)
+        self.run_settings = build(
+            pipeline=pipeline, algorithm=algorithm, algorithm_args=algorithm_args, verifiers=verifiers,
+            budget_nfe=budget_nfe, steps=steps, guidance=guidance, sampler=sampler, batch_size=batch_size,
+            height=height, width=width, shard=shard, ensemble=ensemble, verifier_weights=verifier_weights,
+            verifier_device=verifier_device, dtype=dtype, mode=mode, offload=offload, keep_images=keep_images)
+        self.models = Models(self.run_settings)
+        self._own_session: Optional[RunSession] = None
+        self._interrupted = False
 
     @property
-    def nfe_used(self) -> int:
-        return self.executor.nfe_used if self.executor is not None else 0
-
-    def start(self, world: int = 1, rank: int = 0) -> None:
-        """Begin a run: the executor holds the NFE counter of all its searches."""
-        settings = dataclasses.replace(self.settings, seed=self.seed)
-        shard = None
-        if self.shard == "candidates" and world > 1:
-            shard = Shard(rank, world, functools.partial(gather_objects, rank=rank, world=world, out=self.out))
-        self.executor = Executor(self.pipeline, list(self.verifiers), settings, self.journal, self.replay, shard,
-                                 self.keep_images)
-        self.elapsed_s = 0.0
-
-    def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
-        """Run the searches of ``tasks`` (timed into ``elapsed_s``)."""
-        started = time.perf_counter()
-        with torch.no_grad():
-            try:
-                results = self.executor.run(tasks)
-            except Stopped as stop:
-                raise Stopped(f"{stop}: every candidate evaluated so far is kept, and `noisesearch resume "
-                              f"{self.out}` continues the run") from None
-        elapsed = time.perf_counter() - started
-        self.elapsed_s += elapsed
-        total = sum(result.nfe for result in results)
-        for result in results:  # searches share batches: each gets the batch's time in proportion to its NFEs
-            share = result.nfe / total if total else 1 / len(results)
-            result.seconds = round(elapsed * share, 4)
-        return results
+    def pipeline_cls(self):
+        """The pipeline family (a class, or a plugin's description object)."""
+        return self.run_settings.family
 
     @property
-    def batch_size_settled(self) -> Optional[int]:
-        """The candidates per batch that fit in this process (after any out-of-memory back-off)."""
-        return self.executor.settled_batch_size if self.executor is not None else None
+    def pipeline(self):
+        return self.models.pipeline
 
     @property
-    def denoiser_seconds(self) -> float:
-        """Seconds this process spent in denoiser calls (whole-pipeline calls in whole mode)."""
-        return self.executor.denoiser_seconds if self.executor is not None else 0.0
-
-    @property
-    def verifier_seconds(self) -> dict[str, float]:
-        """Seconds each verifier spent scoring in this process (apart from the denoiser's NFEs)."""
-        return dict(self.executor.verifier_seconds) if self.executor is not None else {}
-
-    def check_dtype(self, device: torch.device) -> None:
-        """Refuse a dtype the device cannot run (fp16 on a CPU, bf16 on a GPU without it)."""
-        if self.dtype_name == "fp16" and device.type == "cpu":
-            raise UsageError("model.dtype fp16 needs a GPU; on a CPU use bf16 or fp32")
-        if self.dtype_name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise UsageError(f"model.dtype bf16: {torch.cuda.get_device_name(device)} does not support it; use fp16")
-
-    def prepare(self, device: torch.device) -> None:
-        """Check the dtype against ``device``, load, and hand the pipeline's parts to offload hooks if asked."""
-        self.check_dtype(device)
-        self.load()
-        if self.offload and not getattr(self.pipeline, "offloaded", False):
-            self.pipeline.offload(device)
-
-    def setup(self, stage: str) -> None:
-        self.prepare(self.trainer.strategy.root_device)
-
-    def on_predict_start(self) -> None:
-        if self.verifier_device is not None:
-            self.verifiers.to(self.verifier_device)
-        self.start(self.trainer.world_size, self.trainer.global_rank)
-        self.executor.stop_requested = lambda: bool(getattr(self.trainer, "received_sigterm", False))
-
-    def headline(self, world: int = 1) -> str:
-        """The line a run starts with: what searches, on what, at what cost per search, where."""
-        scheduler = self.pipeline_cls.scheduler
-        if scheduler and runs_whole(self.pipeline_cls):
-            sampler = f"steps of its {scheduler}"
-        else:
-            sampler = f"{self.settings.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
-        device = next(self.pipeline.parameters(), torch.empty(0)).device if self.pipeline is not None else "cpu"
-        where = f"{world} processes" if world > 1 else str(device)
-        return (f"noisesearch: {self.settings.algorithm.name} on {self.pipeline_spec} ({where}), budget "
-                f"{self.settings.budget_nfe} NFEs per search ({self.sample_nfe} NFEs per sample: {self.settings.steps} "
-                f"{sampler}, guidance {self.settings.guidance}), verifiers {', '.join(self.verifier_specs)}")
-
-    @property
-    def candidates_evaluated(self) -> int:
-        """Candidates this process evaluated (replayed ones not counted)."""
-        return self.executor.evaluated if self.executor is not None else 0
-
-    def predict_step(self, batch: Sequence[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
-        todo = [task for task in batch if (task.condition.key, task.repeat) not in self.finished]
-        return self.run(todo) if todo else []
+    def session(self) -> RunSession:
+        """The run's session: the one the CLI's callback opened on the run folder, else a folderless one."""
+        trainer = self._trainer
+        for callback in (trainer.callbacks if trainer is not None else []):
+            if getattr(callback, "session", None) is not None:
+                return callback.session
+        if self._own_session is None:
+            self._own_session = RunSession(self.run_settings)
+        return self._own_session
 
     def describe(self) -> dict:
         """The settings that fix the run's results, for ``summary.json``."""
-        s = self.settings
-        return {
-            "pipeline": self.pipeline_spec,
-            "algorithm": s.algorithm.name,
-            "algorithm_args": {k: v for k, v in s.params.__dict__.items()},
-            "verifiers": self.verifier_specs,
-            "higher_is_better": {cls.name: cls.higher_is_better for cls, _ in self.verifier_classes},
-            "ensemble": s.ensemble,
-            "verifier_weights": list(s.weights) if s.weights is not None else None,
-            "seed": self.seed,
-            "steps": s.steps,
-            "sampler": s.sampler,
-            "guidance": s.guidance,
-            "height": s.height,
-            "width": s.width,
-            "dtype": self.dtype_name,
-            "offload": self.offload,
-            "mode": "whole" if runs_whole(self.pipeline_cls) else "native",
-            "budget_nfe": s.budget_nfe,
-            "sample_nfe": self.sample_nfe,
-            **({"scheduler": self.pipeline_cls.scheduler} if self.pipeline_cls.scheduler else {}),
-        }
+        return self.session.describe()
 
+    def setup(self, stage: str) -> None:
+        self.models.prepare(self.trainer.strategy.root_device)
 
-def gather_objects(payload, rank: int = 0, world: int = 1, out: str = "the run folder"):
-    """All-gather a picklable object from every rank (torch.distributed; gloo or nccl); a lost peer is one line."""
-    import torch.distributed as dist
+    def on_predict_start(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._on_interrupt)
+        self.session.begin(self.models, self._stop_reason, self.run_settings.shard == "candidates")
 
-    gathered = [None] * dist.get_world_size()
-    try:
-        dist.all_gather_object(gathered, payload)
-    except RuntimeError as error:  # gloo and NCCL report a dead or silent peer as RuntimeError
-        raise peer_lost(rank, world, error, out) from None
-    return gathered
+    def _on_interrupt(self, signum, frame) -> None:
+        """Ctrl-C: stop after the round is journaled; a second Ctrl-C stops at once."""
+        if self._interrupted:
+            raise KeyboardInterrupt
+        self._interrupted = True
 
+    def _stop_reason(self) -> Optional[str]:
+        if self._interrupted:
+            return "Ctrl-C"
+        return "SIGTERM" if getattr(self.trainer, "received_sigterm", False) else None
 
-def check_device(spec: str) -> torch.device:
-    """A torch device this machine has, or a UsageError naming the problem."""
-    try:
-        device = torch.device(spec)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"model.verifier_device {spec!r} is no device; use cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise UsageError(f"model.verifier_device {spec!r}: this machine has {torch.cuda.device_count()} CUDA "
-                         "devices; pick one it has or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"model.verifier_device {spec!r}: MPS is not available here; use cpu")
-    return device
+    def on_predict_end(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    def predict_step(self, batch: Sequence[Task], batch_idx: int, dataloader_idx: int = 0) -> list[SearchResult]:
+        return self.session.run(list(batch))

@@ -12,12 +12,14 @@ import yaml
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from .data import ConditionsDataModule
-from ..errors import UsageError, version
-from ..store.journal import read_run
+from ..engine import check
+from ..errors import UsageError
+from ..run.console import Console, LogFormat
+from ..run.session import RunSession
+from ..store.folder import RunDir
 from .module import SearchModule
-from .progress import Console, LogFormat, SearchProgress
-from ..store.folder import FolderPlan, RunDir
-from .writer import ResultWriter
+from .progress import SearchProgress
+from .writer import RunCallback
 
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
 warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
@@ -33,14 +35,11 @@ TRAINER_DEFAULTS = {
 }
 
 
-# recorded in run.json but free to change on resume: they change memory and speed, never results
-MEMORY_ONLY = {"noisesearch", "offload"}
-
-
 class NoiseSearchCLI(LightningCLI):
     """LightningCLI with one subcommand, ``predict``, plus ``--out`` and ``--overwrite``."""
 
     def __init__(self, args: Optional[list[str]] = None):
+        self.done = False  # a resumed run that had finished: nothing to predict
         super().__init__(
             SearchModule,
             ConditionsDataModule,
@@ -73,58 +72,35 @@ class NoiseSearchCLI(LightningCLI):
                               compute_fn=lambda shard: shard != "candidates")
 
     def before_predict(self) -> None:
-        """Check the folder and settings on every rank (reads only), load the model, and hand rank 0 what it writes
-        into the folder once the process group has formed (``ResultWriter.setup``), so no rank reads a half-written
-        folder and only one clears it."""
+        """Check the folder and settings on every rank (reads only), load the model, and hand the run's session to
+        the callback that opens the folder once the process group has formed (rank 0 writes, the others wait)."""
         config = self.config["predict"]
-        out = Path(config["out"])
-        run_dir = RunDir(out)
-        if config["resume"]:
-            self._load_journal(run_dir)
-        elif not config["overwrite"] and run_dir.holds_run():
-            raise UsageError(f"--out {out} already holds a run; pick another --out, `noisesearch resume {out}`, "
-                             "or pass --overwrite true")
+        timeout = config["process_group_timeout"]
+        if timeout is not None and hasattr(self.trainer.strategy, "_timeout"):
+            self.trainer.strategy._timeout = timedelta(seconds=timeout)
+        console = Console(config["log_format"], config["quiet"])
+        session = RunSession(self.model.run_settings, config["out"], seed=int(config["seed_everything"]),
+                             resume=bool(config["resume"]), overwrite=bool(config["overwrite"]), console=console)
+        session.check_folder()
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
-        self.model.check_tasks(tasks)
-        self.model.prepare(self.trainer.strategy.root_device)
-        self.model.check_schedule()
-        self.model.seed = int(config["seed_everything"])
-        self.model.out = str(out)
-        if config["process_group_timeout"] is not None and hasattr(self.trainer.strategy, "_timeout"):
-            self.trainer.strategy._timeout = timedelta(seconds=config["process_group_timeout"])
-        fingerprint = self._check_fingerprint(run_dir, config["resume"])
+        self.model.run_settings.check_tasks(tasks)
+        session.fingerprint()
+        self.done = session.is_done(tasks)
+        if self.done:
+            console.text(f"noisesearch: {session.out} already finished every search (summary.json); nothing to do")
+            return
+        self.model.models.prepare(self.trainer.strategy.root_device)
+        check(self.model.pipeline, list(self.model.models.verifiers), self.model.run_settings.search)
         text = None
         if not config["resume"]:
             self._dump_config()
             text = yaml.safe_dump(self.config_dump, sort_keys=False)
-        plan = FolderPlan(clear=bool(config["overwrite"]) and not config["resume"], config=text,
-                          fingerprint=fingerprint)
-        console = Console(config["log_format"], config["quiet"])
-        self.trainer.callbacks.extend([SearchProgress(console), ResultWriter(str(out), console, plan)])
-
-    def _load_journal(self, run_dir: RunDir) -> None:
-        if not run_dir.journal_dir.is_dir():
-            raise UsageError(f"{run_dir} is no noisesearch run to resume: it has no journal/ (start one with "
-                             "`noisesearch predict --out DIR`)")
-        self.model.replay, self.model.finished = read_run(run_dir.journal_dir)
-
-    def _check_fingerprint(self, run_dir: RunDir, resuming: bool) -> Optional[dict]:
-        """The settings that fix results, to record when the run starts; on resume, refuse settings that changed
-        since the start (None: already recorded)."""
-        current = {**self.model.describe(), "noisesearch": version()}
-        started = run_dir.read_fingerprint() if resuming else None
-        if started is None:
-            return current
-        # settings a run's older version did not record yet (model.mode, model.offload) take their defaults there
-        changed = [f"{key} {started.get(key)!r} -> {current.get(key)!r}" for key in sorted(started)
-                   if key not in MEMORY_ONLY and started.get(key) != current.get(key)]
-        if changed:
-            raise UsageError(f"cannot resume {run_dir}: its settings changed since it started ({'; '.join(changed)}); "
-                             "restore its config.yaml or start a new run")
-        return None
+        self.trainer.callbacks.extend([SearchProgress(console), RunCallback(session, text)])
 
     def predict(self, model: SearchModule, datamodule: ConditionsDataModule, **kwargs) -> None:
-        """Run ``trainer.predict``; results go to the writer, so none are kept in memory."""
+        """Run ``trainer.predict``; results go to the run folder, so none are kept in memory."""
+        if self.done:
+            return
         kwargs["return_predictions"] = False
         self.trainer.predict(model, datamodule=datamodule, **kwargs)
 
@@ -159,3 +135,9 @@ def predict(args: list[str]) -> None:
         args = resume_args(args)
     quiet_libraries()
     NoiseSearchCLI(args=args)
+
+
+def predict_config(config: dict) -> None:
+    """Run ``predict`` from a structured config (bench's cells): the same checks and run as the command line."""
+    quiet_libraries()
+    NoiseSearchCLI(args={"subcommand": "predict", "predict": config})

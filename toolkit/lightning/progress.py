@@ -5,36 +5,12 @@ Lightning's own bars and notices are left out (``predict`` quiets its loggers); 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from typing import Any, Literal
 
 from lightning.pytorch.callbacks import Callback
 
-LogFormat = Literal["text", "json"]
-
-
-class Console:
-    """Where a run's messages go: ``text`` (a bar on stderr, the table on stdout), ``json`` (one event per line
-    on stdout) or ``quiet`` (nothing but errors and warnings)."""
-
-    def __init__(self, log_format: LogFormat = "text", quiet: bool = False):
-        self.log_format = log_format
-        self.quiet = quiet
-
-    @property
-    def shows_text(self) -> bool:
-        return self.log_format == "text" and not self.quiet
-
-    def text(self, line: str) -> None:
-        if self.shows_text:
-            print(line, flush=True)
-
-    def event(self, name: str, **fields: Any) -> None:
-        if self.log_format == "json" and not self.quiet:
-            print(json.dumps({"event": name, **fields}, sort_keys=True), flush=True)
-
+from ..run.console import Console
 
 class SearchProgress(Callback):
     """One bar on rank 0 over its searches, with NFEs spent and candidates evaluated per second as its postfix."""
@@ -45,9 +21,6 @@ class SearchProgress(Callback):
         self.started = 0.0
 
     def on_predict_start(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero:
-            self.console.text(pl_module.headline(trainer.world_size))
-            self.console.event("start", **pl_module.describe(), world_size=trainer.world_size)
         self.started = time.perf_counter()
 
     def _open(self, trainer) -> None:
@@ -66,8 +39,8 @@ class SearchProgress(Callback):
         if self.bar is None:
             return
         elapsed = max(time.perf_counter() - self.started, 1e-9)
-        self.bar.set_postfix_str(f"NFEs {pl_module.nfe_used}, {pl_module.candidates_evaluated / elapsed:.1f} "
-                                 "candidates/s", refresh=False)
+        stats = pl_module.session.stats
+        self.bar.set_postfix_str(f"NFEs {stats.nfe}, {stats.candidates / elapsed:.1f} candidates/s", refresh=False)
         self.bar.update(len(batch))
 
     def on_predict_end(self, trainer, pl_module) -> None:

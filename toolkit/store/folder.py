@@ -96,6 +96,12 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(text)
 
+    def read_config(self) -> dict:
+        """The run's config.yaml as a structured config (what ``noisesearch resume`` replays)."""
+        import yaml
+
+        return yaml.safe_load(self.config_path.read_text()) or {}
+
     def read_fingerprint(self) -> Optional[dict]:
         path = self.path / FINGERPRINT
         return json.loads(path.read_text()) if path.exists() else None
@@ -120,6 +126,11 @@ class RunDir:
     def write_part(self, rank: int, part: dict) -> None:
         """One rank's timings, merged by rank 0 when every rank is done."""
         (self.path / "parts" / f"rank{rank}.json").write_text(json.dumps(part))
+
+    def read_part(self, rank: int) -> Optional[dict]:
+        """One rank's figures from an earlier part of the run (None when it left none)."""
+        path = self.path / "parts" / f"rank{rank}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
 
     def clear_part(self, rank: int) -> None:
         (self.path / "parts" / f"rank{rank}.json").unlink(missing_ok=True)

@@ -12,12 +12,15 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import UsageError
+from .records import ArtifactRef, CandidateRecord, ResultRecord
+
+Record = Union[CandidateRecord, ResultRecord]
 
 NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
@@ -51,20 +54,21 @@ class Journal:
         self._count = len(list(self.artifacts.glob("*.safetensors")))
         self._file = open(self.path, "ab")
 
-    def append(self, records: Sequence[dict], artifacts: Optional[Sequence[Optional[dict]]] = None) -> None:
+    def append(self, records: Sequence[Record], artifacts: Optional[Sequence[Optional[dict]]] = None) -> None:
         """Write each record's artifact (if any), then the records, then fsync; a full disk raises cleanly."""
         if not records:
             return
-        records = [dict(record) for record in records]
+        records = list(records)
         try:
-            bundle = {f"{j}.{key}": value for j, tensors in enumerate(artifacts or []) if tensors
+            refs = [ArtifactRef("", str(j)) for j in range(len(records))]
+            bundle = {refs[j].tensor_name(key): value for j, tensors in enumerate(artifacts or []) if tensors
                       for key, value in tensors.items()}
             if bundle:
                 name = self._save_artifact(bundle)
-                for j, tensors in enumerate(artifacts):
-                    if tensors:
-                        records[j]["artifact"] = {"file": name, "key": str(j)}
-            self._write_lines(records)
+                records = [record.with_artifact(ArtifactRef(name, str(j))) if j < len(artifacts or []) and
+                           artifacts[j] else record for j, record in enumerate(records)]
+            self._write_lines(record.to_json() if isinstance(record, CandidateRecord) else record.line()
+                              for record in records)
         except OSError as error:
             if error.errno in NO_SPACE:
                 raise DiskFullError(
@@ -121,11 +125,31 @@ def read_journal(path: Path) -> Iterator[dict]:
             yield json.loads(line)
 
 
-def load_artifact(journal_dir: Path, reference: dict) -> dict[str, torch.Tensor]:
+def load_artifact(journal_dir: Path, reference: ArtifactRef) -> dict[str, torch.Tensor]:
     """The tensors a journal record's ``artifact`` names (its key's slice of one batch's file)."""
-    tensors = _load_bundle(str(Path(journal_dir) / reference["file"]))
-    prefix = reference["key"] + "."
+    tensors = _load_bundle(str(Path(journal_dir) / reference.file))
+    prefix = reference.tensor_name("")
     return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+
+
+class ArtifactReader:
+    """Reads single tensors of artifacts (a thumbnail, not the kept states beside it), one file open at a time."""
+
+    def __init__(self, journal_dir: Path):
+        self.journal_dir = Path(journal_dir)
+        self._open: dict[str, object] = {}
+
+    def read(self, reference: Optional[ArtifactRef], name: str):
+        """The named tensor of a record's artifact as a numpy array, or None when it holds none."""
+        if reference is None:
+            return None
+        from safetensors import safe_open
+
+        if reference.file not in self._open:
+            self._open = {reference.file: safe_open(str(self.journal_dir / reference.file), framework="numpy")}
+        handle = self._open[reference.file]
+        key = reference.tensor_name(name)
+        return handle.get_tensor(key) if key in handle.keys() else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -133,14 +157,15 @@ def _load_bundle(path: str) -> dict[str, torch.Tensor]:
     return load_file(path)
 
 
-def read_run(journal_dir: Path) -> tuple[dict[tuple, dict], dict[tuple, dict]]:
-    """Every rank's journal: candidates by (search, repeat, id) and finished results by (search, repeat)."""
-    candidates: dict[tuple, dict] = {}
-    results: dict[tuple, dict] = {}
+def read_run(journal_dir: Path) -> tuple[dict[tuple, CandidateRecord], dict[tuple, ResultRecord]]:
+    """Every rank's journal as typed records: candidates by (search, repeat, id), results by (search, repeat)."""
+    candidates: dict[tuple, CandidateRecord] = {}
+    results: dict[tuple, ResultRecord] = {}
     for path in sorted(Path(journal_dir).glob("rank*.jsonl")):
-        for record in read_journal(path):
-            if record["type"] == "candidate":
-                candidates[(record["search"], record["repeat"], record["id"])] = record
-            elif record["type"] == "result":
-                results[(record["search"], record["repeat"])] = record
+        for line in read_journal(path):
+            if line["type"] == CandidateRecord.KIND:
+                record = CandidateRecord.from_json(line)
+                candidates[record.key] = record
+            elif line["type"] == ResultRecord.KIND:
+                results[(line["search"], line["repeat"])] = ResultRecord.from_line(line)
     return candidates, results

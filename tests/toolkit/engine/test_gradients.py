@@ -30,8 +30,8 @@ def test_a_zero_weight_verifier_does_not_steer_the_gradient():
     alone, _ = search([ToyVerifier()])
     weighted, executor = search([ToyVerifier(), Farther()], "weighted", (1.0, 0.0))
     assert torch.equal(weighted.image, alone.image) and weighted.candidate == alone.candidate
-    assert set(executor.verifier_seconds) == {"toy-closeness", "toy-farness"}
-    assert all(seconds > 0 for seconds in executor.verifier_seconds.values())
+    assert set(executor.stats.verifier_s) == {"toy-closeness", "toy-farness"}
+    assert all(seconds > 0 for seconds in executor.stats.verifier_s.values())
 
 
 def test_equal_weights_of_opposite_verifiers_cancel_the_gradient():

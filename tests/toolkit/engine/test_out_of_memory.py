@@ -62,7 +62,7 @@ def test_a_batch_that_does_not_fit_is_halved_with_unchanged_results(algorithm, p
     journal.close()
     assert backed == fits
     assert executor.nfe_used == plain.nfe_used, "a failed attempt was charged"
-    assert 1 <= executor.settled_batch_size <= 5  # each halving halves the chunk that failed, until both fit
+    assert 1 <= executor.stats.batch_size <= 5  # each halving halves the chunk that failed, until both fit
     records = [json.loads(line) for line in (tmp_path / "rank0.jsonl").read_text().splitlines()]
     keys = [(r["search"], r["repeat"], r["id"]) for r in records]
     assert len(keys) == len(set(keys)) == sum(r[3] for r in fits), "a candidate was journaled twice or lost"
@@ -73,9 +73,9 @@ def test_a_batch_that_does_not_fit_is_halved_with_unchanged_results(algorithm, p
 
 def test_auto_starts_large_and_settles():
     _, roomy = search(ZeroOrder, ZeroOrder.Params(n=4), None, ToyMixture(), ToyVerifier())
-    assert roomy.settled_batch_size > 4  # the largest chunk it ran: every round in one batch
+    assert roomy.stats.batch_size > 4  # the largest chunk it ran: every round in one batch
     _, tight = search(ZeroOrder, ZeroOrder.Params(n=4), None, TightPipeline(rows=4), ToyVerifier())
-    assert 1 <= tight.settled_batch_size <= 4
+    assert 1 <= tight.stats.batch_size <= 4
 
 
 def test_one_candidate_that_does_not_fit_names_the_settings_to_change():

@@ -3,12 +3,17 @@ each image's driving-verifier score under it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import textwrap
 from typing import Callable, Optional, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from .table import condition_label, driving_verifier
+
+if TYPE_CHECKING:
+    from ...store.records import ResultRecord
 
 TILE, LABEL_WIDTH, CAPTION, GUTTER, FONT_SIZE = 128, 190, 18, 6, 13
 
@@ -38,12 +43,12 @@ def label_of(condition: dict, class_names: Optional[Sequence[str]] = None) -> st
     return label
 
 
-def draw_grid(records: list[dict], summary: dict, open_image: Callable[[str], Image.Image],
+def draw_grid(records: "list[ResultRecord]", summary: dict, open_image: Callable[[str], Image.Image],
               class_names: Optional[Sequence[str]] = None) -> Image.Image:
     """The grid of a run's ``results`` records (their images opened by ``open_image``)."""
-    rows: dict[str, list[dict]] = {}
-    for record in sorted(records, key=lambda r: (r["index"], r["repeat"])):
-        rows.setdefault(label_of(record["condition"], class_names), []).append(record)
+    rows: dict[str, list] = {}
+    for record in sorted(records, key=lambda r: (r.index, r.repeat)):
+        rows.setdefault(label_of(record.condition, class_names), []).append(record)
     verifier = driving_verifier(summary)
     text = font()
     pen = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -64,10 +69,10 @@ def draw_grid(records: list[dict], summary: dict, open_image: Callable[[str], Im
         pen.multiline_text((GUTTER, top + 2), "\n".join(lines[label]), fill="black", font=text, spacing=3)
         for c, record in enumerate(members):
             left = int(label_width) + c * cell_w
-            image = tile(open_image(record["image"]))
+            image = tile(open_image(record.image))
             grid.paste(image, (left + (TILE - image.width) // 2, top + (TILE - image.height) // 2))
-            score = record["scores"].get(verifier) if verifier else record.get("score")
-            caption = f"r{record['repeat']}  {format_score(score)}"
+            score = record.scores.get(verifier) if verifier else record.score
+            caption = f"r{record.repeat}  {format_score(score)}"
             pen.text((left, top + TILE + 2), caption, fill="#222", font=text)
     return grid
 

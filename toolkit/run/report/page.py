@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Optional
 
 from ...conditions import Condition
-from ...ensemble import mean_rank, oriented, weighted_standardized
+from ...ensemble import aggregate, oriented
 from .lineage import Node, draw
 from ...store.folder import RunDir
+from ...store.journal import ArtifactReader, read_run
+from ...store.records import THUMB, ResultRecord
 from .table import condition_label, format_cost
 
 PAGE_SIZE = 10
@@ -49,7 +51,7 @@ class SearchView:
     condition: dict = field(default_factory=dict)
     candidates: list[Candidate] = field(default_factory=list)
     chosen: Optional[int] = None
-    result: Optional[dict] = None
+    result: Optional[ResultRecord] = None
 
 
 def data_uri(pixels) -> str:
@@ -67,47 +69,21 @@ def data_uri(pixels) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-class ThumbnailReader:
-    """Reads only the ``thumb`` tensors of journal artifacts (not the kept states beside them)."""
-
-    def __init__(self, journal_dir: Path):
-        self.journal_dir = journal_dir
-        self._open: dict[str, object] = {}
-
-    def read(self, reference: Optional[dict]):
-        if not reference:
-            return None
-        from safetensors import safe_open
-
-        name = reference["file"]
-        if name not in self._open:
-            self._open = {name: safe_open(str(self.journal_dir / name), framework="numpy")}
-        handle = self._open[name]
-        key = f"{reference['key']}.thumb"
-        return handle.get_tensor(key) if key in handle.keys() else None
-
-
 def load_searches(run_dir: RunDir) -> list[SearchView]:
     """Every search the journal holds (all ranks), with its candidates in id order."""
-    from ...store.journal import read_run
-
     records, results = read_run(run_dir.journal_dir)
-    thumbs = ThumbnailReader(run_dir.journal_dir)
+    thumbs = ArtifactReader(run_dir.journal_dir)
     searches: dict[tuple, SearchView] = {}
-    for (key, repeat, _), record in sorted(records.items(), key=lambda item: item[0]):
-        search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=Condition.from_key(key).as_dict()))
-        parents = list(record.get("parents") or [])
-        if record.get("start") is not None and record["start"] not in parents:
-            parents.insert(0, record["start"])
-        pixels = thumbs.read(record.get("artifact"))
-        search.candidates.append(Candidate(record["id"], float(record.get("stop") or 0.0), parents, record["scores"],
-                                           record["nfe"], None if pixels is None else data_uri(pixels)))
-    for (key, repeat), result in results.items():
-        search = searches.setdefault((key, repeat), SearchView(key, repeat, condition=Condition.from_key(key).as_dict()))
-        search.result = result["record"]
-        search.chosen = result["record"]["candidate"]
-        search.index = result["record"]["index"]
-        search.condition = result["record"]["condition"]
+    for key in sorted(records):
+        record = records[key]
+        search = searches.setdefault(key[:2], SearchView(*key[:2], condition=Condition.from_key(key[0]).as_dict()))
+        pixels = thumbs.read(record.artifact, THUMB)
+        search.candidates.append(Candidate(record.id, record.level, record.lineage, record.scores, record.nfe,
+                                           None if pixels is None else data_uri(pixels)))
+    for key, result in results.items():
+        search = searches.setdefault(key, SearchView(*key, condition=result.condition))
+        search.result, search.chosen, search.index = result, result.candidate, result.index
+        search.condition = result.condition
     return sorted(searches.values(), key=lambda s: (s.index if s.index is not None else math.inf, s.key, s.repeat))
 
 
@@ -120,10 +96,7 @@ def rank_candidates(search: SearchView, settings: dict) -> None:
         by_level.setdefault(candidate.level, []).append(candidate)
     for members in by_level.values():
         rows = [{name: oriented(value, higher.get(name, True)) for name, value in c.scores.items()} for c in members]
-        if settings.get("ensemble") == "weighted":
-            aggregates = weighted_standardized(rows, {name: weights.get(name, 1.0) for name in rows[0]})
-        else:
-            aggregates = mean_rank(rows)
+        aggregates = aggregate(rows, settings.get("ensemble") or "rank", weights)
         order = sorted(range(len(members)), key=lambda i: (-aggregates[i], members[i].id))
         for rank, i in enumerate(order):
             members[i].aggregate, members[i].rank = aggregates[i], rank
@@ -186,7 +159,7 @@ def render_search(search: SearchView, settings: dict) -> str:
     nodes = [Node(c.id, c.level, c.rank, c.shade, c.parents, chosen=c.id == search.chosen,
                   title=f"#{c.id} at {c.level:.3g}: " + ", ".join(f"{k} {v:.4g}" for k, v in c.scores.items()))
              for c in search.candidates]
-    status = (f"chosen #{search.chosen}, score {search.result['score']:.4g}" if search.result
+    status = (f"chosen #{search.chosen}, score {search.result.score:.4g}" if search.result
               else "<em>not finished (the run was interrupted; resume it to finish)</em>")
     title = condition_label(search.condition) + f" · repeat {search.repeat}"
     cards = "".join(candidate_card(c, c.id == search.chosen, verifiers) for c in finished)

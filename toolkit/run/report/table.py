@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from typing import Optional
+
+if TYPE_CHECKING:
+    from ...store.records import ResultRecord
 
 PROMPT_WIDTH = 40
 
@@ -24,23 +29,23 @@ def driving_verifier(summary: dict) -> Optional[str]:
     return specs[0].partition(":")[0] if specs else None
 
 
-def format_table(records: list[dict], summary: Optional[dict] = None) -> str:
+def format_table(records: "list[ResultRecord]", summary: Optional[dict] = None) -> str:
     """One row per search: condition, repeat, the first verifier's raw score, the ensemble's aggregate (with several
     verifiers), NFEs, candidates and seconds."""
     summary = summary or {}
     verifier = driving_verifier(summary)
     several = len(summary.get("verifiers") or []) > 1
-    width = max([len("condition")] + [len(condition_label(r["condition"])) for r in records])
+    width = max([len("condition")] + [len(condition_label(r.condition)) for r in records])
     raw_title = verifier or "raw"
     raw_width = max(9, len(raw_title))
     title = f"{'condition':<{width}} {'rep':>3} {raw_title:>{raw_width}}"
     lines = [title + (f" {'aggregate':>9}" if several else "") + f" {'nfe':>7} {'cands':>6} {'s':>7}"]
-    for r in sorted(records, key=lambda r: r["index"]):
-        raw = r["scores"].get(verifier) if verifier else None
+    for r in sorted(records, key=lambda r: r.index):
+        raw = r.scores.get(verifier) if verifier else None
         raw_text = f"{raw:>{raw_width}.4f}" if isinstance(raw, (int, float)) else f"{'-':>{raw_width}}"
-        seconds = f"{r['seconds']:>7.2f}" if isinstance(r.get("seconds"), (int, float)) else f"{'-':>7}"
-        line = f"{condition_label(r['condition']):<{width}} {r['repeat']:>3} {raw_text}"
-        lines.append(line + (f" {r['score']:>9.4f}" if several else "") + f" {r['nfe']:>7} {r['candidates']:>6} "
+        seconds = f"{r.seconds:>7.2f}" if isinstance(r.seconds, (int, float)) else f"{'-':>7}"
+        line = f"{condition_label(r.condition):<{width}} {r.repeat:>3} {raw_text}"
+        lines.append(line + (f" {r.score:>9.4f}" if several else "") + f" {r.nfe:>7} {r.candidates:>6} "
                      + seconds)
     return "\n".join(lines)
 

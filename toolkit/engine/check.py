@@ -1,0 +1,56 @@
+"""The loaded model's schedule for a run's settings, and the checks a search must pass before any candidate runs.
+
+A function, not a throwaway executor: ``noisesearch predict`` calls it after loading, the executor calls it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from ..algorithm import SearchContext
+from ..pipeline import Pipeline
+from ..verifier import Verifier
+from . import whole
+from .scoring import Scorer, preview_level
+from .types import SearchSettings
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What the configured pipeline fixes for every search: noise levels, latent shape and the NFEs of a call."""
+
+    sigmas: torch.Tensor
+    shape: tuple[int, ...]
+    sample_nfe: int
+    nfe_per_call: int
+
+
+def configure(pipeline: Pipeline, settings: SearchSettings) -> Schedule:
+    """Hand the run's steps, guidance, size and sampler to the pipeline once, and read back its schedule."""
+    pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
+    family = pipeline.described_by
+    return Schedule(sigmas=pipeline.sigmas(settings.steps),
+                    shape=tuple(pipeline.latent_shape(settings.height, settings.width)),
+                    sample_nfe=settings.sample_nfe(family), nfe_per_call=family.nfe_per_call(settings.guidance))
+
+
+def context(settings: SearchSettings, schedule: Schedule, condition_key: str = "", repeat: int = 0) -> SearchContext:
+    """What an algorithm may know about one search (``condition_key`` empty: any search of the run)."""
+    return SearchContext(seed=settings.seed, condition_key=condition_key, repeat=repeat, budget_nfe=settings.budget_nfe,
+                         sample_nfe=schedule.sample_nfe, sigmas=tuple(float(s) for s in schedule.sigmas),
+                         sampler=settings.sampler, nfe_per_call=schedule.nfe_per_call, shape=schedule.shape)
+
+
+def check(pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings) -> Schedule:
+    """Refuse (UsageError) a search the schedule, the budget, the verifiers or whole-pipeline mode cannot carry."""
+    schedule = configure(pipeline, settings)
+    settings.algorithm.check_context(settings.params, context(settings, schedule))
+    if settings.algorithm.uses_gradients:
+        Scorer(verifiers, settings.ensemble, settings.weights).require_differentiable(settings.algorithm.name)
+    if whole.runs_whole(pipeline.described_by):
+        whole.check_search(pipeline.described_by, settings.algorithm, verifiers)
+    preview_level(schedule.sigmas, verifiers)
+    return schedule

@@ -1,0 +1,62 @@
+"""The loaded models of a run: the pipeline (in ``model.dtype``) and its verifiers, as one ``nn.Module`` so that
+Lightning's strategies and precision plugins move and convert them together."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import UsageError
+from .settings import RunSettings
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Models(nn.Module):
+    """The pipeline and verifiers a run's settings name, loaded once (``prepare``)."""
+
+    def __init__(self, settings: RunSettings):
+        super().__init__()
+        self.settings = settings
+        self.pipeline: Optional[nn.Module] = None
+        self.verifiers = nn.ModuleList()
+
+    def load(self) -> None:
+        """Load the pipeline (in ``dtype``) and the verifiers (once)."""
+        if self.pipeline is not None:
+            return
+        self.pipeline = self.settings.family.load(self.settings.source)
+        if self.settings.dtype is not None:
+            self.pipeline.to(DTYPES[self.settings.dtype])
+        for cls, argument in self.settings.verifier_classes:
+            verifier = cls(argument)
+            verifier.attach(self.settings.family)
+            self.verifiers.append(verifier)
+        self.eval()
+
+    def prepare(self, device: torch.device) -> None:
+        """Check the dtype against ``device``, load, and hand the pipeline's parts to offload hooks if asked."""
+        check_dtype(self.settings.dtype, device)
+        self.load()
+        if self.settings.offload and not getattr(self.pipeline, "offloaded", False):
+            self.pipeline.offload(device)
+
+    def place_verifiers(self) -> None:
+        """Move the verifiers to ``model.verifier_device`` when one is set."""
+        if self.settings.verifier_device is not None:
+            self.verifiers.to(self.settings.verifier_device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.pipeline.parameters(), torch.empty(0)).device if self.pipeline is not None else \
+            torch.device("cpu")
+
+
+def check_dtype(dtype: Optional[str], device: torch.device) -> None:
+    """Refuse a dtype the device cannot run (fp16 on a CPU, bf16 on a GPU without it)."""
+    if dtype == "fp16" and device.type == "cpu":
+        raise UsageError("model.dtype fp16 needs a GPU; on a CPU use bf16 or fp32")
+    if dtype == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UsageError(f"model.dtype bf16: {torch.cuda.get_device_name(device)} does not support it; use fp16")

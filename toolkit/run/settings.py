@@ -1,0 +1,159 @@
+"""A run's settings, resolved and checked before anything loads: names to classes, sizes, guidance, the budget.
+
+``build`` takes the arguments of ``noisesearch predict``'s ``model`` section (and of ``noisesearch.search``) and
+returns one complete ``RunSettings``; a bad value raises a one-line UsageError naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from .. import registry
+from ..engine import SearchSettings, Task
+from ..engine.whole import runs_whole
+from ..errors import UsageError
+from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
+
+DEFAULT_BUDGET_SAMPLES = 16
+SHARDS = ("conditions", "candidates")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run is set to: the pipeline family and source, the verifiers, and the engine's settings."""
+
+    pipeline_spec: str
+    family: Any  # a Pipeline class, or a plugin's description object with the same interface
+    source: Optional[str]
+    verifier_specs: tuple[str, ...]
+    verifier_classes: tuple[tuple[type, Optional[str]], ...]
+    search: SearchSettings
+    sample_nfe: int
+    shard: str = "conditions"
+    offload: bool = False
+    keep_images: Optional[int] = None
+    verifier_device: Optional[str] = None
+    dtype: Optional[str] = None
+
+    def check_tasks(self, tasks: Sequence[Task]) -> None:
+        """Reject conditions the pipeline cannot take, before anything loads."""
+        self.family.check_conditions([task.condition for task in tasks])
+
+    @property
+    def mode(self) -> str:
+        return "whole" if runs_whole(self.family) else "native"
+
+    def describe(self, seed: int) -> dict:
+        """The settings that fix the run's results (``run.json``, the head of ``summary.json``)."""
+        s = self.search
+        return {
+            "pipeline": self.pipeline_spec,
+            "algorithm": s.algorithm.name,
+            "algorithm_args": dict(s.params.__dict__),
+            "verifiers": list(self.verifier_specs),
+            "higher_is_better": {cls.name: cls.higher_is_better for cls, _ in self.verifier_classes},
+            "ensemble": s.ensemble,
+            "verifier_weights": list(s.weights) if s.weights is not None else None,
+            "seed": seed,
+            "steps": s.steps,
+            "sampler": s.sampler,
+            "guidance": s.guidance,
+            "height": s.height,
+            "width": s.width,
+            "dtype": self.dtype,
+            "offload": self.offload,
+            "mode": self.mode,
+            "budget_nfe": s.budget_nfe,
+            "sample_nfe": self.sample_nfe,
+            **({"scheduler": self.family.scheduler} if self.family.scheduler else {}),
+        }
+
+    def arguments(self) -> dict:
+        """The ``model`` arguments that rebuild these settings (a run's config.yaml when started from Python)."""
+        s = self.search
+        return {"pipeline": self.pipeline_spec, "algorithm": s.algorithm.name, "algorithm_args": dict(s.params.__dict__),
+                "verifiers": list(self.verifier_specs), "budget_nfe": s.budget_nfe, "steps": s.steps,
+                "guidance": s.guidance, "sampler": s.sampler, "batch_size": s.batch_size or "auto", "height": s.height,
+                "width": s.width, "shard": self.shard, "ensemble": s.ensemble,
+                "verifier_weights": list(s.weights) if s.weights is not None else None,
+                "verifier_device": self.verifier_device, "dtype": self.dtype, "mode": self.mode,
+                "offload": self.offload, "keep_images": self.keep_images}
+
+    def headline(self, where: str) -> str:
+        """The line a run starts with: what searches, on what, at what cost per search, where."""
+        scheduler = self.family.scheduler
+        if scheduler and runs_whole(self.family):
+            sampler = f"steps of its {scheduler}"
+        else:
+            sampler = f"{self.search.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
+        return (f"noisesearch: {self.search.algorithm.name} on {self.pipeline_spec} ({where}), budget "
+                f"{self.search.budget_nfe} NFEs per search ({self.sample_nfe} NFEs per sample: {self.search.steps} "
+                f"{sampler}, guidance {self.search.guidance}), verifiers {', '.join(self.verifier_specs)}")
+
+
+def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: Optional[dict] = None,
+          verifiers: Optional[Sequence[str]] = None, budget_nfe: Optional[int] = None, steps: Optional[int] = None,
+          guidance: Optional[float] = None, sampler: Optional[str] = None, batch_size: Any = 32,
+          height: Optional[int] = None, width: Optional[int] = None, shard: str = "conditions",
+          ensemble: str = "rank", verifier_weights: Optional[Sequence[float]] = None,
+          verifier_device: Optional[str] = None, dtype: Optional[str] = None, mode: Optional[str] = None,
+          offload: bool = False, keep_images: Optional[int] = None) -> RunSettings:
+    """Resolve every name and check every setting from class attributes alone (no weights load)."""
+    family, source = resolve_pipeline(pipeline)
+    algorithm_cls = registry.lookup("algorithms", algorithm).cls
+    if isinstance(verifiers, str):
+        verifiers = [verifiers]
+    specs = tuple(verifiers) if verifiers is not None else tuple(family.default_verifiers)
+    verifier_classes = tuple(resolve_verifiers(list(specs), family.condition_kind))
+    family = family.for_search(mode, algorithm_cls, [cls for cls, _ in verifier_classes])
+    if sampler is not None:
+        family.check_sampler(sampler)
+    if offload and not family.can_offload:
+        raise UsageError(f"model.offload applies to diffusers pipelines, not to {family.name!r}; leave it unset")
+    if guidance is not None and guidance < 0:
+        raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
+    if shard not in SHARDS:
+        raise UsageError(f"model.shard {shard!r}: use {' or '.join(SHARDS)}")
+    height = height or family.default_height
+    width = width or family.default_width
+    family.check_size(height, width)
+    if verifier_weights is not None:
+        if ensemble != "weighted":
+            raise UsageError("model.verifier_weights needs model.ensemble weighted")
+        if len(verifier_weights) != len(specs) or any(w < 0 for w in verifier_weights):
+            raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
+                             f"({len(specs)}: {', '.join(specs)})")
+    if verifier_device is not None:
+        check_device(verifier_device)
+    params = algorithm_cls.parse_params(algorithm_args)
+    steps = steps or family.default_steps
+    sampler = sampler or family.default_sampler
+    guidance = family.default_guidance if guidance is None else guidance
+    sample_nfe = family.sample_calls(sampler, steps) * family.nfe_per_call(guidance)
+    budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
+    algorithm_cls.check_budget(params, budget, sample_nfe)
+    search = SearchSettings(
+        algorithm=algorithm_cls, params=params, budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance,
+        batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0,
+        ensemble=ensemble, weights=tuple(verifier_weights) if verifier_weights is not None else None,
+    )
+    return RunSettings(pipeline_spec=describe_spec(pipeline), family=family, source=source, verifier_specs=specs,
+                       verifier_classes=verifier_classes, search=search, sample_nfe=sample_nfe, shard=shard,
+                       offload=offload, keep_images=keep_images, verifier_device=verifier_device, dtype=dtype)
+
+
+def check_device(spec: str) -> "torch.device":
+    """A torch device this machine has, or a UsageError naming the problem."""
+    import torch
+
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"model.verifier_device {spec!r} is no device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise UsageError(f"model.verifier_device {spec!r}: this machine has {torch.cuda.device_count()} CUDA "
+                         "devices; pick one it has or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"model.verifier_device {spec!r}: MPS is not available here; use cpu")
+    return device
