@@ -28,7 +28,9 @@ from noisesearch.bench.health import mean_kendall
 from noisesearch.store.journal import read_run
 from noisesearch.noise import NoiseSpec
 from noisesearch.store.folder import RunDir
-from noisesearch.sampling.schedule import calls_per_solve, solve
+from noisesearch.sampling.samplers import sampler_class
+from noisesearch.pipeline import RunSpec
+from noisesearch.sampling.schedule import solve
 from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
 from noisesearch_plugins.shapes.pipeline import ShapesPipeline
 from noisesearch_plugins.shapes.verifier import ShapesCLIPVerifier
@@ -57,7 +59,7 @@ class Solver:
         self.nfe_per_call = pipeline.nfe_per_call(guidance)
 
     def nfe(self, steps: int) -> int:
-        return calls_per_solve(self.sampler, steps) * self.nfe_per_call
+        return sampler_class(self.sampler).solve_calls(steps) * self.nfe_per_call
 
     @torch.no_grad()
     def images(self, noises: list[NoiseSpec], conditions: list[Condition], steps: int) -> torch.Tensor:
@@ -68,10 +70,7 @@ class Solver:
             x = torch.stack([n.build(self.shape) for n in noises[chunk]])
             encoded = self.pipeline.encode(conditions[chunk])
 
-            def denoiser(x, sigma, cond):
-                return self.pipeline.denoise(x, sigma, cond, self.guidance)
-
-            x = solve(denoiser, self.pipeline.initial_latents(x, sigmas), sigmas, encoded, self.sampler,
+            x = solve(self.pipeline.denoise, self.pipeline.initial_latents(x, sigmas), sigmas, encoded, self.sampler,
                       frame=self.pipeline.frame)
             out.append(self.pipeline.decode(x).float().clamp(0, 1))
         return torch.cat(out)
@@ -103,7 +102,7 @@ def main() -> None:
         raise SystemExit(f"drafts: {args.cell} is a {summary['algorithm']} cell on {summary['pipeline']}; "
                          "give a random-search cell of a shapes study")
     pipeline = ShapesPipeline.load(None)
-    pipeline.configure(steps, guidance, pipeline.default_height, pipeline.default_width, sampler)
+    pipeline.configure(RunSpec(steps, guidance, pipeline.default_height, pipeline.default_width, sampler))
     solver = Solver(pipeline, guidance, sampler, args.batch)
     verifier, evaluation = ShapesCLIPVerifier(), ShapesEvaluation()
 

@@ -41,6 +41,22 @@ class Proposal:
     stop: float = 0.0
     gradient: bool = False
 
+    @property
+    def injects_noise(self) -> bool:
+        """Whether ``noise`` enters on the way (re-noising, a stochastic step): the sample no longer follows from
+        its root noise alone."""
+        return self.renoise_to is not None or self.stochastic
+
+    @property
+    def uses_noise(self) -> bool:
+        """Whether ``noise`` is used at all: as the initial noise of a fresh solve, or injected on the way."""
+        return self.start is None or self.injects_noise
+
+    @property
+    def is_fresh(self) -> bool:
+        """A plain draw: ``noise`` solved deterministically from the top (its root noise is ``noise`` itself)."""
+        return self.start is None and not self.injects_noise
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -1,7 +1,9 @@
-"""The Pipeline protocol: a model family seen as a denoiser, its noise schedule, its conditioning and its decoder."""
+"""A model family before it loads (``Family``, as diffusers' config beside its model) and the loaded ``Pipeline``:
+a denoiser, its noise schedule, its conditioning and its decoder, configured once per run (``RunSpec``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional, Sequence
 
@@ -13,13 +15,153 @@ from .errors import UsageError
 from .sampling.frames import EDM, Frame
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run fixes for its pipeline, handed over once (``Pipeline.configure``) instead of to every call."""
+
+    steps: int
+    guidance: float
+    height: int
+    width: int
+    sampler: str
+
+
+DESCRIPTION = ("name", "condition_kind", "num_classes", "class_names", "default_steps", "default_guidance",
+               "default_sampler", "default_verifiers", "feature_verifier", "default_height", "default_width", "whole",
+               "can_offload", "scheduler", "other_mode_hint")
+
+
+class Family:
+    """What a model family is before anything loads: its defaults and kind of condition, the checks of a run's
+    settings against it, its NFE costs, and ``load``. Plain pipeline classes are described by ``ClassFamily``;
+    a family whose description depends on the model (diffusers) subclasses this."""
+
+    name: str = "pipeline"
+    condition_kind: str = "class"
+    num_classes: Optional[int] = None
+    class_names: Optional[tuple[str, ...]] = None
+    default_steps: int = 20
+    default_guidance: float = 1.0
+    default_sampler: str = "heun"
+    default_verifiers: tuple[str, ...] = ()
+    feature_verifier: Optional[str] = None  # the world's own features for ``self-supervised`` unspecified
+    default_height: int = 64
+    default_width: int = 64
+    whole: bool = False  # runs whole from initial noises (``generate``) instead of a denoiser per step
+    can_offload: bool = False  # whether ``offload`` can keep parts on the CPU between their calls
+    scheduler: Optional[str] = None  # the family's own scheduler, when it samples with one
+    other_mode_hint: str = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
+
+    def display_name(self) -> str:
+        """The family's name in messages (a described model may give its own class name)."""
+        return self.name
+
+    def for_search(self, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> "Family":
+        """The family that runs this search: families with several modes (diffusers: whole or native) pick here."""
+        if mode == "whole":
+            raise UsageError(f"pipeline {self.name!r} has no whole-pipeline mode (only diffusers pipelines do); "
+                             "leave model.mode unset")
+        return self
+
+    def check_sampler(self, sampler: str) -> None:
+        """Raise a UsageError when the user's ``model.sampler`` does not apply to this family."""
+
+    def check_size(self, height: int, width: int) -> None:
+        """Raise a UsageError when the family cannot make images of this size."""
+
+    def check_conditions(self, conditions: Sequence[Condition]) -> None:
+        """Raise a UsageError for conditions this family cannot take (a prompt on a class model, a bad label)."""
+        for condition in conditions:
+            if condition.kind != self.condition_kind:
+                wanted = "data.classes" if self.condition_kind == "class" else "data.prompts or data.prompts_file"
+                raise UsageError(f"pipeline {self.name!r} is {self.condition_kind}-conditional and got a "
+                                 f"{condition.kind}; use {wanted}")
+            if condition.kind == "class" and self.num_classes is not None:
+                if not 0 <= condition.class_label < self.num_classes:
+                    raise UsageError(f"class {condition.class_label} is out of range for pipeline {self.name!r}: "
+                                     f"use labels 0-{self.num_classes - 1}")
+
+    def nfe_per_call(self, guidance: float) -> int:
+        """Network evaluations per sample per denoiser call: 2 with classifier-free guidance, else 1."""
+        return 1 if guidance == 1.0 else 2
+
+    def sample_calls(self, sampler: str, steps: int) -> int:
+        """Denoiser calls of one full solve with ``steps`` steps (a call under CFG is charged ``nfe_per_call``)."""
+        from .sampling.samplers import sampler_class
+
+        return sampler_class(sampler).solve_calls(steps)
+
+    def evaluation(self):
+        """The family's ``noisesearch.evaluation.Evaluation`` (an evaluator search never uses), or None."""
+        return None
+
+    def load(self, source: Optional[str]) -> "Pipeline":
+        """Load the model at ``source`` (None: the family's own weights)."""
+        raise NotImplementedError
+
+
+class ClassFamily(Family):
+    """The family of a plain ``Pipeline`` subclass: its class attributes and classmethods (plugins written before
+    the family split keep working unchanged)."""
+
+    def __init__(self, cls: type["Pipeline"]):
+        self.cls = cls
+        for name in DESCRIPTION:
+            setattr(self, name, getattr(cls, name, getattr(Family, name)))
+
+    def __repr__(self) -> str:
+        return f"ClassFamily({self.cls.__name__})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClassFamily) and other.cls is self.cls
+
+    def __hash__(self) -> int:
+        return hash(self.cls)
+
+    def display_name(self) -> str:
+        return self.cls.display_name()
+
+    def for_search(self, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> Family:
+        return family_of(self.cls.for_search(mode, algorithm, verifiers))
+
+    def check_sampler(self, sampler: str) -> None:
+        self.cls.check_sampler(sampler)
+
+    def check_size(self, height: int, width: int) -> None:
+        self.cls.check_size(height, width)
+
+    def check_conditions(self, conditions: Sequence[Condition]) -> None:
+        self.cls.check_conditions(conditions)
+
+    def nfe_per_call(self, guidance: float) -> int:
+        return self.cls.nfe_per_call(guidance)
+
+    def sample_calls(self, sampler: str, steps: int) -> int:
+        return self.cls.sample_calls(sampler, steps)
+
+    def evaluation(self):
+        return self.cls.evaluation()
+
+    def load(self, source: Optional[str]) -> "Pipeline":
+        pipeline = self.cls.load(source)
+        pipeline.family = self
+        return pipeline
+
+
+def family_of(described: Any) -> Any:
+    """A family object for what a plugin returns: a ``Pipeline`` class gets its ``ClassFamily``; a family (or a
+    plugin's own description object) is taken as it is."""
+    if isinstance(described, type) and issubclass(described, Pipeline):
+        return ClassFamily(described)
+    return described
+
+
 class Pipeline(nn.Module):
     """Base class of pipeline plugins; subclasses load weights in ``__init__`` and implement the four methods.
 
-    Class attributes describe the family without loading it, so bad input fails before any weights load. A family
-    whose description depends on the model (diffusers) returns a description object from ``for_source`` or
-    ``for_object`` instead: it offers the same class-level interface and ``load``, and what it loads names it as
-    ``described_by``.
+    Class attributes and classmethods describe the family without loading it (read through its ``ClassFamily``),
+    so bad input fails before any weights load. A family whose description depends on the model (diffusers)
+    returns a ``Family`` from ``for_source`` or ``for_object`` instead, and what it loads names it as ``family``.
     """
 
     name: ClassVar[str]
@@ -42,6 +184,8 @@ class Pipeline(nn.Module):
         super().__init__()
         self.source = source
         self.frame: Frame = EDM  # how the family's latent is scaled at each noise level (noisesearch.sampling.frames)
+        self.run = RunSpec(self.default_steps, self.default_guidance, self.default_height, self.default_width,
+                           self.default_sampler)  # until ``configure`` hands over the run's own
 
     @classmethod
     def claims(cls, folder: Path) -> bool:
@@ -74,9 +218,16 @@ class Pipeline(nn.Module):
         return cls(source)
 
     @property
-    def described_by(self) -> Any:
-        """What described this pipeline before it loaded: its class, or the description object it was loaded from."""
-        return self.__dict__.get("_described_by") or type(self)
+    def family(self) -> Any:
+        """What described this pipeline before it loaded: the family it was loaded from (its ``ClassFamily`` when
+        it was made directly)."""
+        return self.__dict__.get("_family") or ClassFamily(type(self))
+
+    @family.setter
+    def family(self, family: Any) -> None:
+        self.__dict__["_family"] = family
+
+    described_by = family  # the name before the family split
 
     @classmethod
     def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type["Pipeline"]:
@@ -133,9 +284,9 @@ class Pipeline(nn.Module):
                         f"use labels 0-{cls.num_classes - 1}"
                     )
 
-    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], steps: int, guidance: float,
-                 height: int, width: int, specs: Sequence[Any]) -> torch.Tensor:
-        """Whole-pipeline families: images in [0, 1] made from initial noises (``specs``: their ``NoiseSpec``s)."""
+    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], specs: Sequence[Any]) -> torch.Tensor:
+        """Whole-pipeline families: images in [0, 1] made from initial noises (``specs``: their ``NoiseSpec``s) at
+        the configured run's steps, guidance and size."""
         raise NotImplementedError
 
     def placement(self) -> tuple[torch.device, torch.dtype]:
@@ -149,8 +300,10 @@ class Pipeline(nn.Module):
         """Keep the parts on the CPU and move each to ``device`` only while it runs (families with ``can_offload``)."""
         raise NotImplementedError
 
-    def configure(self, steps: int, guidance: float, height: int, width: int, sampler: str) -> None:
-        """Fix a run's settings before its schedule is asked for (families whose schedule depends on the size)."""
+    def configure(self, run: RunSpec) -> None:
+        """Take a run's steps, guidance, size and sampler once, before its schedule is asked for (families whose
+        schedule depends on the size extend this, calling it first)."""
+        self.run = run
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """Shape of one sample's initial noise, in the layout the family's pipeline takes as ``latents=``."""
@@ -164,8 +317,8 @@ class Pipeline(nn.Module):
         """Encode distinct conditions once per run; the result is indexed per sample with ``select``."""
         raise NotImplementedError
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any, guidance: float) -> torch.Tensor:
-        """``D(x, sigma, cond) -> x0`` with classifier-free guidance ``guidance`` (1 means none)."""
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
+        """``D(x, sigma, cond) -> x0`` with the configured run's classifier-free guidance (1 means none)."""
         raise NotImplementedError
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:

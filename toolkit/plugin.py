@@ -15,7 +15,7 @@ from .evaluation import Evaluation
 from .hookspecs import hookimpl
 from .imaging import ImageInput, pooled
 from .noise import NoiseSpec, derive_seed
-from .pipeline import Pipeline
+from .pipeline import ClassFamily, Family, Pipeline, RunSpec
 from .sampling import frames
 from .sampling.denoiser import BACKWARD_COST, CountingDenoiser
 from .sampling.frames import EDM, FlowMatching, Frame, VariancePreserving
@@ -32,8 +32,9 @@ def registered(kind: str) -> dict[str, type]:
 
 
 __all__ = [
-    "BACKWARD_COST", "BudgetError", "Condition", "CountingDenoiser", "EDM", "Evaluation", "FlowMatching", "Frame", "GRADIENT_COST",
-    "ImageInput", "NoiseSpec", "Outcome", "Pipeline", "Proposal", "SAMPLERS", "Sampler", "SearchAlgorithm",
-    "SearchContext", "ServiceError", "Verifier", "UsageError", "VariancePreserving", "derive_seed", "first_line",
-    "frames", "hookimpl", "karras_sigmas", "parse_options", "pooled", "registered", "sampler_class",
+    "BACKWARD_COST", "BudgetError", "ClassFamily", "Condition", "CountingDenoiser", "EDM", "Evaluation", "Family",
+    "FlowMatching", "Frame", "GRADIENT_COST", "ImageInput", "NoiseSpec", "Outcome", "Pipeline", "Proposal",
+    "RunSpec", "SAMPLERS", "Sampler", "SearchAlgorithm", "SearchContext", "ServiceError", "UsageError",
+    "VariancePreserving", "Verifier", "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas",
+    "parse_options", "pooled", "registered", "sampler_class",
 ]

@@ -48,7 +48,6 @@ class GradientAscent(SearchAlgorithm):
         self.done = 0
         self.noise = context.fresh_noise(0).build(context.shape)
         self.velocity = torch.zeros_like(self.noise)
-        self.asked_id: Optional[int] = None
 
     def ask(self) -> list[Proposal]:
         if self.done >= self.iterations:

@@ -6,21 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from noisesearch.plugin import Condition, Pipeline, UsageError
+from noisesearch.plugin import Family, Pipeline, UsageError, sampler_class
 
-from .native import NATIVE_FAMILIES, NativeDiffusers, NativeFamily
+from .native import NATIVE_FAMILIES, NativeDiffusers
+from .schedule import dpm2m_form, is_flow
 from .source import call_defaults, default_size, looks_like_hub_id, pipeline_class, read_json
 from .whole import WholeDiffusers, family_name, load_pipe
 
 NATIVE_HINT = ", or model.mode native where the family has a denoiser adapter (docs/pipelines.md)"
 
 
-class DiffusersFamily:
-    """One diffusers model described without loading it: what its pipeline class, scheduler and configs say.
-
-    It offers the class-level interface of a ``Pipeline`` (the core reads it before anything loads) and loads the
-    model as a ``WholeDiffusers``, which wraps the loaded pipe.
-    """
+class DiffusersFamily(Family):
+    """One diffusers model described without loading it: what its pipeline class, scheduler and configs say
+    (the core reads it before anything loads); it loads the model as a ``WholeDiffusers``, which wraps the pipe."""
 
     name = "diffusers"
     whole = True
@@ -107,7 +105,7 @@ class DiffusersFamily:
                 raise UsageError(f"{self.pipeline_name} has no native denoiser adapter; families with one: "
                                  f"{', '.join(NATIVE_FAMILIES)}; leave model.mode unset (whole-pipeline mode)")
             return self  # the executor names what whole-pipeline mode cannot do
-        return NativeFamily(self)
+        return NativeFamily.of(self)
 
     def nfe_per_call(self, guidance: float) -> int:
         """Classifier-free guidance doubles evaluations where the pipeline uses it (not FLUX's distilled guidance,
@@ -140,11 +138,39 @@ class DiffusersFamily:
         raise UsageError(f"model.sampler does not apply to {self.pipeline_name}: whole-pipeline mode runs the "
                          f"pipeline's own scheduler ({self.scheduler}); leave model.sampler unset")
 
-    def check_conditions(self, conditions: Sequence[Condition]) -> None:
-        Pipeline.check_conditions.__func__(self, conditions)
 
-    def evaluation(self) -> None:
-        return None
+class NativeFamily(DiffusersFamily):
+    """The native variant of a described diffusers model: the same description, with the core's samplers stepping
+    its scheduler's levels instead of ``pipe()`` (``of`` makes one from the whole-mode description)."""
+
+    whole = False
+
+    @classmethod
+    def of(cls, described) -> "NativeFamily":
+        """The native variant of ``described`` (a ``DiffusersFamily``): its fields, this class's behaviour."""
+        native = cls.__new__(cls)
+        native.__dict__.update(described.__dict__)
+        native.described = described
+        native.default_sampler = native.scheduler_sampler()
+        return native
+
+    def check_sampler(self, sampler: str) -> None:
+        if sampler == "heun" and is_flow(self.scheduler or ""):
+            raise UsageError(f"model.sampler heun cannot start {self.pipeline_name}'s flow at t = 1 (infinite noise "
+                             "level); use euler, which is its FlowMatchEuler step")
+
+    def scheduler_sampler(self) -> str:
+        """The core sampler whose step is the pipeline's scheduler's: DPM-Solver++(2M) for a DPMSolverMultistep
+        scheduler in its default form, the DDIM / Euler step otherwise."""
+        return "dpm2m" if self.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(self.scheduler_config or {}) \
+            else "euler"
+
+    def sample_calls(self, sampler: str, steps: int) -> int:
+        """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""
+        return sampler_class(sampler).solve_calls(self.described.sample_calls("euler", steps))
+
+    def load(self, source: Optional[str]) -> NativeDiffusers:
+        return NativeDiffusers(self, self.described.load(source))
 
 
 class DiffusersPipeline(Pipeline):

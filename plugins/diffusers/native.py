@@ -16,10 +16,10 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from noisesearch.plugin import Condition, Pipeline, UsageError, sampler_class
+from noisesearch.plugin import Condition, Pipeline, RunSpec, UsageError
 
 from .capture import capture_first_call, flatten, per_row, unflatten
-from .schedule import dpm2m_form, is_flow, read_schedule
+from .schedule import read_schedule
 from .source import call_defaults
 
 NATIVE_FAMILIES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "StableDiffusion3Pipeline", "FluxPipeline",
@@ -29,47 +29,15 @@ log = logging.getLogger("noisesearch")
 PROBE_CHUNK = 8  # conditions per capturing call (its latents are drawn, never denoised)
 
 
-class NativeFamily:
-    """The native variant of a described diffusers model: its description, with the core's samplers stepping its
-    scheduler's levels instead of ``pipe()`` (composition: everything not named here is the described model's)."""
-
-    whole = False
-
-    def __init__(self, described):
-        self.described = described
-        self.default_sampler = self.scheduler_sampler()
-
-    def __getattr__(self, name: str):
-        return getattr(self.described, name)
-
-    def check_sampler(self, sampler: str) -> None:
-        if sampler == "heun" and is_flow(self.scheduler or ""):
-            raise UsageError(f"model.sampler heun cannot start {self.pipeline_name}'s flow at t = 1 (infinite noise "
-                             "level); use euler, which is its FlowMatchEuler step")
-
-    def scheduler_sampler(self) -> str:
-        """The core sampler whose step is the pipeline's scheduler's: DPM-Solver++(2M) for a DPMSolverMultistep
-        scheduler in its default form, the DDIM / Euler step otherwise."""
-        return "dpm2m" if self.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(self.scheduler_config or {}) \
-            else "euler"
-
-    def sample_calls(self, sampler: str, steps: int) -> int:
-        """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""
-        return sampler_class(sampler).solve_calls(self.described.sample_calls("euler", steps))
-
-    def load(self, source: Optional[str]) -> "NativeDiffusers":
-        return NativeDiffusers(self, self.described.load(source))
-
-
 class NativeDiffusers(Pipeline):
     """A loaded diffusers pipeline driven step by step: wraps its whole-mode pipeline (loading, conditioning,
     offload) as k-diffusion's external wrappers wrap a model, and calls its denoiser at the core's levels."""
 
     name = "diffusers"
 
-    def __init__(self, family: NativeFamily, inner: Pipeline):
+    def __init__(self, family, inner: Pipeline):
         super().__init__(None)
-        self._described_by = family
+        self.family = family
         self.inner = inner
         self.conditioned_first = family.pipeline_name in CONDITIONED_FIRST  # DiT: [conditioned, null]
 
@@ -90,10 +58,12 @@ class NativeDiffusers(Pipeline):
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         return self.inner.latent_shape(height, width)
 
-    def configure(self, steps: int, guidance: float, height: int, width: int, sampler: str) -> None:
+    def configure(self, run: RunSpec) -> None:
         """Read the run's schedule and the denoiser's calling convention from one captured call (once per settings,
         dtype and device)."""
-        self.run_settings = (steps, guidance, height, width)
+        super().configure(run)
+        self.inner.configure(run)
+        steps, guidance, height, width, sampler = run.steps, run.guidance, run.height, run.width, run.sampler
         parameter = next(self.model.parameters())
         key = (steps, guidance, height, width, sampler, parameter.dtype, parameter.device)
         if getattr(self, "configured", None) == key:
@@ -102,8 +72,8 @@ class NativeDiffusers(Pipeline):
         self.rows_cache: dict[Condition, dict[str, dict[tuple, torch.Tensor]]] = {}
         parameters = list(inspect.signature(type(self.model).forward).parameters)
         self.sample_name, self.timestep_name = parameters[1], "timestep"
-        probe = Condition(prompt="probe") if self.described_by.condition_kind == "prompt" else Condition(class_label=0)
-        ones = None if self.described_by.draws_noise else torch.ones((1,) + tuple(self.latent_shape(height, width)))
+        probe = Condition(prompt="probe") if self.family.condition_kind == "prompt" else Condition(class_label=0)
+        ones = None if self.family.draws_noise else torch.ones((1,) + tuple(self.latent_shape(height, width)))
         captured = self._capture([probe], latents=ones)
         # what the pipeline feeds its denoiser from latents= (Euler's init_noise_sigma and input scaling, say)
         self.start_scale = 1.0 if ones is None else float(captured.arguments[self.sample_name].flatten()[0])
@@ -115,7 +85,7 @@ class NativeDiffusers(Pipeline):
             self.warned = True
         given = captured.arguments.get(self.timestep_name)
         if given is None:
-            raise UsageError(f"{self.described_by.pipeline_name} calls its denoiser without a timestep; the native "
+            raise UsageError(f"{self.family.pipeline_name} calls its denoiser without a timestep; the native "
                              "adapter cannot drive it: use an algorithm of initial noises (whole-pipeline mode)")
         given = torch.as_tensor(given).flatten()
         self.timestep_dtype = given.dtype if given.is_floating_point() else torch.float32
@@ -129,7 +99,7 @@ class NativeDiffusers(Pipeline):
         return getattr(self.pipe, "unet", None) or self.pipe.transformer
 
     def _capture(self, conditions: Sequence[Condition], latents: Optional[torch.Tensor] = None):
-        steps, guidance, height, width = self.run_settings
+        steps, guidance, height, width = self.run.steps, self.run.guidance, self.run.height, self.run.width
         defaults = call_defaults(type(self.pipe))
         call = {**self.inner._condition_args(conditions, guidance), "num_inference_steps": steps,
                 **self.inner._size_args(height, width)}
@@ -176,8 +146,8 @@ class NativeDiffusers(Pipeline):
         sample = (self.sample_name,)
         rows = (arguments[sample].shape[0], larger[sample].shape[0])
         self.guided_rows = rows[0] == 2 * len(chunk)
-        if self.guided_rows != (self.described_by.nfe_per_call(self.run_settings[1]) == 2):
-            raise UsageError(f"{self.described_by.pipeline_name} does not double its batch for guidance as its NFE "
+        if self.guided_rows != (self.family.nfe_per_call(self.run.guidance) == 2):
+            raise UsageError(f"{self.family.pipeline_name} does not double its batch for guidance as its NFE "
                              "count assumes; the native adapter cannot count its evaluations: use whole-pipeline mode")
         self.row_paths = per_row(arguments, larger, rows) - {sample, (self.timestep_name,)}
         self.shared = {path: value for path, value in arguments.items()
@@ -198,7 +168,7 @@ class NativeDiffusers(Pipeline):
         return {part: {path: value[index.to(value.device)] for path, value in rows.items()}
                 for part, rows in encoded.items()}
 
-    def denoise(self, z: torch.Tensor, sigma: torch.Tensor, cond: dict, guidance: float) -> torch.Tensor:
+    def denoise(self, z: torch.Tensor, sigma: torch.Tensor, cond: dict) -> torch.Tensor:
         """x0 from the denoiser's output (epsilon, v or flow velocity; a learned variance dropped), guided on the
         output as the pipeline guides."""
         tolerance = max(1e-5, 4 * torch.finfo(sigma.dtype).eps)
@@ -229,7 +199,7 @@ class NativeDiffusers(Pipeline):
         if self.guided_rows:
             first, second = output.chunk(2)
             conditioned, null = (first, second) if self.conditioned_first else (second, first)
-            output = null + guidance * (conditioned - null)
+            output = null + self.run.guidance * (conditioned - null)
         latent = z.float()
         prediction = self.schedule.prediction
         if prediction == "epsilon":
@@ -241,13 +211,13 @@ class NativeDiffusers(Pipeline):
         elif prediction == "sample":
             x0 = output
         else:
-            raise UsageError(f"{self.described_by.pipeline_name}'s scheduler predicts {prediction!r}, which the native "
+            raise UsageError(f"{self.family.pipeline_name}'s scheduler predicts {prediction!r}, which the native "
                              "adapter does not read; use whole-pipeline mode")
         return x0.to(z.dtype)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The pipeline's own decoding: unpack (FLUX), undo the VAE's scaling and shift, decode to [0, 1]."""
-        pipe, (_, _, height, width) = self.pipe, self.run_settings
+        pipe, height, width = self.pipe, self.run.height, self.run.width
         if hasattr(pipe, "_unpack_latents"):
             z = pipe._unpack_latents(z, height, width, pipe.vae_scale_factor)
         config = pipe.vae.config
@@ -258,7 +228,7 @@ class NativeDiffusers(Pipeline):
         else:
             z = z / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
         image = pipe.vae.decode(z.to(pipe.vae.dtype), return_dict=False)[0].float()
-        binned = image.shape[-2:] != (height, width) and not self.described_by.fixed_size  # PixArt, Sana
+        binned = image.shape[-2:] != (height, width) and not self.family.fixed_size  # PixArt, Sana
         if binned:
             image = pipe.image_processor.resize_and_crop_tensor(image, width, height)
         return (image / 2 + 0.5).clamp(0, 1)

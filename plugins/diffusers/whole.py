@@ -49,7 +49,7 @@ class WholeDiffusers(Pipeline):
 
     def __init__(self, family, pipe):
         super().__init__(None)
-        self._described_by = family
+        self.family = family
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
@@ -70,7 +70,7 @@ class WholeDiffusers(Pipeline):
         return super().placement()
 
     def _size_args(self, height: int, width: int) -> dict:
-        return {} if self.described_by.fixed_size else {"height": height, "width": width, **self._switches}
+        return {} if self.family.fixed_size else {"height": height, "width": width, **self._switches}
 
     def _call(self, what: str, **kwargs):
         """``pipe(**kwargs)``, with the family's documented switch where the run's size needs it; the pipeline's
@@ -83,7 +83,7 @@ class WholeDiffusers(Pipeline):
                 if attempt == 0 and isinstance(error, ValueError) and self._unbinned(error):
                     kwargs.update(self._switches)
                     continue
-                raise UsageError(f"{self.described_by.pipeline_name}.__call__ ({what}) refused this run's settings: "
+                raise UsageError(f"{self.family.pipeline_name}.__call__ ({what}) refused this run's settings: "
                                  f"{first_line(error)}; change model.height/model.width, model.steps or model.guidance") from None
 
     def _unbinned(self, error: ValueError) -> bool:
@@ -102,9 +102,9 @@ class WholeDiffusers(Pipeline):
     def _condition_args(self, conditions: Sequence[Condition], guidance: Optional[float] = None) -> dict:
         """The conditioning keywords of a call: class labels, cached prompt embeddings where the family's
         ``encode_prompt`` is known (each prompt encoded once per run), else the prompts themselves."""
-        if self.described_by.condition_kind == "class":
+        if self.family.condition_kind == "class":
             return {"class_labels": [condition.class_label for condition in conditions]}
-        names = ENCODED_AS.get(self.described_by.pipeline_name)
+        names = ENCODED_AS.get(self.family.pipeline_name)
         if guidance is None or names is None:
             return {"prompt": [condition.prompt for condition in conditions]}
         rows = [self._encode(condition.prompt, guidance > 1.0, names) for condition in conditions]
@@ -133,7 +133,7 @@ class WholeDiffusers(Pipeline):
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         """One sample's ``latents=`` shape, read by starting a call that stops in ``prepare_latents`` (per run)."""
-        if self.described_by.draws_noise:
+        if self.family.draws_noise:
             config = self.pipe.transformer.config
             return (config.in_channels, config.sample_size, config.sample_size)
         if (height, width) not in self._shapes:
@@ -144,7 +144,7 @@ class WholeDiffusers(Pipeline):
                 raise _Probe(tuple((latents[0] if isinstance(latents, tuple) else latents).shape[1:]))
 
             self.pipe.prepare_latents = probe
-            prompted = self.described_by.condition_kind == "prompt"
+            prompted = self.family.condition_kind == "prompt"
             probe_condition = Condition(prompt="probe") if prompted else Condition(class_label=0)
             try:
                 self._call("a probe for the latent shape", **self._condition_args([probe_condition]),
@@ -154,13 +154,13 @@ class WholeDiffusers(Pipeline):
             finally:
                 del self.pipe.prepare_latents
             if (height, width) not in self._shapes:
-                raise UsageError(f"{self.described_by.pipeline_name} never prepared latents; whole-pipeline mode "
+                raise UsageError(f"{self.family.pipeline_name} never prepared latents; whole-pipeline mode "
                                  "cannot drive it")
         return self._shapes[(height, width)]
 
     def sigmas(self, steps: int) -> torch.Tensor:
         """No levels are visible in whole-pipeline mode: one placeholder per denoiser call, from 1 down to 0."""
-        return torch.linspace(1.0, 0.0, self.described_by.sample_calls("euler", steps) + 1)
+        return torch.linspace(1.0, 0.0, self.family.sample_calls("euler", steps) + 1)
 
     def encode(self, conditions: Sequence[Condition]) -> list[Condition]:
         """The conditions themselves; cached prompt encodings of earlier batches are dropped, so that memory stays
@@ -175,20 +175,20 @@ class WholeDiffusers(Pipeline):
     def select(self, encoded: list[Condition], index: torch.Tensor) -> list[Condition]:
         return [encoded[int(i)] for i in index]
 
-    def denoise(self, x, sigma, cond, guidance):
+    def denoise(self, x, sigma, cond):
         raise RuntimeError("whole-pipeline mode has no denoiser adapter; the executor calls generate()")
 
-    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], steps: int, guidance: float,
-                 height: int, width: int, specs: Sequence[NoiseSpec]) -> torch.Tensor:
+    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], specs: Sequence[NoiseSpec]) -> torch.Tensor:
         """Images in [0, 1] of ``pipe(..., latents=noises)``; stochastic schedulers draw from per-candidate seeds.
 
         A pipeline that draws its own noise (DiT) gets one CPU generator per candidate seeded so that it draws
         exactly the candidate's noise: only plain draws (``none``, ``random``) can be searched that way.
         """
-        if self.described_by.draws_noise:
+        steps, guidance, height, width = self.run.steps, self.run.guidance, self.run.height, self.run.width
+        if self.family.draws_noise:
             seeds = [spec.fresh_seed for spec in specs]
             if any(seed is None for seed in seeds):
-                raise UsageError(f"{self.described_by.pipeline_name} draws its own noise, so only algorithms whose "
+                raise UsageError(f"{self.family.pipeline_name} draws its own noise, so only algorithms whose "
                                  "candidates are plain draws (none, random) can search it")
             generators = [torch.Generator().manual_seed(seed) for seed in seeds]
             output = self._call("the search's candidates", **self._condition_args(conditions),

@@ -56,8 +56,10 @@ class EmbeddedPipeline(Pipeline):
         """EDM-preconditioned x0-prediction (Karras et al. 2022, table 1) for per-sample ``sigma``."""
         return edm_x0(self.unet, x, sigma.to(x.dtype), self.sigma_data, **self.unet_conditioning(cond, x))
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, guidance: float) -> torch.Tensor:
-        """The x0-prediction, guided against the null condition (Ho & Salimans 2022) when ``guidance`` is not 1."""
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The x0-prediction, guided against the null condition (Ho & Salimans 2022) when the run's guidance is
+        not 1."""
+        guidance = self.run.guidance
         if guidance == 1.0:
             return self.network(x, sigma, cond)
         both = self.network(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([cond, self.null_condition(cond)]))
@@ -65,4 +67,5 @@ class EmbeddedPipeline(Pipeline):
         return null + guidance * (conditioned - null)
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
-        return (x0 + 1) / 2
+        """Images in [0, 1] from the data range [-1, 1]."""
+        return ((x0 + 1) / 2).clamp(0, 1)

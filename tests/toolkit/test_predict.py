@@ -132,19 +132,20 @@ def test_seed_changes_results(tmp_path):
 
 
 def test_recorded_noise_regenerates_the_image(run_dir):
-    from noisesearch_plugins.digits.pipeline import DigitsPipeline
+    from noisesearch.plugin import RunSpec
     from noisesearch.sampling.schedule import solve
+    from noisesearch_plugins.digits.pipeline import DigitsPipeline
 
     out, _ = run_dir
     summary = json.loads((out / "summary.json").read_text())
     record = summary["results"][0]
     pipeline = DigitsPipeline()
+    pipeline.configure(RunSpec(summary["steps"], summary["guidance"], 16, 16, summary["sampler"]))
     noise = load_file(out / record["noise"])["noise"][None]
     sigmas = pipeline.sigmas(summary["steps"])
     label = torch.tensor([record["condition"]["class_label"]])
     with torch.inference_mode():
-        x0 = solve(lambda x, s, c: pipeline.denoise(x, s, c, summary["guidance"]), noise * sigmas[0], sigmas, label,
-                   summary["sampler"])
+        x0 = solve(pipeline.denoise, noise * sigmas[0], sigmas, label, summary["sampler"])
     pixels = (pipeline.decode(x0)[0, 0].clamp(0, 1) * 255).round()
     saved = torch.from_numpy(np.array(Image.open(out / record["image"]))).float()
     assert (pixels - saved).abs().max() <= 1

@@ -55,7 +55,7 @@ def test_previews_are_the_x0_prediction_at_that_level_and_cost_nothing():
                           [RandomSearch(plan.params, executor._context(Task(0, Condition(class_label=2), 0))).ask()[i]
                            .noise.build(executor.shape) for i in range(3)]])
     seen = {}
-    solve(CountingDenoiser(lambda x, s, c: pipeline.denoise(x, s, c, 1.0), 1), noises, executor.sigmas, cond, "heun",
+    solve(CountingDenoiser(pipeline.denoise, 1), noises, executor.sigmas, cond, "heun",
           on_step=lambda sigma, x0: seen.setdefault(round(float(sigma), 6), x0))
     assert torch.allclose(previews, pipeline.decode(seen[round(level, 6)]), atol=1e-6)
     assert not torch.allclose(previews, images, atol=1e-3)

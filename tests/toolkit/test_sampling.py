@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from noisesearch.sampling.denoiser import CountingDenoiser
-from noisesearch.sampling.schedule import calls_per_solve, karras_sigmas, preview, renoise, sigmas_between, solve
+from noisesearch.sampling.samplers import predict_x0, sampler_class
+from noisesearch.sampling.schedule import karras_sigmas, renoise, sigmas_between, solve
 
 S = 0.5
 
@@ -49,10 +50,10 @@ def test_heun_is_second_order_and_euler_first():
 
 
 @pytest.mark.parametrize("sampler", ["euler", "heun", "dpm2m"])
-def test_nfe_counter_matches_calls_per_solve(sampler):
+def test_nfe_counter_matches_solve_calls(sampler):
     counter = CountingDenoiser(gaussian_denoiser, nfe_per_call=2)
     solve(counter, torch.randn(3, 1, 2, 2), karras_sigmas(7, 0.01, 5.0), None, sampler)
-    assert counter.nfe == 3 * 2 * calls_per_solve(sampler, 7)
+    assert counter.nfe == 3 * 2 * sampler_class(sampler).solve_calls(7)
 
 
 def test_partial_solves_compose_to_the_full_solve():
@@ -76,7 +77,7 @@ def test_renoise_adds_the_missing_variance():
 def test_preview_is_one_denoiser_call():
     counter = CountingDenoiser(gaussian_denoiser)
     x = torch.ones(5, 1, 2, 2)
-    out = preview(counter, x, torch.tensor(0.4), None)
+    out = predict_x0(counter, x, torch.tensor(0.4), None)
     assert counter.nfe == 5 and torch.allclose(out, x * S**2 / (S**2 + 0.16))
 
 

@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 
 from ..algorithm import SearchContext
-from ..pipeline import Pipeline
+from ..pipeline import Pipeline, RunSpec
 from ..verifier import Verifier
 from . import whole
 from .scoring import Scorer, preview_level
@@ -30,8 +30,8 @@ class Schedule:
 
 def configure(pipeline: Pipeline, settings: SearchSettings) -> Schedule:
     """Hand the run's steps, guidance, size and sampler to the pipeline once, and read back its schedule."""
-    pipeline.configure(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
-    family = pipeline.described_by
+    pipeline.configure(RunSpec(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler))
+    family = pipeline.family
     return Schedule(sigmas=pipeline.sigmas(settings.steps),
                     shape=tuple(pipeline.latent_shape(settings.height, settings.width)),
                     sample_nfe=settings.sample_nfe(family), nfe_per_call=family.nfe_per_call(settings.guidance))
@@ -50,7 +50,7 @@ def check(pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSet
     settings.algorithm.check_context(settings.params, context(settings, schedule))
     if settings.algorithm.uses_gradients:
         Scorer(verifiers, settings.ensemble, settings.weights).require_differentiable(settings.algorithm.name)
-    if whole.runs_whole(pipeline.described_by):
-        whole.check_search(pipeline.described_by, settings.algorithm, verifiers)
+    if whole.runs_whole(pipeline.family):
+        whole.check_search(pipeline.family, settings.algorithm, verifiers)
     preview_level(schedule.sigmas, verifiers)
     return schedule

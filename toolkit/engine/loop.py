@@ -94,7 +94,7 @@ class Executor:
         self.sample_nfe = self.schedule.sample_nfe
         self.denoiser = CountingDenoiser(self._denoise, self.schedule.nfe_per_call)
         self.sigmas, self.shape = self.schedule.sigmas, self.schedule.shape
-        self.whole = whole.runs_whole(pipeline.described_by)
+        self.whole = whole.runs_whole(pipeline.family)
         self.preview_level = preview_level(self.sigmas, verifiers)
         self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level)
         self.outcomes = Outcomes(self.scorer.aggregate)
@@ -114,7 +114,7 @@ class Executor:
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
         started = time.perf_counter()
-        output = self.pipeline.denoise(x, sigma, cond, self.settings.guidance)
+        output = self.pipeline.denoise(x, sigma, cond)
         if output.is_cuda:  # the clock stops when the device is done, not when the call was queued
             torch.cuda.synchronize(output.device)
         self.denoiser_seconds += time.perf_counter() - started
@@ -180,7 +180,7 @@ class Executor:
 
     def _cost(self, search: SearchRun, proposal: Proposal) -> int:
         if self.whole:
-            whole.check_proposal(self.pipeline.described_by, self.settings.algorithm.name, proposal)
+            whole.check_proposal(self.pipeline.family, self.settings.algorithm.name, proposal)
         level = None
         if proposal.start is not None:
             if proposal.start not in search.states:
@@ -281,7 +281,7 @@ class Executor:
         conditions = [search.task.condition for search, _ in chunk]
         device, dtype = self.pipeline.placement()
         noises = None
-        if first.start is None or first.renoise_to is not None or first.stochastic:  # else the noise goes unused
+        if first.uses_noise:
             noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
         cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
         before = self.denoiser.nfe
@@ -289,9 +289,7 @@ class Executor:
         if self.whole:
             with torch.no_grad():
                 started = time.perf_counter()
-                images = self.pipeline.generate(noises, conditions, self.settings.steps, self.settings.guidance,
-                                                self.settings.height, self.settings.width,
-                                                [proposal.noise for _, proposal in chunk])
+                images = self.pipeline.generate(noises, conditions, [proposal.noise for _, proposal in chunk])
                 self.denoiser_seconds += time.perf_counter() - started  # the whole pipeline call, decoding included
                 raw = self.scorer.score(images, conditions)
             self.denoiser.charge(self.sample_nfe * len(chunk))
@@ -316,8 +314,7 @@ class Executor:
         for j, (i, search, proposal) in enumerate(members):
             parent = search.states.get(proposal.start) if proposal.start is not None else None
             root = parent.root if parent is not None else roots[j]
-            replayable = (parent.replayable if parent is not None else True) and not (
-                proposal.renoise_to is not None or proposal.stochastic)
+            replayable = (parent.replayable if parent is not None else True) and not proposal.injects_noise
             evaluation = Evaluation({name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
                                     gradient=None if gradients is None else gradients[j],
                                     thumb=None if thumbs is None else thumbs[j])
@@ -342,9 +339,8 @@ class Executor:
                                                    evaluation.x0.to(device, dtype), evaluation.root,
                                                    evaluation.replayable, preview, earlier)
         else:
-            fresh = proposal.start is None and proposal.renoise_to is None and not proposal.stochastic
             search.finished[proposal.id] = Finished(evaluation.image, evaluation.root, evaluation.replayable,
-                                                    proposal.noise.fresh_seed if fresh else None)
+                                                    proposal.noise.fresh_seed if proposal.is_fresh else None)
         search.levels.setdefault(proposal.stop, []).append((proposal.id, self.scorer.oriented(evaluation.scores)))
 
 

@@ -35,7 +35,12 @@ class SearchSettings:
 
     def sample_nfe(self, pipeline: type["Pipeline"]) -> int:
         """NFEs of one full solve of one sample at these settings."""
-        return pipeline.sample_calls(self.sampler, self.steps) * pipeline.nfe_per_call(self.guidance)
+        return sample_nfe(pipeline, self.sampler, self.steps, self.guidance)
+
+
+def sample_nfe(pipeline: type["Pipeline"], sampler: str, steps: int, guidance: float) -> int:
+    """NFEs of one full solve of one sample: the sampler's calls, times 2 under classifier-free guidance."""
+    return pipeline.sample_calls(sampler, steps) * pipeline.nfe_per_call(guidance)
 
 
 @dataclass(frozen=True)

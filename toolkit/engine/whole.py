@@ -14,7 +14,14 @@ from ..errors import UsageError
 from ..pipeline import Pipeline
 from ..verifier import Verifier
 
-INITIAL_NOISE_ALGORITHMS = "none, random, zero-order or evolution"
+def initial_noise_algorithms() -> str:
+    """The registered algorithms that propose only fresh noises solved to the end (what whole mode can run)."""
+    from .. import registry
+
+    names = sorted(name for name, entry in registry.index()["algorithms"].items() if entry.cls.initial_noises_only)
+    if len(names) < 2:
+        return names[0] if names else "none"
+    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def runs_whole(pipeline: type[Pipeline]) -> bool:
@@ -27,7 +34,7 @@ def check_search(pipeline: type[Pipeline], algorithm: type[SearchAlgorithm], ver
     name, hint = pipeline.display_name(), pipeline.other_mode_hint
     if algorithm.uses_gradients:
         raise UsageError(f"algorithm {algorithm.name!r} needs gradients through the sampler, which whole-pipeline "
-                         f"mode ({name}) does not offer; use {INITIAL_NOISE_ALGORITHMS}{hint}")
+                         f"mode ({name}) does not offer; use {initial_noise_algorithms()}{hint}")
     previewing = [v.name for v in verifiers if type(v).preview_sigma is not None]
     if previewing:
         raise UsageError(f"verifier {previewing[0]!r} needs x0-previews, which whole-pipeline mode ({name}) does not "
@@ -43,4 +50,4 @@ def check_proposal(pipeline: type[Pipeline], algorithm: str, proposal: Proposal)
     if needs:
         raise UsageError(f"algorithm {algorithm!r} needs {' and '.join(needs)}, which whole-pipeline mode "
                          f"({pipeline.display_name()}) does not offer: it runs the pipeline from initial noises only; "
-                         f"use {INITIAL_NOISE_ALGORITHMS}{pipeline.other_mode_hint}")
+                         f"use {initial_noise_algorithms()}{pipeline.other_mode_hint}")

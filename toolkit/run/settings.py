@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 
 from .. import registry
 from ..engine import SearchSettings, Task
+from ..engine.types import sample_nfe as nfe_of_sample
 from ..engine.whole import runs_whole
 from ..errors import UsageError
 from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
@@ -130,7 +131,7 @@ def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: O
     steps = steps or family.default_steps
     sampler = sampler or family.default_sampler
     guidance = family.default_guidance if guidance is None else guidance
-    sample_nfe = family.sample_calls(sampler, steps) * family.nfe_per_call(guidance)
+    sample_nfe = nfe_of_sample(family, sampler, steps, guidance)
     budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
     algorithm_cls.check_budget(params, budget, sample_nfe)
     search = SearchSettings(

@@ -17,7 +17,6 @@ from .denoiser import Denoiser
 from .frames import EDM, Frame
 from .samplers import Sampler, predict_x0, sampler_class
 
-preview = predict_x0  # the x0-prediction at one level (one call): the public name
 
 def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
     """The EDM noise levels from sigma_max down to sigma_min, with a final 0 (``steps + 1`` values)."""
@@ -25,11 +24,6 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7
     inv_rho = 1.0 / rho
     sigmas = (sigma_max**inv_rho + ramp * (sigma_min**inv_rho - sigma_max**inv_rho)) ** rho
     return torch.cat([sigmas, sigmas.new_zeros(1)]).float()
-
-
-def calls_per_solve(sampler: str, steps: int) -> int:
-    """Denoiser calls of a full solve (``Sampler.solve_calls`` of the named sampler)."""
-    return sampler_class(sampler).solve_calls(steps)
 
 
 def renoise(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor, frame: Frame = EDM) -> torch.Tensor:
@@ -81,7 +75,7 @@ def ancestral_step(
     The stochastic sampler SMC and beam search need (Singhal et al. 2025): resampled copies diverge.
     """
     if x0 is None:
-        x0 = preview(denoiser, x, torch.tensor(sigma), cond)
+        x0 = predict_x0(denoiser, x, torch.tensor(sigma), cond)
     (a, b), (a_next, _) = frame.coefficients(sigma), frame.coefficients(sigma_next)
     real, real_next = frame.real_sigma(sigma), frame.real_sigma(sigma_next)
     if math.isinf(real):
@@ -90,11 +84,6 @@ def ancestral_step(
         sigma_up = min(real_next, (real_next**2 * (real**2 - real_next**2) / real**2) ** 0.5)
     sigma_down = (real_next**2 - sigma_up**2) ** 0.5
     return a_next * (x0 + sigma_down * (x - a * x0) / b + sigma_up * noise.to(x))
-
-
-def segment_calls(sampler: str, sigmas: torch.Tensor) -> int:
-    """Denoiser calls of ``solve`` along ``sigmas`` (``Sampler.calls`` of the named sampler)."""
-    return sampler_class(sampler).calls(sigmas)
 
 
 def sigmas_between(sigmas: torch.Tensor, sigma_a: float, sigma_b: float) -> torch.Tensor:

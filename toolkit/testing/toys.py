@@ -50,7 +50,7 @@ class ToyMixture(Pipeline):
         means = [torch.stack([_pattern(self.key(c), 0), _pattern(self.key(c), 1)]) for c in conditions]
         return torch.stack(means).to(self.anchor.device)
 
-    def denoise(self, x, sigma, means, guidance):
+    def denoise(self, x, sigma, means):
         sigma = sigma.view(-1, 1, 1, 1, 1)
         variance = SPREAD**2 + sigma**2
         diff = x.unsqueeze(1) - means

@@ -23,11 +23,11 @@ class TightPipeline(ToyMixture):
         self.rows = rows
         self.calls = 0
 
-    def denoise(self, x, sigma, means, guidance):
+    def denoise(self, x, sigma, means):
         self.calls += 1
         if x.shape[0] > self.rows:
             raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {x.shape[0]} rows")
-        return super().denoise(x, sigma, means, guidance)
+        return super().denoise(x, sigma, means)
 
 
 class TightVerifier(ToyVerifier):
@@ -89,7 +89,7 @@ def test_one_candidate_that_does_not_fit_names_the_settings_to_change():
 
 def test_other_errors_are_not_taken_for_memory():
     class Broken(ToyMixture):
-        def denoise(self, x, sigma, means, guidance):
+        def denoise(self, x, sigma, means):
             raise RuntimeError("shape mismatch")
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
