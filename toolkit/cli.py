@@ -1,5 +1,4 @@
-"""The ``noisesearch`` command: ``predict`` and ``resume`` (LightningCLI), ``bench``, ``show``, ``report``,
-``convert`` and ``list``.
+"""The ``noisesearch`` command: one table of commands (``COMMANDS``) drives dispatch, usage and errors.
 
 Only ``predict`` and ``resume`` import Lightning and the model libraries: ``list`` and ``--help`` start fast.
 """
@@ -8,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
 from . import __version__, registry
 from .errors import ServiceError, Stopped, UsageError
@@ -55,16 +54,53 @@ def format_plugins() -> str:
     return "\n".join(lines)
 
 
-USAGE = """usage: noisesearch {predict,resume,bench,show,report,list,convert} ...
+def plugins(args: list[str]) -> int:
+    """``list [--json]``: every registered plugin."""
+    if args not in ([], ["--json"]):
+        raise UsageError("usage: noisesearch list [--json]")
+    print(plugins_json() if args == ["--json"] else format_plugins())
+    return 0
 
-  predict   run searches (LightningCLI): noisesearch predict --help
-  resume    continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]
-  bench     run a scaling study: noisesearch bench --config STUDY.yaml --out DIR
-  show      a finished run's results table again: noisesearch show DIR
-  report    rebuild a run's report.html (candidates, best-so-far, lineage) from its journal: noisesearch report DIR
-  list      every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)
-  convert   a published .pt checkpoint to safetensors: noisesearch convert --help
-"""
+
+def predict(args: list[str]) -> int:
+    """``predict ...`` and ``resume DIR ...``: the LightningCLI (imports Lightning and the model libraries)."""
+    from .lightning.predict_cli import predict as run_predict
+
+    run_predict(args)
+    return 0
+
+
+def bench(args: list[str]) -> int:
+    from .bench.runner import main as run_bench
+
+    return run_bench(args)
+
+
+def convert(args: list[str]) -> int:
+    from .convert import main as run_convert
+
+    return run_convert(args)
+
+
+# The one command table: dispatch, the usage text and the unknown-command error are all read from it.
+COMMANDS: dict[str, tuple[str, Callable[[list[str]], int], bool]] = {  # name: (help, handler, takes its own name)
+    "predict": ("run searches (LightningCLI): noisesearch predict --help", predict, True),
+    "resume": ("continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]",
+               predict, True),
+    "bench": ("run a scaling study: noisesearch bench --config STUDY.yaml --out DIR", bench, False),
+    "show": ("a finished run's results table again: noisesearch show DIR", show, False),
+    "report": ("rebuild a run's report.html (candidates, best-so-far, lineage) from its journal: noisesearch report "
+               "DIR", report, False),
+    "list": ("every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)", plugins,
+             False),
+    "convert": ("a published .pt checkpoint to safetensors: noisesearch convert --help", convert, False),
+}
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}   {text}" for name, (text, _, _) in COMMANDS.items()]
+    return f"usage: noisesearch {{{','.join(COMMANDS)}}} ...\n\n" + "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -85,35 +121,16 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def run(args: list[str]) -> int:
     """Run one command; a user error raises UsageError (``main`` turns it into exit code 2)."""
-    if args[:1] == ["list"]:
-        if args[1:] not in ([], ["--json"]):
-            raise UsageError("usage: noisesearch list [--json]")
-        print(plugins_json() if args[1:] == ["--json"] else format_plugins())
-        return 0
-    if args[:1] == ["show"]:
-        return show(args[1:])
-    if args[:1] == ["report"]:
-        return report(args[1:])
     if args[:1] in (["--version"], ["-V"]):
         print(f"noisesearch {__version__}")
         return 0
     if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
+        print(usage())
         return 0
-    if args[0] == "bench":
-        from .bench.runner import main as bench
-
-        return bench(args[1:])
-    if args[0] == "convert":
-        from .convert import main as convert
-
-        return convert(args[1:])
-    if args[0] not in ("predict", "resume"):
-        raise UsageError(f"unknown command {args[0]!r}; commands: predict, resume, bench, show, report, list, convert")
-    from .lightning.predict_cli import predict
-
-    predict(args)
-    return 0
+    if args[0] not in COMMANDS:
+        raise UsageError(f"unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}")
+    _, handler, whole_argv = COMMANDS[args[0]]
+    return handler(args if whole_argv else args[1:])
 
 
 if __name__ == "__main__":

@@ -71,13 +71,19 @@ class NoiseSearchCLI(LightningCLI):
         parser.link_arguments("model.shard", "trainer.use_distributed_sampler",
                               compute_fn=lambda shard: shard != "candidates")
 
+    def instantiate_trainer(self, **kwargs):
+        """With ``--process_group_timeout``, a DDP strategy made with Lightning's own ``timeout`` argument."""
+        timeout = self.config[self.subcommand]["process_group_timeout"]
+        trainer = self.config_init[self.subcommand]["trainer"]
+        if timeout is not None:
+            trainer["strategy"] = with_timeout(trainer.get("strategy", "auto"), timeout, trainer.get("devices"),
+                                               trainer.get("num_nodes"))
+        return super().instantiate_trainer(**kwargs)
+
     def before_predict(self) -> None:
         """Check the folder and settings on every rank (reads only), load the model, and hand the run's session to
         the callback that opens the folder once the process group has formed (rank 0 writes, the others wait)."""
         config = self.config["predict"]
-        timeout = config["process_group_timeout"]
-        if timeout is not None and hasattr(self.trainer.strategy, "_timeout"):
-            self.trainer.strategy._timeout = timedelta(seconds=timeout)
         console = Console(config["log_format"], config["quiet"])
         session = RunSession(self.model.run_settings, config["out"], seed=int(config["seed_everything"]),
                              resume=bool(config["resume"]), overwrite=bool(config["overwrite"]), console=console)
@@ -103,6 +109,21 @@ class NoiseSearchCLI(LightningCLI):
             return
         kwargs["return_predictions"] = False
         self.trainer.predict(model, datamodule=datamodule, **kwargs)
+
+
+def with_timeout(strategy, seconds: float, devices, num_nodes):
+    """A registered DDP strategy (``ddp``, ``ddp_spawn``...; ``auto`` when several processes run) built with a
+    process-group timeout through Lightning's ``StrategyRegistry``; any other strategy is left as it is."""
+    from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+
+    several = (isinstance(devices, int) and devices > 1) or (isinstance(num_nodes, int) and num_nodes > 1)
+    name = "ddp" if strategy == "auto" and several else strategy
+    if not isinstance(name, str) or name not in StrategyRegistry:
+        return strategy
+    entry = StrategyRegistry[name]
+    if not issubclass(entry["strategy"], DDPStrategy):
+        return strategy
+    return entry["strategy"](**entry["init_params"], timeout=timedelta(seconds=seconds))
 
 
 def resume_args(args: list[str]) -> list[str]:
