@@ -178,7 +178,8 @@ class WholeDiffusers(Pipeline):
     def denoise(self, x, sigma, cond):
         raise RuntimeError("whole-pipeline mode has no denoiser adapter; the executor calls generate()")
 
-    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], specs: Sequence[NoiseSpec]) -> torch.Tensor:
+    def generate(self, noises: torch.Tensor, conditions: Sequence[Condition],
+                 specs: Sequence[NoiseSpec]) -> torch.Tensor:
         """Images in [0, 1] of ``pipe(..., latents=noises)``; stochastic schedulers draw from per-candidate seeds.
 
         A pipeline that draws its own noise (DiT) gets one CPU generator per candidate seeded so that it draws

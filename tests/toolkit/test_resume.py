@@ -185,3 +185,30 @@ def test_keep_images_drops_only_beaten_candidates_and_resumes_exactly(reference,
         if record["stop"] == 0:
             earlier_best[search] = max(earlier_best.get(search, -1), score)
     assert dropped > len(chosen)
+
+
+def test_ctrl_c_stops_after_a_journaled_round_and_time_sums_over_every_part(reference, in_process, tmp_path):
+    out = tmp_path / "interrupted"
+    first = start(["predict", *JOB, "--out", str(out)])
+    code = kill_after_progress(first, out / "journal" / "rank0.jsonl", random.Random(3), how=signal.SIGINT)
+    last = first.stderr.read().strip().splitlines()[-1]
+    assert code == 130 and "stopped on Ctrl-C" in last and f"noisesearch resume {out}" in last, (code, last)
+    part = json.loads((out / "parts" / "rank0.json").read_text())
+    assert part["parts"] == 1 and part["elapsed_s"] > 0
+    done = in_process("resume", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert comparable(out) == comparable(reference)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parts"] == 2 and summary["elapsed_s"] > part["elapsed_s"]
+    assert summary["denoiser_s"] > part["denoiser_s"]
+
+
+def test_resuming_a_finished_run_says_so_and_changes_nothing(reference, in_process, tmp_path):
+    out = tmp_path / "finished"
+    subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    journal = (out / "journal" / "rank0.jsonl").read_bytes()
+    done = in_process("resume", str(out))
+    assert done.returncode == 0 and "already finished" in done.stdout
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
+    assert (out / "journal" / "rank0.jsonl").read_bytes() == journal
