@@ -47,7 +47,7 @@ def test_previews_are_the_x0_prediction_at_that_level_and_cost_nothing():
     executor = Executor(pipeline, [recorder], plan)
     with torch.no_grad():
         (result,) = executor.run([Task(0, Condition(class_label=2), 0)])
-    assert executor.nfe_used == 45
+    assert executor.stats.nfe == 45
     level = executor.preview_level
     images, previews = recorder.seen[0]
     cond = pipeline.encode([Condition(class_label=2)]).expand(3, -1, -1, -1, -1)
@@ -77,7 +77,7 @@ def test_kept_states_carry_their_previews_through_the_journal(tmp_path):
     again = Executor(ToyMixture(), [RecordingPreviews()], plan, Journal(tmp_path / "rank0.jsonl"), kept)
     with torch.no_grad():
         replayed = again.run(tasks)
-    assert 0 < again.nfe_used < first.nfe_used
+    assert 0 < again.stats.nfe < first.stats.nfe
     for a, b in zip(expected, replayed):
         assert a.candidate == b.candidate and a.scores == b.scores and torch.equal(a.image, b.image)
 

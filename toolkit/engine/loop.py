@@ -29,7 +29,7 @@ from .plans import Planner
 from .replay import candidate_record, replay
 from .scoring import Scorer, preview_level
 from .selection import Outcomes, choose
-from .state import Evaluation, Finished, KeptState, SearchRun
+from .state import Evaluated, Finished, KeptState, SearchRun
 from .types import SearchResult, SearchSettings, Task
 
 
@@ -106,11 +106,6 @@ class Executor:
         return ExecutorStats(nfe=self.denoiser.nfe, candidates=self.evaluated, denoiser_s=self.denoiser_seconds,
                              verifier_s=dict(self.scorer.seconds),
                              batch_size=self.batch_size if self.backed_off else (self.largest_chunk or self.batch_size))
-
-    @property
-    def nfe_used(self) -> int:
-        """Denoiser evaluations made by this process (replayed candidates count where they were evaluated)."""
-        return self.denoiser.nfe
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
         started = time.perf_counter()
@@ -191,9 +186,9 @@ class Executor:
             raise AlgorithmError("gradient proposals start from a fresh noise and stop at sigma = 0")
         return search.context.cost(level, proposal.stop, proposal.renoise_to, proposal.stochastic, proposal.gradient)
 
-    def _evaluations(self, pending, encoded, slot) -> list[Evaluation]:
+    def _evaluations(self, pending, encoded, slot) -> list[Evaluated]:
         """Evaluations of every pending proposal: replayed where journaled, else computed (by this rank's shard)."""
-        found: dict[int, Evaluation] = {}
+        found: dict[int, Evaluated] = {}
         journal_dir = self.journal.path.parent if self.journal is not None else None
         for i, (search, proposal) in enumerate(pending):
             record = self.replay.get((*search.key, proposal.id))
@@ -214,7 +209,7 @@ class Executor:
             found.update(computed)
         return [found[i] for i in range(len(pending))]
 
-    def _images_to_keep(self, evaluated: list[tuple[SearchRun, Evaluation]]) -> list[bool]:
+    def _images_to_keep(self, evaluated: list[tuple[SearchRun, Evaluated]]) -> list[bool]:
         """Which finished candidates' full images the journal keeps: all, or with ``keep_images`` K, those fewer than
         K candidates of the same search beat on every verifier (such a candidate can never be chosen: any monotone
         ensemble ranks it below each of them, so resume stays exact)."""
@@ -233,7 +228,7 @@ class Executor:
             earlier.append(row)
         return kept
 
-    def _compute(self, items, encoded, slot) -> dict[int, Evaluation]:
+    def _compute(self, items, encoded, slot) -> dict[int, Evaluated]:
         """Evaluate proposals in chunks of ``batch_size`` that share one plan; a chunk that runs out of device memory
         is retried in halves, and the size that fits is kept for the rest of the run."""
         groups: dict[tuple, list] = {}
@@ -241,7 +236,7 @@ class Executor:
             level = search.states[proposal.start].level if proposal.start is not None else None
             key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient)
             groups.setdefault(key, []).append((i, search, proposal))
-        computed: dict[int, Evaluation] = {}
+        computed: dict[int, Evaluated] = {}
         for members in groups.values():
             start = 0
             while start < len(members):
@@ -275,7 +270,7 @@ class Executor:
                         "fits is kept for the rest of the run and reported as batch_size_settled)", rows)
         self.backed_off = True
 
-    def _compute_chunk(self, members, encoded, slot) -> dict[int, Evaluation]:
+    def _compute_chunk(self, members, encoded, slot) -> dict[int, Evaluated]:
         chunk = [(search, proposal) for _, search, proposal in members]
         first = chunk[0][1]
         conditions = [search.task.condition for search, _ in chunk]
@@ -315,7 +310,7 @@ class Executor:
             parent = search.states.get(proposal.start) if proposal.start is not None else None
             root = parent.root if parent is not None else roots[j]
             replayable = (parent.replayable if parent is not None else True) and not proposal.injects_noise
-            evaluation = Evaluation({name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
+            evaluation = Evaluated({name: values[j] for name, values in raw.items()}, nfe_each, root, replayable,
                                     gradient=None if gradients is None else gradients[j],
                                     thumb=None if thumbs is None else thumbs[j])
             if stop:  # kept states stay where the pipeline runs; the journal and other ranks take CPU copies
@@ -328,7 +323,7 @@ class Executor:
             computed[i] = evaluation
         return computed
 
-    def _integrate(self, search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> None:
+    def _integrate(self, search: SearchRun, proposal: Proposal, evaluation: Evaluated) -> None:
         search.raw[proposal.id] = evaluation.scores
         if proposal.stop > 0:
             device, dtype = self.pipeline.placement()

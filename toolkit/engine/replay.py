@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..store.journal import load_artifact
 from ..store.records import (EARLIER, EARLIER_LEVEL, GRADIENT, PLAN_FIELDS, PREVIEW, ROOT, THUMB, X, X0,
                              CandidateRecord, image_of)
-from .state import Evaluation, SearchRun
+from .state import Evaluated, SearchRun
 
 
 class ReplayMismatch(UsageError):
@@ -34,7 +34,7 @@ def plan_of(proposal: Proposal) -> dict:
     }
 
 
-def candidate_record(search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> CandidateRecord:
+def candidate_record(search: SearchRun, proposal: Proposal, evaluation: Evaluated) -> CandidateRecord:
     """The journal record of one evaluated candidate (its tensors go to the artifact the journal names in it)."""
     return CandidateRecord(search=search.task.condition.key, repeat=search.task.repeat, id=proposal.id,
                            scores=evaluation.scores, nfe=evaluation.nfe, replayable=evaluation.replayable,
@@ -43,7 +43,7 @@ def candidate_record(search: SearchRun, proposal: Proposal, evaluation: Evaluati
                            noise=proposal.noise.as_dict())
 
 
-def replay(search: SearchRun, proposal: Proposal, record: CandidateRecord, journal_dir: Optional[Path]) -> Evaluation:
+def replay(search: SearchRun, proposal: Proposal, record: CandidateRecord, journal_dir: Optional[Path]) -> Evaluated:
     """The evaluation a journal record holds, after checking the proposal's plan against the journaled one."""
     journaled, current = record.plan(), plan_of(proposal)
     changed = [name for name in PLAN_FIELDS if journaled[name] != current[name]]
@@ -55,7 +55,7 @@ def replay(search: SearchRun, proposal: Proposal, record: CandidateRecord, journ
         )
     tensors = load_artifact(journal_dir, record.artifact) if journal_dir is not None else {}
     level = tensors.get(EARLIER_LEVEL)
-    return Evaluation(scores=record.scores, nfe=record.nfe, root=tensors[ROOT], replayable=record.replayable,
+    return Evaluated(scores=record.scores, nfe=record.nfe, root=tensors[ROOT], replayable=record.replayable,
                       x=tensors.get(X), x0=tensors.get(X0), image=image_of(tensors), thumb=tensors.get(THUMB),
                       gradient=tensors.get(GRADIENT), preview=tensors.get(PREVIEW), earlier=tensors.get(EARLIER),
                       earlier_level=None if level is None else float(level))

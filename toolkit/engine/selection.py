@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..algorithm import Outcome, Proposal
-from .state import Evaluation, SearchRun
+from .state import Evaluated, SearchRun
 from .types import SearchResult
 
 Aggregate = Callable[[list[dict[str, float]]], list[float]]
@@ -22,7 +22,7 @@ class Outcomes:
         self.aggregate = aggregate
         self._cache: dict[tuple, tuple[tuple, dict[int, float]]] = {}  # per search: (level, count), aggregates
 
-    def outcome(self, search: SearchRun, proposal: Proposal, evaluation: Evaluation) -> Outcome:
+    def outcome(self, search: SearchRun, proposal: Proposal, evaluation: Evaluated) -> Outcome:
         history = search.levels[proposal.stop]
         key = (proposal.stop, len(history))
         cached = self._cache.get(search.key)

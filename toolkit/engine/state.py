@@ -37,8 +37,8 @@ class Finished:
 
 
 @dataclass
-class Evaluation:
-    """What evaluating one proposal produced: computed here, replayed from the journal, or from another rank."""
+class Evaluated:
+    """One evaluated proposal: computed here, replayed from the journal, or from another rank."""
 
     scores: dict[str, float]
     nfe: int
@@ -61,11 +61,11 @@ class Evaluation:
                  EARLIER_LEVEL: None if self.earlier_level is None else torch.tensor(self.earlier_level)}
         return {key: value.detach().cpu().contiguous() for key, value in named.items() if value is not None}
 
-    def to_cpu(self) -> "Evaluation":
+    def to_cpu(self) -> "Evaluated":
         """A copy whose tensors live on the CPU (to hand to other ranks)."""
         moved = {key: (value.detach().cpu() if isinstance(value, torch.Tensor) else value)
                  for key, value in self.__dict__.items()}
-        return Evaluation(**moved)
+        return Evaluated(**moved)
 
 
 @dataclass

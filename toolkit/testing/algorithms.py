@@ -59,7 +59,7 @@ def check_budget(algorithm, args=None) -> None:
             continue  # a budget too small for one round is refused up front, which is allowed
         ran += 1
         assert all(r.nfe <= budget for r in results), "a search spent more than its budget"
-        assert sum(r.nfe for r in results) == executor.nfe_used, "per-search NFEs disagree with the counter"
+        assert sum(r.nfe for r in results) == executor.stats.nfe, "per-search NFEs disagree with the counter"
     assert ran >= 2, "the algorithm refused most budgets of the suite; pick hyperparameters that fit 115 NFEs"
 
 

@@ -53,4 +53,4 @@ def test_the_refused_round_cost_nothing():
     executor = Executor(ToyMixture(), [ToyVerifier()], settings)
     with pytest.raises(AlgorithmError), torch.no_grad():
         executor.run([Task(0, Condition(class_label=1), 0)])
-    assert executor.nfe_used == 7  # the first round's one sample; the repeated ask ran nothing
+    assert executor.stats.nfe == 7  # the first round's one sample; the repeated ask ran nothing

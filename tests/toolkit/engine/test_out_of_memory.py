@@ -61,12 +61,12 @@ def test_a_batch_that_does_not_fit_is_halved_with_unchanged_results(algorithm, p
     backed, executor = search(algorithm, params, 64, TightPipeline(rows=8), TightVerifier(rows=5), journal)
     journal.close()
     assert backed == fits
-    assert executor.nfe_used == plain.nfe_used, "a failed attempt was charged"
+    assert executor.stats.nfe == plain.stats.nfe, "a failed attempt was charged"
     assert 1 <= executor.stats.batch_size <= 5  # each halving halves the chunk that failed, until both fit
     records = [json.loads(line) for line in (tmp_path / "rank0.jsonl").read_text().splitlines()]
     keys = [(r["search"], r["repeat"], r["id"]) for r in records]
     assert len(keys) == len(set(keys)) == sum(r[3] for r in fits), "a candidate was journaled twice or lost"
-    assert sum(r["nfe"] for r in records) == plain.nfe_used
+    assert sum(r["nfe"] for r in records) == plain.stats.nfe
     warnings = [r for r in caplog.records if "out of device memory" in r.getMessage()]
     assert len(warnings) == 1, "the back-off is logged once"
 
