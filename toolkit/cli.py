@@ -24,12 +24,16 @@ def show(args: list[str]) -> int:
     """``show DIR``: a finished run's results table and cost, from its summary.json."""
     if len(args) != 1 or args[0].startswith("-"):
         raise UsageError("usage: noisesearch show DIR (a run folder with summary.json)")
-    from .run.report.table import format_cost, format_table
+    from .run.report.table import format_cost, format_effect, format_table
     from .store.folder import RunDir
     from .store.records import ResultRecord
 
     summary = RunDir(args[0]).read_summary()
-    print(format_table([ResultRecord.from_json(entry) for entry in summary["results"]], summary))
+    records = [ResultRecord.from_json(entry) for entry in summary["results"]]
+    print(format_table(records, summary))
+    effect = format_effect(records, summary)
+    if effect:
+        print(effect)
     print(format_cost(summary))
     return 0
 
@@ -76,6 +80,12 @@ def bench(args: list[str]) -> int:
     return run_bench(args)
 
 
+def compare(args: list[str]) -> int:
+    from .run.report.compare import main as run_compare
+
+    return run_compare(args)
+
+
 def convert(args: list[str]) -> int:
     from .convert import main as run_convert
 
@@ -91,6 +101,8 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int], bool]] = {  # name: (
     "show": ("a finished run's results table again: noisesearch show DIR", show, False),
     "report": ("rebuild a run's report.html (candidates, best-so-far, lineage) from its journal: noisesearch report "
                "DIR", report, False),
+    "compare": ("finished runs side by side: a table here and one HTML page of their chosen images: noisesearch "
+                "compare DIR DIR [...] [--out PAGE.html]", compare, False),
     "list": ("every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)", plugins,
              False),
     "convert": ("a published .pt checkpoint to safetensors: noisesearch convert --help", convert, False),

@@ -8,6 +8,7 @@ import torch
 from noisesearch.api import search
 from noisesearch.conditions import Condition
 from noisesearch.lightning.module import SearchModule
+from noisesearch.pipeline import ClassFamily
 from noisesearch.resolve import resolve_pipeline
 from noisesearch.testing.verifiers import VerifierSuite
 from noisesearch_plugins.digits.data import load_split
@@ -39,8 +40,8 @@ def test_classifiers_are_accurate_on_heldout(net):
 def test_a_copied_folder_is_recognised_and_loaded(tmp_path):
     folder = tmp_path / "my-digits"
     shutil.copytree(WEIGHTS, folder)
-    cls, source = resolve_pipeline(str(folder))
-    assert cls is DigitsPipeline and source == str(folder)
+    family, source = resolve_pipeline(str(folder))
+    assert family == ClassFamily(DigitsPipeline) and source == str(folder)
     assert isinstance(DigitsPipeline(source).unet, torch.nn.Module)
 
 

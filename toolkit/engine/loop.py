@@ -82,6 +82,9 @@ class Executor:
         self.evaluated = 0
         self.denoiser_seconds = 0.0
         self.stop_requested: Callable[[], Optional[str]] = lambda: None  # a reason to stop, checked after each round
+        self.on_progress: Callable[[Sequence[SearchRun], int], None] = lambda searches, pending: None
+        self.in_flight = 0  # NFEs charged this round and not evaluated yet (observers see work done, not promised)
+        self._searches: Sequence[SearchRun] = ()
         self.batch_size = settings.batch_size or AUTO_START  # settles by halving when the device runs out of memory
         self.backed_off = False
         self.largest_chunk = 0
@@ -120,8 +123,9 @@ class Executor:
         distinct = list(dict.fromkeys(task.condition for task in tasks))
         encoded = self.pipeline.encode(distinct)
         slot = {condition: i for i, condition in enumerate(distinct)}
-        searches = [self._start(task) for task in tasks]
+        searches = self._searches = [self._start(task) for task in tasks]
         while True:
+            before = sum(search.nfe for search in searches)
             pending: list[tuple[SearchRun, Proposal]] = []
             for search in searches:
                 if search.done:
@@ -134,6 +138,7 @@ class Executor:
                 pending.extend((search, proposal) for proposal in proposals)
             if not pending:
                 break
+            self.in_flight = sum(search.nfe for search in searches) - before
             evaluations = self._evaluations(pending, encoded, slot)
             for (search, proposal), evaluation in zip(pending, evaluations):
                 self._integrate(search, proposal, evaluation)
@@ -143,6 +148,8 @@ class Executor:
             for search in searches:
                 if id(search) in told:
                     search.algorithm.tell(told[id(search)])
+            self.in_flight = 0
+            self.on_progress(searches, 0)
             reason = self.stop_requested()
             if reason:
                 raise Stopped(f"stopped on {reason} after a round of candidates was journaled", STOP_CODES[reason])
@@ -165,13 +172,15 @@ class Executor:
                 raise AlgorithmError(f"algorithm {name!r} proposed candidate id {i} more than once in search "
                                      f"{search.task.condition.key!r}: every proposal needs an id of its own")
             seen.add(i)
-        cost = sum(self._cost(search, proposal) for proposal in proposals)
+        costs = [self._cost(search, proposal) for proposal in proposals]
+        cost = sum(costs)
         if search.nfe + cost > self.settings.budget_nfe:
             raise AlgorithmError(f"algorithm {name!r} asked for {cost} NFEs with "
                                  f"{self.settings.budget_nfe - search.nfe} NFEs of its budget left: a bug in the "
                                  "algorithm")
         search.asked.update(ids)
         search.nfe += cost
+        search.costs.update(zip(ids, costs))
 
     def _cost(self, search: SearchRun, proposal: Proposal) -> int:
         if self.whole:
@@ -194,6 +203,7 @@ class Executor:
             record = self.replay.get((*search.key, proposal.id))
             if record is not None:
                 found[i] = replay(search, proposal, record, journal_dir)
+                self.in_flight -= search.costs[proposal.id]
         todo = [i for i in range(len(pending)) if i not in found]
         mine = todo if self.shard is None else todo[self.shard.rank::self.shard.world]
         computed = self._compute([(i, *pending[i]) for i in mine], encoded, slot)
@@ -243,7 +253,11 @@ class Executor:
                 chunk = members[start : start + self.batch_size]
                 before = self.denoiser.nfe
                 try:
-                    computed.update(self._compute_chunk(chunk, encoded, slot))
+                    done = self._compute_chunk(chunk, encoded, slot)
+                    computed.update(done)
+                    self.evaluated += len(done)
+                    self.in_flight -= sum(search.costs[proposal.id] for _, search, proposal in chunk)
+                    self.on_progress(self._searches, self.in_flight)
                 except Exception as error:  # noqa: BLE001 - only out-of-memory errors are handled, the rest re-raised
                     if not is_out_of_memory(error):
                         raise
@@ -252,7 +266,6 @@ class Executor:
                     continue
                 start += len(chunk)
                 self.largest_chunk = max(self.largest_chunk, len(chunk))
-        self.evaluated += len(computed)
         return computed
 
     def _back_off(self, rows: int, error: BaseException) -> None:

@@ -46,6 +46,8 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
         raise RuntimeError(f"the journal kept no image of candidate {candidate}, the best of search "
                            f"{search.task.condition.key!r}: a bug in keep_images")
     search.states.clear()
+    plain = [i for i, _ in finals if search.finished[i].noise_seed is not None]
+    first = min(plain) if plain else None
     return SearchResult(
         task=search.task,
         candidate=candidate,
@@ -57,4 +59,7 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
         candidates=len(search.raw),
         replayable=finished.replayable,
         noise_seed=finished.noise_seed,
+        first_candidate=first,
+        first_scores=search.raw[first] if first is not None else None,
+        ties=sum(value == aggregates[best] for value in aggregates) - 1,
     )

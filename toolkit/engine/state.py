@@ -78,6 +78,7 @@ class SearchRun:
     nfe: int = 0
     done: bool = False
     asked: set[int] = field(default_factory=set)
+    costs: dict[int, int] = field(default_factory=dict)  # NFEs charged for each proposal
     levels: dict[float, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
     raw: dict[int, dict[str, float]] = field(default_factory=dict)
     states: dict[int, KeptState] = field(default_factory=dict)

@@ -71,6 +71,13 @@ class SearchResult:
     replayable: bool = True
     noise_seed: Optional[int] = None
     seconds: Optional[float] = None  # wall-clock, shared among the searches of a batch in proportion to their NFEs
+    first_candidate: Optional[int] = None  # the search's first plain draw (no search would have returned it)
+    first_scores: Optional[dict[str, float]] = None
+    ties: int = 0  # other finished candidates whose aggregate equals the chosen one's (chosen by lower id)
+
+    def __repr__(self) -> str:
+        return (f"SearchResult({self.task.condition.key!r}, repeat={self.task.repeat}, candidate={self.candidate}, "
+                f"score={self.score:.6g}, scores={self.scores}, nfe={self.nfe}, candidates={self.candidates})")
 
     @property
     def pil(self) -> "Image.Image":

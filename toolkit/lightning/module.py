@@ -12,6 +12,7 @@ from jsonargparse.typing import PositiveInt
 
 from ..engine import SearchResult, Task
 from ..run.models import Models
+from ..run.progress import RoundReport
 from ..run.session import RunSession
 from ..run.settings import build
 from ..sampling.samplers import SAMPLER_NAMES
@@ -118,6 +119,19 @@ class SearchModule(L.LightningModule):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, self._on_interrupt)
         self.session.begin(self.models, self._stop_reason, self.run_settings.shard == "candidates")
+        if self.logger is not None and self.trainer.is_global_zero:
+            self._logged = 0
+            self.session.watch(self._log_round)
+
+    def _log_round(self, report: RoundReport) -> None:
+        """Per batch of candidates, to ``trainer.logger`` (TensorBoard, CSV, W&B...): NFEs done, searches finished,
+        candidates per second, and the mean best score so far of the first verifier (step: NFEs done)."""
+        metrics = {"nfe": float(report.done), "searches_finished": float(report.finished),
+                   "candidates_per_s": report.candidates / report.seconds if report.seconds > 0 else 0.0}
+        if report.best is not None:
+            metrics["best_score"] = float(report.best)
+        self.logger.log_metrics(metrics, step=self._logged)
+        self._logged += 1
 
     def _on_interrupt(self, signum, frame) -> None:
         """Ctrl-C: stop after the round is journaled; a second Ctrl-C stops at once."""
@@ -131,6 +145,8 @@ class SearchModule(L.LightningModule):
         return "SIGTERM" if getattr(self.trainer, "received_sigterm", False) else None
 
     def on_predict_end(self) -> None:
+        if self.logger is not None and self.trainer.is_global_zero:
+            self.logger.save()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)
 

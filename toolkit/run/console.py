@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
@@ -23,6 +24,10 @@ class Console:
     def text(self, line: str) -> None:
         if self.shows_text:
             print(line, flush=True)
+
+    def warn(self, line: str) -> None:
+        """A warning: on stderr, shown even when quiet."""
+        print(f"noisesearch: warning: {line}", file=sys.stderr, flush=True)
 
     def event(self, name: str, **fields: Any) -> None:
         if self.log_format == "json" and not self.quiet:

@@ -14,14 +14,16 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 
 from ..engine import Executor, ExecutorStats, SearchResult, Shard, Task
+from ..engine.state import SearchRun
 from ..errors import Stopped, UsageError, peer_lost, version
 from ..store.folder import FolderPlan, RunDir
 from ..store.journal import NO_SPACE, DiskFullError, Journal, read_run
-from ..store.records import CandidateRecord
+from ..store.records import CandidateRecord, ResultRecord
 from .console import Console
 from .models import Models
+from .progress import RoundReport
 from .report.page import write_report
-from .report.table import format_cost, format_table
+from .report.table import format_cost, format_effect, format_table, unspent
 from .settings import RunSettings
 from .summary import add_part, cost, save_result, write_summary
 
@@ -47,12 +49,17 @@ class RunSession:
         self.overwrite = overwrite
         self.console = console or Console(quiet=True)
         self.replay: dict[tuple, CandidateRecord] = {}
-        self.finished: set[tuple] = set()
+        self.finished: dict[tuple, ResultRecord] = {}
         self.journal: Optional[Journal] = None
         self.executor: Optional[Executor] = None
         self.rank, self.world, self.writes_results = 0, 1, True
         self.elapsed_s = 0.0
         self.earlier_part: Optional[dict] = None
+        self.listeners: list[Callable[[RoundReport], None]] = []
+        self.charged = 0  # NFEs of the searches this part has finished or found finished
+        self.done = 0
+        self.began = time.perf_counter()
+        self.best: Optional[float] = None
 
     @property
     def out(self) -> str:
@@ -67,8 +74,7 @@ class RunSession:
             if not self.run_dir.journal_dir.is_dir():
                 raise UsageError(f"{self.run_dir} is no noisesearch run to resume: it has no journal/ (start one "
                                  "with `noisesearch predict --out DIR`)")
-            self.replay, results = read_run(self.run_dir.journal_dir)
-            self.finished = set(results)
+            self.replay, self.finished = read_run(self.run_dir.journal_dir)
         elif not self.overwrite and self.run_dir.holds_run():
             raise UsageError(f"--out {self.run_dir} already holds a run; pick another --out, `noisesearch resume "
                              f"{self.run_dir}`, or pass --overwrite true")
@@ -126,11 +132,38 @@ class RunSession:
         self.executor = Executor(models.pipeline, list(models.verifiers), settings, self.journal, self.replay, shard,
                                  self.settings.keep_images)
         self.executor.stop_requested = stop_requested
+        self.executor.on_progress = self._progress
         self.elapsed_s = 0.0
+        self.began = time.perf_counter()
         if self.rank == 0:
             self.console.text(self.settings.headline(f"{self.world} processes" if self.world > 1 else
                                                      str(models.device)))
             self.console.event("start", **self.describe(), world_size=self.world)
+
+    def watch(self, listener: Callable[[RoundReport], None]) -> None:
+        """Call ``listener`` after every round (progress bars, Lightning loggers)."""
+        self.listeners.append(listener)
+
+    def _progress(self, searches: Sequence[SearchRun], in_flight: int) -> None:
+        """Tell the listeners where the run stands: NFEs done (charged, less what the round has still to
+        evaluate), searches finished, the executor's figures and the best score so far."""
+        if not self.listeners:
+            return
+        stats = self.stats
+        if searches:
+            self.best = self._best(searches)
+        report = RoundReport(done=self.charged + sum(s.nfe for s in searches) - in_flight,
+                             finished=self.done + sum(s.done for s in searches), candidates=stats.candidates,
+                             computed=stats.nfe, seconds=time.perf_counter() - self.began, best=self.best)
+        for listener in self.listeners:
+            listener(report)
+
+    def _best(self, searches: Sequence[SearchRun]) -> Optional[float]:
+        """The mean over searches of the best finished raw score so far of the first verifier (None before any)."""
+        cls, _ = self.settings.verifier_classes[0]
+        pick = max if cls.higher_is_better else min
+        bests = [pick(s.raw[i][cls.name] for i, _ in s.levels[0.0]) for s in searches if s.levels.get(0.0)]
+        return sum(bests) / len(bests) if bests else None
 
     @property
     def stats(self) -> ExecutorStats:
@@ -138,7 +171,13 @@ class RunSession:
 
     def run(self, tasks: Sequence[Task], skip_finished: bool = True) -> list[SearchResult]:
         """Run the searches of ``tasks`` not finished yet; results are written as they complete."""
-        todo = [t for t in tasks if (t.condition.key, t.repeat) not in self.finished] if skip_finished else list(tasks)
+        todo, skipped = [], []
+        for task in tasks:
+            key = (task.condition.key, task.repeat)
+            (skipped if skip_finished and key in self.finished else todo).append(key if key in self.finished and
+                                                                                  skip_finished else task)
+        self.charged += sum(self.finished[key].nfe for key in skipped)
+        self.done += len(skipped)
         if not todo:
             return []
         started = time.perf_counter()
@@ -152,6 +191,9 @@ class RunSession:
                               f"{self.out}` continues the run", stop.exit_code) from None
         elapsed = time.perf_counter() - started
         self.elapsed_s += elapsed
+        self.charged += sum(result.nfe for result in results)
+        self.done += len(results)
+        self._progress([], 0)
         total = sum(result.nfe for result in results)
         for result in results:  # searches share batches: each gets the batch's time in proportion to its NFEs
             result.seconds = round(elapsed * (result.nfe / total if total else 1 / len(results)), 4)
@@ -171,7 +213,7 @@ class RunSession:
             raise
         self.journal.append(records)
         for record in records:
-            self.finished.add(record.key)
+            self.finished[record.key] = record
             self.console.event("search", **record.to_json())
 
     # (d) the end: this rank's part, then rank 0 writes the summary, grid and report
@@ -194,7 +236,13 @@ class RunSession:
         summary = write_summary(self.run_dir, header, records, self.settings.family.class_names)
         report = write_report(self.run_dir.path)
         self.console.text(format_table(records, header))
+        effect = format_effect(records, header)
+        if effect:
+            self.console.text(effect)
         self.console.text(f"{format_cost(header)}; wrote {self.out}/summary.json and {report.name}")
+        warning = unspent(records, header)
+        if warning:
+            self.console.warn(warning)
         self.console.event("end", nfe_used=header["nfe_used"], elapsed_s=header["elapsed_s"],
                            verifier_s=header["verifier_s"], summary=str(self.run_dir.path / "summary.json"),
                            report=str(report), grid=str(self.run_dir.grid_path))

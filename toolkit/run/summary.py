@@ -20,7 +20,8 @@ def result_record(result: SearchResult) -> ResultRecord:
     return ResultRecord(index=result.task.index, condition=result.task.condition.as_dict(), repeat=result.task.repeat,
                         image=RunDir.image_name(stem), noise=RunDir.noise_name(stem), candidate=result.candidate,
                         score=result.score, scores=result.scores, nfe=result.nfe, candidates=result.candidates,
-                        replayable=result.replayable, noise_seed=result.noise_seed, seconds=result.seconds)
+                        replayable=result.replayable, noise_seed=result.noise_seed, seconds=result.seconds,
+                        first_candidate=result.first_candidate, first_scores=result.first_scores, ties=result.ties)
 
 
 def save_result(run_dir: RunDir, result: SearchResult) -> ResultRecord:

@@ -123,6 +123,9 @@ class ResultRecord:
     replayable: bool = True
     noise_seed: Optional[int] = None
     seconds: Optional[float] = None
+    first_candidate: Optional[int] = None  # the first plain draw of the search, what no search would have returned
+    first_scores: Optional[dict[str, float]] = None
+    ties: Optional[int] = None  # other finished candidates tied with the chosen one on the aggregate
     extra: dict[str, Any] = field(default_factory=dict)  # fields a newer writer added, kept as they are
 
     @property
@@ -139,10 +142,9 @@ class ResultRecord:
         entry = {"index": self.index, "condition": self.condition, "repeat": self.repeat, "image": self.image,
                  "noise": self.noise, "candidate": self.candidate, "score": self.score, "scores": self.scores,
                  "nfe": self.nfe, "candidates": self.candidates, "replayable": self.replayable}
-        if self.noise_seed is not None:
-            entry["noise_seed"] = self.noise_seed
-        if self.seconds is not None:
-            entry["seconds"] = self.seconds
+        for name in ("noise_seed", "seconds", "first_candidate", "first_scores", "ties"):
+            if getattr(self, name) is not None:
+                entry[name] = getattr(self, name)
         return {**entry, **self.extra}
 
     @classmethod

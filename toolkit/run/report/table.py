@@ -29,25 +29,84 @@ def driving_verifier(summary: dict) -> Optional[str]:
     return specs[0].partition(":")[0] if specs else None
 
 
+def decimals(*values: Optional[float], least: int = 4, most: int = 10) -> int:
+    """Enough decimals for distinct values to print distinctly (probabilities near 1 need more than four)."""
+    known = {v for v in values if isinstance(v, (int, float))}
+    for count in range(least, most + 1):
+        if len({f"{v:.{count}f}" for v in known}) == len(known):
+            return count
+    return most
+
+
+def gain_of(record: "ResultRecord", verifier: Optional[str], higher: bool) -> Optional[float]:
+    """How much the chosen candidate beats the search's first plain draw on ``verifier`` (oriented), or None."""
+    if not verifier or not record.first_scores or verifier not in record.first_scores:
+        return None
+    difference = record.scores[verifier] - record.first_scores[verifier]
+    return difference if higher else -difference
+
+
 def format_table(records: "list[ResultRecord]", summary: Optional[dict] = None) -> str:
-    """One row per search: condition, repeat, the first verifier's raw score, the ensemble's aggregate (with several
-    verifiers), NFEs, candidates and seconds."""
+    """One row per search: condition, repeat, the first verifier's raw score of the first plain draw (what no search
+    returns) and of the chosen candidate, the gain, the ensemble's aggregate (with several verifiers), how many
+    other candidates tied with the chosen one, NFEs, candidates and seconds."""
     summary = summary or {}
     verifier = driving_verifier(summary)
+    higher = (summary.get("higher_is_better") or {}).get(verifier, True)
     several = len(summary.get("verifiers") or []) > 1
     width = max([len("condition")] + [len(condition_label(r.condition)) for r in records])
-    raw_title = verifier or "raw"
-    raw_width = max(9, len(raw_title))
-    title = f"{'condition':<{width}} {'rep':>3} {raw_title:>{raw_width}}"
-    lines = [title + (f" {'aggregate':>9}" if several else "") + f" {'nfe':>7} {'cands':>6} {'s':>7}"]
+    rows = []
     for r in sorted(records, key=lambda r: r.index):
-        raw = r.scores.get(verifier) if verifier else None
-        raw_text = f"{raw:>{raw_width}.4f}" if isinstance(raw, (int, float)) else f"{'-':>{raw_width}}"
-        seconds = f"{r.seconds:>7.2f}" if isinstance(r.seconds, (int, float)) else f"{'-':>7}"
-        line = f"{condition_label(r.condition):<{width}} {r.repeat:>3} {raw_text}"
-        lines.append(line + (f" {r.score:>9.4f}" if several else "") + f" {r.nfe:>7} {r.candidates:>6} "
-                     + seconds)
-    return "\n".join(lines)
+        best = r.scores.get(verifier) if verifier else None
+        first = r.first_scores.get(verifier) if verifier and r.first_scores else None
+        gain = gain_of(r, verifier, higher)
+        places = decimals(best, first)
+        rows.append([condition_label(r.condition), str(r.repeat), number(first, places), number(best, places),
+                     number(gain, places, sign=True)] + ([f"{r.score:.4f}"] if several else [])
+                    + [str(r.ties) if r.ties else ("-" if r.ties is None else ""), str(r.nfe), str(r.candidates),
+                       f"{r.seconds:.2f}" if isinstance(r.seconds, (int, float)) else "-"])
+    title = ["condition", "rep", "first", verifier or "best", "gain"] + (["aggregate"] if several else []) + \
+        ["ties", "nfe", "cands", "s"]
+    widths = [max(len(title[i]), *(len(row[i]) for row in rows)) if rows else len(title[i]) for i in range(len(title))]
+    widths[0] = width
+    lines = [" ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+             for line in [title] + rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def number(value: Optional[float], places: int, sign: bool = False) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:+.{places}f}" if sign else f"{value:.{places}f}"
+
+
+def format_effect(records: "list[ResultRecord]", summary: dict) -> Optional[str]:
+    """What search did, in one line: how often it changed the answer, the mean gain, how often the choice was a
+    tie (the lower id won); None when the run kept no first draws (older runs, algorithms without plain draws)."""
+    verifier = driving_verifier(summary)
+    higher = (summary.get("higher_is_better") or {}).get(verifier, True)
+    gains = [g for g in (gain_of(r, verifier, higher) for r in records) if g is not None]
+    if not gains:
+        return None
+    changed = sum(r.first_candidate is not None and r.candidate != r.first_candidate for r in records)
+    tied = sum(bool(r.ties) for r in records)
+    mean = sum(gains) / len(gains)
+    text = (f"search changed the answer in {changed} of {len(records)} searches; mean gain over the first plain draw "
+            f"{mean:+.{decimals(mean, 0.0)}f} {verifier}")
+    return text + (f"; {tied} chose among tied candidates (the lower id)" if tied else "")
+
+
+def unspent(records: "list[ResultRecord]", summary: dict, share: float = 0.1) -> Optional[str]:
+    """A warning when the searches left more than ``share`` of their NFE budget unspent (an algorithm's settings
+    that cannot use the budget), else None."""
+    budget = summary.get("budget_nfe")
+    if not records or not budget:
+        return None
+    spent = sum(r.nfe for r in records) / len(records)
+    if spent >= (1 - share) * budget:
+        return None
+    return (f"{summary.get('algorithm')} spent {spent:.0f} of its {budget}-NFE budget per search "
+            f"({spent / budget:.0%}): its algorithm_args cannot use more; raise them or lower model.budget_nfe")
 
 
 def format_cost(summary: dict) -> str:

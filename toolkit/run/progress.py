@@ -1,0 +1,75 @@
+"""Progress of a run in NFEs done, advanced after every batch of candidates: a bar on a terminal, a plain line every
+few seconds elsewhere (CI logs, nohup), with candidates evaluated per second and an ETA from the NFE rate."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional, TextIO
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """Where a run stands: NFEs done (of evaluated candidates, replayed ones included), searches finished, candidates
+    and NFEs evaluated in this process, and the seconds since this part of the run began."""
+
+    done: int
+    finished: int
+    candidates: int
+    computed: int
+    seconds: float
+    best: Optional[float] = None  # the mean over running searches of their best finished score (first verifier)
+
+
+class Progress:
+    """Reports ``RoundReport``s against the run's total budget (searches x ``budget_nfe``)."""
+
+    def __init__(self, searches: int, budget_nfe: int, label: str = "searches", stream: Optional[TextIO] = None,
+                 interval: float = 10.0):
+        self.searches, self.total = searches, searches * budget_nfe
+        self.label, self.stream, self.interval = label, stream or sys.stderr, interval
+        self.bar = None
+        self.printed_at = time.monotonic()  # the first line after one interval: short runs print one line
+        self.completed = False
+        self.last: Optional[RoundReport] = None
+        if self.stream.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc=label, unit="NFE", file=self.stream, dynamic_ncols=True,
+                            leave=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} NFEs [{elapsed}<{remaining}{postfix}]")
+
+    def describe(self, report: RoundReport) -> str:
+        rate = report.candidates / report.seconds if report.seconds > 0 else 0.0
+        return f"{self.label} {report.finished}/{self.searches}, {rate:.1f} candidates/s"
+
+    def eta(self, report: RoundReport) -> str:
+        """Seconds left from the rate this process evaluates NFEs (replayed ones cost nothing and are not counted)."""
+        left = self.total - report.done
+        if report.computed <= 0 or report.seconds <= 0:
+            return "time left unknown yet"
+        return f"about {left * report.seconds / report.computed:.0f} s left"
+
+    def round(self, report: RoundReport) -> None:
+        self.last = report
+        if self.bar is not None:
+            self.bar.update(max(0, min(report.done, self.total) - self.bar.n))
+            self.bar.set_postfix_str(self.describe(report), refresh=True)
+            return
+        now = time.monotonic()
+        finishing = report.finished >= self.searches and not self.completed
+        if now - self.printed_at >= self.interval or finishing:
+            self.printed_at = now
+            self.completed = report.finished >= self.searches
+            self.line(report)
+
+    def line(self, report: RoundReport) -> None:
+        share = report.done / self.total if self.total else 1.0
+        print(f"noisesearch: {report.done}/{self.total} NFEs ({share:.0%}), {self.describe(report)}, "
+              f"{self.eta(report)}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.last is not None and not self.completed:
+            self.line(self.last)
