@@ -1,4 +1,5 @@
-"""Start-up time of the `noisesearch` command: `list`, `--help`, `predict --help` and two refused bad inputs.
+"""Start-up time of the `noisesearch` command: `list`, `--help`, `predict --help` and refused bad inputs, beside a
+bare `python -c "import torch"`.
 
     python benchmarks/startup.py [--bin PATH/TO/noisesearch] [--repeat 5]
 
@@ -17,11 +18,14 @@ import time
 from pathlib import Path
 
 COMMANDS = {
+    "python -c 'import torch'": None,  # the floor: what any refusal that checks plugins must import
     "list": ["list"],
     "--help": ["--help"],
     "predict --help": ["predict", "--help"],
     "refused: budget -3": ["predict", "--model.budget_nfe", "-3"],
     "refused: unknown algorithm": ["predict", "--model.algorithm", "nosuch"],
+    "refused: missing config": ["predict", "--config", "configs/nosuch.yaml"],
+    "refused: unknown option": ["predict", "--model.budgett", "100"],
 }
 
 
@@ -38,8 +42,9 @@ def main() -> None:
     options = parser.parse_args()
     print(f"{'command':<28} {'median s':>9} {'min s':>7} {'exit':>5}   ({options.bin}, {options.repeat} runs)")
     for label, args in COMMANDS.items():
-        timed([options.bin, *args])
-        runs = [timed([options.bin, *args]) for _ in range(options.repeat)]
+        command = [sys.executable, "-c", "import torch"] if args is None else [options.bin, *args]
+        timed(command)
+        runs = [timed(command) for _ in range(options.repeat)]
         seconds = [s for s, _ in runs]
         print(f"{label:<28} {statistics.median(seconds):>9.2f} {min(seconds):>7.2f} {runs[0][1]:>5}")
 

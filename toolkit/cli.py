@@ -67,7 +67,11 @@ def plugins(args: list[str]) -> int:
 
 
 def predict(args: list[str]) -> int:
-    """``predict ...`` and ``resume DIR ...``: the LightningCLI (imports Lightning and the model libraries)."""
+    """``predict ...`` and ``resume DIR ...``: checked without Lightning first, then the LightningCLI (which imports
+    Lightning and the model libraries)."""
+    from .run.preflight import preflight
+
+    preflight(args)
     from .lightning.predict_cli import predict as run_predict
 
     run_predict(args)

@@ -77,6 +77,10 @@ def lookup(kind: str, name: str) -> Entry:
     """The entry registered as ``name``; an unknown name raises a UsageError listing the known ones."""
     known = index()[kind]
     if name not in known:
-        raise UsageError(f"unknown {kind[:-1]} {name!r}; known {kind}: {', '.join(sorted(known)) or '(none)'}")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown {kind[:-1]} {name!r}{hint or ';'} known {kind}: {', '.join(sorted(known)) or '(none)'}")
     return known[name]
 

@@ -196,7 +196,7 @@ def study_evaluation(study: Study, pipeline_cls):
 
 def study_searches(study: Study, pipeline_cls) -> int:
     """Searches per cell: conditions times ``per_condition``."""
-    from ..lightning.data import read_prompts
+    from ..run.tasks import read_prompts
 
     if study.classes is not None:
         conditions = len(parse_classes(study.classes))

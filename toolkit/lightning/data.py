@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Optional
 
 import lightning as L
 from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader
 
-from ..conditions import Condition, parse_classes
+from ..conditions import Condition
 from ..errors import UsageError
 from ..engine import Task
 from ..pipeline import Pipeline
+from ..run.tasks import conditions_of
 
 
 class ConditionsDataModule(L.LightningDataModule):
@@ -38,19 +37,7 @@ class ConditionsDataModule(L.LightningDataModule):
         super().__init__()
         self.per_condition = per_condition
         self.batch_size = batch_size
-        given = [name for name, value in (("classes", classes), ("prompts", prompts), ("prompts_file", prompts_file))
-                 if value is not None]
-        if len(given) > 1:
-            raise UsageError(f"give one of data.classes, data.prompts or data.prompts_file, not {' and '.join(given)}")
-        self.conditions: Optional[list[Condition]] = None
-        if classes is not None:
-            self.conditions = [Condition(class_label=label) for label in parse_classes(classes)]
-        elif prompts is not None:
-            self.conditions = [Condition(prompt=text) for text in prompts]
-        elif prompts_file is not None:
-            self.conditions = [Condition(prompt=text) for text in read_prompts(prompts_file)]
-        if self.conditions is not None and not self.conditions:
-            raise UsageError("no conditions: data.classes, data.prompts or data.prompts_file is empty")
+        self.conditions: Optional[list[Condition]] = conditions_of(classes, prompts, prompts_file)
         self.tasks: list[Task] = []
 
     def resolve(self, pipeline: type[Pipeline]) -> list[Task]:
@@ -87,29 +74,3 @@ class TaskBatch:
 
     def __len__(self) -> int:
         return len(self.tasks)
-
-
-def read_prompts(path: str) -> list[str]:
-    """Prompts of a text file, one per line, or of a JSONL file (GenEval's metadata): each line's ``prompt``."""
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"data.prompts_file {path!r} does not exist; give a text file with one prompt per line")
-    if file.suffix == ".jsonl":
-        return _jsonl_prompts(file)
-    lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
-
-
-def _jsonl_prompts(file: Path) -> list[str]:
-    prompts = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            entry = None
-        if not isinstance(entry, dict) or not isinstance(entry.get("prompt"), str) or not entry["prompt"].strip():
-            raise UsageError(f"{file}:{number}: expected a JSON object with a \"prompt\" string")
-        prompts.append(entry["prompt"].strip())
-    return prompts

@@ -25,7 +25,8 @@ class SearchModule(L.LightningModule):
         pipeline: a registered pipeline name (``noisesearch list``) or a local folder of a pipeline.
         algorithm: a registered search algorithm name.
         algorithm_args: the algorithm's hyperparameters (see docs/algorithms.md).
-        verifiers: verifier names or ``name:argument`` specs; several form a mean-rank ensemble.
+        verifiers: verifier names or ``name:argument`` specs (one name alone is taken as a list of one); several
+            form a mean-rank ensemble.
             By default the pipeline's own.
         budget_nfe: NFE budget of each search, its final sample included. By default 16 samples' worth.
         steps: denoising steps of a full solve; by default the pipeline's.
@@ -61,7 +62,7 @@ class SearchModule(L.LightningModule):
         pipeline: str = "digits",
         algorithm: str = "random",
         algorithm_args: Optional[dict[str, Any]] = None,
-        verifiers: Optional[list[str]] = None,
+        verifiers: Optional[Union[list[str], str]] = None,
         budget_nfe: Optional[PositiveInt] = None,
         steps: Optional[PositiveInt] = None,
         guidance: Optional[float] = None,

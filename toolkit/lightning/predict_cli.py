@@ -49,7 +49,8 @@ class NoiseSearchCLI(LightningCLI):
             save_config_callback=None,
             trainer_defaults=TRAINER_DEFAULTS,
             auto_configure_optimizers=False,
-            parser_kwargs={"prog": "noisesearch", "description": "noise search for diffusion models"},
+            parser_kwargs={"prog": "noisesearch", "description": "noise search for diffusion models",
+                           "exit_on_error": False},
             args=args,
         )
 
@@ -151,11 +152,96 @@ def quiet_libraries() -> None:
 
 
 def predict(args: list[str]) -> None:
-    """Run ``predict ...`` or ``resume DIR ...`` (a user error raises UsageError)."""
+    """Run ``predict ...`` or ``resume DIR ...`` (a user error raises UsageError); ``--help`` prints the lean help,
+    ``--help-all`` LightningCLI's whole one."""
+    if "--help-all" in args:
+        args = [arg if arg != "--help-all" else "--help" for arg in args]
+    elif "-h" in args or "--help" in args:
+        print(lean_help(full_help(args)))
+        return
     if args[0] == "resume":
         args = resume_args(args)
     quiet_libraries()
-    NoiseSearchCLI(args=args)
+    from jsonargparse import ArgumentError
+
+    try:
+        NoiseSearchCLI(args=args)
+    except ArgumentError as error:
+        raise UsageError(condense(str(error))) from None
+
+
+# the Trainer's options that mean something for predict; --help-all lists the rest (training-only)
+PREDICT_TRAINER = ("accelerator", "strategy", "devices", "num_nodes", "precision", "logger", "callbacks",
+                   "default_root_dir", "plugins", "profiler")
+SECTIONS = ("model", "data", "run", "trainer")
+
+
+def full_help(args: list[str]) -> str:
+    """LightningCLI's own help text."""
+    import contextlib
+    import io
+
+    quiet_libraries()
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        try:
+            NoiseSearchCLI(args=["predict", "--help"])
+        except SystemExit:
+            pass
+    return text.getvalue()
+
+
+def lean_help(text: str) -> str:
+    """The help a user reads: the project's options first (model, data, the run), then the Trainer's options that
+    apply to predict; no training-only options, linked-argument internals or docstring markup."""
+    import re
+
+    blocks: dict[str, list[str]] = {name: [] for name in SECTIONS}
+    section, kept = None, 0
+    for line in text.splitlines():
+        if line and not line.startswith(" "):
+            section = ("run" if line.startswith("options:") else "trainer" if line.startswith("Customize every")
+                       else "model" if line.startswith("Noise search") else "data" if line.startswith("Turns")
+                       else None)
+            continue
+        if section is None:
+            continue
+        if line.startswith("  -"):
+            option = line.split()[0].split(",")[-1]
+            keep = not option.endswith(".help") and option not in ("-h", "--trainer", "--model", "--data") and (
+                section != "trainer" or option.split(".", 1)[-1] in PREDICT_TRAINER)
+            blocks[section].append(line if keep else "\0")
+            kept = 0
+        elif blocks[section] and blocks[section][-1] != "\0" and (section != "trainer" or kept < 3):
+            blocks[section].append(line)  # the Trainer's long descriptions are cut at three lines
+            kept += 1
+    titles = {"model": "Search (model.*): what is searched, how, and at what cost",
+              "data": "Conditions (data.*): what to search for",
+              "run": "The run: config, output folder, messages, resume",
+              "trainer": "Devices and processes (trainer.*; --help-all lists the Trainer's other options)"}
+    out = ["usage: noisesearch predict [--config CONFIG.yaml] [--model.KEY VALUE] [--data.KEY VALUE] "
+           "[--trainer.KEY VALUE] [--out DIR]", "       noisesearch predict --help-all   (every option LightningCLI "
+           "knows)", ""]
+    for name in SECTIONS:
+        lines = [line for line in blocks[name] if line != "\0"]
+        out += [titles[name] + ":", *lines, ""]
+    return re.sub(r"``([^`]+)``", r"\1", "\n".join(out)).rstrip() + "\n"
+
+
+def condense(message: str) -> str:
+    """jsonargparse's report of a config-layer mistake as one line: the key, what it wants, what it got."""
+    import re
+
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    key = re.search(r'Parser key "([^"]+)"', message)
+    wants = [line[2:] for line in lines if line.startswith("- ") and "NoneType" not in line]
+    given = next((line for line in lines if line.startswith("Given value:")), None)
+    if key:
+        detail = wants[0] if wants else lines[-1]
+        detail = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail)
+        return f"{key.group(1)}: {detail}" + (f" ({given.lower()})" if given else "") + \
+            "; see `noisesearch predict --help`"
+    return (lines[0] if lines else message) + "; see `noisesearch predict --help`"
 
 
 def predict_config(config: dict) -> None:

@@ -74,7 +74,7 @@ def test_a_metadata_line_that_does_not_parse_is_named(tmp_path):
 
 
 def test_a_jsonl_prompts_file_gives_each_lines_prompt_and_names_a_bad_line(tmp_path):
-    from noisesearch.lightning.data import read_prompts
+    from noisesearch.run.tasks import read_prompts
 
     good = tmp_path / "metadata.jsonl"
     good.write_text("\n".join(json.dumps(e) for e in GENEVAL[:2]) + "\n\n")
