@@ -68,3 +68,15 @@ def models(tmp_path_factory):
         "vit": tiny_models.save_tiny_image_classifier(root / "vit"),
         "dino": tiny_models.save_tiny_dino(root / "dino"),
     }
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+def chromium() -> str:
+    """Debian's Chromium, which `make test` installs (the reports are checked as a person sees them)."""
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
+    return found

@@ -31,3 +31,17 @@ class Evaluation:
         """Per image, (category, whether it shows what its condition asks; None if undecidable), or None if the
         world has no such judge (text-conditional worlds with a ground-truth checker have one)."""
         return None
+
+    def verdicts(self, images: torch.Tensor, conditions: Sequence[Condition]
+                 ) -> Optional[list[tuple[Optional[str], Optional[bool]]]]:
+        """Per image, (category, correct): the world's ``judge``, else, for class conditions, whether the evaluator
+        reads the image as its class (category None); None when the evaluator can do neither."""
+        verdicts = self.judge(images, conditions)
+        if verdicts is None and conditions and conditions[0].kind == "class":
+            with torch.no_grad():
+                logits = self.logits(images)
+            if logits is None:
+                return None
+            labels = torch.tensor([c.class_label for c in conditions])
+            verdicts = [(None, bool(c)) for c in (logits.argmax(dim=1).cpu() == labels).tolist()]
+        return verdicts

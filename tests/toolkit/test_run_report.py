@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import CHROMIUM_FLAGS, chromium, run_cli
 
 RUNS = {
     "smc-digits": ["--data.classes", "3,7", "--data.per_condition", "1", "--model.algorithm", "smc",
@@ -18,7 +18,7 @@ RUNS = {
     "beam-shapes": ["--model.pipeline", "shapes", "--data.prompts", '["two red circles", "a blue square"]',
                     "--model.algorithm", "beam", "--model.algorithm_args", "{width: 2, branch: 2}"],
 }
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+FLAGS = CHROMIUM_FLAGS
 
 
 class Page(HTMLParser):
@@ -42,7 +42,7 @@ class Page(HTMLParser):
             self.sections[-1]["cards"].append(int(attrs["data-id"]))
             if "chosen" in attrs["class"].split():
                 self.sections[-1]["chosen_cards"].append(int(attrs["data-id"]))
-        elif tag == "circle":
+        elif tag == "circle" and "data-id" in attrs:  # lineage nodes (not the legend's)
             self.sections[-1]["nodes"].append(int(attrs["data-id"]))
         elif tag == "path" and "edge" in attrs.get("class", ""):
             self.sections[-1]["edges"].append((int(attrs["data-from"]), int(attrs["data-to"])))
@@ -50,12 +50,6 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "main":
             self.inside = False
-
-
-def chromium():
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
-    return found
 
 
 def rendered(report, fragment="all"):

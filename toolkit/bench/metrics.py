@@ -117,15 +117,6 @@ def accuracy(evaluation: Evaluation, generated: torch.Tensor, labels: torch.Tens
     return float(metric(logits.argmax(dim=1), labels))
 
 
-def correct_per_sample(evaluation: Evaluation, generated: torch.Tensor, labels: torch.Tensor) -> Optional[list[bool]]:
-    """Per class-conditional sample, whether the evaluator reads it as its class (None without a classifier)."""
-    with torch.no_grad():
-        logits = evaluation.logits(generated)
-    if logits is None:
-        return None
-    return (logits.argmax(dim=1).cpu() == labels.cpu()).tolist()
-
-
 def judged_accuracy(verdicts) -> dict[str, float]:
     """GenEval-style accuracy from an evaluation's ``judge``: ``accuracy:CATEGORY`` over each category's decidable
     verdicts and ``accuracy``, the mean of the categories (each counts once, however many prompts it has)."""

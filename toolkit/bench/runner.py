@@ -67,7 +67,7 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher:
     values = row["metrics"]
     per_search: dict = {"key": [f"{c.key}#{r['repeat']}" for c, r in zip(conditions, summary["results"])]}
     if evaluation is not None:
-        verdicts = sample_verdicts(evaluation, images, conditions)
+        verdicts = evaluation.verdicts(images, conditions)
         if verdicts is not None:
             per_search["correct"] = [correct for _, correct in verdicts]
             if verdicts[0][0] is not None:
@@ -97,16 +97,6 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher:
                    "wall_s_per_search": (summary["elapsed_s"] / searches) if summary.get("elapsed_s") else None}
     row["health"] = cell_health(folder, row, images, conditions, evaluation, scorers, higher)
     return row
-
-
-def sample_verdicts(evaluation, images, conditions) -> Optional[list[tuple[Optional[str], Optional[bool]]]]:
-    """Per image, (category, correct): the evaluator's judge, else (None, read as its class) for class conditions;
-    None when the evaluator can do neither."""
-    verdicts = evaluation.judge(images, conditions)
-    if verdicts is None and conditions[0].kind == "class":
-        correct = metrics.correct_per_sample(evaluation, images, torch.tensor([c.class_label for c in conditions]))
-        verdicts = None if correct is None else [(None, c) for c in correct]
-    return verdicts
 
 
 def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers, higher: dict[str, bool]) -> dict:
@@ -168,7 +158,7 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
                           for i in range(0, len(stacked), 256)]
                 others[f"verifier:{verifier.name}"] = [float(v) if verifier.higher_is_better else -float(v)
                                                        for v in torch.cat(scored)]
-    verdicts = None if evaluation is None else sample_verdicts(evaluation, stacked, conditions_of)
+    verdicts = None if evaluation is None else evaluation.verdicts(stacked, conditions_of)
     if verdicts is not None:
         others["evaluator"] = [float(bool(correct)) for _, correct in verdicts]
     agreement = {}

@@ -28,10 +28,29 @@ class Node:
     chosen: bool = False
 
 
+VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))  # colour-blind safe
+
+
 def colour(shade: float) -> str:
-    """From red (worst of its level) to green (best)."""
-    shade = min(1.0, max(0.0, shade))
-    return f"hsl({round(120 * shade)}, 65%, 45%)"
+    """Viridis from dark purple (worst of its level) to yellow (best): readable with any colour vision."""
+    position = min(1.0, max(0.0, shade)) * (len(VIRIDIS) - 1)
+    low = min(int(position), len(VIRIDIS) - 2)
+    t = position - low
+    red, green, blue = (round(a + (b - a) * t) for a, b in zip(VIRIDIS[low], VIRIDIS[low + 1]))
+    return f"rgb({red},{green},{blue})"
+
+
+def legend() -> str:
+    """The colour scale and the chosen ring, as an inline SVG."""
+    stops = "".join(f'<stop offset="{i / (len(VIRIDIS) - 1):.2f}" stop-color="rgb{rgb}"/>'
+                    for i, rgb in enumerate(VIRIDIS))
+    return ('<svg class="legend" xmlns="http://www.w3.org/2000/svg" width="360" height="30" role="img" '
+            'aria-label="legend"><defs><linearGradient id="viridis">' + stops + '</linearGradient></defs>'
+            '<rect x="0" y="4" width="120" height="10" fill="url(#viridis)"/>'
+            '<text x="0" y="27" class="level">worst</text><text x="92" y="27" class="level">best</text>'
+            '<text x="128" y="13" class="level">of the candidates at its level</text>'
+            f'<circle cx="300" cy="9" r="{RADIUS + 2}" fill="#ccc" class="chosen"/>'
+            '<text x="312" y="13" class="level">chosen</text></svg>')
 
 
 def level_label(level: float) -> str:

@@ -11,17 +11,18 @@ import html
 import io
 import json
 import math
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from ...conditions import Condition
 from ...ensemble import aggregate, oriented
-from .lineage import Node, draw
+from .lineage import Node, draw, legend
 from ...store.folder import RunDir
 from ...store.journal import ArtifactReader, read_run
-from ...store.records import THUMB, ResultRecord
-from .table import condition_label, format_cost
+from ...store.records import IMAGE8, THUMB, ArtifactRef, ResultRecord
+from .table import condition_label, format_cost, format_effect, gain_of
 
 PAGE_SIZE = 10
 
@@ -36,9 +37,12 @@ class Candidate:
     scores: dict[str, float]
     nfe: int
     thumb: Optional[str] = None  # a data URI
+    artifact: Optional[ArtifactRef] = None
     aggregate: float = 0.0
     rank: int = 0
     shade: float = 1.0
+    verdict: Optional[bool] = None  # the world's ground-truth judge of a finished candidate, where it has one
+    category: Optional[str] = None
 
 
 @dataclass
@@ -79,7 +83,7 @@ def load_searches(run_dir: RunDir) -> list[SearchView]:
         search = searches.setdefault(key[:2], SearchView(*key[:2], condition=Condition.from_key(key[0]).as_dict()))
         pixels = thumbs.read(record.artifact, THUMB)
         search.candidates.append(Candidate(record.id, record.level, record.lineage, record.scores, record.nfe,
-                                           None if pixels is None else data_uri(pixels)))
+                                           None if pixels is None else data_uri(pixels), record.artifact))
     for key, result in results.items():
         search = searches.setdefault(key, SearchView(*key, condition=result.condition))
         search.result, search.chosen, search.index = result, result.candidate, result.index
@@ -103,55 +107,123 @@ def rank_candidates(search: SearchView, settings: dict) -> None:
             members[i].shade = 1.0 - rank / max(1, len(members) - 1)
 
 
-def best_so_far(search: SearchView, verifier: str, higher: bool) -> str:
-    """The driving verifier's best finished score against NFEs spent (candidates in id order) as an SVG."""
-    spent, points, best = 0, [], None
+def attach_verdicts(run_dir: RunDir, searches: list[SearchView], settings: dict) -> bool:
+    """The world's ground-truth verdict on every finished candidate whose image the journal kept, where the
+    pipeline family has a judge (digits, shapes); False when it has none."""
+    import torch
+
+    from ...errors import UsageError
+    from ...resolve import resolve_pipeline
+
+    try:
+        family, _ = resolve_pipeline(settings.get("pipeline"))
+        evaluation = family.evaluation()
+    except UsageError:
+        return False
+    if evaluation is None:
+        return False
+    reader = ArtifactReader(run_dir.journal_dir)
+    owners, images, conditions = [], [], []
+    for search in searches:
+        for candidate in search.candidates:
+            pixels = reader.read(candidate.artifact, IMAGE8) if candidate.level == 0 else None
+            if pixels is not None:
+                owners.append(candidate)
+                images.append(torch.from_numpy(pixels.copy()).float() / 255)
+                conditions.append(Condition.from_key(search.key))
+    judged = False
+    for start in range(0, len(images), 256):
+        verdicts = evaluation.verdicts(torch.stack(images[start : start + 256]), conditions[start : start + 256])
+        if verdicts is None:
+            return False
+        for candidate, (category, correct) in zip(owners[start : start + 256], verdicts):
+            candidate.category, candidate.verdict = category, correct
+            judged = True
+    return judged
+
+
+def ticks(low: float, high: float, count: int = 3) -> list[float]:
+    return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
+def best_so_far(search: SearchView, verifier: str, higher: bool, budget: Optional[int]) -> str:
+    """Every scored candidate against the NFEs spent when it was scored (id order): previews hollow, finished
+    candidates filled, the best finished so far as a step line, and the budget as a dashed line."""
+    spent, points, steps, best = 0, [], [], None
     for candidate in sorted(search.candidates, key=lambda c: c.id):
         spent += candidate.nfe
         value = candidate.scores.get(verifier)
-        if candidate.level == 0 and value is not None and math.isfinite(value):
+        if value is None or not math.isfinite(value):
+            continue
+        points.append((spent, value, candidate.level == 0))
+        if candidate.level == 0:
             best = value if best is None else (max(best, value) if higher else min(best, value))
-        if best is not None:
-            points.append((spent, best))
+            steps.append((spent, best))
     if not points:
-        return "<p class='note'>no finished candidate yet</p>"
-    width, height, pad = 320, 140, 34
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x_low, x_high = 0, max(xs)
-    y_low, y_high = min(ys), max(ys)
+        return "<p class='note'>no candidate scored yet</p>"
+    width, height, left, bottom, top, right = 480, 210, 58, 34, 24, 16
+    x_high = max(spent, budget or 0, 1)
+    y_low, y_high = min(p[1] for p in points), max(p[1] for p in points)
     if y_high == y_low:
         y_low, y_high = y_low - 0.5, y_high + 0.5
 
-    def at(x, y):
-        return (pad + (x - x_low) / max(x_high - x_low, 1) * (width - pad - 8),
-                height - pad + 12 - (y - y_low) / (y_high - y_low) * (height - pad - 8))
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (left + x / x_high * (width - left - right),
+                height - bottom - (y - y_low) / (y_high - y_low) * (height - bottom - top))
 
-    steps = []
-    for i, (x, y) in enumerate(points):
-        px, py = at(x, y)
-        if i:
-            steps.append(f"H{px:.1f} V{py:.1f}")
-        else:
-            steps.append(f"M{px:.1f},{py:.1f}")
-    return (f'<svg class="curve" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
-            f'<path d="{" ".join(steps)}" fill="none" stroke="#2a6" stroke-width="2"/>'
-            f'<text x="{pad}" y="{height - 4}" class="axis">NFEs spent → {x_high}</text>'
-            f'<text x="2" y="12" class="axis">best {html.escape(verifier)}: {points[-1][1]:.4g}</text>'
-            f'<text x="2" y="{height - pad + 12}" class="axis">{y_low:.3g}</text></svg>')
+    parts = [f'<svg class="curve" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="best so far">',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" class="frame"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" class="frame"/>']
+    for value in ticks(0, x_high):
+        x, _ = at(value, y_low)
+        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" class="axis" text-anchor="middle">'
+                     f'{value:.0f}</text>')
+    for value in ticks(y_low, y_high):
+        _, y = at(0, value)
+        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:.3g}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 4}" class="axis" text-anchor="middle">'
+                 f'NFEs spent</text><text x="4" y="14" class="axis">{html.escape(verifier)}</text>')
+    if budget:
+        x, _ = at(budget, y_low)
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - bottom}" class="budget"/>'
+                     f'<text x="{x - 4:.1f}" y="{top - 6}" class="axis" text-anchor="end">budget {budget}</text>')
+    for x_value, y_value, finished in points:
+        x, y = at(x_value, y_value)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="{"finished" if finished else "preview"}"/>')
+    if steps:
+        path = []
+        for i, (x_value, y_value) in enumerate(steps):
+            x, y = at(x_value, y_value)
+            path.append(f"M{x:.1f},{y:.1f}" if i == 0 else f"H{x:.1f} V{y:.1f}")
+        x, _ = at(spent, y_low)
+        path.append(f"H{x:.1f}")
+        parts.append(f'<path d="{" ".join(path)}" class="best"/>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
-def candidate_card(candidate: Candidate, chosen: bool, verifiers: list[str]) -> str:
-    scores = "<br>".join(f"{html.escape(name)} {candidate.scores[name]:.4g}" for name in verifiers
+def verdict_badge(candidate: Candidate) -> str:
+    if candidate.verdict is None:
+        return ""
+    label = ("✓ correct" if candidate.verdict else "✗ wrong") + (f" ({candidate.category})" if candidate.category else "")
+    return f'<span class="verdict {"correct" if candidate.verdict else "wrong"}">{html.escape(label)}</span>'
+
+
+def candidate_card(candidate: Candidate, chosen: bool, verifiers: list[str], full: Optional[str] = None) -> str:
+    scores = "<br>".join(f"{html.escape(name)} {candidate.scores[name]:.6g}" for name in verifiers
                          if name in candidate.scores)
-    image = (f'<img src="{candidate.thumb}" alt="candidate {candidate.id}">' if candidate.thumb
-             else '<div class="missing">no image</div>')
+    aggregate = f"<br>aggregate {candidate.aggregate:.3g}" if len(verifiers) > 1 else ""
+    image = (f'<img src="{candidate.thumb}" alt="candidate {candidate.id}" class="zoomable" '
+             f'data-caption="candidate #{candidate.id}"{f" data-full={chr(34)}{html.escape(full)}{chr(34)}" if full else ""}>'
+             if candidate.thumb else '<div class="missing">no image</div>')
     return (f'<div class="card{" chosen" if chosen else ""}" data-id="{candidate.id}">{image}'
-            f'<div class="meta">#{candidate.id}{" ✔ chosen" if chosen else ""}<br>agg {candidate.aggregate:.3g}'
-            f'<br>{scores}<br>{candidate.nfe} NFEs</div></div>')
+            f'<div class="meta">#{candidate.id}{" ✔ chosen" if chosen else ""} {verdict_badge(candidate)}'
+            f'<br>{scores}{aggregate}<br>{candidate.nfe} NFEs</div></div>')
 
 
 def render_search(search: SearchView, settings: dict) -> str:
-    """One search's section: header, best-so-far curve, candidates ranked (chosen framed), lineage."""
+    """One search's section: header, best-so-far chart, candidates ranked (chosen framed), lineage with legend."""
     verifiers = settings.get("verifier_names") or sorted({name for c in search.candidates for name in c.scores})
     higher = (settings.get("higher_is_better") or {}).get(verifiers[0], True) if verifiers else True
     finished = sorted((c for c in search.candidates if c.level == 0), key=lambda c: c.rank)
@@ -159,35 +231,89 @@ def render_search(search: SearchView, settings: dict) -> str:
     nodes = [Node(c.id, c.level, c.rank, c.shade, c.parents, chosen=c.id == search.chosen,
                   title=f"#{c.id} at {c.level:.3g}: " + ", ".join(f"{k} {v:.4g}" for k, v in c.scores.items()))
              for c in search.candidates]
-    status = (f"chosen #{search.chosen}, score {search.result.score:.4g}" if search.result
+    status = (f"chosen #{search.chosen}, score {search.result.score:.6g}" if search.result
               else "<em>not finished (the run was interrupted; resume it to finish)</em>")
     title = condition_label(search.condition) + f" · repeat {search.repeat}"
-    cards = "".join(candidate_card(c, c.id == search.chosen, verifiers) for c in finished)
+    full = search.result.image if search.result else None
+    cards = "".join(candidate_card(c, c.id == search.chosen, verifiers, full if c.id == search.chosen else None)
+                    for c in finished)
     kept = ""
     if stopped:
         kept = (f"<details><summary>{len(stopped)} stopped candidates (x0-previews), by level</summary>"
                 f"<div class='cards'>{''.join(candidate_card(c, False, verifiers) for c in stopped)}</div></details>")
     nfe = sum(c.nfe for c in search.candidates)
-    return (f'<section class="search" data-key="{html.escape(search.key)}" data-repeat="{search.repeat}" '
+    budget = settings.get("budget_nfe")
+    chart = best_so_far(search, verifiers[0], higher, budget) if verifiers else ""
+    return (f'<section class="search" id="search-{search.index if search.index is not None else search.key}" '
+            f'data-key="{html.escape(search.key)}" data-repeat="{search.repeat}" '
             f'data-chosen="{"" if search.chosen is None else search.chosen}">'
-            f"<h2>{html.escape(title)}</h2><p>{len(search.candidates)} candidates, {nfe} NFEs; {status}</p>"
-            f"<div class='row'>{best_so_far(search, verifiers[0], higher) if verifiers else ''}</div>"
+            f"<h2>{html.escape(title)}</h2><p>{len(search.candidates)} candidates, {nfe} of {budget} NFEs; "
+            f"{status}</p><div class='row'>{chart}</div>"
             f"<h3>Finished candidates, best first</h3><div class='cards'>{cards}</div>{kept}"
-            f"<h3>Lineage</h3><div class='graph'>{draw(nodes)}</div></section>")
+            f"<h3>Lineage</h3><div class='graph'>{draw(nodes)}</div>{legend()}</section>")
+
+
+def overview_row(position: int, search: SearchView, settings: dict) -> str:
+    """One search in the overview table: chosen thumbnail, first plain draw against the chosen, gain, ties, NFEs,
+    and the world's verdict on the chosen image."""
+    verifier = (settings.get("verifier_names") or [None])[0]
+    higher = (settings.get("higher_is_better") or {}).get(verifier, True)
+    result = search.result
+    chosen = next((c for c in search.candidates if c.id == search.chosen), None)
+    best = result.scores.get(verifier) if result else None
+    first = result.first_scores.get(verifier) if result and result.first_scores else None
+    gain = gain_of(result, verifier, higher) if result else None
+    verdict = "none" if chosen is None or chosen.verdict is None else ("correct" if chosen.verdict else "wrong")
+    image = (f'<img src="{chosen.thumb}" alt="chosen" class="zoomable" data-full="{html.escape(result.image)}" '
+             f'data-caption="{html.escape(condition_label(search.condition))}, chosen #{chosen.id}">'
+             if chosen is not None and chosen.thumb and result else "")
+
+    def cell(value: Optional[float], sign: bool = False) -> str:
+        if value is None:
+            return "<td data-value=''>-</td>"
+        return f"<td data-value='{value!r}'>{value:+.6g}</td>" if sign else f"<td data-value='{value!r}'>{value:.6g}</td>"
+
+    label = condition_label(search.condition)
+    nfe = result.nfe if result else sum(c.nfe for c in search.candidates)
+    return (f"<tr data-position='{position}' data-condition='{html.escape(label.lower())}' "
+            f"data-verdict='{verdict}'><td data-value='{search.index if search.index is not None else position}'>"
+            f"{search.index if search.index is not None else '-'}</td><td data-value='{html.escape(label)}'>"
+            f"{html.escape(label)}</td><td data-value='{search.repeat}'>{search.repeat}</td><td>{image}</td>"
+            f"{cell(first)}{cell(best)}{cell(gain, sign=True)}<td data-value='{result.ties if result and result.ties else 0}'>"
+            f"{result.ties if result and result.ties else ''}</td><td data-value='{nfe}'>{nfe}</td>"
+            f"<td data-value='{verdict}' class='verdict {verdict}'>{'' if verdict == 'none' else verdict}</td></tr>")
 
 
 def render(run_dir: RunDir, searches: list[SearchView], settings: dict, summary: Optional[dict]) -> str:
-    """The whole page: settings, cost, and the searches in pages of ``PAGE_SIZE``."""
+    """The whole page: an overview of the searches, cost and settings, and every search in pages of ten."""
     for search in searches:
         rank_candidates(search, settings)
+    judged = attach_verdicts(run_dir, searches, settings)
     shown = {key: value for key, value in settings.items() if key not in ("verifier_names", "higher_is_better")}
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(plain(v))}</td></tr>"
                    for k, v in shown.items())
     cost = html.escape(format_cost(summary)) if summary else "the run has not finished: no summary.json yet"
     templates = "".join(f"<template>{render_search(search, settings)}</template>" for search in searches)
     candidates = sum(len(s.candidates) for s in searches)
-    return PAGE.format(title=html.escape(str(run_dir.path.name)), settings=rows, cost=cost, templates=templates,
-                       searches=len(searches), candidates=candidates, page_size=PAGE_SIZE)
+    verifier = (settings.get("verifier_names") or ["score"])[0]
+    records = [s.result for s in searches if s.result is not None]
+    effect = format_effect(records, settings) if records else None
+    links = " · ".join(f'<a href="{name}">{name}</a>' for name in ("summary.json", "grid.png", "config.yaml")
+                       if (run_dir.path / name).exists())
+    return string.Template(PAGE).substitute(
+        title=html.escape(str(run_dir.path.name)), settings=rows, cost=cost, templates=templates,
+        searches=len(searches), candidates=candidates, page_size=PAGE_SIZE, verifier=html.escape(verifier),
+        overview="".join(overview_row(i, search, settings) for i, search in enumerate(searches)),
+        effect=html.escape(effect or ""), links=links, plural="" if len(searches) == 1 else "es",
+        judged=("the world's judge gives each finished image a verdict (✓ correct, ✗ wrong)" if judged
+                else "this pipeline has no ground-truth judge"))
+
+
+def plain(value) -> str:
+    """A setting as a person writes it: strings without JSON quotes, nothing for null."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def run_settings(run_dir: RunDir) -> tuple[dict, Optional[dict]]:
@@ -214,64 +340,4 @@ def write_report(path) -> Path:
     return run_dir.report_path
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>noisesearch run {title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-table.settings {{ border-collapse: collapse; font-size: 13px; }}
-table.settings th, table.settings td {{ border: 1px solid #ddd; padding: 2px 8px; text-align: left; }}
-.search {{ border-top: 2px solid #ccc; margin-top: 1.5em; }}
-.cards {{ display: flex; flex-wrap: wrap; gap: 6px; }}
-.card {{ border: 3px solid transparent; padding: 2px; font-size: 11px; width: 104px; }}
-.card img, .card .missing {{ width: 96px; height: 96px; object-fit: contain; image-rendering: pixelated;
-  background: #eee; display: block; }}
-.card.chosen {{ border-color: #e08000; background: #fff4e0; }}
-.lineage .edge {{ fill: none; stroke: #999; stroke-width: 1; }}
-.lineage circle.chosen {{ stroke: #e08000; stroke-width: 3; }}
-.lineage .level, .curve .axis {{ font-size: 11px; fill: #555; }}
-.graph {{ overflow-x: auto; }}
-nav button {{ margin: 0 4px; }}
-</style></head>
-<body data-searches="{searches}" data-candidates="{candidates}">
-<h1>noisesearch run {title}</h1>
-<p>{cost}</p>
-<details><summary>Settings</summary><table class="settings">{settings}</table></details>
-<p>{searches} searches, {candidates} candidates. Candidates are ranked by the run's ensemble aggregate among those
-at the same noise level; the chosen one is framed. The lineage draws each candidate at the level it stopped at,
-with edges from the candidates it continued or came from.</p>
-<nav><button id="prev">&larr; previous</button><span id="where"></span><button id="next">next &rarr;</button>
-<button id="all">show all</button></nav>
-<main id="page"></main>
-<div id="store" hidden>{templates}</div>
-<script>
-(function () {{
-  var templates = Array.prototype.slice.call(document.querySelectorAll("#store > template"));
-  var size = {page_size}, pages = Math.max(1, Math.ceil(templates.length / size)), page = 0, all = false;
-  function show() {{
-    var main = document.getElementById("page");
-    main.textContent = "";
-    var from = all ? 0 : page * size, to = all ? templates.length : Math.min(templates.length, from + size);
-    for (var i = from; i < to; i++) main.appendChild(templates[i].content.cloneNode(true));
-    document.getElementById("where").textContent = all ? "all searches" :
-      "page " + (page + 1) + " of " + pages;
-    location.hash = all ? "all" : "page=" + (page + 1);
-  }}
-  var hash = location.hash.slice(1);
-  if (hash === "all") all = true;
-  else if (hash.indexOf("page=") === 0) page = Math.min(pages - 1, Math.max(0, parseInt(hash.slice(5), 10) - 1 || 0));
-  document.getElementById("prev").onclick = function () {{ all = false; page = Math.max(0, page - 1); show(); }};
-  document.getElementById("next").onclick = function () {{
-    all = false; page = Math.min(pages - 1, page + 1); show();
-  }};
-  document.getElementById("all").onclick = function () {{ all = true; show(); }};
-  show();
-  window.addEventListener("load", function () {{
-    var images = document.querySelectorAll("#page img"), broken = 0;
-    for (var i = 0; i < images.length; i++) if (!images[i].complete || images[i].naturalWidth === 0) broken++;
-    document.body.setAttribute("data-images", images.length);
-    document.body.setAttribute("data-broken-images", broken);
-  }});
-}})();
-</script>
-</body></html>
-"""
+PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")
