@@ -124,6 +124,7 @@ class SearchAlgorithm:
     name: ClassVar[str]
     uses_gradients: ClassVar[bool] = False
     initial_noises_only: ClassVar[bool] = False  # proposes fresh noises solved to the end, nothing else
+    uses_budget: ClassVar[bool] = True  # False: spends a fixed amount by design (no search), never the budget
 
     @dataclass(frozen=True)
     class Params:

@@ -12,6 +12,7 @@ class NoSearch(RandomSearch):
 
     name = "none"
     initial_noises_only = True
+    uses_budget = False
 
     @dataclass(frozen=True)
     class Params:

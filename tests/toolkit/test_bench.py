@@ -184,8 +184,9 @@ def test_report_renders_in_headless_chromium(study, tmp_path):
     assert chromium, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
     report = study[0] / "report.html"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    dom = subprocess.run([chromium, *flags, "--window-size=1280,1600", "--virtual-time-budget=5000", "--dump-dom",
+                          report.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert 'data-overflowing=""' in dom, "a figure or table is wider than the page"
     results = dom.split('id="results"')[1].split("</table>")[0]
     assert results.count("<tr>") == 1 + 7 and 'id="scaling"' in dom and dom.count("<figure>") == 7
     assert 'id="scaling-seconds"' in dom and 'id="comparison"' in dom and 'id="health"' in dom

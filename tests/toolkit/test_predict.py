@@ -55,18 +55,23 @@ def test_outputs_follow_the_contract(run_dir):
 
 def test_terminal_output_reads_as_a_newcomer_needs_it(run_dir):
     _, done = run_dir
-    assert "6/6" in done.stderr and "NFEs 672" in done.stderr and "candidates/s" in done.stderr
-    assert done.stderr.count("searches:") >= 1 and "Predicting" not in done.stderr, "more than one progress bar"
+    progress = [line for line in done.stderr.splitlines() if line.startswith("noisesearch: ") and " NFEs (" in line]
+    assert progress and progress[-1].startswith("noisesearch: 672/672 NFEs (100%), searches 6/6, ")  # not a tty:
+    assert "candidates/s" in progress[-1] and "Predicting" not in done.stderr  # plain lines, one progress only
     for notice in ("Tip", "GPU available", "TPU available", "LitLogger", "Seed set", "Loading weights"):
         assert notice not in done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("noisesearch: random on digits (cpu), budget 112 NFEs per search")
     header = lines.index(next(line for line in lines if line.startswith("condition")))
-    assert lines[header].split() == ["condition", "rep", "digits-classifier", "nfe", "cands", "s"]
+    assert lines[header].split() == ["condition", "rep", "first", "digits-classifier", "gain", "ties", "nfe", "cands",
+                                     "s"]
     rows = [line.split() for line in lines[header + 1 : header + 7]]
     assert [row[:2] for row in rows] == [["0", "0"], ["0", "1"], ["4", "0"], ["4", "1"], ["7", "0"], ["7", "1"]]
-    assert all(row[3:5] == ["112", "16"] and float(row[5]) > 0 for row in rows)
-    assert lines[header + 7].startswith("nfe_used 672 in")
+    assert all(row[-3:-1] == ["112", "16"] and float(row[-1]) > 0 for row in rows)
+    assert all(float(row[2]) <= float(row[3]) and row[4] == f"{float(row[3]) - float(row[2]):+.{len(row[3]) - 2}f}"
+               for row in rows)  # the first plain draw, the chosen one, and the gain between them
+    assert lines[header + 7].startswith("search changed the answer in ")
+    assert lines[header + 8].startswith("nfe_used 672 in")
 
 
 def test_json_lines_for_scripts_and_quiet_for_nothing(tmp_path, capsys):

@@ -7,10 +7,13 @@ from noisesearch.store.folder import RunDir
 from noisesearch.store.records import ResultRecord
 
 
-def record(index, condition, score, raw):
-    return {"index": index, "condition": condition, "repeat": 0, "score": score, "scores": {"clip": raw},
-            "nfe": 112, "candidates": 16, "image": f"images/{index}.png", "noise": f"noises/{index}.safetensors",
-            "candidate": 0}
+def record(index, condition, score, raw, first=None, ties=None):
+    entry = {"index": index, "condition": condition, "repeat": 0, "score": score, "scores": {"clip": raw},
+             "nfe": 112, "candidates": 16, "image": f"images/{index}.png", "noise": f"noises/{index}.safetensors",
+             "candidate": 3}
+    if first is not None:
+        entry.update(first_candidate=0, first_scores={"clip": first}, ties=ties)
+    return entry
 
 
 def typed(entries):
@@ -19,7 +22,8 @@ def typed(entries):
 
 SUMMARY = {"verifiers": ["clip:local-dir:/m", "aesthetic"], "nfe_used": 224,
            "elapsed_s": 1.5, "verifier_s": {"clip": 0.25},
-           "results": [record(1, {"prompt": "a red fox"}, 0.5, 31.25), record(0, {"class_label": 3}, 1.0, 29.5)]}
+           "results": [record(1, {"prompt": "a red fox"}, 0.5, 31.25, 30.0, 0),
+                       record(0, {"class_label": 3}, 1.0, 29.5)]}
 
 
 def test_conditions_read_as_people_write_them():
@@ -30,16 +34,30 @@ def test_conditions_read_as_people_write_them():
 
 def test_the_table_shows_the_driving_verifiers_raw_score_beside_the_aggregate():
     lines = format_table(typed(SUMMARY["results"]), SUMMARY).splitlines()
-    assert lines[0].split() == ["condition", "rep", "clip", "aggregate", "nfe", "cands", "s"]
-    assert lines[1].split() == ["3", "0", "29.5000", "1.0000", "112", "16", "-"]
-    assert lines[2].split()[:4] == ['"a', 'red', 'fox"', "0"] and lines[2].split()[4:6] == ["31.2500", "0.5000"]
+    assert lines[0].split() == ["condition", "rep", "first", "clip", "gain", "aggregate", "ties", "nfe", "cands", "s"]
+    assert lines[1].split() == ["3", "0", "-", "29.5000", "-", "1.0000", "-", "112", "16", "-"]  # an older run's
+    assert lines[2].split() == ['"a', 'red', 'fox"', "0", "30.0000", "31.2500", "+1.2500", "0.5000", "112", "16",
+                                "-"]
 
 
 def test_one_verifier_has_no_aggregate_column_and_seconds_are_shown():
     results = [{**r, "seconds": 0.25} for r in SUMMARY["results"]]
     lines = format_table(typed(results), {**SUMMARY, "verifiers": ["clip"]}).splitlines()
-    assert lines[0].split() == ["condition", "rep", "clip", "nfe", "cands", "s"]
-    assert lines[1].split() == ["3", "0", "29.5000", "112", "16", "0.25"]
+    assert lines[0].split() == ["condition", "rep", "first", "clip", "gain", "ties", "nfe", "cands", "s"]
+    assert lines[1].split() == ["3", "0", "-", "29.5000", "-", "-", "112", "16", "0.25"]
+
+
+def test_scores_get_the_digits_they_need_to_differ_and_ties_are_counted():
+    from noisesearch.run.report.table import format_effect
+
+    near = [record(0, {"class_label": 3}, 1.0, 1.0, 1 - 3e-7, 9), record(1, {"class_label": 4}, 1.0, 0.5, 0.25, 0)]
+    summary = {**SUMMARY, "verifiers": ["clip"], "higher_is_better": {"clip": True}}
+    lines = format_table(typed(near), summary).splitlines()
+    assert lines[1].split()[2:6] == ["0.9999997", "1.0000000", "+0.0000003", "9"]
+    assert lines[2].split()[2:5] == ["0.2500", "0.5000", "+0.2500"]
+    assert format_effect(typed(near), summary) == ("search changed the answer in 2 of 2 searches; mean gain over the "
+                                                   "first plain draw +0.1250 clip; 1 chose among tied candidates "
+                                                   "(the lower id)")
 
 
 def test_show_prints_a_finished_runs_table_again(refused, tmp_path):
@@ -64,3 +82,12 @@ def test_list_json_names_every_plugin_and_its_distribution(refused):
     random = next(entry for entry in listed["algorithms"] if entry["name"] == "random")
     assert random["plugin"] == "builtin-algorithms" and random["distribution"].startswith("noisesearch ")
     assert refused("list", "--yaml").returncode == 2
+
+
+def test_show_and_report_on_a_bench_study_point_to_its_report(refused, tmp_path):
+    (tmp_path / "cells" / "random--clip--112nfe").mkdir(parents=True)
+    (tmp_path / "results.json").write_text("[]")
+    for command in ("show", "report"):
+        done = refused(command, str(tmp_path))
+        assert done.returncode == 2 and "is a bench study, not a run" in done.stderr
+        assert str(tmp_path / "report.html") in done.stderr and "noisesearch predict" not in done.stderr

@@ -89,6 +89,25 @@ def series_of(rows: list[dict]) -> dict[str, list[dict]]:
     return series
 
 
+def plain_ticks(panel, costs: list[float], axis: str) -> None:
+    """Ticks at the cells' own costs (budgets, at most six, spread in log cost), labelled as plain numbers: log
+    axes' minor labels overlap."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    values = []
+    for cost in sorted(set(round(c, 2) for c in costs if c > 0)):
+        if not values or cost >= values[-1] * 1.25:  # labels closer than that in log cost would overlap
+            values.append(cost)
+    if len(values) > 6:
+        step = (len(values) - 1) / 5
+        values = [values[round(i * step)] for i in range(6)]
+    panel.xaxis.set_minor_locator(NullLocator())
+    panel.xaxis.set_minor_formatter(NullFormatter())
+    panel.set_xticks(values)
+    panel.set_xticklabels([f"{v:.0f}" if axis == "nfe" or v >= 10 else f"{v:.2g}" for v in values],
+                          rotation=45 if len(values) > 4 else 0)
+
+
 def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
     """Each metric against NFEs (or seconds) per search, log x: a line per algorithm and verifier with its 95%
     bootstrap band, the steps baseline dashed."""
@@ -111,6 +130,7 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
                     panel.fill_between([p[0] for p in banded], [p[2][0] for p in banded], [p[2][1] for p in banded],
                                        color=colours[label], alpha=0.15, linewidth=0)
         panel.set_xscale("log")
+        plain_ticks(panel, [p[0] for members in series.values() for p in points_of(members, name, axis)], axis)
         panel.set_xlabel(x_label)
         note = " (lower is better)" if name in LOWER_IS_BETTER else ""
         if name.startswith("verifier:") and any(name[len("verifier:"):] in r["drove"] for r in rows):
@@ -218,6 +238,9 @@ def render_html(out: Path, rows: list[dict]) -> str:
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     comparisons = []
     for row in rows:
+        if row.get("comparison", {}).get("skipped"):
+            comparisons.append(f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(row['comparison']['reference'])}"
+                               f"</td><td colspan='5'>{html.escape(row['comparison']['skipped'])}</td></tr>")
         for item in row.get("comparison", {}).get("metrics", []):
             low, high = item["interval"] or (math.nan, math.nan)
             comparisons.append(
@@ -236,8 +259,9 @@ def render_html(out: Path, rows: list[dict]) -> str:
             f"<td>{_number(found.get('tie_rate'))}</td><td>{taus}</td><td>{_number(cost.get('wall_s'))}</td>"
             f"<td>{_number(cost.get('denoiser_s'))}</td><td>{spent}</td></tr>")
     grids = "".join(
-        f"<figure><img src='{_embed(out / 'grids' / (row['cell'] + '.png'))}' alt='{html.escape(row['cell'])}'>"
-        f"<figcaption>{html.escape(row['cell'])}</figcaption></figure>" for row in measured(rows))
+        f"<figure><figcaption>{html.escape(row['cell'])}</figcaption>"
+        f"<img src='{_embed(out / 'grids' / (row['cell'] + '.png'))}' alt='{html.escape(row['cell'])}'></figure>"
+        for row in measured(rows))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>noisesearch study</title>
 <style>
@@ -245,9 +269,9 @@ body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
-#scaling {{ max-width: 100%; }}
-figure {{ display: inline-block; margin: 8px; }} figure img {{ image-rendering: pixelated; max-width: 420px; }}
-figcaption {{ font-size: 12px; }}
+#scaling, #scaling-seconds {{ max-width: 100%; height: auto; display: block; }}
+figure {{ display: block; margin: 16px 0 24px; }} figure img {{ image-rendering: pixelated; max-width: 100%; }}
+figcaption {{ font-size: 13px; font-weight: 600; margin-bottom: 4px; }}
 </style></head>
 <body>
 <h1>noisesearch study</h1>
@@ -275,5 +299,14 @@ score and every other verifier and the evaluator (low or negative: the search ex
 <th>wall s</th><th>denoiser s</th><th>verifier s</th></tr></thead><tbody>{''.join(health_rows)}</tbody></table>
 <h2>Samples</h2>
 {grids}
+<script>
+window.addEventListener("load", function () {{
+  var width = document.documentElement.clientWidth, overflowing = [];
+  document.querySelectorAll("img, table").forEach(function (element) {{
+    if (element.getBoundingClientRect().right > width + 1) overflowing.push(element.id || element.tagName);
+  }});
+  document.body.setAttribute("data-overflowing", overflowing.join(" "));
+}});
+</script>
 </body></html>
 """

@@ -41,14 +41,44 @@ def run_cell(study: Study, cell: Cell, folder: Path) -> str:
     if run_dir.is_finished():
         return "reused"
     if run_dir.can_resume():
-        predict_config({**run_dir.read_config(), "out": str(folder), "resume": True, "overwrite": False})
+        predict_config({**run_dir.read_config(), "out": str(folder), "resume": True, "overwrite": False,
+                        "quiet": True})
         return "resumed"
-    predict_config({**predict_config_of(study, cell), "out": str(folder), "overwrite": True})
+    predict_config({**predict_config_of(study, cell), "out": str(folder), "overwrite": True, "quiet": True})
     return "ran"
 
 
+def warm_up(study: Study, cell: Cell, folder: Path) -> None:
+    """One untimed sample of a cell's model before the first timed cell, so that no cell's seconds carry the
+    process's first-call costs (imports, allocator, kernels); its folder is removed afterwards."""
+    import shutil
+
+    from ..lightning.predict_cli import predict_config
+
+    config = predict_config_of(study, cell)
+    config["model"] = {**config["model"], "algorithm": "none", "algorithm_args": {}}
+    config["model"].pop("budget_nfe", None)  # `none` spends one sample whatever the budget
+    config["data"] = {**config["data"], "per_condition": 1}
+    try:
+        predict_config({**config, "out": str(folder), "overwrite": True, "quiet": True})
+    except BudgetError:
+        pass
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> dict:
-    """Metrics of a finished cell with their bootstrap intervals, its cost in seconds, and its verifier health."""
+    """Metrics of a finished cell with their bootstrap intervals, its cost in seconds, and its verifier health
+    (torchmetrics' notices about its own buffers are left out of the terminal)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torchmetrics\..*")
+        warnings.filterwarnings("ignore", message=r".*degrees of freedom is <= 0.*")
+        return measured_row(study, cell, folder, evaluation, scorers, higher)
+
+
+def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> dict:
     images, conditions, summary = RunDir(folder).load_images()
     searches = len(summary["results"])
     row = {
@@ -236,10 +266,13 @@ def run_study(study: Study, out: Path) -> list[dict]:
     evaluation = study_evaluation(study, pipeline_cls)
     grid = cells(study)
     out.mkdir(parents=True, exist_ok=True)
-    rows, spent, fresh_nfe, fresh_s = [], 0.0, 0.0, 0.0
+    rows, spent, fresh_nfe, fresh_s, fresh_cells, warmed = [], 0.0, 0.0, 0.0, 0, False
     searches = study_searches(study, pipeline_cls)
     for i, cell in enumerate(grid, 1):
         folder = out / "cells" / cell.name
+        if not warmed and not RunDir(folder).is_finished():
+            warm_up(study, cell, out / "warm-up")
+            warmed = True
         began = time.perf_counter()
         try:
             action = run_cell(study, cell, folder)
@@ -253,8 +286,8 @@ def run_study(study: Study, out: Path) -> list[dict]:
         if action != "reused":
             fresh_nfe += row["nfe_used"] * row["searches"]
             fresh_s += time.perf_counter() - began
-        left_nfe = sum((c.budget or 0) * searches for c in grid[i:])
-        left = f"about {left_nfe * fresh_s / fresh_nfe:.0f}s left" if fresh_nfe else "time left unknown yet"
+            fresh_cells += 1
+        left = eta(grid[i:], searches, fresh_nfe, fresh_s, fresh_cells)
         print(f"[bench] cell {i}/{len(grid)} {cell.name}: {action} in {time.perf_counter() - began:.1f}s; "
               f"NFEs spent {spent:.0f}; {left}", flush=True)
     compare(rows, study.seed)
@@ -262,13 +295,29 @@ def run_study(study: Study, out: Path) -> list[dict]:
     return rows
 
 
+def eta(left: list[Cell], searches: int, fresh_nfe: float, fresh_s: float, fresh_cells: int) -> str:
+    """Seconds left: the cells with a budget at the NFE rate so far, the steps baselines at the mean time a cell
+    took (their cost is a few samples, not a budget)."""
+    if not fresh_cells or not fresh_nfe:
+        return "time left unknown yet"
+    seconds = sum(c.budget * searches * fresh_s / fresh_nfe if c.budget else fresh_s / fresh_cells for c in left)
+    return f"about {seconds:.0f} s left" if left else "done"
+
+
 def compare(rows: list[dict], seed: int) -> None:
-    """Each cell's paired comparison with random search at the nearest NFEs on the same searches (in place)."""
+    """Each cell's paired comparison with random search at the nearest NFEs on the same searches (in place); where
+    none can be made, the row says why."""
     for row in rows:
         reference = uncertainty.nearest_reference(row, rows)
-        if reference is not None and reference["per_search"]["key"] == row["per_search"]["key"]:
+        if reference is None:
+            continue
+        if reference["per_search"]["key"] == row["per_search"]["key"]:
             row["comparison"] = {"reference": reference["cell"],
                                  "metrics": uncertainty.paired(row["per_search"], reference["per_search"], seed)}
+        else:
+            row["comparison"] = {"reference": reference["cell"], "metrics": [],
+                                 "skipped": f"not paired: {row['cell']} and {reference['cell']} searched different "
+                                            "conditions or repeats (rerun both with the same study settings)"}
 
 
 def main(argv: list[str]) -> int:

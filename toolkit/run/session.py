@@ -240,7 +240,7 @@ class RunSession:
         if effect:
             self.console.text(effect)
         self.console.text(f"{format_cost(header)}; wrote {self.out}/summary.json and {report.name}")
-        warning = unspent(records, header)
+        warning = unspent(records, header) if self.settings.search.algorithm.uses_budget else None
         if warning:
             self.console.warn(warning)
         self.console.event("end", nfe_used=header["nfe_used"], elapsed_s=header["elapsed_s"],

@@ -141,8 +141,18 @@ class RunDir:
     def write_summary(self, summary: dict) -> None:
         (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
 
+    def is_study(self) -> bool:
+        """Whether the folder holds a bench study (its cells are runs of their own) rather than a run."""
+        return (self.path / "cells").is_dir() or (self.path / "results.json").is_file()
+
+    def study_advice(self) -> str:
+        return (f"{self.path} is a bench study, not a run: open {self.path / REPORT} (`noisesearch bench --config "
+                f"STUDY.yaml --out {self.path}` rebuilds it), or give one of its cells, {self.path / 'cells'}/CELL")
+
     def read_summary(self) -> dict:
         path = self.path / SUMMARY
+        if not path.is_file() and self.is_study():
+            raise UsageError(self.study_advice())
         if not path.is_file():
             raise UsageError(f"{self.path} holds no finished run (no {SUMMARY}); run `noisesearch predict --out "
                              f"{self.path}` or `noisesearch resume {self.path}` first")

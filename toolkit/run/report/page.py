@@ -331,6 +331,8 @@ def write_report(path) -> Path:
     from ...errors import UsageError
 
     run_dir = RunDir(path)
+    if not run_dir.journal_dir.is_dir() and run_dir.is_study():
+        raise UsageError(run_dir.study_advice())
     if not run_dir.journal_dir.is_dir():
         raise UsageError(f"{run_dir} is no noisesearch run: it has no journal/ (start one with `noisesearch "
                          "predict --out DIR`)")
