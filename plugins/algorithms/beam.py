@@ -17,9 +17,10 @@ class BeamSearch(SearchAlgorithm):
     @dataclass(frozen=True)
     class Params:
         """``width`` states kept, ``branch`` children per state at each chosen level; ``levels``: indices into the
-        noise schedule (1 .. steps - 1) where noise is injected (default: every interior level). The first round
-        draws width * branch initial noises; the last round, to level 0, finishes each state once: an ancestral
-        step to level 0 injects no noise, so its branches would be copies."""
+        noise schedule (1 .. steps - 2) where noise is injected (default: every interior level but the last). The
+        first round draws width * branch initial noises; the last round finishes each state once to level 0. No
+        branch ends at the last interior level: the ancestral step into it injects almost no noise (sigma 0.002
+        on shapes, about one grey level), so its branches would be near-copies and their NFEs bought nothing."""
 
         width: int = 2
         branch: int = 4
@@ -38,10 +39,11 @@ class BeamSearch(SearchAlgorithm):
     @classmethod
     def stops(cls, params, context) -> list[float]:
         """Noise levels at which the beam is pruned, ending with 0."""
-        interior = len(context.sigmas) - 2
-        levels = params.levels if params.levels is not None else list(range(1, interior + 1))
-        require(all(i <= interior for i in levels), cls.name,
-                f"levels={levels} exceed the schedule: indices 1-{interior} at model.steps={interior + 1}")
+        last = len(context.sigmas) - 3  # the last index a branch may end at: not the last interior level
+        levels = params.levels if params.levels is not None else list(range(1, last + 1))
+        require(all(i <= last for i in levels), cls.name,
+                f"levels={levels}: at model.steps={last + 2} branches may end at indices 1-{last}; the last interior "
+                "level is left out (its ancestral step injects almost no noise: branches would be near-copies)")
         return [context.sigmas[i] for i in levels] + [0.0]
 
     @staticmethod
@@ -59,7 +61,7 @@ class BeamSearch(SearchAlgorithm):
 
     @classmethod
     def check_context(cls, params, context):
-        require(len(context.sigmas) >= 3, cls.name, "needs at least 2 denoising steps (model.steps >= 2)")
+        require(len(context.sigmas) >= 4, cls.name, "needs at least 3 denoising steps (model.steps >= 3)")
         require_budget(cls.name, cls.total_nfe(params, context), context.budget_nfe,
                        f"width={params.width}, branch={params.branch}")
 

@@ -81,16 +81,22 @@ class Halving(SearchAlgorithm):
         self.levels = [context.sigmas[i] for i in rungs] + [0.0]
         self.rung = 0
         self.alive: list[Outcome] = []
+        self.root: dict[int, int] = {}  # each candidate's first ancestor: its noise is that one's
 
     def ask(self) -> list[Proposal]:
         if self.rung >= len(self.levels):
             return []
         stop = self.levels[self.rung]
         if self.rung == 0:
+            self.root = {i: i for i in range(self.counts[0])}
             return [Proposal(i, self.context.fresh_noise(i), stop=stop) for i in range(self.counts[0])]
         base = sum(self.counts[: self.rung])
-        return [Proposal(base + j, self.context.fresh_noise(o.id), (o.id,), start=o.id, stop=stop)
-                for j, o in enumerate(self.alive)]
+        proposals = []
+        for j, o in enumerate(self.alive):  # a continuation journals its root noise, the one it was drawn from
+            self.root[base + j] = self.root[o.id]
+            proposals.append(Proposal(base + j, self.context.fresh_noise(self.root[o.id]), (o.id,), start=o.id,
+                                      stop=stop))
+        return proposals
 
     def tell(self, outcomes: list[Outcome]) -> None:
         self.rung += 1

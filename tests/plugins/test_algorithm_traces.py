@@ -10,6 +10,7 @@ from noisesearch.testing.algorithms import run
 from noisesearch_plugins.algorithms.beam import BeamSearch
 from noisesearch_plugins.algorithms.common import sigma_of_time
 from noisesearch_plugins.algorithms.evolution import Evolution
+from noisesearch_plugins.algorithms.halving import Halving
 from noisesearch_plugins.algorithms.none import NoSearch
 from noisesearch_plugins.algorithms.paths import SearchOverPaths
 from noisesearch_plugins.algorithms.smc import SMCSteering
@@ -147,9 +148,43 @@ def test_beam_trace_branches_at_every_noisy_level_and_finishes_each_state_once(c
 
 
 def test_beam_branches_with_distinct_noises_before_the_last_level(context):
-    beam = BeamSearch(BeamSearch.parse_params({"width": 2, "branch": 3, "levels": [1, 3]}), context)
+    beam = BeamSearch(BeamSearch.parse_params({"width": 2, "branch": 3, "levels": [1, 2]}), context)
     first = beam.ask()
     tell(beam, first, [float(i) for i in range(6)])  # the beam: ids 5 and 4
     middle = beam.ask()
     assert [p.start for p in middle] == [5, 5, 5, 4, 4, 4] and all(p.stochastic for p in middle)
-    assert len({p.noise.seeds for p in middle}) == 6 and [p.stop for p in middle] == [context.sigmas[3]] * 6
+    assert len({p.noise.seeds for p in middle}) == 6 and [p.stop for p in middle] == [context.sigmas[2]] * 6
+
+
+def test_beam_never_branches_into_the_last_interior_level(context):
+    """The step into the last interior level injects almost no noise: by default no branch ends there, and asking
+    for it is refused in one line (4 steps: levels 1 and 2 of interior levels 1-3)."""
+    from noisesearch.errors import UsageError
+
+    beam = BeamSearch(BeamSearch.parse_params({}), context)
+    assert beam.levels == [context.sigmas[1], context.sigmas[2], 0.0]
+    with pytest.raises(UsageError, match="last interior level is left out"):
+        BeamSearch(BeamSearch.parse_params({"levels": [1, 3]}), context)
+
+
+def test_halving_trace_prunes_at_every_rung_and_journals_root_noises(context):
+    """8 noises previewed at level 1, the best 4 continued to level 2, the best 2 finished: each rung keeps
+    1/eta of the last (a halving that pruned nothing fails here), and a continuation carries its root's noise."""
+    sigmas = context.sigmas
+    halving = Halving(Halving.parse_params({"n": 8, "eta": 2, "rungs": [1, 2]}), context)
+    first = halving.ask()
+    assert [p.id for p in first] == list(range(8)) and {p.stop for p in first} == {sigmas[1]}
+    tell(halving, first, [0.1, 0.8, 0.3, 0.9, 0.2, 0.7, 0.4, 0.6])  # the best 4: ids 3, 1, 5, 7
+    second = halving.ask()
+    assert [(p.id, p.start, p.stop) for p in second] == [(8, 3, sigmas[2]), (9, 1, sigmas[2]), (10, 5, sigmas[2]),
+                                                        (11, 7, sigmas[2])]
+    assert [p.noise for p in second] == [context.fresh_noise(i) for i in (3, 1, 5, 7)]
+    tell(halving, second, [0.2, 0.9, 0.1, 0.5])  # the best 2: ids 9 (root 1) and 11 (root 7)
+    last = halving.ask()
+    assert [(p.id, p.start, p.stop) for p in last] == [(12, 9, 0.0), (13, 11, 0.0)]
+    assert [p.noise for p in last] == [context.fresh_noise(1), context.fresh_noise(7)]
+    tell(halving, last, [0.3, 0.4])
+    assert halving.ask() == []
+    expected = (8 * context.cost(None, stop=sigmas[1]) + 4 * context.cost(sigmas[1], sigmas[2])
+                + 2 * context.cost(sigmas[2], 0.0))
+    assert Halving.total_nfe(halving.params, context, 8) == expected
