@@ -2,15 +2,20 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Reference packages the verifier parity tests compare against (their published code on random weights), kept
+# apart from the environment (--no-deps: their pins would replace ours); never imported by noisesearch.
+REFERENCE := $(VENV)/reference
+REFERENCE_PACKAGES := hpsv2==1.2.0 image-reward==1.5 timm==1.0.31
 export HF_HUB_OFFLINE := 1
 
 .PHONY: setup run test chromium train-digits card-digits train-shapes card-shapes clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools
 	$(PY) -m pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q --no-deps --target $(REFERENCE) $(REFERENCE_PACKAGES)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -80,3 +80,12 @@ def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     assert found, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
     return found
+
+
+def reference_site() -> Path:
+    """The folder `make test`'s set-up installs the reference packages into (hpsv2, image-reward, timm; --no-deps),
+    for the parity tests that compare a verifier with its published code."""
+    site = ROOT / ".venv" / "reference"
+    assert (site / "hpsv2").is_dir() and (site / "ImageReward").is_dir(), \
+        "the reference packages are missing: run `make setup` (it installs them into .venv/reference)"
+    return site

@@ -26,8 +26,11 @@ def test_predict_keeps_budget_and_journals_lineage(algorithm, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     records = [json.loads(line) for line in (tmp_path / "journal" / "rank0.jsonl").read_text().splitlines()]
     candidates = [r for r in records if r["type"] == "candidate"]
-    assert summary["nfe_used"] == sum(r["nfe"] for r in candidates) <= 2 * budget
-    assert all(r["nfe"] <= budget for r in summary["results"])
+    assert summary["nfe_used"] <= 2 * budget and all(r["nfe"] <= budget for r in summary["results"])
+    per_search = {}  # what each search was charged, against what its candidates' journal lines say they cost
+    for r in candidates:
+        per_search[r["search"]] = per_search.get(r["search"], 0) + r["nfe"]
+    assert {f"class:{r['condition']['class_label']}": r["nfe"] for r in summary["results"]} == per_search
     if algorithm in ("zero-order", "paths", "smc", "beam", "halving", "gradient"):
         assert any(r["parents"] for r in candidates), "no lineage recorded"
     ids = {(r["search"], r["repeat"], r["id"]) for r in candidates}

@@ -244,3 +244,13 @@ def test_cell_names_stay_short_enough_for_a_file_name_and_distinct():
     names = [c.name for c in cells(study)]
     assert len(set(names)) == 2 and all(len(n) <= NAME_LIMIT + len("--60nfe") for n in names), names
     assert all(n.startswith("random--clip-local-dir-very-long-folder") and n.endswith("--60nfe") for n in names)
+
+
+def test_prompts_the_evaluator_cannot_parse_are_counted_not_dropped_silently():
+    from noisesearch.bench.report import format_rows, unjudged_note
+
+    rows = [{"cell": "random--geneval--120nfe", "infeasible": None, "metrics": {"accuracy": 0.5}, "nfe_used": 120.0,
+             "searches": 6, "unjudged": 2},
+            {"cell": "random--geneval--240nfe", "metrics": {"accuracy": 0.6}, "nfe_used": 240.0, "searches": 6}]
+    assert "random--geneval--120nfe: 2 of 6" in unjudged_note(rows) and "240nfe" not in unjudged_note(rows)
+    assert format_rows(rows).splitlines()[-1].startswith("random--geneval--120nfe: 2 of 6 searches have a prompt")

@@ -85,8 +85,9 @@ def test_sigkill_and_resume_match_the_uninterrupted_run(reference, tmp_path):
 
 def test_torn_last_record_is_recovered(reference, in_process, tmp_path):
     out = tmp_path / "torn"
-    kill_after_progress(start(["predict", *JOB, "--out", str(out)]), out / "journal" / "rank0.jsonl",
-                        random.Random(3))
+    code = kill_after_progress(start(["predict", *JOB, "--out", str(out)]), out / "journal" / "rank0.jsonl",
+                               random.Random(3))
+    assert code == -signal.SIGKILL and not (out / "summary.json").exists(), "the run finished before the kill"
     journal = out / "journal" / "rank0.jsonl"
     with open(journal, "a") as file:
         file.write('{"type": "candidate", "search": "class:0", "rep')

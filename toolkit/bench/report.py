@@ -177,6 +177,16 @@ def ranking(rows: list[dict], name: str, axis: str) -> Optional[tuple[float, lis
     return x, sorted(values, key=lambda label: values[label] if worse_first else -values[label])
 
 
+def unjudged_note(rows: list[dict]) -> str:
+    """Which cells' accuracy leaves out searches whose prompt the evaluator cannot parse, and how many."""
+    counted = [(row["cell"], row["unjudged"], row["searches"]) for row in rows if row.get("unjudged")]
+    if not counted:
+        return ""
+    cells = "; ".join(f"{html.escape(cell)}: {count} of {searches}" for cell, count, searches in counted)
+    return (f" <strong>Accuracy leaves out the searches whose prompt the evaluator cannot parse</strong> ({cells}); "
+            "their verdicts are undecided, not wrong.")
+
+
 def ranking_note(rows: list[dict]) -> str:
     """Whether the order of the searches by the headline metric depends on counting cost in NFEs or in seconds."""
     names = [n for n in metric_names(rows) if not n.startswith("verifier:")] or metric_names(rows)
@@ -208,6 +218,10 @@ def format_rows(rows: list[dict]) -> str:
             continue
         values = " ".join(f"{row['metrics'][n]:>18.4f}" if n in row["metrics"] else f"{'':>18}" for n in names)
         lines.append(f"{row['cell'][:44]:<44} {row['nfe_used']:>7.1f} {values}")
+    for row in rows:
+        if row.get("unjudged"):
+            lines.append(f"{row['cell']}: {row['unjudged']} of {row['searches']} searches have a prompt the evaluator "
+                         "cannot parse: their verdicts are undecided and accuracy leaves them out")
     return "\n".join(lines)
 
 
@@ -283,7 +297,7 @@ comes from the verifier that drove that cell's search (expect it to be inflated:
 <p id="ranking">{html.escape(ranking_note(measured(rows)))}</p>
 <h2>Results</h2>
 <p>Each value with its 95% bootstrap interval over searches (2000 resamples); set-level metrics (FID, IS, precision,
-recall, CLIPScore) are point estimates.</p>
+recall, CLIPScore) are point estimates.{unjudged_note(rows)}</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <h2>Against random search</h2>
 <p>Each cell minus random search (same verifiers; any, for the steps baseline) at the nearest NFEs per search, on the

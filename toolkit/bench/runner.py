@@ -100,6 +100,7 @@ def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, hi
         verdicts = evaluation.verdicts(images, conditions)
         if verdicts is not None:
             per_search["correct"] = [correct for _, correct in verdicts]
+            row["unjudged"] = sum(correct is None for _, correct in verdicts)  # prompts the judge cannot parse
             if verdicts[0][0] is not None:
                 values.update(metrics.judged_accuracy(verdicts))
                 per_search["category"] = [category for category, _ in verdicts]

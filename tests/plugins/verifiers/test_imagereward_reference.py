@@ -16,6 +16,8 @@ import types
 
 import numpy as np
 import pytest
+
+from conftest import reference_site
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -25,7 +27,6 @@ from noisesearch.conditions import Condition
 from noisesearch.imaging import ImageInput
 from noisesearch_plugins.verifiers.imagereward import ImageRewardVerifier
 
-PACKAGES = ["image-reward==1.5", "timm==1.0.31"]
 WIDTH, TEXT_WIDTH, SIZE, PATCH = 32, 24, 64, 8
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue", "circle", "square", "two", "cat", "on"]
 SIZES = {
@@ -76,9 +77,7 @@ def import_reference(folder):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("imagereward-reference")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(root / "site"),
-                    *PACKAGES], check=True, capture_output=True, timeout=600)
-    med, vit, reward = import_reference(root / "site")
+    med, vit, reward = import_reference(reference_site())
     from transformers import BertTokenizer
 
     (root / "bert").mkdir()

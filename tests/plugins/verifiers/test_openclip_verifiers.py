@@ -6,6 +6,8 @@ from pathlib import Path
 
 import open_clip
 import pytest
+
+from conftest import reference_site
 import torch
 import torch.nn.functional as F
 
@@ -211,9 +213,7 @@ def test_hpsv2_preprocesses_as_the_hpsv2_packages_own_val_transform(models, tmp_
 
     from PIL import Image
 
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), "hpsv2==1.2.0"],
-                   check=True, capture_output=True, timeout=600)
+    site = reference_site()
     for name in ("hpsv2", "hpsv2.src", "hpsv2.src.open_clip"):  # its __init__ files import training and downloads
         package = types.ModuleType(name)
         package.__path__ = [str(site.joinpath(*name.split(".")))]
@@ -245,9 +245,7 @@ def test_hpsv2_scores_as_the_hpsv2_packages_vendored_model_code(models, tmp_path
     from PIL import Image
     from safetensors.torch import load_file
 
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), "hpsv2==1.2.0"],
-                   check=True, capture_output=True, timeout=600)
+    site = reference_site()
     vocabulary = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"  # CLIP's BPE; the wheel lacks it
     shutil.copy(vocabulary, site / "hpsv2" / "src" / "open_clip" / vocabulary.name)
     for name in ("hpsv2", "hpsv2.src", "hpsv2.src.open_clip"):  # its __init__ files import training and downloads
