@@ -29,45 +29,78 @@ def tell(algorithm, proposals, scores):
 
 
 REWARDS = ([0.2, -1.0, 0.5, 0.1], [0.0, 30.0, 0.3, 0.4], [1.0, 2.0, 3.0, 40.0])
-# per potential and step, FK steering's log-weights / lam and the rewards carried afterwards, worked by hand:
-# step 1 keeps every particle (ESS 3.42 for max and 2.79 for sum and difference, of 4: above 0.5 * 4); steps 2
-# and 3 put all weight on one slot
+# FK steering on a 4-step schedule (interior levels 1-3; 3 is the last, where max and sum are corrected), lam 2,
+# rewards as they are, adaptive: per potential and level, (log-weights, r~ carried, log product of potentials),
+# worked by hand. Level 1 keeps every particle (ESS 3.42 for max, 2.79 for sum and difference, of 4: above 0.5 * 4);
+# levels 2 and 3 put all weight on one slot (1, then 3), so every particle descends from it.
 HAND = {
-    "max": [([0.2, 0.0, 0.5, 0.1], [0.2, 0.0, 0.5, 0.1]), ([0.2, 30.0, 0.5, 0.4], [30.0] * 4),
-            ([30.0, 30.0, 30.0, 40.0], [40.0] * 4)],
-    "sum": [([0.2, -1.0, 0.5, 0.1], [0.2, -1.0, 0.5, 0.1]), ([0.2, 29.0, 0.8, 0.5], [29.0] * 4),
-            ([30.0, 31.0, 32.0, 69.0], [69.0] * 4)],
-    "difference": [([0.2, -1.0, 0.5, 0.1], [0.2, -1.0, 0.5, 0.1]), ([-0.2, 31.0, -0.2, 0.3], [30.0] * 4),
-                   ([-29.0, -28.0, -27.0, 10.0], [40.0] * 4)],
+    "max": [([0.4, 0.0, 1.0, 0.2], [0.2, 0.0, 0.5, 0.1], [0.0] * 4),
+            ([0.4, 60.0, 1.0, 0.8], [30.0] * 4, [60.0] * 4),
+            ([0.0, 0.0, 0.0, 20.0], [40.0] * 4, [80.0] * 4)],  # 2 * max(r, 30) - 60
+    "sum": [([0.4, -2.0, 1.0, 0.2], [0.2, -1.0, 0.5, 0.1], [0.0] * 4),
+            ([0.4, 58.0, 1.6, 1.0], [29.0] * 4, [58.0] * 4),
+            ([2.0, 4.0, 6.0, 80.0], [69.0] * 4, [138.0] * 4)],  # 2 * (r + 29) - 58
+    "difference": [([0.4, -2.0, 1.0, 0.2], [0.2, -1.0, 0.5, 0.1], [0.0] * 4),
+                   ([-0.4, 62.0, -0.4, 0.6], [30.0] * 4, [62.0] * 4),
+                   ([-58.0, -56.0, -54.0, 20.0], [40.0] * 4, [82.0] * 4)],  # no terminal correction
 }
 
 
 @pytest.mark.parametrize("potential", list(HAND))
-def test_smc_weights_are_fk_steerings_potentials(context, potential):
-    smc = SMCSteering(SMCSteering.parse_params({"k": 4, "lam": 2.0, "potential": potential}), context)
+def test_smc_weights_are_fk_steerings_potentials_with_its_terminal_correction(context, potential):
+    params = {"k": 4, "lam": 2.0, "potential": potential, "scale": "none", "adaptive": True}
+    smc = SMCSteering(SMCSteering.parse_params(params), context)
     proposals = smc.ask()
     assert [p.start for p in proposals] == [None] * 4
     expected_parents = [None, 1, 3]
-    for step, (rewards, (weights, carried)) in enumerate(zip(REWARDS, HAND[potential])):
+    for step, (rewards, (weights, carried, products)) in enumerate(zip(REWARDS, HAND[potential])):
         ids = [p.id for p in proposals]
         tell(smc, proposals, rewards)
-        assert smc.log_weights == pytest.approx([2.0 * w for w in weights]), step
-        assert smc.carried == pytest.approx(carried), step
+        assert smc.log_weights == pytest.approx(weights), step
+        assert smc.carried == pytest.approx(carried) and smc.log_products == pytest.approx(products), step
         slot = expected_parents[step]
         assert smc.particles == (ids if slot is None else [ids[slot]] * 4), step
         proposals = smc.ask()
         assert [p.start for p in proposals] == smc.particles and all(p.stochastic for p in proposals)
         assert [p.stop for p in proposals] == [context.sigmas[step + 2]] * 4
+    assert smc.resampled_at == [2, 3]
     before = list(smc.log_weights)
-    tell(smc, proposals, [5.0, 6.0, 7.0, 8.0])  # the last step: every final particle is returned, none resampled
+    tell(smc, proposals, [5.0, 6.0, 7.0, 8.0])  # finished: every final particle is returned, none resampled
     assert smc.ask() == [] and smc.log_weights == before
 
 
+def test_smc_resamples_only_at_fks_scheduled_levels(context):
+    """FK's schedule: every ``resample_every`` levels from ``resample_from``, and the last interior level; at
+    the levels between, the particles go on as they are and r~ is not updated (fkd_class.py)."""
+    smc = SMCSteering(SMCSteering.parse_params({"k": 4, "resample_every": 2, "scale": "none", "lam": 1.0}), context)
+    assert sorted(smc.schedule) == [1, 3]
+    first = smc.ask()
+    tell(smc, first, [0.1, 0.2, 0.3, 0.4])  # level 1: scheduled, resampled (not adaptive: always)
+    assert smc.resampled_at == [1] and smc.log_weights == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    carried, weights = list(smc.carried), list(smc.log_weights)
+    second = smc.ask()
+    tell(smc, second, [9.0, 9.0, 9.0, 9.0])  # level 2: not scheduled
+    assert smc.particles == [p.id for p in second] and smc.carried == carried and smc.log_weights == weights
+    third = smc.ask()
+    tell(smc, third, [0.5, 0.6, 0.7, 0.8])  # level 3, the last interior one: scheduled
+    assert smc.resampled_at == [1, 3]
+
+
+def test_smc_standardized_rewards_make_lam_independent_of_the_verifiers_scale(context):
+    one, hundred = (SMCSteering(SMCSteering.parse_params({"k": 4}), context) for _ in range(2))
+    tell(one, one.ask(), [0.1, 0.2, 0.3, 0.4])
+    tell(hundred, hundred.ask(), [10.0, 20.0, 30.0, 40.0])
+    z = [-1.3416407864998738, -0.4472135954999579, 0.4472135954999579, 1.3416407864998738]  # (r - mean) / std
+    assert one.log_weights == pytest.approx([10.0 * max(v, 0.0) for v in z])  # max with r~ = reward_min 0
+    assert hundred.log_weights == pytest.approx(one.log_weights) and one.particles == hundred.particles
+
+
 def test_smc_reward_min_floors_the_max_potential(context):
-    low = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0, "reward_min": -5.0}), context)
+    low = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0, "reward_min": -5.0, "scale": "none",
+                                                "adaptive": True}), context)
     tell(low, low.ask(), [-3.0, -4.0])
     assert low.carried == [-3.0, -4.0] and low.log_weights == [-3.0, -4.0]
-    floored = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0}), context)
+    floored = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0, "scale": "none", "adaptive": True}), context)
     tell(floored, floored.ask(), [-3.0, -4.0])
     assert floored.carried == [0.0, 0.0]  # FK's default minimum: negative rewards all weigh the same
 
