@@ -23,6 +23,7 @@ from ..store.records import CandidateRecord
 from ..pipeline import Pipeline
 from ..verifier import Verifier
 from . import whole
+from .batching import AutoBatch
 from .check import check, context
 from .gradients import solve_with_gradient
 from .plans import Planner
@@ -57,6 +58,7 @@ class ExecutorStats:
     denoiser_s: float
     verifier_s: dict[str, float]
     batch_size: Optional[int]
+    auto: Optional[dict] = None  # ``batch_size auto``: the size chosen and the NFEs per second measured
 
 
 class OutOfDeviceMemory(UsageError):
@@ -86,6 +88,7 @@ class Executor:
         self.in_flight = 0  # NFEs charged this round and not evaluated yet (observers see work done, not promised)
         self._searches: Sequence[SearchRun] = ()
         self.batch_size = settings.batch_size or AUTO_START  # settles by halving when the device runs out of memory
+        self.auto = AutoBatch() if settings.batch_size is None else None
         self.backed_off = False
         self.largest_chunk = 0
         self.settings = settings
@@ -108,7 +111,8 @@ class Executor:
         candidates per batch that fit (the halved size after a back-off, else the largest batch run)."""
         return ExecutorStats(nfe=self.denoiser.nfe, candidates=self.evaluated, denoiser_s=self.denoiser_seconds,
                              verifier_s=dict(self.scorer.seconds),
-                             batch_size=self.batch_size if self.backed_off else (self.largest_chunk or self.batch_size))
+                             batch_size=self._settled_size(),
+                             auto=self.auto.report() if self.auto is not None else None)
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
         started = time.perf_counter()
@@ -250,10 +254,16 @@ class Executor:
         for members in groups.values():
             start = 0
             while start < len(members):
-                chunk = members[start : start + self.batch_size]
-                before = self.denoiser.nfe
+                size = self.auto.size() if self.auto is not None and self.auto.tuning else self.batch_size
+                chunk = members[start : start + size]
+                before, began = self.denoiser.nfe, time.perf_counter()
                 try:
                     done = self._compute_chunk(chunk, encoded, slot)
+                    if self.auto is not None and self.auto.tuning:
+                        self.auto.record(len(chunk), self.denoiser.nfe - before, time.perf_counter() - began)
+                        self._fit_free_memory(len(chunk))
+                        if not self.auto.tuning:
+                            self.batch_size = self.auto.chosen
                     computed.update(done)
                     self.evaluated += len(done)
                     self.in_flight -= sum(search.costs[proposal.id] for _, search, proposal in chunk)
@@ -262,11 +272,37 @@ class Executor:
                     if not is_out_of_memory(error):
                         raise
                     self.denoiser.nfe = before  # the failed attempt is not charged: its candidates run again
+                    if self.auto is not None and self.auto.tuning:
+                        free_device_memory()
+                        self.auto.limit(len(chunk))
+                        if not self.auto.tuning:
+                            self.batch_size = self.auto.chosen
+                        continue
                     self._back_off(len(chunk), error)
                     continue
                 start += len(chunk)
                 self.largest_chunk = max(self.largest_chunk, len(chunk))
         return computed
+
+    def _settled_size(self) -> Optional[int]:
+        """The candidates per chunk that fit and were kept: after a back-off the halved size, with ``auto`` the
+        size chosen (the largest chunk run while it was still measuring), else the largest chunk run."""
+        if self.backed_off:
+            return self.batch_size
+        if self.auto is not None:
+            return self.auto.chosen or self.largest_chunk or None
+        return self.largest_chunk or self.batch_size
+
+    def _fit_free_memory(self, rows: int) -> None:
+        """On a CUDA device, drop the trial sizes the free memory cannot hold, from the peak a chunk of ``rows``
+        needed (``torch.cuda.mem_get_info``); elsewhere the out-of-memory back-off is the only limit."""
+        device, _ = self.pipeline.placement()
+        if device.type != "cuda" or not torch.cuda.is_available():
+            return
+        free, _ = torch.cuda.mem_get_info(device)
+        per_row = torch.cuda.max_memory_allocated(device) / max(rows, 1)
+        if per_row > 0:
+            self.auto.limit(int(0.9 * (free + torch.cuda.memory_allocated(device)) / per_row) + 1)
 
     def _back_off(self, rows: int, error: BaseException) -> None:
         """Free device memory and halve the batch; a single row that does not fit is the user's to fix."""

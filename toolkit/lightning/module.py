@@ -33,9 +33,10 @@ class SearchModule(L.LightningModule):
         guidance: classifier-free guidance scale (1 = none); by default the pipeline's.
         sampler: ODE solver in sigma space, ``heun``, ``euler`` or ``dpm2m`` (DPM-Solver++(2M)); by default the
             pipeline's.
-        batch_size: candidates per forward pass of the denoiser, or ``auto``. Results do not depend on it. When the
-            device runs out of memory, the batch is halved until it fits (``auto`` starts at 256) and the size
-            that fits is kept for the rest of the run (``batch_size_settled`` in summary.json).
+        batch_size: candidates per forward pass of the denoiser, or ``auto`` (chunks of 4 to 256 candidates timed
+            on the run's first rounds, the one with the most NFEs per second that fits kept: ``batch_size_auto`` in
+            summary.json). Results do not depend on it. When the device runs out of memory, the batch is halved
+            until it fits and the size that fits is kept for the rest of the run (``batch_size_settled``).
         height: image height; by default the pipeline's.
         width: image width; by default the pipeline's.
         shard: how several devices split the work: ``conditions`` (each rank runs whole searches) or

@@ -174,8 +174,10 @@ class RunSession:
         todo, skipped = [], []
         for task in tasks:
             key = (task.condition.key, task.repeat)
-            (skipped if skip_finished and key in self.finished else todo).append(key if key in self.finished and
-                                                                                  skip_finished else task)
+            if skip_finished and key in self.finished:
+                skipped.append(key)
+            else:
+                todo.append(task)
         self.charged += sum(self.finished[key].nfe for key in skipped)
         self.done += len(skipped)
         if not todo:

@@ -41,6 +41,7 @@ def add_part(previous: Optional[dict], stats: ExecutorStats, elapsed_s: float) -
     return {"elapsed_s": previous.get("elapsed_s", 0.0) + elapsed_s,
             "denoiser_s": previous.get("denoiser_s", 0.0) + stats.denoiser_s, "verifier_s": verifier_s,
             "batch_size": stats.batch_size or previous.get("batch_size"),
+            "batch_size_auto": stats.auto or previous.get("batch_size_auto"),
             "parts": previous.get("parts", 0) + 1}
 
 
@@ -54,6 +55,7 @@ def cost(parts: Sequence[dict], candidates: dict[tuple, CandidateRecord]) -> dic
         "verifier_s": {name: round(sum(p.get("verifier_s", {}).get(name, 0.0) for p in parts), 3)
                        for name in parts[0].get("verifier_s", {})},
         "batch_size_settled": min((p["batch_size"] for p in parts if p.get("batch_size")), default=None),
+        **({"batch_size_auto": parts[0]["batch_size_auto"]} if parts[0].get("batch_size_auto") else {}),
         "parts": max(p.get("parts", 1) for p in parts),
     }
 

@@ -12,6 +12,7 @@ from noisesearch.engine.loop import OutOfDeviceMemory
 from noisesearch.store.journal import Journal
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch_plugins.algorithms.smc import SMCSteering as SMC
+from noisesearch_plugins.algorithms.random_search import RandomSearch
 from noisesearch_plugins.algorithms.zero_order import ZeroOrder
 
 
@@ -46,8 +47,8 @@ class TightVerifier(ToyVerifier):
 TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1)])]
 
 
-def search(algorithm, params, batch_size, pipeline, verifier, journal=None):
-    settings = SearchSettings(algorithm, params, 7 * 12, 4, "heun", 1.0, batch_size, 8, 8, 0)
+def search(algorithm, params, batch_size, pipeline, verifier, journal=None, budget=7 * 12):
+    settings = SearchSettings(algorithm, params, budget, 4, "heun", 1.0, batch_size, 8, 8, 0)
     executor = Executor(pipeline, [verifier], settings, journal=journal)
     with torch.no_grad():
         results = executor.run(TASKS)
@@ -71,11 +72,36 @@ def test_a_batch_that_does_not_fit_is_halved_with_unchanged_results(algorithm, p
     assert len(warnings) == 1, "the back-off is logged once"
 
 
-def test_auto_starts_large_and_settles():
-    _, roomy = search(ZeroOrder, ZeroOrder.Params(n=4), None, ToyMixture(), ToyVerifier())
-    assert roomy.stats.batch_size > 4  # the largest chunk it ran: every round in one batch
-    _, tight = search(ZeroOrder, ZeroOrder.Params(n=4), None, TightPipeline(rows=4), ToyVerifier())
-    assert 1 <= tight.stats.batch_size <= 4
+def test_auto_measures_chunk_sizes_on_real_work_and_keeps_the_fastest_that_fits():
+    """``batch_size auto``: an untimed warm-up chunk, then 4, 8, 16... candidates a chunk, each measured once on the
+    round's own candidates; the size that ran out of memory ends the trials; the fastest measured is kept. Results
+    are those of a fixed batch size."""
+    fixed, _ = search(RandomSearch, RandomSearch.Params(n=24), 8, ToyMixture(), ToyVerifier(), budget=7 * 24)
+    tuned, executor = search(RandomSearch, RandomSearch.Params(n=24), None, TightPipeline(rows=20), ToyVerifier(),
+                             budget=7 * 24)  # 72 candidates: warm-up 4, then 4, 8, 16, and 32 runs out of memory
+    assert tuned == fixed
+    report = executor.stats.auto
+    assert set(report["nfe_per_s"]) == {"4", "8", "16"} and all(rate > 0 for rate in report["nfe_per_s"].values())
+    fastest = max(report["nfe_per_s"], key=lambda size: (report["nfe_per_s"][size], int(size)))
+    assert report["chosen"] == int(fastest) == executor.stats.batch_size
+
+
+def test_auto_batch_choice_worked_by_hand():
+    from noisesearch.engine.batching import AutoBatch
+
+    auto = AutoBatch((4, 8, 16))
+    assert auto.size() == 4
+    auto.record(4, 28, 10.0)  # the warm-up: not measured
+    assert auto.rates == {} and auto.size() == 4
+    auto.record(4, 28, 1.0)
+    auto.record(3, 21, 0.1)  # the end of a group, smaller than its trial: measures nothing
+    auto.record(8, 56, 1.0)
+    assert auto.rates == {4: 28.0, 8: 56.0} and auto.size() == 16 and auto.tuning
+    auto.limit(16)  # out of memory at 16: the trials end, the fastest measured is kept
+    assert auto.chosen == 8 and auto.report() == {"chosen": 8, "nfe_per_s": {"4": 28.0, "8": 56.0}}
+    nothing = AutoBatch((4, 8))
+    nothing.limit(4)
+    assert nothing.chosen == 2  # none measured and 4 does not fit: half of it, as the back-off would
 
 
 def test_one_candidate_that_does_not_fit_names_the_settings_to_change():
