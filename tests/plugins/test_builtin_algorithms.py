@@ -5,7 +5,8 @@ import torch
 
 from noisesearch.errors import UsageError
 from noisesearch.testing.algorithms import AlgorithmSuite, run
-from noisesearch_plugins.algorithms import (BeamSearch, Evolution, GradientAscent, Halving, NoSearch, RandomSearch, SearchOverPaths, SMCSteering, ZeroOrder)
+from noisesearch_plugins.algorithms import (BeamSearch, Evolution, GradientAscent, Halving, NoSearch, RandomSearch,
+                                            SearchOverPaths, SMCSteering, ZeroOrder)
 
 
 

@@ -5,7 +5,8 @@ import random
 import numpy as np
 import pytest
 
-from noisesearch_plugins.shapes.captions import (CATEGORIES, HELD_OUT, Caption, Want, parse, sample_caption, satisfied, scene_for)
+from noisesearch_plugins.shapes.captions import (CATEGORIES, HELD_OUT, Caption, Want, parse, sample_caption,
+                                                 satisfied, scene_for)
 from noisesearch_plugins.shapes.scenes import BACKGROUND, COLOURS, SHAPES, Scene, Thing, overlaps, render
 
 

@@ -11,7 +11,8 @@ from noisesearch.store.folder import RunDir
 from noisesearch_plugins.testing import tiny_models
 from noisesearch.testing.verifiers import PROMPTS, VerifierSuite, sample_images
 from noisesearch_plugins.verifiers.geneval import ColorClassifier, GenEvalVerifier
-from noisesearch_plugins.verifiers.geneval_requirements import (COLORS, from_metadata, parse_prompt, read_metadata, singular)
+from noisesearch_plugins.verifiers.geneval_requirements import (COLORS, from_metadata, parse_prompt, read_metadata,
+                                                                singular)
 from noisesearch_plugins.verifiers.geneval_rules import Detection, Thresholds, relations, soft_score, verdict
 
 # one prompt per GenEval category with the metadata GenEval's evaluation_metadata.jsonl gives it
