@@ -29,7 +29,9 @@ class Proposal:
     it starts from the kept state of candidate ``start``; ``renoise_to`` first noises that state forward to a
     higher level with ``noise`` (search over paths), or ``stochastic`` takes the first step as an ancestral step
     with ``noise`` (SMC, beam). It is solved down to ``stop``; above 0 its state is kept and it is scored on
-    its x0-prediction there. ``gradient`` (fresh, stop 0) also returns d score / d noise.
+    its x0-prediction there, unless ``scored`` is False (a state the algorithm will not weigh: its x0-preview is
+    neither decoded nor scored, and its outcome's score is NaN). ``gradient`` (fresh, stop 0) also returns
+    d score / d noise.
     """
 
     id: int
@@ -40,6 +42,7 @@ class Proposal:
     stochastic: bool = False
     stop: float = 0.0
     gradient: bool = False
+    scored: bool = True
 
     @property
     def injects_noise(self) -> bool:

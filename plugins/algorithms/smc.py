@@ -127,14 +127,15 @@ class SMCSteering(SearchAlgorithm):
         if self.step >= len(sigmas) - 1:
             return []
         proposals = []
+        scored = self.step + 1 in self.schedule  # levels whose weights are used; the others are not decoded
         for slot in range(self.k):
             noise = self.context.fresh_noise(self.next_id)
             if self.step == 0:
-                proposals.append(Proposal(self.next_id, noise, stop=sigmas[1]))
+                proposals.append(Proposal(self.next_id, noise, stop=sigmas[1], scored=scored))
             else:
                 parent = self.particles[slot]
                 proposals.append(Proposal(self.next_id, noise, (parent,), start=parent, stochastic=True,
-                                          stop=sigmas[self.step + 1]))
+                                          stop=sigmas[self.step + 1], scored=scored or self.step + 1 > self.last))
             self.next_id += 1
         return proposals
 

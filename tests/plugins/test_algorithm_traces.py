@@ -1,6 +1,7 @@
 """Short traces of SMC, zero-order, evolution, paths and beam driven by given scores, checked against hand
 computations."""
 
+import dataclasses
 import math
 
 import pytest
@@ -222,3 +223,30 @@ def test_halving_trace_prunes_at_every_rung_and_journals_root_noises(context):
     expected = (8 * context.cost(None, stop=sigmas[1]) + 4 * context.cost(sigmas[1], sigmas[2])
                 + 2 * context.cost(sigmas[2], 0.0))
     assert Halving.total_nfe(halving.params, context, 8) == expected
+
+
+def test_smc_decodes_and_scores_previews_only_at_the_levels_it_weighs():
+    """Levels off FK's schedule are not decoded or scored (issue #26: decoding follows the resampling schedule);
+    SMC does not read their scores, so its result is the same as when every level is scored."""
+    from noisesearch.testing.toys import ToyVerifier
+
+    class Counting(ToyVerifier):
+        def __init__(self):
+            super().__init__()
+            self.images = 0
+
+        def score(self, images, conditions):
+            self.images += len(images)
+            return super().score(images, conditions)
+
+    class EveryLevel(SMCSteering):
+        def ask(self):
+            return [dataclasses.replace(p, scored=True) for p in super().ask()]
+
+    args = {"k": 3, "resample_every": 2}  # 4 steps: weighs levels 1 and 3, not 2
+    lean, full = Counting(), Counting()
+    results = [run(algorithm, args, budget_nfe=7 * 16, verifier=verifier)[0]
+               for algorithm, verifier in ((SMCSteering, lean), (EveryLevel, full))]
+    assert [(r.candidate, r.scores) for r in results[0]] == [(r.candidate, r.scores) for r in results[1]]
+    searches = len(results[0])
+    assert full.images == searches * 3 * 4 and lean.images == searches * 3 * 3  # k particles at 3 of 4 levels

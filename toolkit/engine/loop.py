@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -248,7 +249,7 @@ class Executor:
         groups: dict[tuple, list] = {}
         for i, search, proposal in items:
             level = search.states[proposal.start].level if proposal.start is not None else None
-            key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient)
+            key = (level, proposal.renoise_to, proposal.stochastic, proposal.stop, proposal.gradient, proposal.scored)
             groups.setdefault(key, []).append((i, search, proposal))
         computed: dict[int, Evaluated] = {}
         for members in groups.values():
@@ -343,15 +344,19 @@ class Executor:
         else:
             with torch.no_grad():
                 states = None if first.start is None else [search.states[p.start] for search, p in chunk]
+                scored = first.scored or first.stop == 0
                 solved = self.planner.run(states, noises, cond, renoise_to=first.renoise_to,
-                                          stochastic=first.stochastic, stop=first.stop)
+                                          stochastic=first.stochastic, stop=first.stop, decode=scored)
                 images = solved.images
-                raw = self.scorer.score(images, conditions,
-                                        lambda: self.planner.decode_previews(solved.previews, images))
+                if scored:
+                    raw = self.scorer.score(images, conditions,
+                                            lambda: self.planner.decode_previews(solved.previews, images))
+                else:  # a kept state the algorithm will not weigh: no decoding, no verifier
+                    raw = {verifier.name: [math.nan] * len(chunk) for verifier in self.scorer.verifiers}
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
         stop = first.stop > 0
         roots = None if noises is None else _rows(noises.float())
-        thumbs = _rows(thumbnails(images.detach())) if self.journal is not None else None
+        thumbs = _rows(thumbnails(images.detach())) if self.journal is not None and images is not None else None
         images = None if stop else _rows(images)
         gradients = None if gradients is None else _rows(gradients)
         computed = {}
@@ -385,7 +390,9 @@ class Executor:
         else:
             search.finished[proposal.id] = Finished(evaluation.image, evaluation.root, evaluation.replayable,
                                                     proposal.noise.fresh_seed if proposal.is_fresh else None)
-        search.levels.setdefault(proposal.stop, []).append((proposal.id, self.scorer.oriented(evaluation.scores)))
+        row = (self.scorer.oriented(evaluation.scores) if proposal.scored or proposal.stop == 0
+               else {name: -math.inf for name in evaluation.scores})  # unscored: never preferred, never warned of
+        search.levels.setdefault(proposal.stop, []).append((proposal.id, row))
 
 
 def is_out_of_memory(error: BaseException) -> bool:

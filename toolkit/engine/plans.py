@@ -25,7 +25,7 @@ class Solved:
 
     x: torch.Tensor
     x0: Optional[torch.Tensor]
-    images: torch.Tensor
+    images: Optional[torch.Tensor]  # None when the chunk was not decoded (kept states nobody scores)
     previews: Optional[torch.Tensor]
     history: History
 
@@ -43,8 +43,10 @@ class Planner:
         self.preview_level = preview_level
 
     def run(self, states: Optional[list[KeptState]], noises: Optional[torch.Tensor], cond: Any, *,
-            renoise_to: Optional[float] = None, stochastic: bool = False, stop: float = 0.0) -> Solved:
-        """Denoise a chunk from the top (``states`` None) or from its kept states, down to ``stop``."""
+            renoise_to: Optional[float] = None, stochastic: bool = False, stop: float = 0.0,
+            decode: bool = True) -> Solved:
+        """Denoise a chunk from the top (``states`` None) or from its kept states, down to ``stop`` (``decode``
+        False: no images, for kept states nobody scores)."""
         previews = history = None
         if states is None:
             x = self.pipeline.initial_latents(noises, self.sigmas.to(noises.device))
@@ -85,7 +87,7 @@ class Planner:
             capture(stop, x0)
         if captured:
             previews = captured[-1]
-        images = self.pipeline.decode(x0 if x0 is not None else x).float().clamp(0, 1)
+        images = self.pipeline.decode(x0 if x0 is not None else x).float().clamp(0, 1) if decode else None
         return Solved(x, x0, images, previews, kept_history)
 
     def decode_previews(self, previews: Optional[torch.Tensor], images: torch.Tensor) -> torch.Tensor:

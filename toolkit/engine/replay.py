@@ -31,6 +31,7 @@ def plan_of(proposal: Proposal) -> dict:
         "stop": proposal.stop,
         "gradient": proposal.gradient,
         "noise": proposal.noise.as_dict(),
+        "scored": proposal.scored,
     }
 
 
@@ -40,7 +41,7 @@ def candidate_record(search: SearchRun, proposal: Proposal, evaluation: Evaluate
                            scores=evaluation.scores, nfe=evaluation.nfe, replayable=evaluation.replayable,
                            parents=tuple(proposal.parents), start=proposal.start, renoise_to=proposal.renoise_to,
                            stochastic=proposal.stochastic, stop=proposal.stop, gradient=proposal.gradient,
-                           noise=proposal.noise.as_dict())
+                           noise=proposal.noise.as_dict(), scored=proposal.scored)
 
 
 def replay(search: SearchRun, proposal: Proposal, record: CandidateRecord, journal_dir: Optional[Path]) -> Evaluated:

@@ -17,7 +17,7 @@ ROOT, X, X0, IMAGE8, GRADIENT, PREVIEW, EARLIER, EARLIER_LEVEL, THUMB = (
     "root", "x", "x0", "image8", "gradient", "preview", "earlier", "earlier_level", "thumb")
 FLOAT_IMAGE = "image"  # journals written before images were kept as 8 bits hold them as float32 here
 
-PLAN_FIELDS = ("parents", "start", "renoise_to", "stochastic", "stop", "gradient", "noise")
+PLAN_FIELDS = ("parents", "start", "renoise_to", "stochastic", "stop", "gradient", "noise", "scored")
 
 
 def image_of(tensors: dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
@@ -59,6 +59,7 @@ class CandidateRecord:
     gradient: bool = False
     noise: Optional[dict] = None
     artifact: Optional[ArtifactRef] = None
+    scored: bool = True  # False: a kept state nobody weighed (its scores are NaN)
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -81,11 +82,14 @@ class CandidateRecord:
     def plan(self) -> dict:
         """The journaled plan, in the form replay compares with what the code now proposes."""
         return {"parents": list(self.parents), "start": self.start, "renoise_to": self.renoise_to,
-                "stochastic": self.stochastic, "stop": self.stop, "gradient": self.gradient, "noise": self.noise}
+                "stochastic": self.stochastic, "stop": self.stop, "gradient": self.gradient, "noise": self.noise,
+                "scored": self.scored}
 
     def to_json(self) -> dict:
         line = {"type": self.KIND, "search": self.search, "repeat": self.repeat, "id": self.id, **self.plan(),
                 "scores": self.scores, "nfe": self.nfe, "replayable": self.replayable}
+        if self.scored:
+            del line["scored"]  # the lines of scored candidates read as they always did
         if self.artifact is not None:
             line["artifact"] = {"file": self.artifact.file, "key": self.artifact.key}
         return line
@@ -98,6 +102,7 @@ class CandidateRecord:
                    start=line.get("start"), renoise_to=line.get("renoise_to"),
                    stochastic=bool(line.get("stochastic", False)), stop=line.get("stop") or 0.0,
                    gradient=bool(line.get("gradient", False)), noise=line.get("noise"),
+                   scored=bool(line.get("scored", True)),
                    artifact=ArtifactRef(artifact["file"], artifact["key"]) if artifact else None)
 
     def with_artifact(self, artifact: ArtifactRef) -> "CandidateRecord":

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from ..algorithm import SearchAlgorithm
+from ..verifier import Verifier
 from ..conditions import Condition
 from ..errors import UsageError
 from ..engine import Executor, SearchResult, SearchSettings, Task
@@ -38,13 +39,15 @@ def run(
     seed: int = 0,
     tasks: Sequence[Task] = CLASS_TASKS,
     steps: int = 4,
+    verifier: Optional[Verifier] = None,
 ) -> tuple[list[SearchResult], Executor]:
-    """Run ``algorithm`` on the toy world of the tasks' kind; returns the results and the executor."""
+    """Run ``algorithm`` on the toy world of the tasks' kind (scored by ``verifier``, by default the toy's);
+    returns the results and the executor."""
     pipeline = ToyMixture() if tasks[0].condition.kind == "class" else ToyPromptMixture()
     params = algorithm.parse_params(args)
     settings = SearchSettings(algorithm, params, budget_nfe, steps, "heun", 1.0, batch_size, 8, 8, seed)
     algorithm.check_budget(params, budget_nfe, settings.sample_nfe(type(pipeline)))
-    executor = Executor(pipeline, [ToyVerifier()], settings)  # runs check_context
+    executor = Executor(pipeline, [verifier or ToyVerifier()], settings)  # runs check_context
     with torch.no_grad():
         return executor.run(tasks), executor
 
