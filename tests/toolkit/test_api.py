@@ -57,8 +57,8 @@ def test_search_resumes_its_own_folder_and_returns_every_result(tmp_path):
     cut(out, 5)
     resumed = noisesearch.search(classes=[3, 7], algorithm="halving", budget_nfe=28, out=out, resume=True)
     assert rows(resumed) == rows(first)
-    candidates = [line for line in (out / "journal" / "rank0.jsonl").read_text().splitlines() if "candidate" in line]
-    assert len([line for line in candidates if '"type": "candidate"' in line]) == 10  # 5 replayed, 5 evaluated
+    lines = (out / "journal" / "rank0.jsonl").read_text().splitlines()
+    assert sum('"type": "candidate"' in line for line in lines) == 10  # 5 replayed, 5 evaluated
 
 
 def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_path):

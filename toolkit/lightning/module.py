@@ -123,7 +123,7 @@ class SearchModule(L.LightningModule):
         self.session.begin(self.models, self._stop_reason, self.run_settings.shard == "candidates")
         if self.logger is not None and self.trainer.is_global_zero:
             self._logged = 0
-            self.session.watch(self._log_round)
+            self.session.watch(self._log_round, best=True)
 
     def _log_round(self, report: RoundReport) -> None:
         """Per batch of candidates, to ``trainer.logger`` (TensorBoard, CSV, W&B...): NFEs done, searches finished,

@@ -56,6 +56,7 @@ class RunSession:
         self.elapsed_s = 0.0
         self.earlier_part: Optional[dict] = None
         self.listeners: list[Callable[[RoundReport], None]] = []
+        self.wants_best = False
         self.charged = 0  # NFEs of the searches this part has finished or found finished
         self.done = 0
         self.began = time.perf_counter()
@@ -140,9 +141,11 @@ class RunSession:
                                                      str(models.device)))
             self.console.event("start", **self.describe(), world_size=self.world)
 
-    def watch(self, listener: Callable[[RoundReport], None]) -> None:
-        """Call ``listener`` after every round (progress bars, Lightning loggers)."""
+    def watch(self, listener: Callable[[RoundReport], None], best: bool = False) -> None:
+        """Call ``listener`` after every chunk of candidates (progress bars, Lightning loggers); with ``best`` its
+        reports carry the best score so far, which reads every finished candidate of the running searches."""
         self.listeners.append(listener)
+        self.wants_best = self.wants_best or best
 
     def _progress(self, searches: Sequence[SearchRun], in_flight: int) -> None:
         """Tell the listeners where the run stands: NFEs done (charged, less what the round has still to
@@ -150,7 +153,7 @@ class RunSession:
         if not self.listeners:
             return
         stats = self.stats
-        if searches:
+        if searches and self.wants_best:
             self.best = self._best(searches)
         report = RoundReport(done=self.charged + sum(s.nfe for s in searches) - in_flight,
                              finished=self.done + sum(s.done for s in searches), candidates=stats.candidates,

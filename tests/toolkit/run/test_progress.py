@@ -20,7 +20,7 @@ def test_one_search_reports_every_batch_of_its_candidates():
     session.open()
     session.begin(models)
     reports = []
-    session.watch(reports.append)
+    session.watch(reports.append, best=True)
     (result,) = session.run([Task(0, Condition(class_label=1), 0)])
     done = [report.done for report in reports]
     assert len(reports) >= 12 // 3  # one round of 12 candidates, reported batch by batch

@@ -214,9 +214,10 @@ def candidate_card(candidate: Candidate, chosen: bool, verifiers: list[str], ful
     scores = "<br>".join(f"{html.escape(name)} {candidate.scores[name]:.6g}" for name in verifiers
                          if name in candidate.scores)
     aggregate = f"<br>aggregate {candidate.aggregate:.3g}" if len(verifiers) > 1 else ""
+    full_size = f' data-full="{html.escape(full)}"' if full else ""
     image = (f'<img src="{candidate.thumb}" alt="candidate {candidate.id}" class="zoomable" '
-             f'data-caption="candidate #{candidate.id}"{f" data-full={chr(34)}{html.escape(full)}{chr(34)}" if full else ""}>'
-             if candidate.thumb else '<div class="missing">no image</div>')
+             f'data-caption="candidate #{candidate.id}"{full_size}>' if candidate.thumb
+             else '<div class="missing">no image</div>')
     return (f'<div class="card{" chosen" if chosen else ""}" data-id="{candidate.id}">{image}'
             f'<div class="meta">#{candidate.id}{" ✔ chosen" if chosen else ""} {verdict_badge(candidate)}'
             f'<br>{scores}{aggregate}<br>{candidate.nfe} NFEs</div></div>')
