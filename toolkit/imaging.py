@@ -134,14 +134,18 @@ def from_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 255
 
 
+def shrunk(images: torch.Tensor, size: Optional[int]) -> torch.Tensor:
+    """A batch with its longer side at most ``size`` pixels (area-averaged; None or a larger size: as it is)."""
+    h, w = images.shape[-2:]
+    if size is None or max(h, w) <= size:
+        return images
+    scale = size / max(h, w)
+    return F.interpolate(images.float(), size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+
+
 def thumbnails(images: torch.Tensor, size: int = 96) -> torch.Tensor:
     """8-bit thumbnails of a batch, the longer side at most ``size`` (area-averaged), for run reports."""
-    h, w = images.shape[-2:]
-    scale = size / max(h, w)
-    if scale < 1:
-        images = F.interpolate(images.float(), size=(max(1, round(h * scale)), max(1, round(w * scale))),
-                               mode="area")
-    return to_uint8(images)
+    return to_uint8(shrunk(images, size))
 
 
 def pooled(output) -> torch.Tensor:

@@ -26,7 +26,8 @@ class RunSpec:
     sampler: str
 
 
-DESCRIPTION = ("name", "condition_kind", "num_classes", "class_names", "default_steps", "default_guidance",
+DESCRIPTION = ("name", "latent_previews",
+               "condition_kind", "num_classes", "class_names", "default_steps", "default_guidance",
                "default_sampler", "default_verifiers", "feature_verifier", "default_height", "default_width", "whole",
                "can_offload", "scheduler", "other_mode_hint")
 
@@ -51,6 +52,7 @@ class Family:
     can_offload: bool = False  # whether ``offload`` can keep parts on the CPU between their calls
     scheduler: Optional[str] = None  # the family's own scheduler, when it samples with one
     other_mode_hint: str = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
+    latent_previews: bool = False  # previews are latents a tiny autoencoder can decode (``model.preview_decoder``)
 
     def display_name(self) -> str:
         """The family's name in messages (a described model may give its own class name)."""
@@ -179,6 +181,7 @@ class Pipeline(nn.Module):
     can_offload: ClassVar[bool] = False  # whether ``offload`` can keep parts on the CPU between their calls
     scheduler: ClassVar[Optional[str]] = None  # the family's own scheduler, when it samples with one
     other_mode_hint: ClassVar[str] = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
+    latent_previews: ClassVar[bool] = False  # previews are latents a tiny autoencoder can decode
 
     def __init__(self, source: Optional[str] = None):
         super().__init__()
@@ -324,6 +327,24 @@ class Pipeline(nn.Module):
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         """Clean samples to images in [0, 1], shape (B, C, H, W)."""
         raise NotImplementedError
+
+    def decode_preview(self, x0: torch.Tensor, size: Optional[int] = None) -> torch.Tensor:
+        """An x0-preview (Ma et al. 2025, section 3.2) as images in [0, 1], the longer side at most ``size``
+        (``model.preview_size``): ``decode``, then scaled down. Latent families decode with the tiny autoencoder
+        ``attach_preview_decoder`` gave, at the lower size already."""
+        from .imaging import shrunk
+
+        return shrunk(self.decode(x0), size)
+
+    def attach_preview_decoder(self, source: str) -> None:
+        """Decode previews with the tiny autoencoder at ``source`` (``model.preview_decoder``; families with
+        ``latent_previews``)."""
+        raise UsageError(f"model.preview_decoder applies to latent diffusion pipelines (diffusers in native mode), not "
+                         f"to {self.family.display_name()!r}; leave it unset")
+
+    def denoiser_network(self) -> Optional[nn.Module]:
+        """The network every denoiser call runs (what ``model.compile`` compiles), or None where there is none."""
+        return None
 
     def initial_latents(self, noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
         """The solve's starting point from unit noise (``latents`` times the first noise level)."""

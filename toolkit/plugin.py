@@ -13,11 +13,11 @@ from .conditions import Condition
 from .errors import BudgetError, ServiceError, UsageError, first_line
 from .evaluation import Evaluation
 from .hookspecs import hookimpl
-from .imaging import ImageInput, pooled
+from .imaging import ImageInput, pooled, shrunk
 from .noise import NoiseSpec, derive_seed
 from .pipeline import ClassFamily, Family, Pipeline, RunSpec
 from .sampling import frames
-from .sampling.denoiser import BACKWARD_COST, CountingDenoiser
+from .sampling.denoiser import BACKWARD_COST, CountingDenoiser, levels_of, on_device
 from .sampling.frames import EDM, FlowMatching, Frame, VariancePreserving
 from .sampling.samplers import SAMPLERS, Sampler, sampler_class
 from .sampling.schedule import karras_sigmas
@@ -35,6 +35,6 @@ __all__ = [
     "BACKWARD_COST", "BudgetError", "ClassFamily", "Condition", "CountingDenoiser", "EDM", "Evaluation", "Family",
     "FlowMatching", "Frame", "GRADIENT_COST", "ImageInput", "NoiseSpec", "Outcome", "Pipeline", "Proposal",
     "RunSpec", "SAMPLERS", "Sampler", "SearchAlgorithm", "SearchContext", "ServiceError", "UsageError",
-    "VariancePreserving", "Verifier", "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas",
-    "parse_options", "pooled", "registered", "sampler_class",
+    "VariancePreserving", "Verifier", "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas", "levels_of",
+    "on_device", "parse_options", "pooled", "registered", "sampler_class", "shrunk",
 ]

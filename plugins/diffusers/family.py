@@ -144,6 +144,7 @@ class NativeFamily(DiffusersFamily):
     its scheduler's levels instead of ``pipe()`` (``of`` makes one from the whole-mode description)."""
 
     whole = False
+    latent_previews = True
 
     @classmethod
     def of(cls, described) -> "NativeFamily":

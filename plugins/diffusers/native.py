@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from noisesearch.plugin import Condition, Pipeline, RunSpec, UsageError
+from noisesearch.plugin import Condition, Pipeline, RunSpec, UsageError, first_line, levels_of, on_device, shrunk
 
 from .capture import capture_first_call, flatten, per_row, unflatten
 from .schedule import read_schedule
@@ -92,6 +92,9 @@ class NativeDiffusers(Pipeline):
         self.timestep_scale = float(given[0]) / float(self.schedule.timesteps[0])
         self.shared: Optional[dict[tuple, Any]] = None
         self.configured = key
+
+    def denoiser_network(self) -> torch.nn.Module:
+        return self.model
 
     @property
     def model(self) -> torch.nn.Module:
@@ -172,14 +175,13 @@ class NativeDiffusers(Pipeline):
         """x0 from the denoiser's output (epsilon, v or flow velocity; a learned variance dropped), guided on the
         output as the pipeline guides."""
         tolerance = max(1e-5, 4 * torch.finfo(sigma.dtype).eps)
-        values = sigma.tolist()
+        values = levels_of(sigma)  # the sampler's host copy: no step waits for the device
         matched = {value: self.schedule.match(value, tolerance) for value in set(values)}
         levels = [matched[value] for value in values]
         shape = (-1,) + (1,) * (z.dim() - 1)
-        a, b = (torch.tensor(c, device=z.device, dtype=torch.float32).view(shape)
-                for c in zip(*(self.frame.coefficients(level) for level in levels)))
-        timesteps = torch.tensor([self.schedule.timestep(level) * self.timestep_scale for level in levels],
-                                 device=z.device, dtype=self.timestep_dtype)
+        a, b = (on_device(c, z).view(shape) for c in zip(*(self.frame.coefficients(level) for level in levels)))
+        timesteps = on_device([self.schedule.timestep(level) * self.timestep_scale for level in levels], z,
+                              self.timestep_dtype)
         arguments = dict(self.shared)
         sample = z.to(self.model_dtype)
         if self.guided_rows:
@@ -218,17 +220,66 @@ class NativeDiffusers(Pipeline):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The pipeline's own decoding: unpack (FLUX), undo the VAE's scaling and shift, decode to [0, 1]."""
         pipe, height, width = self.pipe, self.run.height, self.run.width
-        if hasattr(pipe, "_unpack_latents"):
-            z = pipe._unpack_latents(z, height, width, pipe.vae_scale_factor)
-        config = pipe.vae.config
-        mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
-        if mean is not None and std is not None:
-            view = (1, -1) + (1,) * (z.dim() - 2)
-            z = z * torch.tensor(std).view(view).to(z) / config.scaling_factor + torch.tensor(mean).view(view).to(z)
-        else:
-            z = z / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
-        image = pipe.vae.decode(z.to(pipe.vae.dtype), return_dict=False)[0].float()
+        image = _decoded(pipe.vae, self._unpacked(z))
         binned = image.shape[-2:] != (height, width) and not self.family.fixed_size  # PixArt, Sana
         if binned:
             image = pipe.image_processor.resize_and_crop_tensor(image, width, height)
         return (image / 2 + 0.5).clamp(0, 1)
+
+    def decode_preview(self, z: torch.Tensor, size: Optional[int] = None) -> torch.Tensor:
+        """An x0-preview decoded by the tiny autoencoder when one is attached (else the pipeline's VAE); with
+        ``size``, the latent is area-averaged down first, so the decoder runs at the lower size too."""
+        vae = self.__dict__.get("preview_vae") or self.pipe.vae
+        if vae is self.pipe.vae and size is None:
+            return self.decode(z)
+        z = self._unpacked(z)
+        side = max(self.run.height, self.run.width)
+        if size is not None and size < side:
+            h, w = z.shape[-2:]
+            z = torch.nn.functional.interpolate(z.float(), size=(max(1, round(h * size / side)),
+                                                                 max(1, round(w * size / side))), mode="area")
+        image = (_decoded(vae, z) / 2 + 0.5).clamp(0, 1)
+        return shrunk(image, size)
+
+    def attach_preview_decoder(self, source: str) -> None:
+        """Load a diffusers ``AutoencoderTiny`` (TAESD, TAESDXL, TAESD3, TAEF1) from a folder or hub id, from
+        safetensors, beside the pipeline's VAE; it decodes previews only."""
+        from diffusers import AutoencoderTiny
+        from diffusers.utils import logging as diffusers_logging
+
+        device, dtype = self.placement()
+        verbosity = diffusers_logging.get_verbosity()
+        diffusers_logging.set_verbosity_error()  # its own saved config names a field it then calls unexpected
+        try:
+            tiny = AutoencoderTiny.from_pretrained(source, use_safetensors=True, torch_dtype=dtype)
+        except (OSError, ValueError, EnvironmentError) as error:
+            raise UsageError(f"model.preview_decoder {source!r} holds no AutoencoderTiny in safetensors "
+                             f"({first_line(error)}); give a TAESD / TAESDXL / TAESD3 / TAEF1 folder or hub "
+                             "id") from None
+        finally:
+            diffusers_logging.set_verbosity(verbosity)
+        wanted = self.pipe.vae.config.latent_channels
+        if tiny.config.latent_channels != wanted:
+            raise UsageError(f"model.preview_decoder {source!r} decodes {tiny.config.latent_channels}-channel latents, "
+                             f"{self.family.pipeline_name}'s have {wanted}: use TAESD for SD 1.x/2.x, TAESDXL for "
+                             "SDXL, TAESD3 for SD3 and TAEF1 for FLUX")
+        self.__dict__["preview_vae"] = tiny.to(device).eval()  # outside the module tree, as the pipe's parts
+
+    def _unpacked(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents in the VAE's layout (FLUX packs 2x2 patches into its sequence)."""
+        if hasattr(self.pipe, "_unpack_latents"):
+            return self.pipe._unpack_latents(z, self.run.height, self.run.width, self.pipe.vae_scale_factor)
+        return z
+
+
+def _decoded(vae, z: torch.Tensor) -> torch.Tensor:
+    """``vae`` decoding latents of the denoiser's frame: its own scaling and shift (or per-channel mean and std)
+    undone first, as the pipelines do; images in [-1, 1]."""
+    config = vae.config
+    mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+    if mean is not None and std is not None:
+        view = (1, -1) + (1,) * (z.dim() - 2)
+        z = z * torch.tensor(std).view(view).to(z) / config.scaling_factor + torch.tensor(mean).view(view).to(z)
+    else:
+        z = z / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
+    return vae.decode(z.to(vae.dtype), return_dict=False)[0].float()

@@ -175,6 +175,9 @@ class WholeDiffusers(Pipeline):
     def select(self, encoded: list[Condition], index: torch.Tensor) -> list[Condition]:
         return [encoded[int(i)] for i in index]
 
+    def denoiser_network(self) -> torch.nn.Module:
+        return getattr(self.pipe, "unet", None) or self.pipe.transformer
+
     def denoise(self, x, sigma, cond):
         raise RuntimeError("whole-pipeline mode has no denoiser adapter; the executor calls generate()")
 

@@ -184,6 +184,18 @@ def _tiny_vae(latent_channels: int = 4, **extra):
                          up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8, sample_size=32, **extra)
 
 
+def save_tiny_autoencoder_tiny(folder: Path, latent_channels: int = 4, seed: int = 0) -> Path:
+    """A diffusers ``AutoencoderTiny`` (the TAESD / TAEF1 architecture, 8x upsampling) with random weights."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    AutoencoderTiny(latent_channels=latent_channels, encoder_block_out_channels=(8, 8, 8, 8),
+                    decoder_block_out_channels=(8, 8, 8, 8), num_encoder_blocks=(1, 1, 1, 1),
+                    num_decoder_blocks=(1, 1, 1, 1)).save_pretrained(folder)
+    return Path(folder)
+
+
 def save_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
     """A Stable Diffusion XL pipeline (two CLIP text encoders, text-time conditioning; 32x32 images)."""
     import torch

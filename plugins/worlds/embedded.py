@@ -52,6 +52,9 @@ class EmbeddedPipeline(Pipeline):
         """The unconditional encodings classifier-free guidance contrasts ``cond`` with (same shape)."""
         raise NotImplementedError
 
+    def denoiser_network(self) -> torch.nn.Module:
+        return self.unet
+
     def network(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """EDM-preconditioned x0-prediction (Karras et al. 2022, table 1) for per-sample ``sigma``."""
         return edm_x0(self.unet, x, sigma.to(x.dtype), self.sigma_data, **self.unet_conditioning(cond, x))

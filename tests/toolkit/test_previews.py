@@ -101,3 +101,31 @@ def test_preview_verifiers_that_disagree_on_the_level_are_refused():
 
     with pytest.raises(UsageError, match="different noise levels"):
         preview_level(torch.tensor([20.0, 0.5, 0.1, 0.0]), [RecordingPreviews(), Lower()])
+
+
+class RecordingSizes(Verifier):
+    """Scores the mean brightness and keeps the size of every batch of images it saw."""
+
+    name = "recording-sizes"
+
+    def __init__(self, spec=None):
+        super().__init__(spec)
+        self.sizes = []
+
+    def score(self, images, conditions, previews=None):
+        self.sizes.append(tuple(images.shape[-2:]))
+        return images.flatten(1).mean(1)
+
+
+def test_preview_size_scores_x0_previews_smaller_and_finished_images_whole():
+    pipeline, recorder = ToyMixture(), RecordingSizes()
+    plan = SearchSettings(Halving, Halving.parse_params({"n": 4}), 48, 8, "heun", 1.0, 8, 8, 8, 0, preview_size=4)
+    executor = Executor(pipeline, [recorder], plan)
+    with torch.no_grad():
+        executor.run([Task(0, Condition(class_label=2), 0)])
+    assert (4, 4) in recorder.sizes and (8, 8) in recorder.sizes  # the pruning rungs' previews, then finished ones
+    whole = SearchSettings(Halving, Halving.parse_params({"n": 4}), 48, 8, "heun", 1.0, 8, 8, 8, 0)
+    recorder.sizes.clear()
+    with torch.no_grad():
+        Executor(pipeline, [recorder], whole).run([Task(0, Condition(class_label=2), 0)])
+    assert set(recorder.sizes) == {(8, 8)}

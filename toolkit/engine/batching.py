@@ -53,5 +53,10 @@ class AutoBatch:
             self.chosen = fallback or 1
 
     def report(self) -> dict:
-        """What summary.json records: the size chosen (None: the run ended before every trial ran) and the rates."""
-        return {"chosen": self.chosen, "nfe_per_s": {str(size): round(rate, 2) for size, rate in self.rates.items()}}
+        """What summary.json records: the size chosen and the rates; when the run ended before every trial ran,
+        the fastest size measured (``settled`` false; None before any was)."""
+        chosen = self.chosen
+        if chosen is None and self.rates:
+            chosen = max(self.rates, key=lambda size: (self.rates[size], size))
+        return {"chosen": chosen, "settled": self.chosen is not None,
+                "nfe_per_s": {str(size): round(rate, 2) for size, rate in self.rates.items()}}

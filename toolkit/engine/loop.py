@@ -6,6 +6,7 @@ and one rule of selection for every algorithm (Ma et al. 2025, section 3).
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import math
@@ -21,14 +22,17 @@ from ..errors import Stopped, UsageError, first_line
 from ..imaging import thumbnails
 from ..store.journal import Journal
 from ..store.records import CandidateRecord
+from ..store.writer import InlineWriter, JournalWriter
 from ..pipeline import Pipeline
 from ..verifier import Verifier
 from . import whole
 from .batching import AutoBatch
 from .check import check, context
+from .compiled import padded
 from .gradients import solve_with_gradient
 from .plans import Planner
 from .replay import candidate_record, replay
+from .transfer import copies_done, host_rows, wait_for_copies
 from .scoring import Scorer, preview_level
 from .selection import Outcomes, choose
 from .state import Evaluated, Finished, KeptState, SearchRun
@@ -36,8 +40,8 @@ from .types import SearchResult, SearchSettings, Task
 
 
 log = logging.getLogger("noisesearch")
-AUTO_START = 256
-STOP_CODES = {"SIGTERM": 143, "Ctrl-C": 130}  # what a shell reports for a process the signal ended  # ``model.batch_size auto``: the first try, halved until it fits
+AUTO_START = 256  # ``model.batch_size auto``: the size before its trials settle one
+STOP_CODES = {"SIGTERM": 143, "Ctrl-C": 130}  # what a shell reports for a process the signal ended
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class ExecutorStats:
     verifier_s: dict[str, float]
     batch_size: Optional[int]
     auto: Optional[dict] = None  # ``batch_size auto``: the size chosen and the NFEs per second measured
+    warmup_s: float = 0.0  # ``model.compile``: untimed first calls at each chunk size (compiling), apart from the rest
 
 
 class OutOfDeviceMemory(UsageError):
@@ -79,8 +84,11 @@ class Executor:
 
     def __init__(self, pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings,
                  journal: Optional[Journal] = None, replay: Optional[dict[tuple, CandidateRecord]] = None,
-                 shard: Optional[Shard] = None, keep_images: Optional[int] = None):
+                 shard: Optional[Shard] = None, keep_images: Optional[int] = None, background_writes: bool = True):
         self.pipeline = pipeline
+        self.background_writes = background_writes
+        self.writer = None
+        self.timings: list[tuple] = []  # CUDA events around denoiser calls, read once a chunk's scores are in
         self.keep_images = keep_images
         self.evaluated = 0
         self.denoiser_seconds = 0.0
@@ -103,8 +111,13 @@ class Executor:
         self.sigmas, self.shape = self.schedule.sigmas, self.schedule.shape
         self.whole = whole.runs_whole(pipeline.family)
         self.preview_level = preview_level(self.sigmas, verifiers)
-        self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level)
+        self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level,
+                               settings.preview_size)
         self.outcomes = Outcomes(self.scorer.aggregate)
+        self.compiled = settings.compile != "off"
+        self.pad_to: Optional[int] = None  # with ``compile``: the rows every denoiser call of this chunk is padded to
+        self.warmed: set[int] = set()
+        self.warmup_seconds = 0.0
 
     @property
     def stats(self) -> ExecutorStats:
@@ -113,15 +126,35 @@ class Executor:
         return ExecutorStats(nfe=self.denoiser.nfe, candidates=self.evaluated, denoiser_s=self.denoiser_seconds,
                              verifier_s=dict(self.scorer.seconds),
                              batch_size=self._settled_size(),
-                             auto=self.auto.report() if self.auto is not None else None)
+                             auto=self.auto.report() if self.auto is not None else None,
+                             warmup_s=self.warmup_seconds)
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
-        started = time.perf_counter()
-        output = self.pipeline.denoise(x, sigma, cond)
-        if output.is_cuda:  # the clock stops when the device is done, not when the call was queued
-            torch.cuda.synchronize(output.device)
-        self.denoiser_seconds += time.perf_counter() - started
+        """One timed denoiser call; on a CUDA device timed by events, so no call waits for the device."""
+        rows = x.shape[0]
+        if x.is_cuda:
+            began = torch.cuda.Event(enable_timing=True)
+            began.record()
+        else:
+            started = time.perf_counter()
+        if self.pad_to is not None and rows < self.pad_to:  # padded rows: never counted, scored or journaled
+            output = self.pipeline.denoise(padded(x, self.pad_to), padded(sigma, self.pad_to), cond)[:rows]
+        else:
+            output = self.pipeline.denoise(x, sigma, cond)
+        if x.is_cuda:
+            ended = torch.cuda.Event(enable_timing=True)
+            ended.record()
+            self.timings.append((began, ended))
+        else:
+            self.denoiser_seconds += time.perf_counter() - started
         return output
+
+    def _settle_timings(self) -> None:
+        """Add the CUDA-timed calls to the denoiser's seconds (after a chunk's scores: the device is done)."""
+        for began, ended in self.timings:
+            ended.synchronize()
+            self.denoiser_seconds += began.elapsed_time(ended) / 1000
+        self.timings.clear()
 
     def run(self, tasks: Sequence[Task]) -> list[SearchResult]:
         """Run one search per task to completion and return their results in task order."""
@@ -129,6 +162,30 @@ class Executor:
         encoded = self.pipeline.encode(distinct)
         slot = {condition: i for i, condition in enumerate(distinct)}
         searches = self._searches = [self._start(task) for task in tasks]
+        if self.journal is not None:
+            self.writer = JournalWriter(self.journal) if self.background_writes else InlineWriter(self.journal)
+        try:
+            self._rounds(searches, encoded, slot)
+        except BaseException:
+            self._close_writer(raising=True)
+            raise
+        self._close_writer()
+        wait_for_copies(self.pipeline.placement()[0])
+        return [choose(search, self.scorer.aggregate, self.settings.algorithm.name) for search in searches]
+
+    def _close_writer(self, raising: bool = False) -> None:
+        """Make every submitted batch durable (on the way out of an error too, where the first error wins)."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        try:
+            writer.close()
+        except Exception:  # noqa: BLE001 - an error already on its way out is the one to report
+            if not raising:
+                raise
+
+    def _rounds(self, searches: list[SearchRun], encoded, slot) -> None:
+        """Ask, charge, evaluate, integrate and tell until every search is done."""
         while True:
             before = sum(search.nfe for search in searches)
             pending: list[tuple[SearchRun, Proposal]] = []
@@ -158,7 +215,6 @@ class Executor:
             reason = self.stop_requested()
             if reason:
                 raise Stopped(f"stopped on {reason} after a round of candidates was journaled", STOP_CODES[reason])
-        return [choose(search, self.scorer.aggregate, self.settings.algorithm.name) for search in searches]
 
     def _start(self, task: Task) -> SearchRun:
         context = self._context(task)
@@ -212,12 +268,15 @@ class Executor:
         todo = [i for i in range(len(pending)) if i not in found]
         mine = todo if self.shard is None else todo[self.shard.rank::self.shard.world]
         computed = self._compute([(i, *pending[i]) for i in mine], encoded, slot)
-        if self.journal is not None and computed:
+        if self.writer is not None and computed:
             order = sorted(computed)
             kept = self._images_to_keep([(pending[i][0], computed[i]) for i in order])
-            self.journal.append([candidate_record(*pending[i], computed[i]) for i in order],
-                                [computed[i].tensors(keep) for i, keep in zip(order, kept)])
+            records = [candidate_record(*pending[i], computed[i]) for i in order]
+            ready = copies_done(self.pipeline.placement()[0])
+            self.writer.submit(functools.partial(_append, self.journal, records,
+                                                 [(computed[i], keep) for i, keep in zip(order, kept)], ready))
         if self.shard is not None:
+            wait_for_copies(self.pipeline.placement()[0])
             for part in self.shard.gather({i: evaluation.to_cpu() for i, evaluation in computed.items()}):
                 found.update(part)
         else:
@@ -257,14 +316,17 @@ class Executor:
             while start < len(members):
                 size = self.auto.size() if self.auto is not None and self.auto.tuning else self.batch_size
                 chunk = members[start : start + size]
+                if self.compiled and size not in self.warmed:
+                    self._warm_up(chunk, size, encoded, slot)
                 before, began = self.denoiser.nfe, time.perf_counter()
                 try:
-                    done = self._compute_chunk(chunk, encoded, slot)
+                    done = self._compute_chunk(chunk, encoded, slot, size)
                     if self.auto is not None and self.auto.tuning:
                         self.auto.record(len(chunk), self.denoiser.nfe - before, time.perf_counter() - began)
                         self._fit_free_memory(len(chunk))
                         if not self.auto.tuning:
                             self.batch_size = self.auto.chosen
+                    self._settle_timings()
                     computed.update(done)
                     self.evaluated += len(done)
                     self.in_flight -= sum(search.costs[proposal.id] for _, search, proposal in chunk)
@@ -284,6 +346,27 @@ class Executor:
                 start += len(chunk)
                 self.largest_chunk = max(self.largest_chunk, len(chunk))
         return computed
+
+    def _warm_up(self, chunk, size: int, encoded, slot) -> None:
+        """Compile the denoiser for chunks of ``size`` before any is timed: one uncounted call on zeros at the top
+        level (whole-pipeline mode: one discarded pipeline call on the chunk), timed as warm-up."""
+        started = time.perf_counter()
+        device, dtype = self.pipeline.placement()
+        _, search, proposal = chunk[0]
+        index = torch.full((size,), slot[search.task.condition])
+        with torch.no_grad():
+            if self.whole:
+                noise = proposal.noise.build(self.shape).to(device, dtype)
+                self.pipeline.generate(noise.expand(size, *noise.shape).contiguous(),
+                                       [search.task.condition] * size, [proposal.noise] * size)
+            else:
+                x = torch.zeros((size, *self.shape), device=device, dtype=dtype)
+                sigma = torch.full((size,), float(self.sigmas[0]), device=device, dtype=dtype)
+                output = self.pipeline.denoise(x, sigma, self.pipeline.select(encoded, index))
+                if output.is_cuda:
+                    torch.cuda.synchronize(output.device)
+        self.warmed.add(size)
+        self.warmup_seconds += time.perf_counter() - started
 
     def _settled_size(self) -> Optional[int]:
         """The candidates per chunk that fit and were kept: after a back-off the halved size, with ``auto`` the
@@ -320,7 +403,15 @@ class Executor:
                         "fits is kept for the rest of the run and reported as batch_size_settled)", rows)
         self.backed_off = True
 
-    def _compute_chunk(self, members, encoded, slot) -> dict[int, Evaluated]:
+    def _compute_chunk(self, members, encoded, slot, size: Optional[int] = None) -> dict[int, Evaluated]:
+        """Evaluate one chunk; with ``compile`` every denoiser call is padded to ``size`` rows."""
+        self.pad_to = size if self.compiled else None
+        try:
+            return self._evaluate_chunk(members, encoded, slot)
+        finally:
+            self.pad_to = None
+
+    def _evaluate_chunk(self, members, encoded, slot) -> dict[int, Evaluated]:
         chunk = [(search, proposal) for _, search, proposal in members]
         first = chunk[0][1]
         conditions = [search.task.condition for search, _ in chunk]
@@ -328,13 +419,20 @@ class Executor:
         noises = None
         if first.uses_noise:
             noises = torch.stack([proposal.noise.build(self.shape) for _, proposal in chunk]).to(device, dtype)
-        cond = self.pipeline.select(encoded, torch.tensor([slot[condition] for condition in conditions]))
+        index = torch.tensor([slot[condition] for condition in conditions])
+        cond = self.pipeline.select(encoded, padded(index, self.pad_to))
         before = self.denoiser.nfe
         gradients = solved = None
         if self.whole:
             with torch.no_grad():
                 started = time.perf_counter()
-                images = self.pipeline.generate(noises, conditions, [proposal.noise for _, proposal in chunk])
+                specs = [proposal.noise for _, proposal in chunk]
+                if self.pad_to is not None and len(chunk) < self.pad_to:
+                    extra = self.pad_to - len(chunk)
+                    images = self.pipeline.generate(padded(noises, self.pad_to), conditions + conditions[-1:] * extra,
+                                                    specs + specs[-1:] * extra)[: len(chunk)]
+                else:
+                    images = self.pipeline.generate(noises, conditions, specs)
                 self.denoiser_seconds += time.perf_counter() - started  # the whole pipeline call, decoding included
                 raw = self.scorer.score(images, conditions)
             self.denoiser.charge(self.sample_nfe * len(chunk))
@@ -355,10 +453,10 @@ class Executor:
                     raw = {verifier.name: [math.nan] * len(chunk) for verifier in self.scorer.verifiers}
         nfe_each = (self.denoiser.nfe - before) // len(chunk)
         stop = first.stop > 0
-        roots = None if noises is None else _rows(noises.float())
-        thumbs = _rows(thumbnails(images.detach())) if self.journal is not None and images is not None else None
-        images = None if stop else _rows(images)
-        gradients = None if gradients is None else _rows(gradients)
+        roots = None if noises is None else host_rows(noises.float())
+        thumbs = host_rows(thumbnails(images.detach())) if self.journal is not None and images is not None else None
+        images = None if stop else host_rows(images)
+        gradients = None if gradients is None else host_rows(gradients)
         computed = {}
         for j, (i, search, proposal) in enumerate(members):
             parent = search.states.get(proposal.start) if proposal.start is not None else None
@@ -412,6 +510,10 @@ def free_device_memory() -> None:
             pass
 
 
-def _rows(batch: torch.Tensor) -> list[torch.Tensor]:
-    """A batch on the CPU as rows of their own: one transfer per chunk, and no row pins the others' memory."""
-    return [row.clone() for row in batch.detach().cpu()]
+def _append(journal: Journal, records: list[CandidateRecord], evaluated: list[tuple[Evaluated, bool]],
+            ready: Optional["torch.cuda.Event"]) -> int:
+    """The writer's job for one round: wait for its rows' copies, then journal records and tensors durably."""
+    if ready is not None:
+        ready.synchronize()
+    journal.append(records, [evaluation.tensors(keep) for evaluation, keep in evaluated])
+    return len(records)

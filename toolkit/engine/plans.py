@@ -34,8 +34,9 @@ class Planner:
     """Runs denoising plans on one pipeline's schedule with one sampler; every call goes through ``denoiser``."""
 
     def __init__(self, pipeline: Pipeline, denoiser: CountingDenoiser, sigmas: torch.Tensor, sampler: str,
-                 preview_level: Optional[float]):
+                 preview_level: Optional[float], preview_size: Optional[int] = None):
         self.pipeline = pipeline
+        self.preview_size = preview_size
         self.denoiser = denoiser
         self.sigmas = sigmas
         self.sampler = sampler_class(sampler)
@@ -49,7 +50,7 @@ class Planner:
         False: no images, for kept states nobody scores)."""
         previews = history = None
         if states is None:
-            x = self.pipeline.initial_latents(noises, self.sigmas.to(noises.device))
+            x = self.pipeline.initial_latents(noises, self.sigmas.cpu())
             top, cached = float(self.sigmas[0]), None
         else:
             level = states[0].level
@@ -70,7 +71,7 @@ class Planner:
             if self.preview_level is not None and abs(float(sigma) - self.preview_level) <= 1e-6 * self.preview_level:
                 captured.append(x0)
 
-        segment = sigmas_between(self.sigmas, top, stop).to(x.device)
+        segment = sigmas_between(self.sigmas.cpu(), top, stop)  # levels stay on the host: steps read them freely
         if stochastic:
             if cached is None:
                 cached = predict_x0(self.denoiser, x, segment[0], cond)
@@ -87,9 +88,14 @@ class Planner:
             capture(stop, x0)
         if captured:
             previews = captured[-1]
-        images = self.pipeline.decode(x0 if x0 is not None else x).float().clamp(0, 1) if decode else None
+        images = None
+        if decode:
+            images = (self.pipeline.decode_preview(x0, self.preview_size) if x0 is not None
+                      else self.pipeline.decode(x)).float().clamp(0, 1)
         return Solved(x, x0, images, previews, kept_history)
 
     def decode_previews(self, previews: Optional[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         """Preview images: the decoded previews, or the images themselves above the preview level."""
-        return images if previews is None else self.pipeline.decode(previews).float().clamp(0, 1)
+        if previews is None:
+            return images
+        return self.pipeline.decode_preview(previews, self.preview_size).float().clamp(0, 1)

@@ -32,6 +32,8 @@ class SearchSettings:
     seed: int
     ensemble: str = "rank"
     weights: Optional[tuple[float, ...]] = None
+    preview_size: Optional[int] = None  # previews scored with their longer side at most this many pixels
+    compile: str = "off"  # ``model.compile``: chunks are padded to one size so a compiled denoiser never recompiles
 
     def sample_nfe(self, pipeline: type["Pipeline"]) -> int:
         """NFEs of one full solve of one sample at these settings."""

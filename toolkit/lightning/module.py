@@ -56,6 +56,19 @@ class SearchModule(L.LightningModule):
         keep_images: the journal keeps every candidate's image (8 bits, as its PNG) by default; with K, only
             images of candidates fewer than K earlier ones of their search beat on every verifier (the best few; resume
             stays exact). Thumbnails for report.html are kept for every candidate either way.
+        compile: ``torch.compile`` the pipeline's denoiser network: ``off``, ``denoiser`` (the whole network) or
+            ``regional`` (each of its repeated blocks, compiled once and reused, as diffusers'
+            ``compile_repeated_blocks``: a shorter cold start). Chunks are padded to one size so nothing recompiles
+            mid-run; the compile warm-up is reported apart (``compile_warmup_s``). Results match eager ones to float
+            rounding, so a run resumes only under the setting it started with.
+        preview_decoder: diffusers pipelines in native mode: a diffusers ``AutoencoderTiny`` (TAESD, TAESDXL, TAESD3,
+            TAEF1; a folder or hub id) that decodes the x0-previews SMC, beam, halving, paths and preview verifiers
+            score; finished candidates always use the pipeline's own VAE.
+        preview_size: score x0-previews with their longer side at most this many pixels (latent pipelines decode
+            them at that size); finished candidates keep the full size.
+        background_writes: the journal's artifacts and records are written on a background thread, in order and
+            at most two rounds behind, so the device never waits for them (a candidate is kept across a crash once
+            its round is durable; results are written after every round before them); false writes them inline.
     """
 
     def __init__(
@@ -79,13 +92,19 @@ class SearchModule(L.LightningModule):
         mode: Optional[Literal["whole", "native"]] = None,
         offload: bool = False,
         keep_images: Optional[PositiveInt] = None,
+        compile: Literal["off", "denoiser", "regional"] = "off",
+        preview_decoder: Optional[str] = None,
+        preview_size: Optional[PositiveInt] = None,
+        background_writes: bool = True,
     ):
         super().__init__()
         self.run_settings = build(
             pipeline=pipeline, algorithm=algorithm, algorithm_args=algorithm_args, verifiers=verifiers,
             budget_nfe=budget_nfe, steps=steps, guidance=guidance, sampler=sampler, batch_size=batch_size,
             height=height, width=width, shard=shard, ensemble=ensemble, verifier_weights=verifier_weights,
-            verifier_device=verifier_device, dtype=dtype, mode=mode, offload=offload, keep_images=keep_images)
+            verifier_device=verifier_device, dtype=dtype, mode=mode, offload=offload, keep_images=keep_images,
+            compile=compile, preview_decoder=preview_decoder, preview_size=preview_size,
+            background_writes=background_writes)
         self.models = Models(self.run_settings)
         self._own_session: Optional[RunSession] = None
         self._interrupted = False

@@ -8,6 +8,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ..engine.compiled import compile_denoiser
 from ..errors import UsageError
 from .settings import RunSettings
 
@@ -30,6 +31,9 @@ class Models(nn.Module):
         self.pipeline = self.settings.family.load(self.settings.source)
         if self.settings.dtype is not None:
             self.pipeline.to(DTYPES[self.settings.dtype])
+        if self.settings.preview_decoder is not None:
+            self.pipeline.attach_preview_decoder(self.settings.preview_decoder)
+        compile_denoiser(self.pipeline, self.settings.search.compile)
         for cls, argument in self.settings.verifier_classes:
             verifier = cls(argument)
             verifier.attach(self.settings.family)

@@ -15,7 +15,7 @@ from ..errors import UsageError
 from .settings import build
 from .tasks import DATA_KEYS, conditions_of
 
-POSITIVE = ("budget_nfe", "steps", "height", "width", "keep_images")
+POSITIVE = ("budget_nfe", "steps", "height", "width", "keep_images", "preview_size")
 OWN = ("out", "overwrite", "quiet", "log_format", "process_group_timeout", "resume", "seed_everything")
 
 

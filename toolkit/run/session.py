@@ -28,7 +28,7 @@ from .settings import RunSettings
 from .summary import add_part, cost, save_result, write_summary
 
 # recorded in run.json but free to change on resume: they change memory and speed, never results
-MEMORY_ONLY = {"noisesearch", "offload"}
+MEMORY_ONLY = {"noisesearch", "offload", "background_writes"}
 
 Barrier = Callable[[str], None]
 
@@ -131,7 +131,7 @@ class RunSession:
             shard = Shard(self.rank, self.world,
                           functools.partial(gather_objects, rank=self.rank, world=self.world, out=self.out))
         self.executor = Executor(models.pipeline, list(models.verifiers), settings, self.journal, self.replay, shard,
-                                 self.settings.keep_images)
+                                 self.settings.keep_images, self.settings.background_writes)
         self.executor.stop_requested = stop_requested
         self.executor.on_progress = self._progress
         self.elapsed_s = 0.0
@@ -185,16 +185,16 @@ class RunSession:
         self.done += len(skipped)
         if not todo:
             return []
-        started = time.perf_counter()
+        started, warmed = time.perf_counter(), self.stats.warmup_s
         with torch.no_grad():
             try:
                 results = self.executor.run(todo)
             except Stopped as stop:
-                self.elapsed_s += time.perf_counter() - started
+                self.elapsed_s += time.perf_counter() - started - (self.stats.warmup_s - warmed)
                 self.write_part()
                 raise Stopped(f"{stop}: every candidate evaluated so far is kept, and `noisesearch resume "
                               f"{self.out}` continues the run", stop.exit_code) from None
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started - (self.stats.warmup_s - warmed)  # compiling is reported apart
         self.elapsed_s += elapsed
         self.charged += sum(result.nfe for result in results)
         self.done += len(results)

@@ -18,6 +18,7 @@ from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
 
 DEFAULT_BUDGET_SAMPLES = 16
 SHARDS = ("conditions", "candidates")
+COMPILE = ("off", "denoiser", "regional")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class RunSettings:
     keep_images: Optional[int] = None
     verifier_device: Optional[str] = None
     dtype: Optional[str] = None
+    preview_decoder: Optional[str] = None
+    background_writes: bool = True
 
     def check_tasks(self, tasks: Sequence[Task]) -> None:
         """Reject conditions the pipeline cannot take, before anything loads."""
@@ -67,6 +70,10 @@ class RunSettings:
             "mode": self.mode,
             "budget_nfe": s.budget_nfe,
             "sample_nfe": self.sample_nfe,
+            "compile": s.compile,
+            "preview_decoder": self.preview_decoder,
+            "preview_size": s.preview_size,
+            "background_writes": self.background_writes,
             **({"scheduler": self.family.scheduler} if self.family.scheduler else {}),
         }
 
@@ -79,7 +86,9 @@ class RunSettings:
                 "width": s.width, "shard": self.shard, "ensemble": s.ensemble,
                 "verifier_weights": list(s.weights) if s.weights is not None else None,
                 "verifier_device": self.verifier_device, "dtype": self.dtype, "mode": self.mode,
-                "offload": self.offload, "keep_images": self.keep_images}
+                "offload": self.offload, "keep_images": self.keep_images, "compile": s.compile,
+                "preview_decoder": self.preview_decoder, "preview_size": s.preview_size,
+                "background_writes": self.background_writes}
 
     def headline(self, where: str) -> str:
         """The line a run starts with: what searches, on what, at what cost per search, where."""
@@ -99,7 +108,9 @@ def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: O
           height: Optional[int] = None, width: Optional[int] = None, shard: str = "conditions",
           ensemble: str = "rank", verifier_weights: Optional[Sequence[float]] = None,
           verifier_device: Optional[str] = None, dtype: Optional[str] = None, mode: Optional[str] = None,
-          offload: bool = False, keep_images: Optional[int] = None) -> RunSettings:
+          offload: bool = False, keep_images: Optional[int] = None, compile: str = "off",
+          preview_decoder: Optional[str] = None, preview_size: Optional[int] = None,
+          background_writes: bool = True) -> RunSettings:
     """Resolve every name and check every setting from class attributes alone (no weights load)."""
     family, source = resolve_pipeline(pipeline)
     algorithm_cls = registry.lookup("algorithms", algorithm).cls
@@ -127,6 +138,9 @@ def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: O
                              f"({len(specs)}: {', '.join(specs)})")
     if verifier_device is not None:
         check_device(verifier_device)
+    if compile not in COMPILE:
+        raise UsageError(f"model.compile {compile!r}: use {', '.join(COMPILE)}")
+    check_previews(family, algorithm_cls, [cls for cls, _ in verifier_classes], preview_decoder, preview_size)
     params = algorithm_cls.parse_params(algorithm_args)
     steps = steps or family.default_steps
     sampler = sampler or family.default_sampler
@@ -138,10 +152,32 @@ def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: O
         algorithm=algorithm_cls, params=params, budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance,
         batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0,
         ensemble=ensemble, weights=tuple(verifier_weights) if verifier_weights is not None else None,
+        preview_size=preview_size, compile=compile,
     )
     return RunSettings(pipeline_spec=describe_spec(pipeline), family=family, source=source, verifier_specs=specs,
                        verifier_classes=verifier_classes, search=search, sample_nfe=sample_nfe, shard=shard,
-                       offload=offload, keep_images=keep_images, verifier_device=verifier_device, dtype=dtype)
+                       offload=offload, keep_images=keep_images, verifier_device=verifier_device, dtype=dtype,
+                       preview_decoder=preview_decoder, background_writes=background_writes)
+
+
+def check_previews(family: Any, algorithm: type, verifiers: Sequence[type], decoder: Optional[str],
+                   size: Optional[int]) -> None:
+    """Refuse preview settings nothing would use: the search decodes no preview (whole-pipeline mode, an algorithm
+    of finished samples with no preview verifier), or its family has no latents for a tiny autoencoder."""
+    asked = [name for name, value in (("model.preview_decoder", decoder), ("model.preview_size", size))
+             if value is not None]
+    if not asked:
+        return
+    if size is not None and (not isinstance(size, int) or size < 8):
+        raise UsageError(f"model.preview_size {size!r}: give the previews' longer side in pixels (8 or more)")
+    previews = not algorithm.initial_noises_only or any(v.preview_sigma is not None for v in verifiers)
+    if runs_whole(family) or not previews:
+        raise UsageError(f"{' and '.join(asked)}: this search decodes no x0-preview (algorithm {algorithm.name!r} "
+                         "scores finished samples only and no verifier reads previews), so nothing would use it; "
+                         "leave it unset")
+    if decoder is not None and not getattr(family, "latent_previews", False):
+        raise UsageError(f"model.preview_decoder applies to latent diffusion pipelines (diffusers in native mode), "
+                         f"not to {family.display_name()!r}; leave it unset (model.preview_size still applies)")
 
 
 def check_device(spec: str) -> "torch.device":

@@ -42,6 +42,7 @@ def add_part(previous: Optional[dict], stats: ExecutorStats, elapsed_s: float) -
             "denoiser_s": previous.get("denoiser_s", 0.0) + stats.denoiser_s, "verifier_s": verifier_s,
             "batch_size": stats.batch_size or previous.get("batch_size"),
             "batch_size_auto": stats.auto or previous.get("batch_size_auto"),
+            "compile_warmup_s": previous.get("compile_warmup_s", 0.0) + stats.warmup_s,
             "parts": previous.get("parts", 0) + 1}
 
 
@@ -56,6 +57,8 @@ def cost(parts: Sequence[dict], candidates: dict[tuple, CandidateRecord]) -> dic
                        for name in parts[0].get("verifier_s", {})},
         "batch_size_settled": min((p["batch_size"] for p in parts if p.get("batch_size")), default=None),
         **({"batch_size_auto": parts[0]["batch_size_auto"]} if parts[0].get("batch_size_auto") else {}),
+        **({"compile_warmup_s": round(max(p.get("compile_warmup_s", 0.0) for p in parts), 3)}
+           if any(p.get("compile_warmup_s") for p in parts) else {}),
         "parts": max(p.get("parts", 1) for p in parts),
     }
 

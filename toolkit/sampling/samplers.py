@@ -11,14 +11,14 @@ from typing import Any, Callable, ClassVar, Optional
 
 import torch
 
-from .denoiser import Denoiser
+from .denoiser import Denoiser, level_batch
 from .frames import EDM, Frame
 
 History = Optional[tuple[float, torch.Tensor]]  # the level before and its x0-prediction (multistep samplers)
 
 
 def _sigma_batch(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return sigma.to(x.device, x.dtype).expand(x.shape[0])
+    return level_batch(x, float(sigma))  # the schedule lives on the host: no step waits for the device
 
 
 def predict_x0(denoiser: Denoiser, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:

@@ -97,8 +97,10 @@ def test_auto_batch_choice_worked_by_hand():
     auto.record(3, 21, 0.1)  # the end of a group, smaller than its trial: measures nothing
     auto.record(8, 56, 1.0)
     assert auto.rates == {4: 28.0, 8: 56.0} and auto.size() == 16 and auto.tuning
+    assert auto.report()["chosen"] == 8 and not auto.report()["settled"]  # a run ending here: the fastest so far
     auto.limit(16)  # out of memory at 16: the trials end, the fastest measured is kept
-    assert auto.chosen == 8 and auto.report() == {"chosen": 8, "nfe_per_s": {"4": 28.0, "8": 56.0}}
+    assert auto.chosen == 8 and auto.report() == {"chosen": 8, "settled": True,
+                                                  "nfe_per_s": {"4": 28.0, "8": 56.0}}
     nothing = AutoBatch((4, 8))
     nothing.limit(4)
     assert nothing.chosen == 2  # none measured and 4 does not fit: half of it, as the back-off would
