@@ -62,7 +62,7 @@ def main() -> None:
     module = SearchModule(**settings)
     module.models.load()
     native = SearchModule(**settings, mode="native")
-    native.load()
+    native.models.load()
     pipe, judge = module.pipeline.pipe, module.models.verifiers[0]
     shape = module.pipeline.latent_shape(options.size, options.size)
     noises = torch.randn(options.candidates, *shape)
