@@ -89,6 +89,7 @@ class SearchContext:
     sampler: str = "heun"
     nfe_per_call: int = 1
     shape: tuple[int, ...] = ()
+    round_size: Optional[int] = None  # ``model.budget_seconds``: fresh candidates an anytime algorithm asks a round
 
     def fresh_noise(self, candidate_id: Any) -> NoiseSpec:
         """The i.i.d. Gaussian noise of candidate ``candidate_id``: a function of seed and identity only."""
@@ -128,6 +129,8 @@ class SearchAlgorithm:
     uses_gradients: ClassVar[bool] = False
     initial_noises_only: ClassVar[bool] = False  # proposes fresh noises solved to the end, nothing else
     uses_budget: ClassVar[bool] = True  # False: spends a fixed amount by design (no search), never the budget
+    anytime: ClassVar[bool] = False  # its rounds do not depend on budget_nfe: stopping after any round gives what a
+    # run with the NFEs spent as its budget gives, so ``model.budget_seconds`` can stop it (Flash-BoN's clock)
 
     @dataclass(frozen=True)
     class Params:
@@ -167,6 +170,11 @@ class SearchAlgorithm:
                 f"model.budget_nfe={budget_nfe} is below one sample ({sample_nfe} NFEs at these steps, sampler and "
                 f"guidance); raise it to at least {sample_nfe}"
             )
+
+    @classmethod
+    def check_clock(cls, params: "SearchAlgorithm.Params") -> None:
+        """Raise a UsageError when ``model.budget_seconds`` cannot stop this anytime search: its hyperparameters
+        fix how much it spends."""
 
     @classmethod
     def check_context(cls, params: "SearchAlgorithm.Params", context: SearchContext) -> None:

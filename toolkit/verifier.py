@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -12,11 +13,24 @@ from .errors import UsageError
 from .evaluation import Evaluation
 
 
+@dataclass
+class Latents:
+    """What a search holds of a candidate stopped above level 0, for verifiers that read it undecoded: the latent
+    ``x`` at level ``sigma``, the denoiser's x0-prediction there, and the rows of the pipeline's encoded condition."""
+
+    x: torch.Tensor
+    x0: torch.Tensor
+    sigma: float
+    cond: Any
+
+
 class Verifier(nn.Module):
     """Base class of verifier plugins: ``score(images, conditions)`` returns one float per image.
 
     A verifier that compares the final sample with the x0-preview at a noise level (the paper's self-supervised
     verifier) sets ``preview_sigma``; the executor then calls ``score(images, conditions, previews=...)``.
+    A verifier that reads noisy latents (an early verifier: TTSnap, arXiv 2511.22242) sets ``reads_latents``: a
+    candidate stopped above level 0 is then scored by ``score_latents`` undecoded, a finished one by ``score``.
     """
 
     name: ClassVar[str]
@@ -24,6 +38,7 @@ class Verifier(nn.Module):
     higher_is_better: ClassVar[bool] = True
     differentiable: ClassVar[bool] = False
     preview_sigma: ClassVar[Optional[float]] = None
+    reads_latents: ClassVar[bool] = False
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__()
@@ -43,6 +58,10 @@ class Verifier(nn.Module):
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         """Scores of images in [0, 1] (B, C, H, W) against their conditions, one float per image."""
+        raise NotImplementedError
+
+    def score_latents(self, latents: Latents, conditions: Sequence[Condition]) -> torch.Tensor:
+        """Verifiers with ``reads_latents``: scores of candidates stopped at ``latents.sigma``, one float each."""
         raise NotImplementedError
 
     def features(self, images: torch.Tensor) -> torch.Tensor:

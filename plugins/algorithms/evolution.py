@@ -23,6 +23,7 @@ class Evolution(SearchAlgorithm):
     """Cross-entropy search: sample a population around a mean noise, refit the mean to the elites, repeat."""
 
     name = "evolution"
+    anytime = True
     initial_noises_only = True
 
     @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from typing import Optional
 
 import torch
 
-from noisesearch.plugin import GRADIENT_COST, NoiseSpec, Outcome, Proposal, SearchAlgorithm
+from noisesearch.plugin import GRADIENT_COST, NoiseSpec, Outcome, Proposal, SearchAlgorithm, UsageError
 
 from .common import require, require_budget
 
@@ -14,6 +14,7 @@ class GradientAscent(SearchAlgorithm):
     """ReNO-style search: SGD with Nesterov momentum on the noise to raise a differentiable verifier's score."""
 
     name = "gradient"
+    anytime = True
     uses_gradients = True
 
     @dataclass(frozen=True)
@@ -36,6 +37,12 @@ class GradientAscent(SearchAlgorithm):
         require(0 <= params.momentum < 1, cls.name, f"momentum={params.momentum} must lie in [0, 1)")
         require(params.clip > 0, cls.name, f"clip={params.clip} must be positive")
         require(params.reg >= 0, cls.name, f"reg={params.reg} must be >= 0")
+
+    @classmethod
+    def check_clock(cls, params):
+        if params.iterations is not None:
+            raise UsageError(f"algorithm 'gradient': iterations={params.iterations} fixes the steps, "
+                             "model.budget_seconds stops at the clock; leave iterations unset")
 
     @classmethod
     def check_budget(cls, params, budget_nfe, sample_nfe):

@@ -13,6 +13,7 @@ class NoSearch(RandomSearch):
     name = "none"
     initial_noises_only = True
     uses_budget = False
+    anytime = False  # one sample, whatever the clock
 
     @dataclass(frozen=True)
     class Params:

@@ -11,6 +11,7 @@ class RandomSearch(SearchAlgorithm):
 
     name = "random"
     initial_noises_only = True
+    anytime = True
 
     @dataclass(frozen=True)
     class Params:
@@ -24,6 +25,12 @@ class RandomSearch(SearchAlgorithm):
             raise UsageError(f"algorithm 'random': n={params.n!r} must be a positive integer (or unset)")
 
     @classmethod
+    def check_clock(cls, params) -> None:
+        if params.n is not None:
+            raise UsageError(f"algorithm 'random': n={params.n} fixes the candidates, model.budget_seconds stops at "
+                             "the clock; leave n unset")
+
+    @classmethod
     def check_budget(cls, params, budget_nfe: int, sample_nfe: int) -> None:
         super().check_budget(params, budget_nfe, sample_nfe)
         if params.n is not None and params.n * sample_nfe > budget_nfe:
@@ -34,13 +41,16 @@ class RandomSearch(SearchAlgorithm):
 
     def __init__(self, params, context):
         super().__init__(params, context)
-        self._asked = False
+        self._next = 0
 
     def ask(self) -> list[Proposal]:
-        if self._asked:
-            return []
-        self._asked = True
-        return [Proposal(i, self.context.fresh_noise(i)) for i in range(self.count())]
+        """Every candidate at once; under a clock (``round_size``), a round of that many at a time: the same
+        candidates in the same order, so where the clock stops changes nothing but how many there are."""
+        size = self.context.round_size
+        end = self.count() if size is None else min(self.count(), self._next + size)
+        proposals = [Proposal(i, self.context.fresh_noise(i)) for i in range(self._next, end)]
+        self._next = end
+        return proposals
 
     def count(self) -> int:
         """Candidates of the search: ``n``, or as many as the budget pays for."""

@@ -12,6 +12,7 @@ class ZeroOrder(SearchAlgorithm):
     """Zero-order search (ZO-N): N neighbours around a pivot noise, the best becomes the pivot; restarts."""
 
     name = "zero-order"
+    anytime = True
     initial_noises_only = True
 
     @dataclass(frozen=True)

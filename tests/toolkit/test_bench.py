@@ -112,7 +112,11 @@ def test_intervals_and_paired_tests_recompute_from_results_json(study):
     assert baseline["comparison"]["reference"] == "random--digits-classifier--28nfe"
     lines = (out / "comparison.csv").read_text().splitlines()
     assert lines[0].startswith("cell,reference,metric,") and len(lines) == 1 + sum(
-        len(r.get("comparison", {}).get("metrics", [])) for r in rows.values())
+        len(r.get(key, {}).get("metrics", [])) for r in rows.values() for key in ("comparison", "comparison_seconds"))
+    randoms = [r for r in rows.values() if r["algorithm"] == "random"]
+    nearest = min(randoms, key=lambda r: (abs(r["cost"]["wall_s_per_search"] - searched["cost"]["wall_s_per_search"]),
+                                          r["cost"]["wall_s_per_search"]))
+    assert searched["comparison_seconds"]["reference"] == nearest["cell"]  # at equal seconds, as at equal NFEs
 
 
 def test_cells_report_seconds_and_verifier_health(study):
@@ -222,6 +226,28 @@ def test_a_budget_too_small_for_a_cell_is_reported_not_fatal(tmp_path):
     assert "needs 21 NFEs" in rows[0]["infeasible"] and rows[0]["metrics"] == {}
     assert rows[1]["metrics"]["accuracy"] in (0.0, 1.0) and not rows[1].get("infeasible")
     assert "infeasible" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_cells_set_in_seconds_run_on_the_clock_and_compare_at_equal_seconds(tmp_path):
+    # random at 28 NFEs and at a clock; zero-order on the clock; halving, which a clock cannot stop, is infeasible
+    config = tmp_path / "study.yaml"
+    config.write_text("classes: '3,7'\nper_condition: 1\nalgorithms: [{name: random, budgets: [28]}, "
+                      "{name: zero-order, args: {n: 2}}, {name: halving}]\n"
+                      "budgets: []\nbudgets_seconds: [0.5]\nbatch_size: 4\n")
+    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    rows = {row["cell"]: row for row in json.loads((tmp_path / "out" / "results.json").read_text())}
+    assert set(rows) == {"random--digits-classifier--28nfe", "random--digits-classifier--0p5s",
+                         "zero-order-n2--digits-classifier--0p5s", "halving--digits-classifier--0p5s"}
+    assert "a clock cannot stop it" in rows["halving--digits-classifier--0p5s"]["infeasible"]
+    timed = rows["zero-order-n2--digits-classifier--0p5s"]
+    assert timed["budget_seconds"] == 0.5 and timed["budget_nfe"] is None and timed["nfe_used"] >= 14
+    by_seconds = timed["comparison_seconds"]["reference"]
+    nearest = min((r for r in rows.values() if r["algorithm"] == "random"),
+                  key=lambda r: abs(r["cost"]["wall_s_per_search"] - timed["cost"]["wall_s_per_search"]))
+    assert by_seconds == nearest["cell"] and timed["comparison_seconds"]["metrics"]
+    comparisons = (tmp_path / "out" / "comparison.csv").read_text()
+    assert ",seconds\n" in comparisons.replace("\r\n", "\n") and ",nfe\n" in comparisons.replace("\r\n", "\n")
+    assert 'id="comparison-seconds"' in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_an_algorithm_entry_brings_its_own_verifiers_and_budgets():

@@ -95,3 +95,15 @@ def test_killed_ddp_run_resumes_on_two_devices(single, tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         assert comparable(out) == comparable(reference)
         shared_like(out, reference)
+
+
+def test_ranks_sharing_searches_stop_on_the_clock_together(tmp_path):
+    # shard candidates under model.budget_seconds: a rank whose clock is spent while the other's is not would leave
+    # it waiting for a round that never comes; they stop when either has spent it, and agree on the NFEs reached
+    out = tmp_path / "clock"
+    done = run_cli("predict", "--data.classes", "3,8", "--model.algorithm", "random", "--model.budget_seconds", "1.5",
+                   "--model.shard", "candidates", "--model.batch_size", "4", *DDP, "--out", str(out), timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["nfe_used"] == sum(r["nfe"] for r in summary["results"]) and summary["nfe_reached"][0] >= 14
+    assert len(journaled(out)) == len(set(journaled(out))) == sum(r["candidates"] for r in summary["results"])

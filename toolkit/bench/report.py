@@ -47,13 +47,14 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
     with open(out / "comparison.csv", "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["cell", "reference", "metric", "cell_value", "reference_value", "difference", "lo", "hi",
-                         "p_value", "test", "searches"])
+                         "p_value", "test", "searches", "at_equal"])
         for row in rows:
-            for item in row.get("comparison", {}).get("metrics", []):
-                low, high = item["interval"] or ("", "")
-                writer.writerow([row["cell"], row["comparison"]["reference"], item["metric"], item["cell_value"],
-                                 item["reference_value"], item["difference"], low, high, item["p_value"],
-                                 item["test"], row["searches"]])
+            for key, axis in (("comparison", "nfe"), ("comparison_seconds", "seconds")):
+                for item in row.get(key, {}).get("metrics", []):
+                    low, high = item["interval"] or ("", "")
+                    writer.writerow([row["cell"], row[key]["reference"], item["metric"], item["cell_value"],
+                                     item["reference_value"], item["difference"], low, high, item["p_value"],
+                                     item["test"], row["searches"], axis])
     grids = out / "grids"
     grids.mkdir(exist_ok=True)
     for row in measured(rows):
@@ -234,6 +235,24 @@ def _interval_text(row: dict, name: str) -> str:
     return f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
 
 
+def comparison_rows(rows: list[dict], key: str) -> list[str]:
+    """Table rows of every cell's paired comparison under ``key`` (``comparison``: at equal NFEs;
+    ``comparison_seconds``: at equal seconds)."""
+    found = []
+    for row in rows:
+        comparison = row.get(key, {})
+        if comparison.get("skipped"):
+            found.append(f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(comparison['reference'])}"
+                         f"</td><td colspan='5'>{html.escape(comparison['skipped'])}</td></tr>")
+        for item in comparison.get("metrics", []):
+            low, high = item["interval"] or (math.nan, math.nan)
+            found.append(
+                f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(comparison['reference'])}</td>"
+                f"<td>{html.escape(item['metric'])}</td><td>{item['difference']:+.4f}</td>"
+                f"<td>[{low:+.4f}, {high:+.4f}]</td><td>{item['p_value']:.3g}</td><td>{item['test']}</td></tr>")
+    return found
+
+
 def render_html(out: Path, rows: list[dict]) -> str:
     """A single self-contained page: the plots, the table and every cell's grid."""
     names = metric_names(rows)
@@ -250,17 +269,7 @@ def render_html(out: Path, rows: list[dict]) -> str:
                    + (" *" if n[len("verifier:"):] in row["drove"] else "")) if n in row["metrics"] else ""
                   for n in names]
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    comparisons = []
-    for row in rows:
-        if row.get("comparison", {}).get("skipped"):
-            comparisons.append(f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(row['comparison']['reference'])}"
-                               f"</td><td colspan='5'>{html.escape(row['comparison']['skipped'])}</td></tr>")
-        for item in row.get("comparison", {}).get("metrics", []):
-            low, high = item["interval"] or (math.nan, math.nan)
-            comparisons.append(
-                f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(row['comparison']['reference'])}</td>"
-                f"<td>{html.escape(item['metric'])}</td><td>{item['difference']:+.4f}</td>"
-                f"<td>[{low:+.4f}, {high:+.4f}]</td><td>{item['p_value']:.3g}</td><td>{item['test']}</td></tr>")
+    comparisons, by_seconds = comparison_rows(rows, "comparison"), comparison_rows(rows, "comparison_seconds")
     health_rows = []
     for row in measured(rows):
         found = row.get("health", {})
@@ -305,6 +314,10 @@ same conditions and seeds: the difference, its 95% paired bootstrap interval, an
 verdicts, Wilcoxon signed-rank on scores).</p>
 <table id="comparison"><thead><tr><th>cell</th><th>random cell</th><th>metric</th><th>difference</th>
 <th>95% interval</th><th>p</th><th>test</th></tr></thead><tbody>{''.join(comparisons)}</tbody></table>
+<p>The same at the nearest wall-clock seconds per search (Flash-BoN's axis: a search that spends fewer NFEs per
+second than random search pays for it here).</p>
+<table id="comparison-seconds"><thead><tr><th>cell</th><th>random cell</th><th>metric</th><th>difference</th>
+<th>95% interval</th><th>p</th><th>test</th></tr></thead><tbody>{''.join(by_seconds)}</tbody></table>
 <h2>Verifier health and cost</h2>
 <p>Vendi score of each condition's returned samples (effective number of distinct samples), the share of searches
 whose two best candidates the driving score ties, Kendall tau over each search's candidates between the driving

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from jsonargparse import ArgumentParser
 
 from . import metrics, uncertainty
 from .. import registry
 from ..conditions import Condition, parse_classes
 from ..errors import BudgetError, UsageError
+from ..run.arguments import settings_and_out
 from ..resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
 from ..store.folder import RunDir
 from .study import AlgorithmSpec, Cell, Study, cells
@@ -21,14 +21,8 @@ from .study import predict_config as predict_config_of
 
 def parse(argv: list[str]) -> tuple[Study, Path]:
     """Parse `bench --config STUDY.yaml --out DIR [--KEY VALUE ...]` (jsonargparse: clean errors, exit 2)."""
-    parser = ArgumentParser(prog="noisesearch bench", description="run a scaling study")
-    parser.add_argument("--config", action="config")
-    parser.add_class_arguments(Study, None)
-    parser.add_argument("--out", type=str, required=True, help="study folder; finished cells in it are reused")
-    config = parser.parse_args(argv)
-    init = parser.instantiate_classes(config).as_dict()
-    out = Path(init.pop("out"))
-    init.pop("config", None)
+    init, out = settings_and_out("noisesearch bench", "run a scaling study", Study,
+                                 "study folder; finished cells in it are reused", argv)
     init["algorithms"] = [a if isinstance(a, AlgorithmSpec) else AlgorithmSpec(**a) for a in init["algorithms"]]
     return Study(**init), out
 
@@ -88,7 +82,9 @@ def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, hi
         "verifier": "+".join(cell.verifiers),
         "baseline": cell.baseline,
         "steps": summary["steps"],
-        "budget_nfe": summary["budget_nfe"] if not cell.baseline else summary["sample_nfe"],
+        "budget_nfe": None if cell.seconds is not None else (summary["budget_nfe"] if not cell.baseline
+                                                             else summary["sample_nfe"]),
+        "budget_seconds": cell.seconds,
         "nfe_used": summary["nfe_used"] / searches,
         "searches": searches,
         "drove": [] if cell.baseline else [split_verifier_spec(spec)[0] for spec in cell.verifiers],
@@ -232,7 +228,8 @@ def infeasible(cell: Cell, reason: str) -> dict:
     """The row of a cell whose budget cannot pay for one round of its algorithm."""
     return {"cell": cell.name, "algorithm": cell.algorithm, "algorithm_args": dict(cell.args),
             "verifier": "+".join(cell.verifiers), "baseline": cell.baseline, "steps": cell.steps,
-            "budget_nfe": cell.budget, "nfe_used": None, "searches": 0, "drove": [], "metrics": {},
+            "budget_nfe": cell.budget, "budget_seconds": cell.seconds, "nfe_used": None, "searches": 0, "drove": [],
+            "metrics": {},
             "infeasible": reason}
 
 
@@ -301,24 +298,27 @@ def eta(left: list[Cell], searches: int, fresh_nfe: float, fresh_s: float, fresh
     took (their cost is a few samples, not a budget)."""
     if not fresh_cells or not fresh_nfe:
         return "time left unknown yet"
-    seconds = sum(c.budget * searches * fresh_s / fresh_nfe if c.budget else fresh_s / fresh_cells for c in left)
+    seconds = sum(c.budget * searches * fresh_s / fresh_nfe if c.budget else
+                  c.seconds * searches if c.seconds else fresh_s / fresh_cells for c in left)
     return f"about {seconds:.0f} s left" if left else "done"
 
 
 def compare(rows: list[dict], seed: int) -> None:
-    """Each cell's paired comparison with random search at the nearest NFEs on the same searches (in place); where
-    none can be made, the row says why."""
+    """Each cell's paired comparison with random search on the same searches (in place), at the nearest NFEs per
+    search (``comparison``) and at the nearest seconds per search (``comparison_seconds``); where none can be
+    made, the row says why."""
     for row in rows:
-        reference = uncertainty.nearest_reference(row, rows)
-        if reference is None:
-            continue
-        if reference["per_search"]["key"] == row["per_search"]["key"]:
-            row["comparison"] = {"reference": reference["cell"],
-                                 "metrics": uncertainty.paired(row["per_search"], reference["per_search"], seed)}
-        else:
-            row["comparison"] = {"reference": reference["cell"], "metrics": [],
-                                 "skipped": f"not paired: {row['cell']} and {reference['cell']} searched different "
-                                            "conditions or repeats (rerun both with the same study settings)"}
+        for key, axis in (("comparison", "nfe"), ("comparison_seconds", "seconds")):
+            reference = uncertainty.nearest_reference(row, rows, axis)
+            if reference is None:
+                continue
+            if reference["per_search"]["key"] == row["per_search"]["key"]:
+                row[key] = {"reference": reference["cell"],
+                            "metrics": uncertainty.paired(row["per_search"], reference["per_search"], seed)}
+            else:
+                row[key] = {"reference": reference["cell"], "metrics": [],
+                            "skipped": f"not paired: {row['cell']} and {reference['cell']} searched different "
+                                       "conditions or repeats (rerun both with the same study settings)"}
 
 
 def main(argv: list[str]) -> int:

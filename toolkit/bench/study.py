@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import PositiveFloat, PositiveInt
 
 from ..errors import UsageError
 
@@ -22,6 +22,7 @@ class AlgorithmSpec:
     args: dict[str, Any] = field(default_factory=dict)
     verifiers: Optional[list[list[str]]] = None
     budgets: Optional[list[PositiveInt]] = None
+    budgets_seconds: Optional[list[PositiveFloat]] = None
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Study:
         algorithms: the searches to compare.
         verifiers: verifier sets; each drives the searches of its own cells (several names form an ensemble).
         budgets: NFE budgets per search.
+        budgets_seconds: wall-clock budgets per search (``model.budget_seconds``): cells of anytime algorithms,
+            compared with random search at the nearest seconds per search as the NFE cells are at the nearest NFEs
+            (algorithms a clock cannot stop are marked infeasible there).
         steps_baseline: denoising steps of the no-search baseline that scales steps instead of searching.
         score_verifiers: verifiers that score every cell's outputs (default: every verifier of the study).
         clip_model: a transformers CLIP model (hub id or local folder) for CLIPScore of text-conditional cells.
@@ -56,6 +60,7 @@ class Study:
     algorithms: list[AlgorithmSpec] = field(default_factory=lambda: [AlgorithmSpec("random")])
     verifiers: list[list[str]] = field(default_factory=lambda: [["digits-classifier"]])
     budgets: list[PositiveInt] = field(default_factory=lambda: [28, 112])
+    budgets_seconds: list[PositiveFloat] = field(default_factory=list)
     steps_baseline: list[PositiveInt] = field(default_factory=list)
     score_verifiers: Optional[list[str]] = None
     clip_model: Optional[str] = None
@@ -75,6 +80,7 @@ class Cell:
     budget: Optional[int]
     steps: Optional[int]
     baseline: bool = False
+    seconds: Optional[float] = None  # a cell set in seconds (``budget`` None)
 
 
 def _slug(text: str) -> str:
@@ -101,12 +107,16 @@ def cells(study: Study) -> list[Cell]:
         args = tuple(sorted(algorithm.args.items()))
         tag = _slug(f"{algorithm.name}-{'-'.join(f'{k}{v}' for k, v in args)}")
         for verifiers in algorithm.verifiers or study.verifiers:
-            for budget in algorithm.budgets or study.budgets:
-                stem = _bounded(f"{tag}--{_slug('+'.join(verifiers))}")
-                name = f"{stem}--{budget}nfe"
+            stem = _bounded(f"{tag}--{_slug('+'.join(verifiers))}")
+            budgets = [(f"{budget}nfe", budget, None) for budget in algorithm.budgets or study.budgets]
+            budgets += [(f"{seconds:g}s".replace(".", "p"), None, float(seconds))
+                        for seconds in algorithm.budgets_seconds or study.budgets_seconds]
+            for suffix, budget, seconds in budgets:
+                name = f"{stem}--{suffix}"
                 if name not in named:  # an algorithm listed again with more verifier sets adds only new cells
                     named.add(name)
-                    grid.append(Cell(name, algorithm.name, args, tuple(verifiers), budget, study.steps))
+                    grid.append(Cell(name, algorithm.name, args, tuple(verifiers), budget, study.steps,
+                                     seconds=seconds))
     for steps in study.steps_baseline:
         grid.append(Cell(f"steps--{steps}", "none", (), tuple(study.verifiers[0]), None, steps, baseline=True))
     return grid
@@ -118,6 +128,8 @@ def predict_config(study: Study, cell: Cell) -> dict:
              "verifiers": list(cell.verifiers), "batch_size": study.batch_size}
     if cell.budget is not None:
         model["budget_nfe"] = cell.budget
+    if cell.seconds is not None:
+        model["budget_seconds"] = cell.seconds
     if cell.steps is not None:
         model["steps"] = cell.steps
     data = {"per_condition": study.per_condition}

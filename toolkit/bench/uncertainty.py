@@ -126,11 +126,16 @@ def paired(cell: dict, reference: dict, seed: int) -> list[dict]:
     return results
 
 
-def nearest_reference(row: dict, rows: list[dict]) -> Optional[dict]:
+def nearest_reference(row: dict, rows: list[dict], axis: str = "nfe") -> Optional[dict]:
     """The random-search cell a cell is compared with: driven by the same verifiers (any, for the steps baseline),
-    at the NFEs per search nearest its own (the smaller budget on a tie)."""
+    at the NFEs per search (``axis`` nfe) or the wall-clock seconds per search (``seconds``) nearest its own, the
+    cheaper on a tie."""
+    def cost(r: dict) -> Optional[float]:
+        return r["nfe_used"] if axis == "nfe" else (r.get("cost") or {}).get("wall_s_per_search")
+
     candidates = [r for r in rows if r["algorithm"] == "random" and not r["baseline"] and not r.get("infeasible")
-                  and r is not row and (row["baseline"] or r["verifier"] == row["verifier"])]
-    if not candidates or row.get("infeasible") or row["algorithm"] == "random" and not row["baseline"]:
+                  and r is not row and (row["baseline"] or r["verifier"] == row["verifier"]) and cost(r) is not None]
+    if not candidates or row.get("infeasible") or row["algorithm"] == "random" and not row["baseline"] \
+            or cost(row) is None:
         return None
-    return min(candidates, key=lambda r: (abs(r["nfe_used"] - row["nfe_used"]), r["nfe_used"]))
+    return min(candidates, key=lambda r: (abs(cost(r) - cost(row)), cost(r)))

@@ -6,7 +6,7 @@ A function, not a throwaway executor: ``noisesearch predict`` calls it after loa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -37,11 +37,13 @@ def configure(pipeline: Pipeline, settings: SearchSettings) -> Schedule:
                     sample_nfe=settings.sample_nfe(family), nfe_per_call=family.nfe_per_call(settings.guidance))
 
 
-def context(settings: SearchSettings, schedule: Schedule, condition_key: str = "", repeat: int = 0) -> SearchContext:
+def context(settings: SearchSettings, schedule: Schedule, condition_key: str = "", repeat: int = 0,
+            round_size: Optional[int] = None) -> SearchContext:
     """What an algorithm may know about one search (``condition_key`` empty: any search of the run)."""
     return SearchContext(seed=settings.seed, condition_key=condition_key, repeat=repeat, budget_nfe=settings.budget_nfe,
                          sample_nfe=schedule.sample_nfe, sigmas=tuple(float(s) for s in schedule.sigmas),
-                         sampler=settings.sampler, nfe_per_call=schedule.nfe_per_call, shape=schedule.shape)
+                         sampler=settings.sampler, nfe_per_call=schedule.nfe_per_call, shape=schedule.shape,
+                         round_size=round_size)
 
 
 def check(pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings) -> Schedule:

@@ -24,7 +24,7 @@ from ..store.journal import Journal
 from ..store.records import CandidateRecord
 from ..store.writer import InlineWriter, JournalWriter
 from ..pipeline import Pipeline
-from ..verifier import Verifier
+from ..verifier import Latents, Verifier
 from . import whole
 from .batching import AutoBatch
 from .check import check, context
@@ -65,6 +65,39 @@ class ExecutorStats:
     batch_size: Optional[int]
     auto: Optional[dict] = None  # ``batch_size auto``: the size chosen and the NFEs per second measured
     warmup_s: float = 0.0  # ``model.compile``: untimed first calls at each chunk size (compiling), apart from the rest
+
+
+class Clock:
+    """``model.budget_seconds``: searches batched together share ``seconds`` each of wall clock (verifiers, the
+    journal and all, compile warm-up excepted); read between rounds, so every search finishes its round."""
+
+    def __init__(self, seconds: Optional[float], searches: int, executor: "Executor"):
+        self.budget = None if seconds is None else seconds * searches
+        self.executor = executor
+        self.started = time.perf_counter()
+        self.warmed = executor.warmup_seconds
+
+    def spent(self) -> bool:
+        if self.budget is None:
+            return False
+        used = time.perf_counter() - self.started - (self.executor.warmup_seconds - self.warmed)
+        return used >= self.budget
+
+
+def stop_after_rounds(rounds: int) -> Callable[..., Clock]:
+    """A clock spent after ``rounds`` rounds, whatever the time: where a wall clock would stop a search, made
+    repeatable (the algorithm conformance suite's check of anytime algorithms)."""
+
+    class Rounds(Clock):
+        def __init__(self, seconds, searches, executor):
+            super().__init__(seconds, searches, executor)
+            self.read = 0
+
+        def spent(self) -> bool:
+            self.read += 1
+            return self.read > rounds
+
+    return Rounds
 
 
 class OutOfDeviceMemory(UsageError):
@@ -114,6 +147,8 @@ class Executor:
         self.planner = Planner(pipeline, self.denoiser, self.sigmas, settings.sampler, self.preview_level,
                                settings.preview_size)
         self.outcomes = Outcomes(self.scorer.aggregate)
+        self.round_size: Optional[int] = None
+        self.clock_type: Callable[..., Clock] = Clock  # what reads ``budget_seconds`` (the suite's counts rounds)
         self.compiled = settings.compile != "off"
         self.pad_to: Optional[int] = None  # with ``compile``: the rows every denoiser call of this chunk is padded to
         self.warmed: set[int] = set()
@@ -161,7 +196,11 @@ class Executor:
         distinct = list(dict.fromkeys(task.condition for task in tasks))
         encoded = self.pipeline.encode(distinct)
         slot = {condition: i for i, condition in enumerate(distinct)}
+        self.round_size = None
+        if self.settings.budget_seconds is not None:  # small rounds, so the clock is read often enough
+            self.round_size = max(1, math.ceil((self.settings.batch_size or 8) / len(tasks)))
         searches = self._searches = [self._start(task) for task in tasks]
+        self.clock = self.clock_type(self.settings.budget_seconds, len(tasks), self)
         if self.journal is not None:
             self.writer = JournalWriter(self.journal) if self.background_writes else InlineWriter(self.journal)
         try:
@@ -185,8 +224,14 @@ class Executor:
                 raise
 
     def _rounds(self, searches: list[SearchRun], encoded, slot) -> None:
-        """Ask, charge, evaluate, integrate and tell until every search is done."""
+        """Ask, charge, evaluate, integrate and tell until every search is done (or the clock is spent)."""
+        first = True
         while True:
+            if not first and self._clock_spent():  # every search has finished candidates from its first round
+                for search in searches:
+                    search.done = True
+                break
+            first = False
             before = sum(search.nfe for search in searches)
             pending: list[tuple[SearchRun, Proposal]] = []
             for search in searches:
@@ -220,8 +265,16 @@ class Executor:
         context = self._context(task)
         return SearchRun(task, context, self.settings.algorithm(self.settings.params, context))
 
+    def _clock_spent(self) -> bool:
+        """Whether ``budget_seconds`` is spent; ranks sharing searches (``shard: candidates``) stop together, when
+        any of them has spent it."""
+        if self.settings.budget_seconds is None:
+            return False
+        spent = self.clock.spent()
+        return any(self.shard.gather(spent)) if self.shard is not None else spent
+
     def _context(self, task: Task) -> SearchContext:
-        return context(self.settings, self.schedule, task.condition.key, task.repeat)
+        return context(self.settings, self.schedule, task.condition.key, task.repeat, self.round_size)
 
     def _charge(self, search: SearchRun, proposals: list[Proposal]) -> None:
         """Check the round's proposals (unique ids, known parents) and charge their NFEs before evaluating them."""
@@ -443,12 +496,18 @@ class Executor:
             with torch.no_grad():
                 states = None if first.start is None else [search.states[p.start] for search, p in chunk]
                 scored = first.scored or first.stop == 0
+                undecoded = first.stop > 0 and self.scorer.reads_latents_only  # early verifiers read the latent
                 solved = self.planner.run(states, noises, cond, renoise_to=first.renoise_to,
-                                          stochastic=first.stochastic, stop=first.stop, decode=scored)
+                                          stochastic=first.stochastic, stop=first.stop,
+                                          decode=scored and not undecoded)
                 images = solved.images
+                latents = None
+                if first.stop > 0:
+                    latents = Latents(solved.x, solved.x0, first.stop, self.pipeline.select(cond, torch.arange(
+                        len(chunk))) if self.pad_to is not None else cond)
                 if scored:
                     raw = self.scorer.score(images, conditions,
-                                            lambda: self.planner.decode_previews(solved.previews, images))
+                                            lambda: self.planner.decode_previews(solved.previews, images), latents)
                 else:  # a kept state the algorithm will not weigh: no decoding, no verifier
                     raw = {verifier.name: [math.nan] * len(chunk) for verifier in self.scorer.verifiers}
         nfe_each = (self.denoiser.nfe - before) // len(chunk)

@@ -15,7 +15,7 @@ import torch
 from ..conditions import Condition
 from ..ensemble import aggregate, oriented
 from ..errors import UsageError
-from ..verifier import Verifier
+from ..verifier import Latents, Verifier
 
 log = logging.getLogger("noisesearch")
 
@@ -30,33 +30,47 @@ class Scorer:
         self.weights = tuple(weights) if weights is not None else (1.0,) * len(self.verifiers)
         self.seconds = {verifier.name: 0.0 for verifier in self.verifiers}
 
-    def values(self, images: torch.Tensor, conditions: list[Condition],
-               previews: Optional[Callable[[], torch.Tensor]] = None) -> dict[str, torch.Tensor]:
+    @property
+    def reads_latents_only(self) -> bool:
+        """Whether every verifier scores stopped candidates undecoded (then they are never decoded)."""
+        return all(type(verifier).reads_latents for verifier in self.verifiers)
+
+    def values(self, images: Optional[torch.Tensor], conditions: list[Condition],
+               previews: Optional[Callable[[], torch.Tensor]] = None,
+               latents: Optional[Latents] = None) -> dict[str, torch.Tensor]:
         """Each verifier's scores of a batch (tensors on the images' device; differentiable where the verifier is).
 
         Each verifier runs on its own parameters' device (``model.verifier_device``); preview verifiers also get
-        ``previews()``, decoded once for all of them.
+        ``previews()``, decoded once for all of them; with ``latents`` (candidates stopped above level 0), verifiers
+        that read latents score those instead of the images.
         """
         values: dict[str, torch.Tensor] = {}
         preview_images = None
+        home = images.device if images is not None else latents.x.device
         for verifier in self.verifiers:
             started = time.perf_counter()
             parameter = next(verifier.parameters(), None)
-            device = parameter.device if parameter is not None else images.device
+            device = parameter.device if parameter is not None else home
+            if latents is not None and type(verifier).reads_latents:
+                moved = Latents(latents.x.to(device), latents.x0.to(device), latents.sigma, latents.cond)
+                values[verifier.name] = verifier.score_latents(moved, conditions).to(home)
+                self.seconds[verifier.name] += time.perf_counter() - started
+                continue
             if type(verifier).preview_sigma is None:
                 scored = verifier.score(images.to(device), conditions)
             else:
                 if preview_images is None:
                     preview_images = images if previews is None else previews()
                 scored = verifier.score(images.to(device), conditions, previews=preview_images.to(device))
-            values[verifier.name] = scored.to(images.device)
+            values[verifier.name] = scored.to(home)
             self.seconds[verifier.name] += time.perf_counter() - started
         return values
 
-    def score(self, images: torch.Tensor, conditions: list[Condition],
-              previews: Optional[Callable[[], torch.Tensor]] = None) -> dict[str, list[float]]:
+    def score(self, images: Optional[torch.Tensor], conditions: list[Condition],
+              previews: Optional[Callable[[], torch.Tensor]] = None,
+              latents: Optional[Latents] = None) -> dict[str, list[float]]:
         """Each verifier's raw scores of a batch as floats."""
-        values = self.values(images, conditions, previews)
+        values = self.values(images, conditions, previews, latents)
         return {name: scored.float().cpu().tolist() for name, scored in values.items()}
 
     def objective(self, values: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -34,6 +34,7 @@ class SearchSettings:
     weights: Optional[tuple[float, ...]] = None
     preview_size: Optional[int] = None  # previews scored with their longer side at most this many pixels
     compile: str = "off"  # ``model.compile``: chunks are padded to one size so a compiled denoiser never recompiles
+    budget_seconds: Optional[float] = None  # ``model.budget_seconds``: anytime searches stop asking when it is spent
 
     def sample_nfe(self, pipeline: type["Pipeline"]) -> int:
         """NFEs of one full solve of one sample at these settings."""

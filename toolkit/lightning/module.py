@@ -8,7 +8,7 @@ import threading
 from typing import Any, Literal, Optional, Sequence, Union
 
 import lightning as L
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import PositiveFloat, PositiveInt
 
 from ..engine import SearchResult, Task
 from ..run.models import Models
@@ -28,7 +28,12 @@ class SearchModule(L.LightningModule):
         verifiers: verifier names or ``name:argument`` specs (one name alone is taken as a list of one); several
             form a mean-rank ensemble.
             By default the pipeline's own.
-        budget_nfe: NFE budget of each search, its final sample included. By default 16 samples' worth.
+        budget_nfe: NFE budget of each search, its final sample included. By default 16 samples' worth (with
+            ``budget_seconds``, 4096 samples' worth: a cap the clock reaches first).
+        budget_seconds: wall-clock seconds each search may spend (verifiers and the journal counted; searches
+            batched together share their sum); anytime algorithms (random, zero-order, evolution, gradient) stop
+            asking when it is spent. summary.json records each search's NFEs reached (``nfe_reached``), and a rerun
+            with ``budget_nfe`` set to them gives the same results.
         steps: denoising steps of a full solve; by default the pipeline's.
         guidance: classifier-free guidance scale (1 = none); by default the pipeline's.
         sampler: ODE solver in sigma space, ``heun``, ``euler`` or ``dpm2m`` (DPM-Solver++(2M)); by default the
@@ -78,6 +83,7 @@ class SearchModule(L.LightningModule):
         algorithm_args: Optional[dict[str, Any]] = None,
         verifiers: Optional[Union[list[str], str]] = None,
         budget_nfe: Optional[PositiveInt] = None,
+        budget_seconds: Optional[PositiveFloat] = None,
         steps: Optional[PositiveInt] = None,
         guidance: Optional[float] = None,
         sampler: Optional[Literal[SAMPLER_NAMES]] = None,
@@ -100,7 +106,8 @@ class SearchModule(L.LightningModule):
         super().__init__()
         self.run_settings = build(
             pipeline=pipeline, algorithm=algorithm, algorithm_args=algorithm_args, verifiers=verifiers,
-            budget_nfe=budget_nfe, steps=steps, guidance=guidance, sampler=sampler, batch_size=batch_size,
+            budget_nfe=budget_nfe, budget_seconds=budget_seconds, steps=steps, guidance=guidance, sampler=sampler,
+            batch_size=batch_size,
             height=height, width=width, shard=shard, ensemble=ensemble, verifier_weights=verifier_weights,
             verifier_device=verifier_device, dtype=dtype, mode=mode, offload=offload, keep_images=keep_images,
             compile=compile, preview_decoder=preview_decoder, preview_size=preview_size,

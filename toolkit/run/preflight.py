@@ -94,6 +94,9 @@ def check_model(model: dict) -> dict:
         value = model.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise UsageError(f"model.{name}={value!r}: give a positive whole number (or leave it unset)")
+    seconds = model.get("budget_seconds")
+    if seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
+        raise UsageError(f"model.budget_seconds={seconds!r}: give a positive number of seconds (or leave it unset)")
     batch = model.get("batch_size")
     if batch is not None and batch != "auto" and (not isinstance(batch, int) or batch <= 0):
         raise UsageError(f"model.batch_size={batch!r}: give a positive whole number or auto")

@@ -238,6 +238,8 @@ class RunSession:
         candidates, results = read_run(self.run_dir.journal_dir)
         header = {**self.describe(), **cost(self.run_dir.read_parts(self.world), candidates)}
         records = list(results.values())
+        if self.settings.search.budget_seconds is not None and records:
+            header["nfe_reached"] = [min(r.nfe for r in records), max(r.nfe for r in records)]
         summary = write_summary(self.run_dir, header, records, self.settings.family.class_names)
         report = write_report(self.run_dir.path)
         self.console.text(format_table(records, header))
@@ -245,7 +247,13 @@ class RunSession:
         if effect:
             self.console.text(effect)
         self.console.text(f"{format_cost(header)}; wrote {self.out}/summary.json and {report.name}")
-        warning = unspent(records, header) if self.settings.search.algorithm.uses_budget else None
+        if "nfe_reached" in header:
+            low, high = header["nfe_reached"]
+            reached = f"{low}" if low == high else f"{low} to {high}"
+            self.console.text(f"the clock stopped the searches at {reached} NFEs; a rerun with model.budget_nfe set "
+                              "to a search's NFEs (summary.json, results) gives its result again")
+        timed = self.settings.search.budget_seconds is not None
+        warning = unspent(records, header) if self.settings.search.algorithm.uses_budget and not timed else None
         if warning:
             self.console.warn(warning)
         self.console.event("end", nfe_used=header["nfe_used"], elapsed_s=header["elapsed_s"],

@@ -13,10 +13,11 @@ from .. import registry
 from ..engine import SearchSettings, Task
 from ..engine.types import sample_nfe as nfe_of_sample
 from ..engine.whole import runs_whole
-from ..errors import UsageError
+from ..errors import BudgetError, UsageError
 from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
 
 DEFAULT_BUDGET_SAMPLES = 16
+CLOCK_CAP_SAMPLES = 4096  # with ``model.budget_seconds`` and no budget_nfe: a cap the clock reaches first
 SHARDS = ("conditions", "candidates")
 COMPILE = ("off", "denoiser", "regional")
 
@@ -69,6 +70,7 @@ class RunSettings:
             "offload": self.offload,
             "mode": self.mode,
             "budget_nfe": s.budget_nfe,
+            "budget_seconds": s.budget_seconds,
             "sample_nfe": self.sample_nfe,
             "compile": s.compile,
             "preview_decoder": self.preview_decoder,
@@ -81,7 +83,8 @@ class RunSettings:
         """The ``model`` arguments that rebuild these settings (a run's config.yaml when started from Python)."""
         s = self.search
         return {"pipeline": self.pipeline_spec, "algorithm": s.algorithm.name, "algorithm_args": dict(s.params.__dict__),
-                "verifiers": list(self.verifier_specs), "budget_nfe": s.budget_nfe, "steps": s.steps,
+                "verifiers": list(self.verifier_specs), "budget_nfe": s.budget_nfe,
+                "budget_seconds": s.budget_seconds, "steps": s.steps,
                 "guidance": s.guidance, "sampler": s.sampler, "batch_size": s.batch_size or "auto", "height": s.height,
                 "width": s.width, "shard": self.shard, "ensemble": s.ensemble,
                 "verifier_weights": list(s.weights) if s.weights is not None else None,
@@ -97,8 +100,10 @@ class RunSettings:
             sampler = f"steps of its {scheduler}"
         else:
             sampler = f"{self.search.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
+        budget = (f"{self.search.budget_seconds:g} s per search (at most {self.search.budget_nfe} NFEs)"
+                  if self.search.budget_seconds is not None else f"{self.search.budget_nfe} NFEs per search")
         return (f"noisesearch: {self.search.algorithm.name} on {self.pipeline_spec} ({where}), budget "
-                f"{self.search.budget_nfe} NFEs per search ({self.sample_nfe} NFEs per sample: {self.search.steps} "
+                f"{budget} ({self.sample_nfe} NFEs per sample: {self.search.steps} "
                 f"{sampler}, guidance {self.search.guidance}), verifiers {', '.join(self.verifier_specs)}")
 
 
@@ -110,7 +115,7 @@ def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: O
           verifier_device: Optional[str] = None, dtype: Optional[str] = None, mode: Optional[str] = None,
           offload: bool = False, keep_images: Optional[int] = None, compile: str = "off",
           preview_decoder: Optional[str] = None, preview_size: Optional[int] = None,
-          background_writes: bool = True) -> RunSettings:
+          background_writes: bool = True, budget_seconds: Optional[float] = None) -> RunSettings:
     """Resolve every name and check every setting from class attributes alone (no weights load)."""
     family, source = resolve_pipeline(pipeline)
     algorithm_cls = registry.lookup("algorithms", algorithm).cls
@@ -146,18 +151,33 @@ def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: O
     sampler = sampler or family.default_sampler
     guidance = family.default_guidance if guidance is None else guidance
     sample_nfe = nfe_of_sample(family, sampler, steps, guidance)
-    budget = budget_nfe if budget_nfe is not None else DEFAULT_BUDGET_SAMPLES * sample_nfe
+    if budget_seconds is not None:
+        check_clock(algorithm_cls, params, budget_seconds)
+    default = CLOCK_CAP_SAMPLES if budget_seconds is not None else DEFAULT_BUDGET_SAMPLES
+    budget = budget_nfe if budget_nfe is not None else default * sample_nfe
     algorithm_cls.check_budget(params, budget, sample_nfe)
     search = SearchSettings(
         algorithm=algorithm_cls, params=params, budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance,
         batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0,
         ensemble=ensemble, weights=tuple(verifier_weights) if verifier_weights is not None else None,
-        preview_size=preview_size, compile=compile,
+        preview_size=preview_size, compile=compile, budget_seconds=budget_seconds,
     )
     return RunSettings(pipeline_spec=describe_spec(pipeline), family=family, source=source, verifier_specs=specs,
                        verifier_classes=verifier_classes, search=search, sample_nfe=sample_nfe, shard=shard,
                        offload=offload, keep_images=keep_images, verifier_device=verifier_device, dtype=dtype,
                        preview_decoder=preview_decoder, background_writes=background_writes)
+
+
+def check_clock(algorithm: type, params: Any, seconds: float) -> None:
+    """Refuse ``model.budget_seconds`` where a clock cannot stop the search and keep the NFE record's promise."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise UsageError(f"model.budget_seconds={seconds!r}: give a positive number of seconds")
+    if not algorithm.anytime:
+        anytime = sorted(name for name, entry in registry.index()["algorithms"].items() if entry.cls.anytime)
+        raise BudgetError(f"model.budget_seconds: algorithm {algorithm.name!r} plans its rounds from "
+                          f"model.budget_nfe, so a clock cannot stop it; use model.budget_nfe, or an anytime "
+                          f"algorithm ({', '.join(anytime)})")
+    algorithm.check_clock(params)
 
 
 def check_previews(family: Any, algorithm: type, verifiers: Sequence[type], decoder: Optional[str],

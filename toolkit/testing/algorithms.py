@@ -24,6 +24,7 @@ from ..verifier import Verifier
 from ..conditions import Condition
 from ..errors import UsageError
 from ..engine import Executor, SearchResult, SearchSettings, Task
+from ..engine.loop import stop_after_rounds
 from .toys import ToyMixture, ToyPromptMixture, ToyVerifier
 
 CLASS_TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1), (3, 0)])]
@@ -40,14 +41,18 @@ def run(
     tasks: Sequence[Task] = CLASS_TASKS,
     steps: int = 4,
     verifier: Optional[Verifier] = None,
+    rounds: Optional[int] = None,
 ) -> tuple[list[SearchResult], Executor]:
     """Run ``algorithm`` on the toy world of the tasks' kind (scored by ``verifier``, by default the toy's);
-    returns the results and the executor."""
+    with ``rounds``, under a clock spent after that many rounds; returns the results and the executor."""
     pipeline = ToyMixture() if tasks[0].condition.kind == "class" else ToyPromptMixture()
     params = algorithm.parse_params(args)
-    settings = SearchSettings(algorithm, params, budget_nfe, steps, "heun", 1.0, batch_size, 8, 8, seed)
+    settings = SearchSettings(algorithm, params, budget_nfe, steps, "heun", 1.0, batch_size, 8, 8, seed,
+                              budget_seconds=None if rounds is None else 1e9)
     algorithm.check_budget(params, budget_nfe, settings.sample_nfe(type(pipeline)))
     executor = Executor(pipeline, [verifier or ToyVerifier()], settings)  # runs check_context
+    if rounds is not None:
+        executor.clock_type = stop_after_rounds(rounds)
     with torch.no_grad():
         return executor.run(tasks), executor
 
@@ -103,7 +108,27 @@ def check_refuses_tiny_budget(algorithm, args=None) -> None:
         run(algorithm, args, budget_nfe=6)
 
 
-CHECKS = (check_budget, check_deterministic, check_batch_invariant, check_condition_kinds, check_refuses_tiny_budget)
+def check_anytime(algorithm, args=None) -> None:
+    """An ``anytime`` algorithm stopped by the clock after any round gives, search by search, what a run with the
+    NFEs it reached as ``budget_nfe`` gives (the promise ``model.budget_seconds`` keeps through its NFE record)."""
+    if not algorithm.anytime:
+        return
+    try:
+        algorithm.check_clock(algorithm.parse_params(args))
+    except UsageError:
+        return  # hyperparameters that fix the spending refuse a clock up front, which is allowed
+    for rounds in (1, 2, 3):
+        stopped, _ = run(algorithm, args, budget_nfe=7 * 40 + 5, rounds=rounds)
+        for result in stopped:
+            (again,) = run(algorithm, args, budget_nfe=result.nfe, tasks=[result.task])[0]
+            assert (again.candidate, again.nfe, again.candidates) == \
+                (result.candidate, result.nfe, result.candidates), \
+                f"stopped after round {rounds}, the search differs from a run with its NFEs as budget"
+            assert torch.equal(again.noise, result.noise) and torch.equal(again.image, result.image)
+
+
+CHECKS = (check_budget, check_deterministic, check_batch_invariant, check_condition_kinds, check_refuses_tiny_budget,
+          check_anytime)
 
 
 def check_algorithm(algorithm: type[SearchAlgorithm], args: Optional[Mapping[str, Any]] = None) -> None:
@@ -132,3 +157,6 @@ class AlgorithmSuite:
 
     def test_refuses_a_budget_below_one_sample(self):
         check_refuses_tiny_budget(self.algorithm, self.args)
+
+    def test_stopped_by_the_clock_is_its_nfes_as_budget(self):
+        check_anytime(self.algorithm, self.args)

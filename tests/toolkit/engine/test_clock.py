@@ -1,0 +1,43 @@
+"""``model.budget_seconds``: anytime searches stop asking when the clock is spent (Flash-BoN counts in seconds);
+the NFEs each search reached are recorded, and a rerun with them as ``budget_nfe`` gives the same result."""
+
+import json
+
+import pytest
+
+import noisesearch
+from noisesearch.errors import UsageError
+
+
+
+def test_a_spent_clock_stops_after_the_first_round(tmp_path):
+    # 2 searches at batch 4: rounds of 2 candidates each; a clock of 1 ms is spent when the first round ends
+    results = noisesearch.search(classes=[3, 7], algorithm="random", budget_seconds=0.001, batch_size=4,
+                                 out=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    sample = summary["sample_nfe"]
+    assert [r.nfe for r in results] == [2 * sample, 2 * sample] and [r.candidates for r in results] == [2, 2]
+    assert summary["budget_seconds"] == 0.001 and summary["nfe_reached"] == [2 * sample, 2 * sample]
+    assert summary["budget_nfe"] == 4096 * sample  # the cap the clock reaches first
+
+
+@pytest.mark.parametrize("algorithm, args", [("random", {}), ("zero-order", {"n": 2})])
+def test_a_rerun_with_the_nfes_reached_gives_the_same_result(algorithm, args):
+    timed = noisesearch.search(classes=[3, 7], algorithm=algorithm, algorithm_args=args, budget_seconds=1.0,
+                               batch_size=4)
+    for result in timed:
+        (again,) = noisesearch.search(classes=[result.task.condition.class_label], algorithm=algorithm,
+                                      algorithm_args=args, budget_nfe=result.nfe, batch_size=4)
+        assert (again.candidate, again.score, again.nfe, again.candidates) == \
+            (result.candidate, result.score, result.nfe, result.candidates)
+        assert again.image.equal(result.image)
+
+
+def test_clocks_that_cannot_stop_a_search_are_refused_in_one_line(refused):
+    with pytest.raises(UsageError, match="algorithm 'smc' plans its rounds from model.budget_nfe.*anytime "
+                                         "algorithm \\(evolution, gradient, random, zero-order"):
+        noisesearch.search(classes=[3], algorithm="smc", budget_seconds=5)
+    with pytest.raises(UsageError, match="n=4 fixes the candidates"):
+        noisesearch.search(classes=[3], algorithm="random", algorithm_args={"n": 4}, budget_seconds=5)
+    done = refused("predict", "--model.budget_seconds", "-3", "--data.classes", "3")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
