@@ -90,6 +90,12 @@ def compare(args: list[str]) -> int:
     return run_compare(args)
 
 
+def distill(args: list[str]) -> int:
+    from .distill.command import main as run_distill
+
+    return run_distill(args)
+
+
 def convert(args: list[str]) -> int:
     from .convert import main as run_convert
 
@@ -109,6 +115,8 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int], bool]] = {  # name: (
                 "compare DIR DIR [...] [--out PAGE.html]", compare, False),
     "list": ("every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)", plugins,
              False),
+    "distill": ("train an early verifier that scores noisy latents (early:DIR): noisesearch distill --help", distill,
+                False),
     "convert": ("a published .pt checkpoint to safetensors: noisesearch convert --help", convert, False),
 }
 

@@ -21,7 +21,8 @@ from .sampling.denoiser import BACKWARD_COST, CountingDenoiser, levels_of, on_de
 from .sampling.frames import EDM, FlowMatching, Frame, VariancePreserving
 from .sampling.samplers import SAMPLERS, Sampler, sampler_class
 from .sampling.schedule import karras_sigmas
-from .verifier import Verifier, parse_options
+from .student import condition_vector, load_student
+from .verifier import Latents, Verifier, parse_options
 
 
 def registered(kind: str) -> dict[str, type]:
@@ -33,8 +34,9 @@ def registered(kind: str) -> dict[str, type]:
 
 __all__ = [
     "BACKWARD_COST", "BudgetError", "ClassFamily", "Condition", "CountingDenoiser", "EDM", "Evaluation", "Family",
-    "FlowMatching", "Frame", "GRADIENT_COST", "ImageInput", "NoiseSpec", "Outcome", "Pipeline", "Proposal",
-    "RunSpec", "SAMPLERS", "Sampler", "SearchAlgorithm", "SearchContext", "ServiceError", "UsageError",
-    "VariancePreserving", "Verifier", "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas", "levels_of",
-    "on_device", "parse_options", "pooled", "registered", "sampler_class", "shrunk",
+    "FlowMatching", "Frame", "GRADIENT_COST", "ImageInput", "Latents", "NoiseSpec", "Outcome", "Pipeline",
+    "Proposal", "RunSpec", "SAMPLERS", "Sampler", "SearchAlgorithm", "SearchContext", "ServiceError",
+    "UsageError", "VariancePreserving", "Verifier", "condition_vector", "derive_seed", "first_line", "frames",
+    "hookimpl", "karras_sigmas", "levels_of", "load_student", "on_device", "parse_options", "pooled",
+    "registered", "sampler_class", "shrunk",
 ]

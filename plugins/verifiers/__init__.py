@@ -8,6 +8,7 @@ def noisesearch_verifiers():
     from .aesthetic import AestheticVerifier
     from .classifier import ClassifierVerifier
     from .clip_score import CLIPScoreVerifier, HPSv2Verifier
+    from .early import EarlyVerifier
     from .geneval import GenEvalVerifier
     from .imagereward import ImageRewardVerifier
     from .pickscore import PickScoreVerifier
@@ -18,4 +19,4 @@ def noisesearch_verifiers():
 
     return [ClassifierVerifier, CLIPZeroShot, SelfSupervisedVerifier, CLIPScoreVerifier, AestheticVerifier,
             HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge, VQAScoreVerifier,
-            GenEvalVerifier]
+            GenEvalVerifier, EarlyVerifier]
