@@ -78,26 +78,8 @@ class Clock:
         self.warmed = executor.warmup_seconds
 
     def spent(self) -> bool:
-        if self.budget is None:
-            return False
         used = time.perf_counter() - self.started - (self.executor.warmup_seconds - self.warmed)
         return used >= self.budget
-
-
-def stop_after_rounds(rounds: int) -> Callable[..., Clock]:
-    """A clock spent after ``rounds`` rounds, whatever the time: where a wall clock would stop a search, made
-    repeatable (the algorithm conformance suite's check of anytime algorithms)."""
-
-    class Rounds(Clock):
-        def __init__(self, seconds, searches, executor):
-            super().__init__(seconds, searches, executor)
-            self.read = 0
-
-        def spent(self) -> bool:
-            self.read += 1
-            return self.read > rounds
-
-    return Rounds
 
 
 class OutOfDeviceMemory(UsageError):
@@ -502,9 +484,8 @@ class Executor:
                                           decode=scored and not undecoded)
                 images = solved.images
                 latents = None
-                if first.stop > 0:
-                    latents = Latents(solved.x, solved.x0, first.stop, self.pipeline.select(cond, torch.arange(
-                        len(chunk))) if self.pad_to is not None else cond)
+                if first.stop > 0 and scored:  # the chunk's own condition rows, never the padded ones
+                    latents = Latents(solved.x, solved.x0, first.stop, self.pipeline.select(encoded, index))
                 if scored:
                     raw = self.scorer.score(images, conditions,
                                             lambda: self.planner.decode_previews(solved.previews, images), latents)

@@ -14,7 +14,7 @@ toy denoisers, so it takes seconds.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 import pytest
 import torch
@@ -24,7 +24,7 @@ from ..verifier import Verifier
 from ..conditions import Condition
 from ..errors import UsageError
 from ..engine import Executor, SearchResult, SearchSettings, Task
-from ..engine.loop import stop_after_rounds
+from ..engine.loop import Clock
 from .toys import ToyMixture, ToyPromptMixture, ToyVerifier
 
 CLASS_TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1), (3, 0)])]
@@ -55,6 +55,22 @@ def run(
         executor.clock_type = stop_after_rounds(rounds)
     with torch.no_grad():
         return executor.run(tasks), executor
+
+
+def stop_after_rounds(rounds: int) -> Callable[..., Clock]:
+    """A clock spent after ``rounds`` rounds, whatever the time: where a wall clock would stop a search, made
+    repeatable (the algorithm conformance suite's check of anytime algorithms)."""
+
+    class Rounds(Clock):
+        def __init__(self, seconds, searches, executor):
+            super().__init__(seconds, searches, executor)
+            self.read = 0
+
+        def spent(self) -> bool:
+            self.read += 1
+            return self.read > rounds
+
+    return Rounds
 
 
 def check_budget(algorithm, args=None) -> None:
