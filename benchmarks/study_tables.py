@@ -3,11 +3,13 @@
     python benchmarks/study_tables.py outputs/shapes-study --target random--shapes-clip--960nfe
 
 Every number comes from the study's results.json: values with their 95% bootstrap intervals, the paired comparison
-with random search at the nearest NFEs (`comparison`), cost, verifier health; with ``--target CELL``, every cell
-at no more than a quarter of that cell's NFEs compared with it on the same searches (uncertainty.paired, the
-study's seed), which is issue #14's target; with ``--rerun OTHER`` (the same cells with another seed), whether each
-rerun cell falls inside this study's interval, and each rerun cell against random search at the nearest NFEs with
-both studies' searches pooled.
+with random search at the nearest NFEs (`comparison`) and at the nearest seconds (`comparison_seconds`), cost,
+verifier health; with ``--target CELL``, every cell at no more than a quarter of that cell's NFEs (issue #14's
+target) and at no more than half its seconds a search (issue #27's) compared with it on the same searches
+(uncertainty.paired, the study's seed); every other cell against the cheapest random search that spent no fewer
+seconds (equal seconds, random search given the doubt); with ``--rerun OTHER`` (the same cells with another seed),
+whether each rerun cell falls inside this study's interval, and each rerun cell against random search at the
+nearest NFEs with both studies' searches pooled.
 
     python benchmarks/study_tables.py outputs/shapes-study --rerun outputs/shapes-seeds
 """
@@ -51,25 +53,31 @@ def label(row: dict) -> str:
     return f"{row['algorithm']}{f' ({args})' if args else ''}, {row['verifier']}"
 
 
+def versus_random(row: dict, key: str) -> str:
+    """The accuracy entry of a row's comparison with random search (``comparison`` at the nearest NFEs,
+    ``comparison_seconds`` at the nearest seconds), with the reference's budget."""
+    entry = next((m for m in row.get(key, {}).get("metrics", []) if m["metric"] == "accuracy"), None)
+    return f"{difference(entry)} ({row[key]['reference'].split('--')[-1]})" if entry else ""
+
+
 def cells_table(rows: list[dict]) -> str:
     score = next(name for row in rows for name in row["metrics"] if name.startswith("verifier:"))
     lines = [f"| cell | NFEs a search | accuracy [95%] | {score[len('verifier:'):]} score [95%] | vs random at nearest "
-             "NFEs (accuracy) | seconds a search | Vendi | ties | tau with the evaluator |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "NFEs (accuracy) | seconds a search | vs random at nearest seconds (accuracy) | Vendi | ties | tau with "
+             "the evaluator |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if row.get("infeasible"):
-            lines.append(f"| {label(row)} | infeasible | | | | | | | |")
+            lines.append(f"| {label(row)} | infeasible | | | | | | | | |")
             continue
-        versus = next((m for m in row.get("comparison", {}).get("metrics", []) if m["metric"] == "accuracy"), None)
+        versus, by_seconds = (versus_random(row, key) for key in ("comparison", "comparison_seconds"))
         health = row.get("health", {})
         tau = health.get("kendall_tau", {}).get("evaluator")
         ties, vendi, seconds = health.get("tie_rate"), health.get("vendi"), row["cost"].get("wall_s_per_search")
         lines.append(
             f"| {label(row)} | {row['nfe_used']:.0f} | {interval(row, 'accuracy')} | "
-            f"{interval(row, score, 2)} | "
-            f"{difference(versus) + ' (' + row['comparison']['reference'].split('--')[-1] + ')' if versus else ''} | "
-            f"{optional(seconds, '.2f')} | {optional(vendi, '.2f')} | {optional(ties, '.2f')} | "
-            f"{optional(tau, '+.2f')} |")
+            f"{interval(row, score, 2)} | {versus} | {optional(seconds, '.2f')} | {by_seconds} | "
+            f"{optional(vendi, '.2f')} | {optional(ties, '.2f')} | {optional(tau, '+.2f')} |")
     return "\n".join(lines)
 
 
@@ -83,16 +91,44 @@ def categories_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def target_table(rows: list[dict], target: str, seed: int) -> str:
+def seconds(row: dict) -> float:
+    return row["cost"]["wall_s_per_search"]
+
+
+def target_table(rows: list[dict], target: str, seed: int, fraction: float = 0.25, axis: str = "nfe") -> str:
+    """Every cell at no more than ``fraction`` of the target cell's NFEs (``axis`` nfe: issue #14's target, a
+    quarter) or seconds per search (``seconds``: issue #27's, a half) against it on the same searches."""
     reference = next(r for r in rows if r["cell"] == target)
-    lines = [f"| cell (at most a quarter of {reference['nfe_used']:.0f} NFEs) | NFEs | accuracy | minus {target} "
-             "[95% paired], McNemar p |", "|---|---|---|---|"]
+    cost = (lambda r: r["nfe_used"]) if axis == "nfe" else seconds
+    unit = "NFEs" if axis == "nfe" else "seconds a search"
+    lines = [f"| cell (at most {fraction:g} of its {cost(reference):.2f} {unit}) | NFEs | seconds a search | accuracy "
+             f"| minus {target} [95% paired], McNemar p |", "|---|---|---|---|---|"]
     for row in rows:
-        if row.get("infeasible") or row is reference or row["nfe_used"] > reference["nfe_used"] / 4:
+        if row.get("infeasible") or row is reference or row["baseline"] or cost(row) > cost(reference) * fraction:
             continue
         entry = paired_accuracy(row["per_search"], reference["per_search"], seed)
-        lines.append(f"| {label(row)} | {row['nfe_used']:.0f} | {row['metrics']['accuracy']:.3f} | "
-                     f"{difference(entry)} |")
+        lines.append(f"| {label(row)} | {row['nfe_used']:.0f} | {seconds(row):.2f} | "
+                     f"{row['metrics']['accuracy']:.3f} | {difference(entry)} |")
+    return "\n".join(lines)
+
+
+def seconds_table(rows: list[dict], seed: int) -> str:
+    """Every cell but random search's against the cheapest random-search cell (same verifiers) that spent no fewer
+    seconds a search: beating it is beating random search at equal seconds, with the benefit of any doubt on random
+    search's side."""
+    lines = ["| cell | seconds a search | accuracy | random search at no fewer seconds | its seconds | difference "
+             "[95% paired], McNemar p |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        if row.get("infeasible") or row["baseline"] or row["algorithm"] == "random":
+            continue
+        richer = [r for r in rows if r["algorithm"] == "random" and not r["baseline"] and not r.get("infeasible")
+                  and r["verifier"] == row["verifier"] and seconds(r) >= seconds(row)]
+        if not richer:
+            continue
+        reference = min(richer, key=seconds)
+        entry = paired_accuracy(row["per_search"], reference["per_search"], seed)
+        lines.append(f"| {label(row)} | {seconds(row):.2f} | {row['metrics']['accuracy']:.3f} | "
+                     f"{reference['nfe_used']:.0f} NFEs | {seconds(reference):.2f} | {difference(entry)} |")
     return "\n".join(lines)
 
 
@@ -131,7 +167,8 @@ def rerun_table(rows: list[dict], reruns: list[dict], seed: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", type=Path, help="a bench study folder holding results.json")
-    parser.add_argument("--target", help="the cell every cell at a quarter of its NFEs is compared with")
+    parser.add_argument("--target", help="the cell that every cell at a quarter of its NFEs or at half its seconds "
+                        "is compared with")
     parser.add_argument("--rerun", type=Path, help="a study folder with the same cells run with another seed")
     parser.add_argument("--seed", type=int, default=0, help="the study's seed (its bootstrap resamples)")
     args = parser.parse_args()
@@ -140,6 +177,8 @@ def main() -> None:
     print(categories_table(rows), end="\n\n")
     if args.target:
         print(target_table(rows, args.target, args.seed), end="\n\n")
+        print(target_table(rows, args.target, args.seed, 0.5, "seconds"), end="\n\n")
+    print(seconds_table(rows, args.seed), end="\n\n")
     if args.rerun:
         print(rerun_table(rows, json.loads((args.rerun / "results.json").read_text()), args.seed))
 
