@@ -7,9 +7,10 @@ with random search at the nearest NFEs (`comparison`) and at the nearest seconds
 verifier health; with ``--target CELL``, every cell at no more than a quarter of that cell's NFEs (issue #14's
 target) and at no more than half its seconds a search (issue #27's) compared with it on the same searches
 (uncertainty.paired, the study's seed); every other cell against the cheapest random search that spent no fewer
-seconds (equal seconds, random search given the doubt); with ``--rerun OTHER`` (the same cells with another seed),
-whether each rerun cell falls inside this study's interval, and each rerun cell against random search at the
-nearest NFEs with both studies' searches pooled.
+seconds (equal seconds, random search given the doubt), leaving out ``--unclean`` cells (seconds measured while
+other work shared the machine); with ``--rerun OTHER`` (the same cells with another seed), whether each rerun cell
+falls inside this study's interval, and each rerun cell against random search at the nearest NFEs with both
+studies' searches pooled (and against ``--target`` pooled, where both studies ran it).
 
     python benchmarks/study_tables.py outputs/shapes-study --rerun outputs/shapes-seeds
 """
@@ -60,7 +61,7 @@ def versus_random(row: dict, key: str) -> str:
     return f"{difference(entry)} ({row[key]['reference'].split('--')[-1]})" if entry else ""
 
 
-def cells_table(rows: list[dict]) -> str:
+def cells_table(rows: list[dict], unclean: frozenset = frozenset()) -> str:
     score = next(name for row in rows for name in row["metrics"] if name.startswith("verifier:"))
     lines = [f"| cell | NFEs a search | accuracy [95%] | {score[len('verifier:'):]} score [95%] | vs random at nearest "
              "NFEs (accuracy) | seconds a search | vs random at nearest seconds (accuracy) | Vendi | ties | tau with "
@@ -71,12 +72,15 @@ def cells_table(rows: list[dict]) -> str:
             lines.append(f"| {label(row)} | infeasible | | | | | | | | |")
             continue
         versus, by_seconds = (versus_random(row, key) for key in ("comparison", "comparison_seconds"))
+        mark = "*" if row["cell"] in unclean else ""
+        if mark or row.get("comparison_seconds", {}).get("reference") in unclean:
+            by_seconds = "(seconds not clean: see the equal-seconds table)"
         health = row.get("health", {})
         tau = health.get("kendall_tau", {}).get("evaluator")
         ties, vendi, seconds = health.get("tie_rate"), health.get("vendi"), row["cost"].get("wall_s_per_search")
         lines.append(
             f"| {label(row)} | {row['nfe_used']:.0f} | {interval(row, 'accuracy')} | "
-            f"{interval(row, score, 2)} | {versus} | {optional(seconds, '.2f')} | {by_seconds} | "
+            f"{interval(row, score, 2)} | {versus} | {optional(seconds, '.2f')}{mark} | {by_seconds} | "
             f"{optional(vendi, '.2f')} | {optional(ties, '.2f')} | {optional(tau, '+.2f')} |")
     return "\n".join(lines)
 
@@ -95,7 +99,8 @@ def seconds(row: dict) -> float:
     return row["cost"]["wall_s_per_search"]
 
 
-def target_table(rows: list[dict], target: str, seed: int, fraction: float = 0.25, axis: str = "nfe") -> str:
+def target_table(rows: list[dict], target: str, seed: int, fraction: float = 0.25, axis: str = "nfe",
+                 unclean: frozenset = frozenset()) -> str:
     """Every cell at no more than ``fraction`` of the target cell's NFEs (``axis`` nfe: issue #14's target, a
     quarter) or seconds per search (``seconds``: issue #27's, a half) against it on the same searches."""
     reference = next(r for r in rows if r["cell"] == target)
@@ -106,16 +111,19 @@ def target_table(rows: list[dict], target: str, seed: int, fraction: float = 0.2
     for row in rows:
         if row.get("infeasible") or row is reference or row["baseline"] or cost(row) > cost(reference) * fraction:
             continue
+        if axis == "seconds" and row["cell"] in unclean:
+            continue
         entry = paired_accuracy(row["per_search"], reference["per_search"], seed)
-        lines.append(f"| {label(row)} | {row['nfe_used']:.0f} | {seconds(row):.2f} | "
+        lines.append(f"| {label(row)} | {row['nfe_used']:.0f} | {seconds(row):.2f}{'*' * (row['cell'] in unclean)} | "
                      f"{row['metrics']['accuracy']:.3f} | {difference(entry)} |")
     return "\n".join(lines)
 
 
-def seconds_table(rows: list[dict], seed: int) -> str:
+def seconds_table(rows: list[dict], seed: int, unclean: frozenset = frozenset()) -> str:
     """Every cell but random search's against the cheapest random-search cell (same verifiers) that spent no fewer
     seconds a search: beating it is beating random search at equal seconds, with the benefit of any doubt on random
-    search's side."""
+    search's side. Cells in ``unclean`` (seconds measured while other work shared the cores) take no part."""
+    rows = [r for r in rows if r["cell"] not in unclean]
     lines = ["| cell | seconds a search | accuracy | random search at no fewer seconds | its seconds | difference "
              "[95% paired], McNemar p |", "|---|---|---|---|---|---|"]
     for row in rows:
@@ -141,10 +149,13 @@ def pooled(per_searches: list[dict]) -> dict:
     return out
 
 
-def rerun_table(rows: list[dict], reruns: list[dict], seed: int) -> str:
+def rerun_table(rows: list[dict], reruns: list[dict], seed: int, target: str | None = None) -> str:
     by_cell = {r["cell"]: r for r in rows}
-    lines = ["| cell | this study [95%] | rerun | inside | pooled vs random at nearest NFEs [95% paired], McNemar p |",
-             "|---|---|---|---|---|"]
+    rerun_by_cell = {r["cell"]: r for r in reruns}
+    both_targets = target in by_cell and target in rerun_by_cell
+    header = "| cell | this study [95%] | rerun | inside | pooled vs random at nearest NFEs [95% paired], McNemar p |"
+    lines = [header + (f" pooled minus {target} |" if both_targets else ""),
+             "|---|---|---|---|---|" + ("---|" if both_targets else "")]
     for rerun in reruns:
         original = by_cell.get(rerun["cell"])
         if original is None or rerun.get("infeasible"):
@@ -159,8 +170,16 @@ def rerun_table(rows: list[dict], reruns: list[dict], seed: int) -> str:
             entry = paired_accuracy(both, pooled([by_cell[reference]["per_search"], rerun_reference["per_search"]]),
                                     seed)
             versus = f"{difference(entry)} ({reference.split('--')[-1]}, {len(both['key'])} searches)"
-        lines.append(f"| {label(rerun)} | {interval(original, 'accuracy')} | {value:.3f} | "
-                     f"{'yes' if low <= value <= high else '**no**'} | {versus} |")
+        line = (f"| {label(rerun)} | {interval(original, 'accuracy')} | {value:.3f} | "
+                f"{'yes' if low <= value <= high else '**no**'} | {versus} |")
+        if both_targets:
+            versus_target = ""
+            if rerun["cell"] != target:
+                both = pooled([original["per_search"], rerun["per_search"]])
+                versus_target = difference(paired_accuracy(
+                    both, pooled([by_cell[target]["per_search"], rerun_by_cell[target]["per_search"]]), seed))
+            line += f" {versus_target} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -171,16 +190,19 @@ def main() -> None:
                         "is compared with")
     parser.add_argument("--rerun", type=Path, help="a study folder with the same cells run with another seed")
     parser.add_argument("--seed", type=int, default=0, help="the study's seed (its bootstrap resamples)")
+    parser.add_argument("--unclean", nargs="*", default=[], help="cells whose seconds were measured while other work "
+                        "shared the machine: marked *, and left out of every comparison by seconds")
     args = parser.parse_args()
     rows = json.loads((args.study / "results.json").read_text())
-    print(cells_table(rows), end="\n\n")
+    unclean = frozenset(args.unclean)
+    print(cells_table(rows, unclean), end="\n\n")
     print(categories_table(rows), end="\n\n")
     if args.target:
-        print(target_table(rows, args.target, args.seed), end="\n\n")
-        print(target_table(rows, args.target, args.seed, 0.5, "seconds"), end="\n\n")
-    print(seconds_table(rows, args.seed), end="\n\n")
+        print(target_table(rows, args.target, args.seed, unclean=unclean), end="\n\n")
+        print(target_table(rows, args.target, args.seed, 0.5, "seconds", unclean), end="\n\n")
+    print(seconds_table(rows, args.seed, unclean), end="\n\n")
     if args.rerun:
-        print(rerun_table(rows, json.loads((args.rerun / "results.json").read_text()), args.seed))
+        print(rerun_table(rows, json.loads((args.rerun / "results.json").read_text()), args.seed, args.target))
 
 
 if __name__ == "__main__":
