@@ -10,7 +10,8 @@ target) and at no more than half its seconds a search (issue #27's) compared wit
 seconds (equal seconds, random search given the doubt), leaving out ``--unclean`` cells (seconds measured while
 other work shared the machine); with ``--rerun OTHER`` (the same cells with another seed), whether each rerun cell
 falls inside this study's interval, and each rerun cell against random search at the nearest NFEs with both
-studies' searches pooled (and against ``--target`` pooled, where both studies ran it).
+studies' searches pooled (and against ``--target`` pooled, where both studies ran it); with several reruns, a last
+table pools, for each cell, every study that ran it and its random-search reference.
 
     python benchmarks/study_tables.py outputs/shapes-study --rerun outputs/shapes-seeds
 """
@@ -20,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
 
 from noisesearch.bench.runner import uncertainty
 
@@ -183,12 +186,38 @@ def rerun_table(rows: list[dict], reruns: list[dict], seed: int, target: str | N
     return "\n".join(lines)
 
 
+def pooled_accuracy(per_search: dict) -> float:
+    """Accuracy of pooled per-search values, as the bench computes it (the mean of the category accuracies)."""
+    arrays = uncertainty.prepared(per_search)
+    return uncertainty.metric_value("accuracy", arrays, np.arange(len(per_search["key"])))
+
+
+def pooled_table(studies: list[list[dict]], seed: int) -> str:
+    """Each cell of the first study against its random-search reference with every study that holds both pooled."""
+    lines = ["| cell | studies | searches | accuracy, each study | pooled accuracy | pooled minus its reference "
+             "[95% paired], McNemar p |", "|---|---|---|---|---|---|"]
+    for row in studies[0]:
+        reference = (row.get("comparison") or {}).get("reference")
+        holding = [(by[row["cell"]], by[reference]) for by in ({r["cell"]: r for r in rows} for rows in studies)
+                   if row["cell"] in by and reference in by and not by[row["cell"]].get("infeasible")]
+        if reference is None or len(holding) < 2:
+            continue
+        cell = pooled([c["per_search"] for c, _ in holding])
+        entry = paired_accuracy(cell, pooled([r["per_search"] for _, r in holding]), seed)
+        each = ", ".join(f"{c['metrics']['accuracy']:.3f}" for c, _ in holding)
+        lines.append(f"| {label(row)} | {len(holding)} | {len(cell['key'])} | {each} | "
+                     f"{pooled_accuracy(cell):.3f} | {difference(entry)} "
+                     f"({reference.split('--')[-1]}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", type=Path, help="a bench study folder holding results.json")
     parser.add_argument("--target", help="the cell that every cell at a quarter of its NFEs or at half its seconds "
                         "is compared with")
-    parser.add_argument("--rerun", type=Path, help="a study folder with the same cells run with another seed")
+    parser.add_argument("--rerun", type=Path, nargs="+", default=[], help="study folders with the same cells run "
+                        "with other seeds (with several, a last table pools every study that holds a cell)")
     parser.add_argument("--seed", type=int, default=0, help="the study's seed (its bootstrap resamples)")
     parser.add_argument("--unclean", nargs="*", default=[], help="cells whose seconds were measured while other work "
                         "shared the machine: marked *, and left out of every comparison by seconds")
@@ -201,8 +230,11 @@ def main() -> None:
         print(target_table(rows, args.target, args.seed, unclean=unclean), end="\n\n")
         print(target_table(rows, args.target, args.seed, 0.5, "seconds", unclean), end="\n\n")
     print(seconds_table(rows, args.seed, unclean), end="\n\n")
-    if args.rerun:
-        print(rerun_table(rows, json.loads((args.rerun / "results.json").read_text()), args.seed, args.target))
+    reruns = [json.loads((folder / "results.json").read_text()) for folder in args.rerun]
+    for rerun in reruns:
+        print(rerun_table(rows, rerun, args.seed, args.target), end="\n\n")
+    if len(reruns) > 1:
+        print(pooled_table([rows, *reruns], args.seed))
 
 
 if __name__ == "__main__":
