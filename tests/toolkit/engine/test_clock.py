@@ -4,10 +4,10 @@ the NFEs each search reached are recorded, and a rerun with them as ``budget_nfe
 import json
 
 import pytest
+import torch
 
 import noisesearch
 from noisesearch.errors import UsageError
-
 
 
 def test_a_spent_clock_stops_after_the_first_round(tmp_path):
@@ -28,9 +28,11 @@ def test_a_rerun_with_the_nfes_reached_gives_the_same_result(algorithm, args):
     for result in timed:
         (again,) = noisesearch.search(classes=[result.task.condition.class_label], algorithm=algorithm,
                                       algorithm_args=args, budget_nfe=result.nfe, batch_size=4)
-        assert (again.candidate, again.score, again.nfe, again.candidates) == \
-            (result.candidate, result.score, result.nfe, result.candidates)
-        assert again.image.equal(result.image)
+        assert (again.candidate, again.nfe, again.candidates) == (result.candidate, result.nfe, result.candidates)
+        # the timed run batched both searches' candidates together, the rerun one search's alone: the digits
+        # network's CPU kernels round differently per batch, as across batch sizes (test_predict's tolerances)
+        assert again.score == pytest.approx(result.score, abs=1e-5)
+        assert torch.equal(again.noise, result.noise) and torch.allclose(again.image, result.image, atol=1e-5)
 
 
 def test_clocks_that_cannot_stop_a_search_are_refused_in_one_line(refused):
