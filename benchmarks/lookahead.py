@@ -34,15 +34,10 @@ class CountingDenoiser:
         return x0
 
 
-@torch.no_grad()
-def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition: int, seed: int, extra: list[int],
-            batch: int) -> dict:
-    from noisesearch.bench.health import mean_kendall
-    from noisesearch.noise import NoiseSpec, derive_seed
+def load_world(pipeline_name: str, teacher_spec: str):
+    """The loaded pipeline, its teacher verifier and the run at the pipeline's defaults."""
     from noisesearch.pipeline import RunSpec
     from noisesearch.resolve import resolve_pipeline, resolve_verifiers
-    from noisesearch.run.tasks import conditions_of
-    from noisesearch.sampling.samplers import sampler_class
 
     family, source = resolve_pipeline(pipeline_name)
     ((teacher_cls, argument),) = resolve_verifiers([teacher_spec], family.condition_kind)
@@ -52,6 +47,18 @@ def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition:
     teacher.eval()
     run = RunSpec(family.default_steps, family.default_guidance, family.default_height, family.default_width,
                   family.default_sampler)
+    return pipeline, teacher, run
+
+
+@torch.no_grad()
+def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition: int, seed: int, extra: list[int],
+            batch: int) -> dict:
+    from noisesearch.bench.health import mean_kendall
+    from noisesearch.noise import NoiseSpec, derive_seed
+    from noisesearch.run.tasks import conditions_of
+    from noisesearch.sampling.samplers import sampler_class
+
+    pipeline, teacher, run = load_world(pipeline_name, teacher_spec)
     pipeline.configure(run)
     sigmas = pipeline.sigmas(run.steps).cpu()
     levels = sigmas[:-1]
@@ -86,7 +93,7 @@ def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition:
                 scores[(j, m)].append(teacher.score(pipeline.decode_preview(preview).float().clamp(0, 1),
                                                     chunk_conditions).float())
     final, group = torch.cat(finals), torch.cat(groups)
-    sign = 1.0 if teacher_cls.higher_is_better else -1.0
+    sign = 1.0 if type(teacher).higher_is_better else -1.0
 
     def tau(values: torch.Tensor) -> float:
         return mean_kendall([((sign * values[group == g]).tolist(), (sign * final[group == g]).tolist())
