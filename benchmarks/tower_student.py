@@ -5,6 +5,10 @@ teacher. It prints, per level, the held-out within-prompt Kendall tau with the f
 plain preview's.
 
     python benchmarks/tower_student.py --cache outputs/tower-cache --levels 0 1 2 3 4 5 6   # docs/verifiers.md
+    python benchmarks/tower_student.py --cache outputs/tower-cache --held-out 96 --levels 2 3 4 --simulate 24
+
+The second also simulates one-rung halving on the held-out solves (24 noises to a level, the best 3 there by the
+student's or the preview's score finished) against best-of-n, in shapes-eval accuracy.
 
 Training trajectories: prompts of the shapes grammar with the study's left out (as benchmarks/early_verifier.py),
 ``--per-condition`` seeded solves each; held out: the study's 24 prompts x 24 solves. Loss: 1 - cosine of the
@@ -81,6 +85,9 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true",
                         help="measure on the last fifth of the training prompts (for tuning), not the study's")
     parser.add_argument("--cache", help="a folder keeping the trajectories between runs")
+    parser.add_argument("--simulate", type=int, metavar="N",
+                        help="also simulate one-rung halving among N noises a search on the held-out solves, pruning "
+                             "at each level given by the student or by the preview, against best-of-n")
     args = parser.parse_args()
     from noisesearch.bench.health import mean_kendall
     from noisesearch.conditions import Condition
@@ -105,7 +112,7 @@ def main() -> None:
         texts = training
         print(f"validation: {cut} training prompts, {len(training) - cut} validation prompts x {args.per_condition}")
     else:
-        held = cached(cache / "held.safetensors" if cache else None, lambda: solve(
+        held = cached(cache / f"held-{args.held_out}.safetensors" if cache else None, lambda: solve(
             pipeline, teacher, [Condition(prompt=p) for p in study], args.held_out, run, seed=2))
         texts = study
         print(f"{len(training)} training prompts x {args.per_condition} solves; held out: the study's {len(study)} "
@@ -124,6 +131,7 @@ def main() -> None:
     print("| after step | sigma | plain preview tau | tower student tau | student's cosine with the final embedding "
           "(train) |")
     print("|---|---|---|---|---|")
+    student_scores = {}
     if args.shared:
         inputs = torch.cat([train["images"][:, k] for k in args.levels])
         shared = fit_level(clip, inputs, train_final.repeat(len(args.levels), 1), args.epochs, args.lr, seed=0)
@@ -135,6 +143,64 @@ def main() -> None:
             fitted = (student.image_features(train["images"][:, k]) * train_final).sum(dim=-1).mean()
         print(f"| {k} | {float(held['sigmas'][k]):.3g} | {mean_kendall(within(held['previews'][:, k])):+.3f} | "
               f"{mean_kendall(within(scores)):+.3f} | {float(fitted):.3f} |", flush=True)
+        student_scores[k] = scores
+    if args.simulate:
+        simulate(held, student_scores, texts, args.simulate)
+
+
+def simulate(held, student_scores, texts, noises, keep=3, draws=400, seed=0):
+    """Expected shapes-eval accuracy of one-rung halving (``noises`` candidates to level k, the best ``keep`` by a
+    score there finished, the best finished by the teacher returned) and of best-of-n at about the same NFEs, over
+    random draws of each prompt's held-out solves; 95% intervals and paired differences by resampling prompts."""
+    import numpy as np
+
+    from noisesearch.conditions import Condition
+    from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
+
+    group = held["group"]
+    correct = torch.tensor([bool(ok) for _, ok in ShapesEvaluation().judge(
+        held["images"][:, -1], [Condition(prompt=texts[int(g)]) for g in group])], dtype=torch.float64)
+    final = held["final"].double()
+    cost = lambda k: 4 * k + 2  # NFEs to a level's preview under 8 Heun steps (the final solve: 30)
+    plans = {f"best of {n}": ("random", n, None) for n in (12, 13, 16, 24, 32)}
+    for k, scores in student_scores.items():
+        plans[f"halving at step {k}, student"] = ("halving", k, scores.double())
+        plans[f"halving at step {k}, preview"] = ("halving", k, held["previews"][:, k].double())
+    nfes = {name: n * 30 if kind == "random" else noises * cost(n) + keep * (30 - cost(n))
+            for name, (kind, n, _) in plans.items()}
+    generator = torch.Generator().manual_seed(seed)
+    prompts = group.unique()
+    expected = {name: np.zeros(len(prompts)) for name in plans}
+    for p, g in enumerate(prompts):
+        rows = torch.nonzero(group == g).squeeze(1)
+        for _ in range(draws):
+            drawn = rows[torch.randperm(len(rows), generator=generator)[:max(noises, 32)]]
+            for name, (kind, n, scores) in plans.items():
+                if kind == "random":
+                    pool = drawn[:n]
+                else:
+                    searched = drawn[:noises]
+                    pool = searched[scores[searched].topk(keep).indices]
+                expected[name][p] += float(correct[pool[final[pool].argmax()]]) / draws
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(prompts), size=(2000, len(prompts)))
+    reference = "best of 32"
+    print(f"\nsimulated searches: {noises} solves drawn {draws} times per prompt from its {len(rows)}, "
+          f"{len(prompts)} prompts; intervals resample prompts")
+    print(f"| plan | NFEs | accuracy [95%] | minus {reference} [95% paired] | student minus preview [95% paired] |")
+    print("|---|---|---|---|---|")
+
+    def paired(name, other):
+        difference = expected[name] - expected[other]
+        low, high = np.percentile(difference[picks].mean(axis=1), [2.5, 97.5])
+        return f"{difference.mean():+.3f} [{low:+.3f}, {high:+.3f}]"
+
+    for name in sorted(plans, key=lambda name: (nfes[name], name)):
+        values = expected[name]
+        low, high = np.percentile(values[picks].mean(axis=1), [2.5, 97.5])
+        against = paired(name, name.replace("student", "preview")) if name.endswith("student") else ""
+        print(f"| {name} | {nfes[name]} | {values.mean():.3f} [{low:.3f}, {high:.3f}] | {paired(name, reference)} | "
+              f"{against} |")
 
 
 if __name__ == "__main__":
