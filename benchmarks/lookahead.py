@@ -17,21 +17,22 @@ import argparse
 from pathlib import Path
 
 import torch
+from noisesearch.distill.trajectories import LevelRecorder
 
 STUDY_PROMPTS = Path(__file__).resolve().parents[1] / "configs" / "bench" / "shapes-prompts.txt"
 
 
-class CountingDenoiser:
-    """The pipeline's denoiser, recording the state each level was last called on and counting calls per row."""
+class CountingDenoiser(LevelRecorder):
+    """distill's level recorder that also counts its calls, and the count by the time each level was reached."""
 
     def __init__(self, pipeline):
-        self.pipeline, self.calls, self.seen = pipeline, 0, {}
+        super().__init__(pipeline)
+        self.calls, self.calls_at = 0, {}
 
     def __call__(self, x, sigma, cond):
-        x0 = self.pipeline.denoise(x, sigma, cond)
         self.calls += 1
-        self.seen[round(float(sigma[0]), 6)] = (x.detach(), x0.detach(), self.calls)
-        return x0
+        self.calls_at[round(float(sigma[0]), 6)] = self.calls
+        return super().__call__(x, sigma, cond)
 
 
 def load_world(pipeline_name: str, teacher_spec: str):
@@ -84,7 +85,8 @@ def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition:
         finals.append(teacher.score(pipeline.decode(final).float().clamp(0, 1), chunk_conditions).float())
         groups.append(index)
         for j, sigma in enumerate(levels):
-            x, x0, calls = counter.seen[round(float(sigma), 6)]
+            level = round(float(sigma), 6)
+            (x, x0), calls = counter.seen[level], counter.calls_at[level]
             for m in ms:
                 path = torch.cat([sigmas[j:min(j + m, len(levels))], sigmas.new_zeros(1)])
                 ahead = CountingDenoiser(pipeline)
@@ -99,7 +101,7 @@ def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition:
         return mean_kendall([((sign * values[group == g]).tolist(), (sign * final[group == g]).tolist())
                              for g in group.unique()])
 
-    return {"sigmas": [float(s) for s in levels], "ms": ms, "full_nfe": (counter.calls) * nfe_per_call,
+    return {"sigmas": [float(s) for s in levels], "ms": ms, "full_nfe": counter.calls * nfe_per_call,
             "table": {(j, m): (nfes[(j, m)], tau(torch.cat(v))) for (j, m), v in scores.items()}}
 
 
@@ -113,7 +115,6 @@ def main() -> None:
     parser.add_argument("--extra", type=int, nargs="+", default=[2, 3], help="m: denoiser calls a lookahead makes")
     parser.add_argument("--batch", type=int, default=96)
     args = parser.parse_args()
-    torch.manual_seed(0)
     result = measure(args.pipeline, args.verifier, args.prompts, args.per_condition, args.seed, args.extra,
                      args.batch)
     print(f"within-prompt Kendall tau with the final {args.verifier} score; NFEs a candidate has cost by then "

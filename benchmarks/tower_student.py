@@ -22,7 +22,6 @@ import copy
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 STUDY_PROMPTS = Path(__file__).resolve().parents[1] / "configs" / "bench" / "shapes-prompts.txt"
 
@@ -50,6 +49,11 @@ def cached(path, make):
     if path is not None:
         save_file(tensors, path)
     return tensors
+
+
+def rows_of(data, mask):
+    """The solves ``mask`` selects (``sigmas`` kept whole)."""
+    return {key: value if key == "sigmas" else value[mask] for key, value in data.items()}
 
 
 def fit_level(clip, previews, final_embeddings, epochs, lr, seed, batch=128):
@@ -105,10 +109,7 @@ def main() -> None:
         pipeline, teacher, [Condition(prompt=p) for p in training], args.per_condition, run, seed=1))
     if args.validate:  # tune on the last fifth of the training prompts; the study's prompts stay unseen
         cut = int(0.8 * len(training))
-        held = {key: value[train["group"] >= cut] if value.dim() and len(value) == len(train["group"]) else value
-                for key, value in train.items()}
-        train = {key: value[train["group"] < cut] if value.dim() and len(value) == len(train["group"]) else value
-                 for key, value in train.items()}
+        held, train = rows_of(train, train["group"] >= cut), rows_of(train, train["group"] < cut)
         texts = training
         print(f"validation: {cut} training prompts, {len(training) - cut} validation prompts x {args.per_condition}")
     else:
@@ -145,10 +146,12 @@ def main() -> None:
               f"{mean_kendall(within(scores)):+.3f} | {float(fitted):.3f} |", flush=True)
         student_scores[k] = scores
     if args.simulate:
-        simulate(held, student_scores, texts, args.simulate)
+        if run.sampler != "heun":
+            raise SystemExit(f"--simulate counts Heun's NFEs; the run's sampler is {run.sampler}")
+        simulate(held, student_scores, texts, args.simulate, pipeline.nfe_per_call(run.guidance))
 
 
-def simulate(held, student_scores, texts, noises, keep=3, draws=400, seed=0):
+def simulate(held, student_scores, texts, noises, nfe_per_call, keep=3, draws=400, seed=0):
     """Expected shapes-eval accuracy of one-rung halving (``noises`` candidates to level k, the best ``keep`` by a
     score there finished, the best finished by the teacher returned) and of best-of-n at about the same NFEs, over
     random draws of each prompt's held-out solves; 95% intervals and paired differences by resampling prompts."""
@@ -161,12 +164,16 @@ def simulate(held, student_scores, texts, noises, keep=3, draws=400, seed=0):
     correct = torch.tensor([bool(ok) for _, ok in ShapesEvaluation().judge(
         held["images"][:, -1], [Condition(prompt=texts[int(g)]) for g in group])], dtype=torch.float64)
     final = held["final"].double()
-    cost = lambda k: 4 * k + 2  # NFEs to a level's preview under 8 Heun steps (the final solve: 30)
+    full = nfe_per_call * (2 * len(held["sigmas"]) - 1)  # Heun: 2 calls a step, 1 on the last (to level 0)
+
+    def cost(k):  # NFEs by a level's x0-preview: Heun's calls up to that level's first
+        return nfe_per_call * (2 * k + 1)
+
     plans = {f"best of {n}": ("random", n, None) for n in (12, 13, 16, 24, 32)}
     for k, scores in student_scores.items():
         plans[f"halving at step {k}, student"] = ("halving", k, scores.double())
         plans[f"halving at step {k}, preview"] = ("halving", k, held["previews"][:, k].double())
-    nfes = {name: n * 30 if kind == "random" else noises * cost(n) + keep * (30 - cost(n))
+    nfes = {name: n * full if kind == "random" else noises * cost(n) + keep * (full - cost(n))
             for name, (kind, n, _) in plans.items()}
     generator = torch.Generator().manual_seed(seed)
     prompts = group.unique()
@@ -185,7 +192,7 @@ def simulate(held, student_scores, texts, noises, keep=3, draws=400, seed=0):
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(prompts), size=(2000, len(prompts)))
     reference = "best of 32"
-    print(f"\nsimulated searches: {noises} solves drawn {draws} times per prompt from its {len(rows)}, "
+    print(f"\nsimulated searches: {noises} solves drawn {draws} times per prompt from its {int((group == prompts[0]).sum())}, "
           f"{len(prompts)} prompts; intervals resample prompts")
     print(f"| plan | NFEs | accuracy [95%] | minus {reference} [95% paired] | student minus preview [95% paired] |")
     print("|---|---|---|---|---|")
