@@ -5,7 +5,7 @@ baseline an early verifier must beat)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -21,7 +21,7 @@ from ..verifier import Verifier
 class Trajectories:
     """``x`` and ``x0`` (N, L, ...) at the solve's first L levels, ``sigmas`` (L), ``cond`` (N, ...) vectors,
     ``final`` (N) teacher scores, ``previews`` (N, L) teacher scores of the x0-previews, ``group`` (N) condition
-    index."""
+    index, ``slot`` (N) the trajectory's index within its condition (its seed)."""
 
     x: torch.Tensor
     x0: torch.Tensor
@@ -30,10 +30,11 @@ class Trajectories:
     final: torch.Tensor
     previews: torch.Tensor
     group: torch.Tensor
+    slot: Optional[torch.Tensor] = None
 
     def select(self, rows: torch.Tensor) -> "Trajectories":
         return Trajectories(self.x[rows], self.x0[rows], self.sigmas, self.cond[rows], self.final[rows],
-                            self.previews[rows], self.group[rows])
+                            self.previews[rows], self.group[rows], None if self.slot is None else self.slot[rows])
 
 
 class LevelRecorder:
@@ -62,7 +63,7 @@ def collect(pipeline: Pipeline, teacher: Verifier, conditions: Sequence[Conditio
     encoded = pipeline.encode(list(conditions))
     device, dtype = pipeline.placement()
     jobs = [(i, j) for i in range(len(conditions)) for j in range(per_condition)]
-    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("x", "x0", "cond", "final", "previews", "group")}
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("x", "x0", "cond", "final", "previews", "group", "slot")}
     for start in range(0, len(jobs), batch):
         chunk = jobs[start:start + batch]
         index = torch.tensor([i for i, _ in chunk])
@@ -84,4 +85,5 @@ def collect(pipeline: Pipeline, teacher: Verifier, conditions: Sequence[Conditio
         parts["x0"].append(x0s.float().cpu())
         parts["cond"].append(condition_vector(cond).cpu())
         parts["group"].append(index)
+        parts["slot"].append(torch.tensor([j for _, j in chunk]))
     return Trajectories(sigmas=levels, **{k: torch.cat(v) for k, v in parts.items()})

@@ -100,3 +100,27 @@ def test_early_verifiers_are_refused_where_they_cannot_apply(early, refused, tmp
     one.write_text("a cross\n")
     done = refused("distill", "--pipeline", "shapes", "--prompts_file", str(one), "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and "two or more conditions" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_seeds_held_out_leave_every_condition_in_training_and_in_the_card_and_the_seed_decides_the_weights(tmp_path, refused):
+    from noisesearch.cli import main
+    from noisesearch.distill.command import seeds_kept_out, unseen_seeds
+
+    rows = synthetic(3, 5)
+    rows.slot = torch.arange(5).repeat(3)
+    held = unseen_seeds(rows, per_condition=5, kept=seeds_kept_out(5, 0.3))
+    assert held.sum() == 6 and set(rows.group[held].tolist()) == set(rows.group[~held].tolist()) == {0, 1, 2}
+    assert set(rows.slot[held].tolist()) == {3, 4}
+    arguments = ["distill", "--pipeline", "digits", "--classes", "0-2", "--per_condition", "6",
+                 "--held_out_trajectories", "0.5", "--epochs", "1", "--width", "8", "--depth", "2"]
+    for name in ("early-digits", "again"):
+        torch.manual_seed(len(name))  # whatever ran before, the seed alone decides the weights
+        assert main([*arguments, "--out", str(tmp_path / name)]) == 0
+    _, card = load_student(str(tmp_path / "early-digits"))
+    assert card["trajectories"]["held_out_per_condition"] == 3 and len(card["trajectories"]["held_out"]) == 3
+    assert card["tau_preview"][-1] is not None and card["tau_preview"][-1] > 0.5
+    weights = [(tmp_path / name / "model.safetensors").read_bytes() for name in ("early-digits", "again")]
+    assert weights[0] == weights[1]
+    done = refused("distill", "--pipeline", "digits", "--classes", "0-2", "--per_condition", "2",
+                   "--held_out_trajectories", "0.5", "--out", str(tmp_path / "x"))
+    assert done.returncode == 2 and "keep out two or more" in done.stderr and "Traceback" not in done.stderr
