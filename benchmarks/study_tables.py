@@ -11,7 +11,8 @@ seconds (equal seconds, random search given the doubt), leaving out ``--unclean`
 other work shared the machine); with ``--rerun OTHER`` (the same cells with another seed), whether each rerun cell
 falls inside this study's interval, and each rerun cell against random search at the nearest NFEs with both
 studies' searches pooled (and against ``--target`` pooled, where both studies ran it); with several reruns, a last
-table pools, for each cell, every study that ran it and its random-search reference.
+table pools, for each cell, every study that ran it and its random-search reference; with ``--pair CELL=REFERENCE``,
+named cells against named cells (e.g. a cell driven by an early verifier against random search driven by its teacher).
 
     python benchmarks/study_tables.py outputs/shapes-study --rerun outputs/shapes-seeds
 """
@@ -122,6 +123,25 @@ def target_table(rows: list[dict], target: str, seed: int, fraction: float = 0.2
     return "\n".join(lines)
 
 
+def pairs_table(rows: list[dict], pairs: list[str], seed: int) -> str:
+    """Named cells against named references on the same searches (``CELL=REFERENCE``): for cells the bench does not
+    pair itself, such as one driven by an early verifier against random search driven by its teacher."""
+    by_name = {r["cell"]: r for r in rows}
+    lines = ["| cell | seconds a search | accuracy | against | its seconds | its accuracy | difference [95% paired], "
+             "McNemar p |", "|---|---|---|---|---|---|---|"]
+    for pair in pairs:
+        name, _, other = pair.partition("=")
+        missing = [n for n in (name, other) if n not in by_name]
+        if missing:
+            raise SystemExit(f"--pair {pair}: no cell {missing[0]!r} in this study")
+        row, reference = by_name[name], by_name[other]
+        entry = paired_accuracy(row["per_search"], reference["per_search"], seed)
+        lines.append(f"| {label(row)} @ {row['nfe_used']:.0f} | {seconds(row):.2f} | {row['metrics']['accuracy']:.3f} | "
+                     f"{label(reference)} @ {reference['nfe_used']:.0f} | {seconds(reference):.2f} | "
+                     f"{reference['metrics']['accuracy']:.3f} | {difference(entry)} |")
+    return "\n".join(lines)
+
+
 def seconds_table(rows: list[dict], seed: int, unclean: frozenset = frozenset()) -> str:
     """Every cell but random search's against the cheapest random-search cell (same verifiers) that spent no fewer
     seconds a search: beating it is beating random search at equal seconds, with the benefit of any doubt on random
@@ -221,6 +241,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the study's seed (its bootstrap resamples)")
     parser.add_argument("--unclean", nargs="*", default=[], help="cells whose seconds were measured while other work "
                         "shared the machine: marked *, and left out of every comparison by seconds")
+    parser.add_argument("--pair", nargs="+", default=[], metavar="CELL=REFERENCE",
+                        help="cells compared with named cells on the same searches (a table of their own)")
     args = parser.parse_args()
     rows = json.loads((args.study / "results.json").read_text())
     unclean = frozenset(args.unclean)
@@ -230,6 +252,8 @@ def main() -> None:
         print(target_table(rows, args.target, args.seed, unclean=unclean), end="\n\n")
         print(target_table(rows, args.target, args.seed, 0.5, "seconds", unclean), end="\n\n")
     print(seconds_table(rows, args.seed, unclean), end="\n\n")
+    if args.pair:
+        print(pairs_table(rows, args.pair, args.seed), end="\n\n")
     reruns = [json.loads((folder / "results.json").read_text()) for folder in args.rerun]
     for rerun in reruns:
         print(rerun_table(rows, rerun, args.seed, args.target), end="\n\n")
