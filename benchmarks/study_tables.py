@@ -12,7 +12,8 @@ other work shared the machine); with ``--rerun OTHER`` (the same cells with anot
 falls inside this study's interval, and each rerun cell against random search at the nearest NFEs with both
 studies' searches pooled (and against ``--target`` pooled, where both studies ran it); with several reruns, a last
 table pools, for each cell, every study that ran it and its random-search reference; with ``--pair CELL=REFERENCE``,
-named cells against named cells (e.g. a cell driven by an early verifier against random search driven by its teacher).
+named cells against named cells (e.g. a cell driven by an early verifier against random search driven by its teacher);
+``--level`` sets the intervals' confidence level (a claim checked at several looks needs a wider one).
 
     python benchmarks/study_tables.py outputs/shapes-study --rerun outputs/shapes-seeds
 """
@@ -243,7 +244,15 @@ def main() -> None:
                         "shared the machine: marked *, and left out of every comparison by seconds")
     parser.add_argument("--pair", nargs="+", default=[], metavar="CELL=REFERENCE",
                         help="cells compared with named cells on the same searches (a table of their own)")
+    parser.add_argument("--level", type=float, default=uncertainty.LEVEL,
+                        help="the intervals' confidence level (e.g. 0.9875 for a 95%% claim checked at four looks, "
+                        "Bonferroni); the tables' headers still say 95%%, a first line says which level they hold")
     args = parser.parse_args()
+    if not 0 < args.level < 1:
+        parser.error(f"--level {args.level}: give a confidence level between 0 and 1")
+    if args.level != uncertainty.LEVEL:
+        uncertainty.LEVEL = args.level
+        print(f"Every interval below is a {100 * args.level:g}% interval (--level), whatever its header says.\n")
     rows = json.loads((args.study / "results.json").read_text())
     unclean = frozenset(args.unclean)
     print(cells_table(rows, unclean), end="\n\n")
