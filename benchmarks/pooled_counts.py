@@ -4,8 +4,9 @@ The paired bootstrap of a mean of per-search verdict differences depends only on
 right and how many the reference alone did, and so does the exact McNemar test: a study whose results.json is gone
 enters as those two counts and its number of searches (``--counts``), a study at hand is read (``--study``). Each
 group and the pool print the difference, its paired bootstrap interval at ``--level`` and McNemar's exact p.
-Accuracy here is the plain mean of the verdicts; the bench's is the mean of the category accuracies, equal on the
-full sample of a balanced study but resampled differently, so its interval can differ by about 0.002 at 192 searches.
+Both come from the bench's own `uncertainty.paired`, given verdicts without categories, so accuracy here is the
+plain mean of the verdicts; the bench's is the mean of the category accuracies, equal on the full sample of a balanced
+study but resampled differently, so its interval can differ by about 0.002 at 192 searches.
 
     python benchmarks/pooled_counts.py --counts 20 23 576 --study outputs/shapes-target-seed3 \
         --cell halving-eta8--shapes-clip--480nfe --reference random--shapes-clip--960nfe
@@ -17,16 +18,16 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-from scipy.stats import binomtest
-
 from noisesearch.bench.runner import uncertainty
 
 
-def differences_from_counts(only_cell: int, only_reference: int, searches: int) -> np.ndarray:
-    """Per-search verdict differences (+1, -1, 0) with the given counts; their order does not change the bootstrap."""
-    return np.concatenate([np.ones(only_cell), -np.ones(only_reference),
-                           np.zeros(searches - only_cell - only_reference)])
+def verdicts_from_counts(only_cell: int, only_reference: int, searches: int) -> tuple[dict, dict]:
+    """Per-search verdicts of a cell and its reference with the given counts (the searches both got right or both
+    got wrong enter as right for both; neither the difference nor its bootstrap nor McNemar tells them apart)."""
+    both = searches - only_cell - only_reference
+    cell = [True] * only_cell + [False] * only_reference + [True] * both
+    reference = [False] * only_cell + [True] * only_reference + [True] * both
+    return {"correct": cell}, {"correct": reference}
 
 
 def fail(message: str) -> None:
@@ -35,8 +36,8 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def differences_from_study(study: Path, cell: str, reference: str) -> np.ndarray:
-    """Per-search verdict differences of two cells of a bench study, in the study's order (unjudged searches dropped)."""
+def verdicts_from_study(study: Path, cell: str, reference: str) -> tuple[dict, dict]:
+    """Per-search verdicts of two cells of a bench study, in the study's order (categories left out: plain mean)."""
     if not (study / "results.json").is_file():
         fail(f"{study}: no results.json; give a finished bench study's --out folder")
     rows = {row["cell"]: row for row in json.loads((study / "results.json").read_text())}
@@ -46,20 +47,19 @@ def differences_from_study(study: Path, cell: str, reference: str) -> np.ndarray
     mine, theirs = rows[cell]["per_search"], rows[reference]["per_search"]
     if mine["key"] != theirs["key"]:
         fail(f"{study}: {cell} and {reference} hold different searches; they cannot be paired")
-    return np.asarray([float(bool(a)) - float(bool(b)) for a, b in zip(mine["correct"], theirs["correct"])
-                       if a is not None and b is not None])
+    return {"correct": mine["correct"]}, {"correct": theirs["correct"]}
 
 
-def summary(differences: np.ndarray, seed: int) -> str:
-    """The mean difference, its paired bootstrap interval and McNemar's exact p, as study_tables prints them."""
-    replicates = differences[uncertainty.resamples(len(differences), seed)].mean(axis=1)
-    tail = 100 * (1 - uncertainty.LEVEL) / 2
-    low, high = np.percentile(replicates, [tail, 100 - tail])
-    only_cell, only_reference = int((differences > 0).sum()), int((differences < 0).sum())
-    p = binomtest(only_cell, only_cell + only_reference, 0.5).pvalue if only_cell + only_reference else 1.0
-    return (f"{differences.mean():+.4f} [{low:+.4f}, {high:+.4f}], McNemar p {p:.3g} "
+def summary(cell: dict, reference: dict, seed: int) -> str:
+    """uncertainty.paired's accuracy entry (difference, paired bootstrap interval, McNemar's exact p), one line."""
+    keyed = [{"key": list(range(len(v["correct"]))), **v} for v in (cell, reference)]
+    (entry,) = [m for m in uncertainty.paired(*keyed, seed) if m["metric"] == "accuracy"]
+    low, high = entry["interval"]
+    only_cell = sum(bool(a) and b is not None and not b for a, b in zip(cell["correct"], reference["correct"]))
+    only_reference = sum(bool(b) and a is not None and not a for a, b in zip(cell["correct"], reference["correct"]))
+    return (f"{entry['difference']:+.4f} [{low:+.4f}, {high:+.4f}], McNemar p {entry['p_value']:.3g} "
             f"({only_cell} searches only the cell got right, {only_reference} only the reference, "
-            f"{len(differences)} searches)")
+            f"{len(cell['correct'])} searches)")
 
 
 def main() -> None:
@@ -84,13 +84,14 @@ def main() -> None:
     if not args.counts and not args.study:
         parser.error("give at least one --counts or --study")
     uncertainty.LEVEL = args.level
-    groups = [(f"counts {c} {r} {n}", differences_from_counts(c, r, n)) for c, r, n in args.counts]
-    groups += [(str(study), differences_from_study(study, args.cell, args.reference)) for study in args.study]
+    groups = [(f"counts {c} {r} {n}", verdicts_from_counts(c, r, n)) for c, r, n in args.counts]
+    groups += [(str(study), verdicts_from_study(study, args.cell, args.reference)) for study in args.study]
     print(f"{100 * args.level:g}% intervals")
-    for name, differences in groups:
-        print(f"{name}: {summary(differences, args.seed)}")
+    for name, (cell, reference) in groups:
+        print(f"{name}: {summary(cell, reference, args.seed)}")
     if len(groups) > 1:
-        print(f"pooled: {summary(np.concatenate([d for _, d in groups]), args.seed)}")
+        print("pooled: " + summary(*({"correct": [v for _, pair in groups for v in pair[side]["correct"]]}
+                                     for side in (0, 1)), args.seed))
 
 
 if __name__ == "__main__":
