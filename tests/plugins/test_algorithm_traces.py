@@ -22,7 +22,7 @@ from noisesearch_plugins.algorithms.zero_order import ZeroOrder
 def context():
     """A 4-step search context of the toy world (5 noise levels), 16 samples' budget."""
     results, executor = run(NoSearch)
-    return executor._context(results[0].task)
+    return executor.context(results[0].task)
 
 
 def tell(algorithm, proposals, scores):

@@ -86,7 +86,7 @@ def test_every_search_beats_no_search_on_average(algorithm, args):
 
 def test_zero_order_neighbours_stay_gaussian_and_close():
     results, executor = run(ZeroOrder, {"n": 4, "lam": 0.31}, budget_nfe=7 * 5)
-    pivot = ZeroOrder(ZeroOrder.parse_params({"n": 4}), executor._context(results[0].task))
+    pivot = ZeroOrder(ZeroOrder.parse_params({"n": 4}), executor.context(results[0].task))
     proposals = pivot.ask()
     shape = (1, 64, 64)
     base = proposals[0].noise.build(shape).flatten()
@@ -110,7 +110,7 @@ def test_paths_and_smc_results_are_marked_not_replayable_from_noise():
 
 
 def test_smc_resamples_towards_better_particles():
-    algorithm = SMCSteering(SMCSteering.parse_params({"k": 4, "lam": 100.0}), run(NoSearch)[1]._context(
+    algorithm = SMCSteering(SMCSteering.parse_params({"k": 4, "lam": 100.0}), run(NoSearch)[1].context(
         run(NoSearch)[0][0].task))
     from noisesearch.algorithm import Outcome
     algorithm.ask()

@@ -7,7 +7,7 @@ from noisesearch.conditions import Condition
 from noisesearch.sampling.denoiser import CountingDenoiser
 from noisesearch.engine import Executor, SearchSettings, Task, preview_level
 from noisesearch.store.journal import Journal, read_run
-from noisesearch.sampling.schedule import solve
+from helpers import solve
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch.testing.verifiers import check_verifier, sample_images
 from noisesearch.verifier import Verifier
@@ -48,15 +48,15 @@ def test_previews_are_the_x0_prediction_at_that_level_and_cost_nothing():
     with torch.no_grad():
         (result,) = executor.run([Task(0, Condition(class_label=2), 0)])
     assert executor.stats.nfe == 45
-    level = executor.preview_level
+    level = executor.evaluator.planner.preview_level
     images, previews = recorder.seen[0]
     cond = pipeline.encode([Condition(class_label=2)]).expand(3, -1, -1, -1, -1)
-    noises = torch.stack([pipeline.initial_latents(n[None], executor.sigmas)[0] for n in
-                          [RandomSearch(plan.params, executor._context(Task(0, Condition(class_label=2), 0))).ask()[i]
-                           .noise.build(executor.shape) for i in range(3)]])
+    noises = torch.stack([pipeline.initial_latents(n[None], executor.schedule.sigmas)[0] for n in
+                          [RandomSearch(plan.params, executor.context(Task(0, Condition(class_label=2), 0))).ask()[i]
+                           .noise.build(executor.schedule.shape) for i in range(3)]])
     seen = {}
-    solve(CountingDenoiser(pipeline.denoise, 1), noises, executor.sigmas, cond, "heun",
-          on_step=lambda sigma, x0: seen.setdefault(round(float(sigma), 6), x0))
+    solve(CountingDenoiser(pipeline.denoise, 1), noises, executor.schedule.sigmas, cond, "heun",
+          on_step=lambda step: seen.setdefault(round(step.sigma, 6), step.x0))
     assert torch.allclose(previews, pipeline.decode(seen[round(level, 6)]), atol=1e-6)
     assert not torch.allclose(previews, images, atol=1e-3)
     assert result.scores["recording-previews"] == pytest.approx(max(

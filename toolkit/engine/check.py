@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import torch
 
 from ..algorithm import SearchContext
+from ..errors import UsageError
 from ..pipeline import Pipeline, RunSpec
 from ..verifier import Verifier
 from . import whole
@@ -49,10 +50,37 @@ def context(settings: SearchSettings, schedule: Schedule, condition_key: str = "
 def check(pipeline: Pipeline, verifiers: Sequence[Verifier], settings: SearchSettings) -> Schedule:
     """Refuse (UsageError) a search the schedule, the budget, the verifiers or whole-pipeline mode cannot carry."""
     schedule = configure(pipeline, settings)
+    check_search(pipeline, schedule, settings, verifiers)
+    preview_level(schedule.sigmas, verifiers)
+    return schedule
+
+
+def check_search(pipeline: Pipeline, schedule: Schedule, settings: SearchSettings,
+                 verifiers: Sequence[Verifier]) -> None:
+    """The checks of one search's algorithm, budget and verifiers against a configured schedule."""
     settings.algorithm.check_context(settings.params, context(settings, schedule))
     if settings.algorithm.uses_gradients:
         Scorer(verifiers, settings.ensemble, settings.weights).require_differentiable(settings.algorithm.name)
     if whole.runs_whole(pipeline.family):
         whole.check_search(pipeline.family, settings.algorithm, verifiers)
-    preview_level(schedule.sigmas, verifiers)
-    return schedule
+
+
+SCHEDULE = ("steps", "sampler", "guidance", "height", "width")  # what every search sharing a loop must agree on
+
+
+def admit_check(pipeline: Pipeline, schedule: Schedule, loop: SearchSettings, settings: SearchSettings,
+                scorer: Scorer, preview: Optional[float], gradients: bool) -> None:
+    """Refuse a cohort a running loop cannot take: another schedule, another preview level, gradients where the
+    loop evaluates none, or what ``check_search`` refuses."""
+    differ = [name for name in SCHEDULE if getattr(settings, name) != getattr(loop, name)]
+    if differ:
+        raise UsageError(f"this loop runs {', '.join(f'{name} {getattr(loop, name)!r}' for name in differ)}; a "
+                         "search that joins it must use the same (start another loop for other settings)")
+    if settings.algorithm.uses_gradients and not gradients:
+        raise UsageError(f"algorithm {settings.algorithm.name!r} needs gradients, which this loop does not evaluate; "
+                         "start a loop whose default algorithm uses them")
+    check_search(pipeline, schedule, settings, scorer.verifiers)
+    wanted = preview_level(schedule.sigmas, scorer.verifiers)
+    if wanted is not None and wanted != preview:
+        raise UsageError("the verifiers ask for x0-previews at a level this loop does not make; start a loop whose "
+                         "default verifiers ask for the same")

@@ -30,6 +30,32 @@ class Solved:
     history: History
 
 
+@dataclass
+class Start:
+    """Where a plan starts: x at level ``top``, its known x0-prediction, previews and multistep history."""
+
+    x: torch.Tensor
+    top: float
+    cached: Optional[torch.Tensor] = None
+    previews: Optional[torch.Tensor] = None
+    history: History = None
+
+
+class Previews:
+    """The x0-predictions a solve makes at the preview level (the last one is the preview)."""
+
+    def __init__(self, level: Optional[float]):
+        self.level = level
+        self.captured: list[torch.Tensor] = []
+
+    def see(self, sigma: float, x0: torch.Tensor) -> None:
+        if self.level is not None and abs(float(sigma) - self.level) <= 1e-6 * self.level:
+            self.captured.append(x0)
+
+    def last(self, carried: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        return self.captured[-1] if self.captured else carried
+
+
 class Planner:
     """Runs denoising plans on one pipeline's schedule with one sampler; every call goes through ``denoiser``."""
 
@@ -48,51 +74,50 @@ class Planner:
             decode: bool = True) -> Solved:
         """Denoise a chunk from the top (``states`` None) or from its kept states, down to ``stop`` (``decode``
         False: no images, for kept states nobody scores)."""
-        previews = history = None
-        if states is None:
-            x = self.pipeline.initial_latents(noises, self.sigmas.cpu())
-            top, cached = float(self.sigmas[0]), None
-        else:
-            level = states[0].level
-            x = torch.stack([state.x for state in states])
-            cached = torch.stack([state.x0 for state in states])
-            if all(state.preview is not None for state in states):
-                previews = torch.stack([state.preview for state in states])
-            top = level
-            if all(state.earlier is not None for state in states) and len({s.earlier[0] for s in states}) == 1:
-                history = (states[0].earlier[0], torch.stack([state.earlier[1] for state in states]))
-            if renoise_to is not None:
-                x, top, cached = renoise(x, level, renoise_to, noises, self.frame), renoise_to, None
+        start = self._top(noises) if states is None else self._continued(states, noises, renoise_to)
         if renoise_to is not None or stochastic:
-            history = None  # the state moved off the solve it came from
-        captured: list[torch.Tensor] = []
-
-        def capture(sigma, x0):
-            if self.preview_level is not None and abs(float(sigma) - self.preview_level) <= 1e-6 * self.preview_level:
-                captured.append(x0)
-
-        segment = sigmas_between(self.sigmas.cpu(), top, stop)  # levels stay on the host: steps read them freely
+            start.history = None  # the state moved off the solve it came from
+        previews = Previews(self.preview_level)
+        x, cached = start.x, start.cached
+        segment = sigmas_between(self.sigmas.cpu(), start.top, stop)  # levels stay on the host: steps read them
         if stochastic:
             if cached is None:
                 cached = predict_x0(self.denoiser, x, segment[0], cond)
-            capture(segment[0], cached)
+            previews.see(float(segment[0]), cached)
             x = ancestral_step(self.denoiser, x, float(segment[0]), float(segment[1]), cond, noises, cached,
                                self.frame)
             segment, cached = segment[1:], None
-        solver = self.sampler(self.frame, history)
-        x = solver.solve(self.denoiser, x, segment, cond, on_step=capture, x0_first=cached)
+        solver = self.sampler(self.frame, start.history)
+        x = solver.solve(self.denoiser, x, segment, cond, on_step=lambda step: previews.see(step.sigma, step.x0),
+                         x0_first=cached)
         kept_history = solver.history if stop > 0 and len(segment) > 1 else None
         x0 = None
         if stop > 0:
             x0 = self.denoiser(x, torch.full((x.shape[0],), stop, device=x.device, dtype=x.dtype), cond)
-            capture(stop, x0)
-        if captured:
-            previews = captured[-1]
+            previews.see(stop, x0)
         images = None
         if decode:
             images = (self.pipeline.decode_preview(x0, self.preview_size) if x0 is not None
                       else self.pipeline.decode(x)).float().clamp(0, 1)
-        return Solved(x, x0, images, previews, kept_history)
+        return Solved(x, x0, images, previews.last(start.previews), kept_history)
+
+    def _top(self, noises: torch.Tensor) -> "Start":
+        return Start(self.pipeline.initial_latents(noises, self.sigmas.cpu()), float(self.sigmas[0]))
+
+    def _continued(self, states: list[KeptState], noises: Optional[torch.Tensor],
+                   renoise_to: Optional[float]) -> "Start":
+        """Kept states stacked: x, its x0-prediction, previews and the multistep history they carry; re-noised
+        first up to ``renoise_to`` (search over paths)."""
+        level = states[0].level
+        start = Start(torch.stack([state.x for state in states]), level,
+                      torch.stack([state.x0 for state in states]))
+        if all(state.preview is not None for state in states):
+            start.previews = torch.stack([state.preview for state in states])
+        if all(state.earlier is not None for state in states) and len({s.earlier[0] for s in states}) == 1:
+            start.history = (states[0].earlier[0], torch.stack([state.earlier[1] for state in states]))
+        if renoise_to is not None:
+            start.x, start.top, start.cached = renoise(start.x, level, renoise_to, noises, self.frame), renoise_to, None
+        return start
 
     def decode_previews(self, previews: Optional[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         """Preview images: the decoded previews, or the images themselves above the preview level."""

@@ -17,6 +17,9 @@ from ..store.records import (EARLIER, EARLIER_LEVEL, GRADIENT, PLAN_FIELDS, PREV
 from .state import Evaluated, SearchRun
 
 
+Replay = dict[tuple, CandidateRecord]  # journaled candidate records by (search, repeat, id)
+
+
 class ReplayMismatch(UsageError):
     """A journaled candidate differs from what the code now proposes: the run cannot be resumed."""
 

@@ -15,22 +15,15 @@ from .types import SearchResult
 Aggregate = Callable[[list[dict[str, float]]], list[float]]
 
 
-class Outcomes:
-    """Tells an algorithm each evaluation's aggregate among every candidate at its level so far (cached per level)."""
-
-    def __init__(self, aggregate: Aggregate):
-        self.aggregate = aggregate
-        self._cache: dict[tuple, tuple[tuple, dict[int, float]]] = {}  # per search: (level, count), aggregates
-
-    def outcome(self, search: SearchRun, proposal: Proposal, evaluation: Evaluated) -> Outcome:
-        history = search.levels[proposal.stop]
-        key = (proposal.stop, len(history))
-        cached = self._cache.get(search.key)
-        if cached is None or cached[0] != key:
-            cached = key, dict(zip([i for i, _ in history], self.aggregate([row for _, row in history])))
-            self._cache[search.key] = cached
-        return Outcome(proposal.id, cached[1][proposal.id], evaluation.scores, evaluation.nfe, proposal.stop,
-                       evaluation.gradient)
+def outcome(search: SearchRun, proposal: Proposal, evaluation: Evaluated) -> Outcome:
+    """What an algorithm is told of one evaluation: its aggregate among every candidate at its level so far (the
+    level's aggregates cached on the search until the level grows)."""
+    history = search.levels[proposal.stop]
+    key = (proposal.stop, len(history))
+    if search.told is None or search.told[0] != key:
+        search.told = key, dict(zip([i for i, _ in history], search.scorer.aggregate([row for _, row in history])))
+    return Outcome(proposal.id, search.told[1][proposal.id], evaluation.scores, evaluation.nfe, proposal.stop,
+                   evaluation.gradient)
 
 
 def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchResult:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
@@ -11,6 +13,10 @@ from ..algorithm import SearchAlgorithm, SearchContext
 from ..imaging import to_uint8
 from ..store.records import EARLIER, EARLIER_LEVEL, GRADIENT, IMAGE8, PREVIEW, ROOT, THUMB, X, X0
 from .types import Task
+
+if TYPE_CHECKING:
+    from ..algorithm import Proposal
+    from .source import Cohort
 
 
 @dataclass
@@ -68,13 +74,15 @@ class Evaluated:
         return Evaluated(**moved)
 
 
-@dataclass
+@dataclass(eq=False)
 class SearchRun:
-    """One search in progress: its task, algorithm, NFEs charged, and every candidate it has evaluated."""
+    """One search in progress: its task, algorithm and cohort (its settings, verifiers and journal), NFEs charged,
+    and every candidate it has evaluated."""
 
     task: Task
     context: SearchContext
     algorithm: SearchAlgorithm
+    cohort: Optional["Cohort"] = None
     nfe: int = 0
     done: bool = False
     asked: set[int] = field(default_factory=set)
@@ -83,8 +91,39 @@ class SearchRun:
     raw: dict[int, dict[str, float]] = field(default_factory=dict)
     states: dict[int, KeptState] = field(default_factory=dict)
     finished: dict[int, Finished] = field(default_factory=dict)
+    told: Optional[tuple[tuple, dict[int, float]]] = None  # (level, count) and the aggregates of that level then
 
     @property
     def key(self) -> tuple[str, int]:
         """The search's identity in the journal: (condition key, repeat)."""
         return self.task.condition.key, self.task.repeat
+
+    @property
+    def settings(self) -> Any:
+        return self.cohort.settings
+
+    @property
+    def scorer(self) -> Any:
+        return self.cohort.scorer
+
+    @property
+    def recorder(self) -> Any:
+        return self.cohort.recorder
+
+    def integrate(self, proposal: "Proposal", evaluation: Evaluated, device: torch.device, dtype: torch.dtype) -> None:
+        """Keep an evaluation: a stopped candidate's state (on the pipeline's device), or a finished sample; and
+        its oriented scores among those of its level (an unscored state: never preferred, never warned of)."""
+        self.raw[proposal.id] = evaluation.scores
+        if proposal.stop > 0:
+            earlier = None if evaluation.earlier is None else (evaluation.earlier_level,
+                                                               evaluation.earlier.to(device, dtype))
+            preview = evaluation.preview.to(device, dtype) if evaluation.preview is not None else None
+            self.states[proposal.id] = KeptState(evaluation.x.to(device, dtype), proposal.stop,
+                                                 evaluation.x0.to(device, dtype), evaluation.root,
+                                                 evaluation.replayable, preview, earlier)
+        else:
+            self.finished[proposal.id] = Finished(evaluation.image, evaluation.root, evaluation.replayable,
+                                                  proposal.noise.fresh_seed if proposal.is_fresh else None)
+        row = (self.scorer.oriented(evaluation.scores) if proposal.scored or proposal.stop == 0
+               else {name: -math.inf for name in evaluation.scores})
+        self.levels.setdefault(proposal.stop, []).append((proposal.id, row))

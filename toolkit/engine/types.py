@@ -1,9 +1,10 @@
-"""The engine's named types: a search's settings, a task to run, and the result of one search."""
+"""The engine's named types: a search's settings, a task to run, the result of one search, a rank's shard of the
+work, what a loop did, and the error of an algorithm that breaks the ask/tell contract."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
 
@@ -91,3 +92,30 @@ class SearchResult:
 
         array = to_uint8(self.image).permute(1, 2, 0).numpy()
         return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's share of every round when a search is sharded by candidates: ``todo[rank::world]``; ``gather``
+    all-gathers a picklable object from every rank (the algorithm is replicated on each)."""
+
+    rank: int
+    world: int
+    gather: Callable[[Any], list]
+
+
+@dataclass(frozen=True)
+class ExecutorStats:
+    """The one record of what an executor did in this process."""
+
+    nfe: int
+    candidates: int
+    denoiser_s: float
+    verifier_s: dict[str, float]
+    batch_size: Optional[int]
+    auto: Optional[dict] = None  # ``batch_size auto``: the size chosen and the NFEs per second measured
+    warmup_s: float = 0.0  # ``model.compile``: untimed first calls at each chunk size (compiling), apart from the rest
+
+
+class AlgorithmError(RuntimeError):
+    """An algorithm broke the ask/tell contract (over its budget, a repeated id, an unknown parent)."""

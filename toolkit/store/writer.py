@@ -8,17 +8,15 @@ import queue
 import threading
 from typing import Callable, Optional
 
-from .journal import Journal
-
 DEPTH = 2  # batches queued before ``submit`` waits: host memory stays that of a few rounds of candidates
 
 
 class JournalWriter:
-    """Runs ``Journal.append`` jobs on a thread of its own, in the order submitted; an error there (a full disk)
-    is raised in the caller at its next ``submit`` or ``flush``, and nothing after it is written."""
+    """Runs journal appends (jobs that return the records they wrote) on a thread of its own, in the order
+    submitted; an error there (a full disk) is raised in the caller at its next ``submit`` or ``flush``, and nothing
+    after it is written."""
 
-    def __init__(self, journal: Journal, depth: int = DEPTH):
-        self.journal = journal
+    def __init__(self, depth: int = DEPTH):
         self.jobs: queue.Queue = queue.Queue(maxsize=depth)
         self.error: Optional[BaseException] = None
         self.durable = 0  # candidate records written and fsynced
@@ -64,8 +62,7 @@ class JournalWriter:
 class InlineWriter:
     """The same interface writing at once, on the caller's thread (``model.background_writes false``)."""
 
-    def __init__(self, journal: Journal):
-        self.journal = journal
+    def __init__(self) -> None:
         self.durable = 0
 
     def submit(self, job: Callable[[], int]) -> None:

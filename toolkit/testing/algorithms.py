@@ -14,7 +14,7 @@ toy denoisers, so it takes seconds.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import pytest
 import torch
@@ -23,8 +23,7 @@ from ..algorithm import SearchAlgorithm
 from ..verifier import Verifier
 from ..conditions import Condition
 from ..errors import UsageError
-from ..engine import Executor, SearchResult, SearchSettings, Task
-from ..engine.loop import Clock
+from ..engine import Executor, RoundLimit, SearchResult, SearchSettings, Task
 from .toys import ToyMixture, ToyPromptMixture, ToyVerifier
 
 CLASS_TASKS = [Task(i, Condition(class_label=c), r) for i, (c, r) in enumerate([(0, 0), (1, 0), (1, 1), (3, 0)])]
@@ -51,26 +50,10 @@ def run(
                               budget_seconds=None if rounds is None else 1e9)
     algorithm.check_budget(params, budget_nfe, settings.sample_nfe(type(pipeline)))
     executor = Executor(pipeline, [verifier or ToyVerifier()], settings)  # runs check_context
-    if rounds is not None:
-        executor.clock_type = stop_after_rounds(rounds)
+    if rounds is not None:  # a clock that never runs out (rounds sized for it), and a stopper after ``rounds``
+        executor.stoppers.append(RoundLimit(rounds))
     with torch.no_grad():
         return executor.run(tasks), executor
-
-
-def stop_after_rounds(rounds: int) -> Callable[..., Clock]:
-    """A clock spent after ``rounds`` rounds, whatever the time: where a wall clock would stop a search, made
-    repeatable (the algorithm conformance suite's check of anytime algorithms)."""
-
-    class Rounds(Clock):
-        def __init__(self, seconds, searches, executor):
-            super().__init__(seconds, searches, executor)
-            self.read = 0
-
-        def spent(self) -> bool:
-            self.read += 1
-            return self.read > rounds
-
-    return Rounds
 
 
 def check_budget(algorithm, args=None) -> None:

@@ -62,5 +62,5 @@ def test_a_run_resumes_only_under_the_compile_setting_it_started_with(tmp_path):
 def test_compile_settings_that_cannot_apply_are_refused_in_one_line():
     with pytest.raises(UsageError, match="declares no repeated block.*use model.compile denoiser"):
         noisesearch.search(classes=[1], budget_nfe=22, compile="regional")  # digits' UNet2DModel has none
-    with pytest.raises(UsageError, match="model.compile 'fast': use off, denoiser, regional"):
+    with pytest.raises(UsageError, match="model.compile='fast': use off, denoiser, regional"):
         noisesearch.search(classes=[1], budget_nfe=22, compile="fast")

@@ -3,7 +3,7 @@
 import torch
 
 from noisesearch.conditions import Condition
-from noisesearch.engine import Executor, SearchSettings, Task
+from noisesearch.engine import Cohort, Executor, Fixed, SearchSettings, Task
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch_plugins.algorithms import GradientAscent
 
@@ -21,9 +21,11 @@ def search(verifiers, ensemble="rank", weights=None):
     params = GradientAscent.parse_params({"iterations": 3, "lr": 2.0})
     settings = SearchSettings(GradientAscent, params, 4 * 7 * 3 + 7, 4, "heun", 1.0, 8, 8, 8, 0, ensemble, weights)
     executor = Executor(ToyMixture(), verifiers, settings)
+    cohort = Cohort([Task(0, Condition(class_label=2), 0)])
     with torch.no_grad():
-        (result,) = executor.run([Task(0, Condition(class_label=2), 0)])
-    return result, executor
+        executor.drive(Fixed(cohort))
+    executor.cohort = cohort
+    return cohort.results[0], executor
 
 
 def test_a_zero_weight_verifier_does_not_steer_the_gradient():
@@ -41,7 +43,7 @@ def test_equal_weights_of_opposite_verifiers_cancel_the_gradient():
     steered, steered_run = search([ToyVerifier(), Farther()], "weighted", (1.0, 0.0))
 
     def last_noise(executor):  # the last iterate's noise
-        finished = executor._searches[0].finished
+        finished = executor.cohort.searches[0].finished
         return finished[max(finished)].root
 
     # the verifiers' gradients cancel: only the noise-norm regulariser moves the noise, not the first verifier's

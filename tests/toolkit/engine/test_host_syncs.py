@@ -1,7 +1,6 @@
 """No host synchronisation inside a denoising step (#26): counted with a CUDA-less stand-in, a tensor subclass
 whose values, read on the host (``item``, ``tolist``, ``float``...), count as a wait for the device."""
 
-import pytest
 import torch
 
 from noisesearch.conditions import Condition

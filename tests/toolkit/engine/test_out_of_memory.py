@@ -8,7 +8,7 @@ import torch
 
 from noisesearch.conditions import Condition
 from noisesearch.engine import Executor, SearchSettings, Task
-from noisesearch.engine.loop import OutOfDeviceMemory
+from noisesearch.engine.chunks import OutOfDeviceMemory
 from noisesearch.store.journal import Journal
 from noisesearch.testing.toys import ToyMixture, ToyVerifier
 from noisesearch_plugins.algorithms.smc import SMCSteering as SMC

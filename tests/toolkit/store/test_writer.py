@@ -12,7 +12,7 @@ from noisesearch.store.writer import JournalWriter
 
 def test_batches_are_written_in_order_and_flush_waits_for_them(tmp_path):
     written = []
-    writer = JournalWriter(journal=None, depth=2)
+    writer = JournalWriter(depth=2)
     for i in range(6):
         writer.submit(lambda i=i: written.append(i) or 1)
     writer.flush()
@@ -23,7 +23,7 @@ def test_batches_are_written_in_order_and_flush_waits_for_them(tmp_path):
 
 def test_submit_waits_while_depth_batches_are_queued():
     release, submitted = threading.Event(), threading.Event()
-    writer = JournalWriter(journal=None, depth=1)
+    writer = JournalWriter(depth=1)
     writer.submit(lambda: release.wait() and 0)  # taken by the thread, held there
     writer.submit(lambda: 0)  # fills the queue
 
@@ -40,7 +40,7 @@ def test_submit_waits_while_depth_batches_are_queued():
 
 def test_an_error_on_the_writer_is_raised_in_the_caller_and_nothing_after_it_is_written():
     written = []
-    writer = JournalWriter(journal=None, depth=4)
+    writer = JournalWriter(depth=4)
 
     def full_disk():
         raise OSError(28, "No space left on device")
