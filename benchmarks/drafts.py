@@ -30,7 +30,6 @@ from noisesearch.noise import NoiseSpec
 from noisesearch.store.folder import RunDir
 from noisesearch.sampling.samplers import sampler_class
 from noisesearch.pipeline import RunSpec
-from noisesearch.sampling.schedule import solve
 from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
 from noisesearch_plugins.shapes.pipeline import ShapesPipeline
 from noisesearch_plugins.shapes.verifier import ShapesCLIPVerifier
@@ -70,8 +69,8 @@ class Solver:
             x = torch.stack([n.build(self.shape) for n in noises[chunk]])
             encoded = self.pipeline.encode(conditions[chunk])
 
-            x = solve(self.pipeline.denoise, self.pipeline.initial_latents(x, sigmas), sigmas, encoded, self.sampler,
-                      frame=self.pipeline.frame)
+            x = sampler_class(self.sampler)(self.pipeline.frame).solve(
+                self.pipeline.denoise, self.pipeline.initial_latents(x, sigmas), sigmas, encoded)
             out.append(self.pipeline.decode(x).float().clamp(0, 1))
         return torch.cat(out)
 
@@ -97,18 +96,18 @@ def main() -> None:
 
     own, conditions, summary = RunDir(args.cell).load_images()  # the cell's own answers and its settings
     journal = full_solves(args.cell)
-    steps, guidance, sampler = summary["steps"], summary["guidance"], summary["sampler"]
-    if summary["pipeline"] != "shapes" or summary["algorithm"] != "random":
-        raise SystemExit(f"drafts: {args.cell} is a {summary['algorithm']} cell on {summary['pipeline']}; "
+    model = summary.header.model
+    steps, guidance, sampler = model.steps, model.guidance, model.sampler
+    if model.pipeline != "shapes" or model.algorithm != "random":
+        raise SystemExit(f"drafts: {args.cell} is a {model.algorithm} cell on {model.pipeline}; "
                          "give a random-search cell of a shapes study")
     pipeline = ShapesPipeline.load(None)
     pipeline.configure(RunSpec(steps, guidance, pipeline.default_height, pipeline.default_width, sampler))
     solver = Solver(pipeline, guidance, sampler, args.batch)
     verifier, evaluation = ShapesCLIPVerifier(), ShapesEvaluation()
 
-    summary["results"], own, conditions = (summary["results"][: args.searches], own[: args.searches],
-                                           conditions[: args.searches])
-    searches = [(condition.key, r["repeat"]) for condition, r in zip(conditions, summary["results"])]
+    results, own, conditions = summary.results[: args.searches], own[: args.searches], conditions[: args.searches]
+    searches = [(condition.key, r.repeat) for condition, r in zip(conditions, results)]
     ids = list(range(args.candidates))
     for key in searches:
         missing = set(ids) - set(journal[key])
@@ -121,9 +120,9 @@ def main() -> None:
     keys = [f"{key}#{repeat}" for key, repeat in searches]
     categories = [category for category, _ in judged]
     own_search = {"key": keys, "category": categories, "correct": [c for _, c in judged]}
-    seed = summary["seed"]
+    seed = summary.header.seed
     value, (lo, hi) = accuracy(own_search, seed)
-    cell_nfe = summary["results"][0]["nfe"]
+    cell_nfe = results[0].nfe
     print(f"cell: {args.cell.name}, {len(searches)} searches, {cell_nfe} NFEs a search, full solve "
           f"{solver.nfe(steps)} NFEs; shapes-eval accuracy {value:.3f} [{lo:.3f}, {hi:.3f}]")
 

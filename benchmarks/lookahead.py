@@ -17,22 +17,23 @@ import argparse
 from pathlib import Path
 
 import torch
-from noisesearch.distill.trajectories import LevelRecorder
 
 STUDY_PROMPTS = Path(__file__).resolve().parents[1] / "configs" / "bench" / "shapes-prompts.txt"
 
 
-class CountingDenoiser(LevelRecorder):
-    """distill's level recorder that also counts its calls, and the count by the time each level was reached."""
+class CallCounter:
+    """A denoiser that counts its calls; as a solve's step callback, it keeps each step's state, prediction and the
+    calls made by then."""
 
     def __init__(self, pipeline):
-        super().__init__(pipeline)
-        self.calls, self.calls_at = 0, {}
+        self.pipeline, self.calls, self.seen = pipeline, 0, {}
 
     def __call__(self, x, sigma, cond):
         self.calls += 1
-        self.calls_at[round(float(sigma[0]), 6)] = self.calls
-        return super().__call__(x, sigma, cond)
+        return self.pipeline.denoise(x, sigma, cond)
+
+    def step(self, step) -> None:
+        self.seen[step.i] = (step.x, step.x0, self.calls)
 
 
 def load_world(pipeline_name: str, teacher_spec: str):
@@ -79,17 +80,16 @@ def measure(pipeline_name: str, teacher_spec: str, prompts: Path, per_condition:
                               for i, k in chunk])
         cond = pipeline.select(encoded, index)
         chunk_conditions = [conditions[i] for i, _ in chunk]
-        counter = CountingDenoiser(pipeline)
+        counter = CallCounter(pipeline)
         final = sampler_class(run.sampler)(pipeline.frame).solve(
-            counter, pipeline.initial_latents(noises, sigmas), sigmas, cond)
+            counter, pipeline.initial_latents(noises, sigmas), sigmas, cond, on_step=counter.step)
         finals.append(teacher.score(pipeline.decode(final).float().clamp(0, 1), chunk_conditions).float())
         groups.append(index)
-        for j, sigma in enumerate(levels):
-            level = round(float(sigma), 6)
-            (x, x0), calls = counter.seen[level], counter.calls_at[level]
+        for j in range(len(levels)):
+            x, x0, calls = counter.seen[j]
             for m in ms:
                 path = torch.cat([sigmas[j:min(j + m, len(levels))], sigmas.new_zeros(1)])
-                ahead = CountingDenoiser(pipeline)
+                ahead = CallCounter(pipeline)
                 preview = sampler_class("euler")(pipeline.frame).solve(ahead, x, path, cond, x0_first=x0)
                 nfes[(j, m)] = (calls + ahead.calls) * nfe_per_call
                 scores[(j, m)].append(teacher.score(pipeline.decode_preview(preview).float().clamp(0, 1),

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from noisesearch.sampling.frames import EDM, FlowMatching, VariancePreserving
-from noisesearch.sampling.schedule import ancestral_step, renoise, solve
+from noisesearch.sampling.schedule import ancestral_step, renoise
+from helpers import solve
 
 
 def vp_sigma(alpha_cumprod: float) -> float:

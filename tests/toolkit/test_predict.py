@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from helpers import run_cli
 from noisesearch.cli import main
 
 SUMMARY_KEYS = {"pipeline", "algorithm", "verifiers", "seed", "steps", "guidance", "height", "width", "budget_nfe",
@@ -138,7 +138,7 @@ def test_seed_changes_results(tmp_path):
 
 def test_recorded_noise_regenerates_the_image(run_dir):
     from noisesearch.plugin import RunSpec
-    from noisesearch.sampling.schedule import solve
+    from helpers import solve
     from noisesearch_plugins.digits.pipeline import DigitsPipeline
 
     out, _ = run_dir

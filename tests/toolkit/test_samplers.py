@@ -5,7 +5,8 @@ import torch
 
 from noisesearch.sampling.denoiser import CountingDenoiser
 from noisesearch.sampling.samplers import SAMPLERS, DPMSolver2M, Sampler, sampler_class
-from noisesearch.sampling.schedule import karras_sigmas, sigmas_between, solve
+from noisesearch.sampling.schedule import karras_sigmas, sigmas_between
+from helpers import solve
 
 
 def toy_denoiser(x, sigma, cond):

@@ -7,7 +7,8 @@ import torch
 
 from noisesearch.sampling.denoiser import CountingDenoiser
 from noisesearch.sampling.samplers import predict_x0, sampler_class
-from noisesearch.sampling.schedule import karras_sigmas, renoise, sigmas_between, solve
+from noisesearch.sampling.schedule import karras_sigmas, renoise, sigmas_between
+from helpers import solve
 
 S = 0.5
 
@@ -84,7 +85,7 @@ def test_preview_is_one_denoiser_call():
 def test_solve_records_every_prediction_for_previews():
     seen = []
     solve(gaussian_denoiser, torch.ones(1, 1, 1, 1), karras_sigmas(5, 0.01, 3.0), None, "heun",
-          on_step=lambda sigma, x0: seen.append(float(sigma)))
+          on_step=lambda step: seen.append(step.sigma))
     assert len(seen) == 5 and seen[0] == pytest.approx(3.0)
 
 
@@ -95,7 +96,7 @@ def test_dpm2m_partial_solves_compose_when_the_history_is_handed_on():
     full = solve(gaussian_denoiser, x, sigmas, None, "dpm2m")
     seen = []
     half = solve(gaussian_denoiser, x, sigmas_between(sigmas, 20.0, middle), None, "dpm2m",
-                 on_step=lambda sigma, x0: seen.append((float(sigma), x0)))
+                 on_step=lambda step: seen.append((step.sigma, step.x0)))
     rest = solve(gaussian_denoiser, half, sigmas_between(sigmas, middle, 0.0), None, "dpm2m", earlier=seen[-1])
     restarted = solve(gaussian_denoiser, half, sigmas_between(sigmas, middle, 0.0), None, "dpm2m")
     assert (rest - full).abs().max() < 1e-4

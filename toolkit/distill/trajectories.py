@@ -12,7 +12,7 @@ import torch
 from ..conditions import Condition
 from ..noise import NoiseSpec, derive_seed
 from ..pipeline import Pipeline, RunSpec
-from ..sampling.samplers import sampler_class
+from ..sampling.samplers import Step, sampler_class
 from ..student import condition_vector
 from ..verifier import Verifier
 
@@ -38,17 +38,14 @@ class Trajectories:
 
 
 class LevelRecorder:
-    """A denoiser that keeps, per level, the last latent it was called on there and its prediction: the state the
-    solve actually reached (Heun's corrector calls the next level first on its Euler guess)."""
+    """A solve's step callback that keeps, per step index, the state the solve reached there and its x0-prediction
+    (``Sampler.solve``'s ``on_step``)."""
 
-    def __init__(self, pipeline: Pipeline):
-        self.pipeline = pipeline
-        self.seen: dict[float, tuple[torch.Tensor, torch.Tensor]] = {}
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, cond) -> torch.Tensor:
-        x0 = self.pipeline.denoise(x, sigma, cond)
-        self.seen[round(float(sigma[0]), 6)] = (x.detach(), x0.detach())
-        return x0
+    def __call__(self, step: Step) -> None:
+        self.seen[step.i] = (step.x.detach(), step.x0.detach())
 
 
 @torch.no_grad()
@@ -70,12 +67,12 @@ def collect(pipeline: Pipeline, teacher: Verifier, conditions: Sequence[Conditio
         noises = torch.stack([NoiseSpec.fresh(derive_seed(seed, "distill", conditions[i].key, j)).build(shape)
                               for i, j in chunk]).to(device, dtype)
         cond = pipeline.select(encoded, index)
-        recorder = LevelRecorder(pipeline)
+        recorder = LevelRecorder()
         x = pipeline.initial_latents(noises, sigmas)
-        final = sampler_class(run.sampler)(pipeline.frame).solve(recorder, x, sigmas, cond)
+        final = sampler_class(run.sampler)(pipeline.frame).solve(pipeline.denoise, x, sigmas, cond, on_step=recorder)
         chunk_conditions = [conditions[i] for i, _ in chunk]
-        xs = torch.stack([recorder.seen[round(float(s), 6)][0] for s in levels], dim=1)
-        x0s = torch.stack([recorder.seen[round(float(s), 6)][1] for s in levels], dim=1)
+        xs = torch.stack([recorder.seen[j][0] for j in range(len(levels))], dim=1)
+        x0s = torch.stack([recorder.seen[j][1] for j in range(len(levels))], dim=1)
         images = pipeline.decode(final).float().clamp(0, 1)
         parts["final"].append(teacher.score(images, chunk_conditions).float().cpu())
         parts["previews"].append(torch.stack([

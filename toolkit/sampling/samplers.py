@@ -7,6 +7,7 @@ multistep samplers, its history; k-diffusion's ``sampling.py`` is the model: one
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Optional
 
 import torch
@@ -15,6 +16,20 @@ from .denoiser import Denoiser, level_batch
 from .frames import EDM, Frame
 
 History = Optional[tuple[float, torch.Tensor]]  # the level before and its x0-prediction (multistep samplers)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a solve reached at one of its steps (k-diffusion's callback): the step's index, its level, the state
+    ``x`` there and the denoiser's x0-prediction of it."""
+
+    i: int
+    sigma: float
+    x: torch.Tensor
+    x0: torch.Tensor
+
+
+OnStep = Callable[[Step], None]
 
 
 def _sigma_batch(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -62,13 +77,14 @@ class Sampler:
         raise NotImplementedError
 
     def solve(self, denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: Any,
-              on_step: Optional[Callable[[torch.Tensor, torch.Tensor], None]] = None,
-              x0_first: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Integrate along ``sigmas``; ``on_step(sigma, x0)`` sees every prediction, ``x0_first`` saves one call."""
+              on_step: Optional[OnStep] = None, x0_first: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Integrate along ``sigmas``; ``on_step(Step)`` sees the state reached at every step and its prediction
+        (previews at intermediate levels cost no extra NFE); ``x0_first``, the prediction at the first level
+        already known, saves one call."""
         for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
             x0 = x0_first if (i == 0 and x0_first is not None) else predict_x0(denoiser, x, sigma, cond)
             if on_step is not None:
-                on_step(sigma, x0)
+                on_step(Step(i, float(sigma), x, x0))
             x = self.step(denoiser, x, x0, sigma, sigma_next, cond)
         return x
 

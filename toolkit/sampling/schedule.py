@@ -1,4 +1,4 @@
-"""Sampling in sigma space: full and partial ODE solves, forward re-noising, ancestral steps and x0 previews.
+"""Sampling in sigma space: schedules, forward re-noising, ancestral steps (the solves are ``samplers``).
 
 Each steps in the family's own latent, scaled by its frame (``noisesearch.sampling.frames``); EDM's by default.
 
@@ -9,13 +9,13 @@ sampler Ma et al. (arXiv 2501.09732) search over: each initial noise maps to one
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
 from .denoiser import Denoiser
 from .frames import EDM, Frame
-from .samplers import Sampler, predict_x0, sampler_class
+from .samplers import predict_x0
 
 
 def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
@@ -35,29 +35,6 @@ def renoise(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Te
     if math.isinf(real_to):
         return noise.to(x)
     return a_to * (x / a + (real_to**2 - real_from**2) ** 0.5 * noise.to(x))
-
-
-def solve(
-    denoiser: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor,
-    cond: Any,
-    sampler: "str | Sampler" = "heun",
-    on_step: Optional[Callable[[torch.Tensor, torch.Tensor], None]] = None,
-    x0_first: Optional[torch.Tensor] = None,
-    frame: Frame = EDM,
-    earlier: Optional[tuple[float, torch.Tensor]] = None,
-) -> torch.Tensor:
-    """Integrate the ODE along ``sigmas`` (a full or partial solve, sigma_a -> sigma_b), in the family's ``frame``.
-
-    ``on_step(sigma, x0_prediction)`` sees every x0-prediction the solve makes, so previews at intermediate
-    levels cost no extra NFE. ``x0_first``, the already known prediction at the first level, saves one call.
-    ``dpm2m`` (DPM-Solver++(2M)) takes its first step first-order unless ``earlier`` (the level before and its
-    x0-prediction) continues a solve, and its last step to the level named 0 first-order too (diffusers'
-    ``final_sigmas_type="zero"``).
-    """
-    solver = sampler if isinstance(sampler, Sampler) else sampler_class(sampler)(frame, earlier)
-    return solver.solve(denoiser, x, sigmas, cond, on_step, x0_first)
 
 
 def ancestral_step(
