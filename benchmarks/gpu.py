@@ -137,17 +137,11 @@ def search(pipe, clip: Path, device, algorithm: str, args: dict, steps: int, siz
     models.prepare(torch.device(device))
     models.to(device)
     session = RunSession(built, out, overwrite=True)
-    session.check_folder()
-    session.open()
-    session.begin(models)
     reset_peak(device)
     synchronize(device)
-    started = time.perf_counter()
-    (result,) = session.run([Task(0, Condition(prompt="a red fox"), 0)])
-    synchronize(device)
+    (result,), summary = session.search(models, [Task(0, Condition(prompt="a red fox"), 0)], device)
     stats = session.stats
-    seconds = time.perf_counter() - started - stats.warmup_s
-    session.journal.close()
+    seconds = summary.cost.elapsed_s  # the search's seconds, the compile warm-up apart
     return {"seconds": round(seconds, 3), "candidates": result.candidates, "nfe": result.nfe,
             "candidates_per_s": round(result.candidates / seconds, 3), "nfe_per_s": round(result.nfe / seconds, 2),
             "warmup_s": round(stats.warmup_s, 2), "peak_gib": round(peak_gib(device), 2),

@@ -9,12 +9,13 @@ second of search time (`elapsed_s` in summary.json: models already loaded). Effi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from noisesearch.store.folder import RunDir
 
 BIN = Path(sys.executable).parent / "noisesearch"
 
@@ -27,9 +28,9 @@ def measure(args: list[str], devices: int) -> dict:
             command += ["--trainer.strategy", "ddp"]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
         subprocess.run(command, check=True, env=env, capture_output=True)
-        summary = json.loads((Path(folder) / "summary.json").read_text())
-    return {"searches": len(summary["results"]), "elapsed_s": summary["elapsed_s"],
-            "candidates": sum(r["candidates"] for r in summary["results"]), "nfe_used": summary["nfe_used"]}
+        summary = RunDir(folder).read_summary()
+    return {"searches": len(summary.results), "elapsed_s": summary.cost.elapsed_s,
+            "candidates": sum(r.candidates for r in summary.results), "nfe_used": summary.cost.nfe_used}
 
 
 def main() -> None:

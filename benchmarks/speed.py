@@ -11,7 +11,6 @@ warm-up excluded), the warm-up, and whether the chosen candidates equal the eage
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -21,10 +20,10 @@ import noisesearch
 PROMPTS = ["a red circle", "two blue squares"]
 
 
-def run(out: Path, candidates: int, batch: int, **settings) -> tuple[dict, list]:
-    results = noisesearch.search(prompts=PROMPTS, algorithm="random", budget_nfe=candidates * 30, batch_size=batch,
-                                 out=out, overwrite=True, **settings)
-    return json.loads((out / "summary.json").read_text()), [(r.candidate, round(r.score, 4)) for r in results]
+def run(out: Path, candidates: int, batch: int, **settings) -> tuple:
+    run = noisesearch.search(prompts=PROMPTS, algorithm="random", budget_nfe=candidates * 30, batch_size=batch,
+                             out=out, overwrite=True, **settings)
+    return run.summary, [(r.candidate, round(r.score, 4)) for r in run]
 
 
 def main() -> None:
@@ -43,8 +42,8 @@ def main() -> None:
         seconds, warmups, chosen = [], [], None
         for i in range(args.repeat):
             summary, chosen = run(root / f"{name.replace(' ', '_')}-{i}", args.candidates, args.batch, **settings)
-            seconds.append(summary["elapsed_s"])
-            warmups.append(summary.get("compile_warmup_s", 0.0))
+            seconds.append(summary.cost.elapsed_s)
+            warmups.append(summary.cost.compile_warmup_s or 0.0)
         reference = reference or chosen
         same = [c for c, _ in chosen] == [c for c, _ in reference]
         print(f"{name:<26} search {statistics.median(seconds):6.2f} s (runs {', '.join(f'{s:.2f}' for s in seconds)}),"

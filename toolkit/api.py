@@ -12,10 +12,34 @@ from .conditions import Condition
 from .engine import SearchResult, Task
 from .run.console import Console
 from .run.models import Models
+from .run.progress import Progress
 from .run.session import RunSession
 from .run.settings import RunSettings, build
+from .store.run_records import Cost, Summary
 
 DEFAULT_PIPELINES = {"class": "digits", "prompt": "shapes"}  # the embedded worlds, by kind of condition
+
+
+class Run(Sequence[SearchResult]):
+    """What ``noisesearch.search`` returns: each search's result in order (it is a list of them), the run's
+    ``summary`` (its settings, ``cost`` and one record per search) and the ``folder`` it lives in (None: memory)."""
+
+    def __init__(self, results: list[SearchResult], summary: Summary, folder: Optional[Path]):
+        self.results, self.summary, self.folder = results, summary, folder
+
+    @property
+    def cost(self) -> Cost:
+        """NFEs, seconds in all, in the denoiser and in each verifier."""
+        return self.summary.cost
+
+    def __getitem__(self, index):
+        return self.results[index]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __repr__(self) -> str:
+        return f"Run({len(self.results)} searches, nfe_used {self.cost.nfe_used}, {self.cost.elapsed_s} s)"
 
 
 def search(
@@ -29,12 +53,15 @@ def search(
     out: Union[str, Path, None] = None,
     resume: bool = False,
     overwrite: bool = False,
+    progress: bool = False,
     **settings: Any,
-) -> list[SearchResult]:
-    """Run one search per condition (and repeat); ``settings`` are ``noisesearch predict``'s ``model`` arguments.
+) -> Run:
+    """Run one search per condition (and repeat); ``settings`` are ``noisesearch predict``'s ``model`` arguments
+    (``noisesearch.model_args.ModelArgs``).
 
-    Each result has ``.pil`` (a PIL image), ``.score``, ``.scores``, ``.noise`` (the initial noise), ``.nfe`` and
-    ``.candidates``. Pass a ``module`` (a ``SearchModule``) to reuse loaded models across calls.
+    Returns a ``Run``: a list of results, each with ``.pil`` (a PIL image), ``.score``, ``.scores``, ``.noise`` (the
+    initial noise), ``.nfe`` and ``.candidates``, and the run's ``.summary`` and ``.cost``. Pass a ``module`` (a
+    ``SearchModule``) to reuse loaded models across calls; ``progress=True`` prints progress lines on stderr.
 
     >>> results = search(classes=[3, 7], algorithm="random", budget_nfe=176)
 
@@ -59,14 +86,11 @@ def search(
     tasks = [Task(i * per_condition + r, c, r) for i, c in enumerate(conditions) for r in range(per_condition)]
     run_settings.check_tasks(tasks)
     session = RunSession(run_settings, out, seed=seed, resume=resume, overwrite=overwrite, console=Console(quiet=True))
-    session.check_folder()
-    models.prepare(torch.device(device))
-    models.to(device)
-    session.open(config_text(run_settings, classes, prompts, per_condition, seed, out) if out is not None else None)
-    session.begin(models)
-    results = session.run(tasks, skip_finished=False)
-    session.finish()
-    return results
+    if progress:
+        session.watch(Progress(len(tasks), run_settings.search.budget_nfe).round)
+    text = config_text(run_settings, classes, prompts, per_condition, seed, out) if out is not None else None
+    results, summary = session.search(models, tasks, device, text)
+    return Run(results, summary, Path(out) if out is not None else None)
 
 
 def config_text(run_settings: RunSettings, classes, prompts, per_condition: int, seed: int, out) -> str:

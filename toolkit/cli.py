@@ -24,17 +24,11 @@ def show(args: list[str]) -> int:
     """``show DIR``: a finished run's results table and cost, from its summary.json."""
     if len(args) != 1 or args[0].startswith("-"):
         raise UsageError("usage: noisesearch show DIR (a run folder with summary.json)")
-    from .run.report.table import format_cost, format_effect, format_table
+    from .run.report.table import ending
     from .store.folder import RunDir
-    from .store.records import ResultRecord
 
-    summary = RunDir(args[0]).read_summary()
-    records = [ResultRecord.from_json(entry) for entry in summary["results"]]
-    print(format_table(records, summary))
-    effect = format_effect(records, summary)
-    if effect:
-        print(effect)
-    print(format_cost(summary))
+    lines, _ = ending(RunDir(args[0]).read_summary(), warn_unspent=False)
+    print("\n".join(lines))
     return 0
 
 
@@ -107,7 +101,8 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int], bool]] = {  # name: (
     "predict": ("run searches (LightningCLI): noisesearch predict --help", predict, True),
     "resume": ("continue an interrupted run from its journal: noisesearch resume DIR [--trainer.KEY VALUE ...]",
                predict, True),
-    "bench": ("run a scaling study: noisesearch bench --config STUDY.yaml --out DIR", bench, False),
+    "bench": ("run a scaling study: noisesearch bench --config STUDY.yaml --out DIR; its tables: noisesearch bench "
+              "tables DIR; a comparison pooled over studies: noisesearch bench pool", bench, False),
     "show": ("a finished run's results table again: noisesearch show DIR", show, False),
     "report": ("rebuild a run's report.html (candidates, best-so-far, lineage) from its journal: noisesearch report "
                "DIR", report, False),

@@ -356,3 +356,14 @@ class Pipeline(nn.Module):
         if isinstance(encoded, dict):
             return {key: Pipeline.select(value, index) for key, value in encoded.items()}
         return encoded[index.to(encoded.device)]
+
+    @staticmethod
+    def join(parts: Sequence[Any]) -> Any:
+        """Encodings of several ``encode`` calls as one, rows in order (searches that joined a running loop at
+        different times share a chunk): tensors concatenated, dicts key by key, lists one after another."""
+        first = parts[0]
+        if isinstance(first, dict):
+            return {key: Pipeline.join([part[key] for part in parts]) for key in first}
+        if isinstance(first, (list, tuple)):
+            return [row for part in parts for row in part]
+        return torch.cat([part.to(first.device) for part in parts])

@@ -65,9 +65,9 @@ def evaluate_run(out: Path) -> dict:
     correct = DigitsEvaluator().predict(images) == labels
     per_class = {int(c): round(correct[labels == c].float().mean().item(), 4) for c in labels.unique()}
     return {
-        "algorithm": summary["algorithm"],
-        "budget_nfe": summary["budget_nfe"],
-        "nfe_per_search": summary["nfe_used"] / len(conditions),
+        "algorithm": summary.header.model.algorithm,
+        "budget_nfe": summary.header.model.budget_nfe,
+        "nfe_per_search": summary.cost.nfe_used / len(conditions),
         "searches": len(conditions),
         "evaluator_accuracy": round(correct.float().mean().item(), 4),
         "per_class": per_class,

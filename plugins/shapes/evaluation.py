@@ -108,9 +108,9 @@ def evaluate_run(out: Path) -> dict:
     images, conditions, summary = RunDir(out).load_images()
     verdicts = ShapesEvaluation().judge(images, conditions)
     return {
-        "algorithm": summary["algorithm"],
-        "budget_nfe": summary["budget_nfe"],
-        "nfe_per_search": summary["nfe_used"] / len(conditions),
+        "algorithm": summary.header.model.algorithm,
+        "budget_nfe": summary.header.model.budget_nfe,
+        "nfe_per_search": summary.cost.nfe_used / len(conditions),
         "searches": len(conditions),
         "accuracy": {key: round(value, 4) for key, value in judged_accuracy(verdicts).items()},
         "per_prompt": [{"prompt": c.prompt, "category": v[0], "correct": v[1]} for c, v in zip(conditions, verdicts)],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import warnings
 from datetime import timedelta
-from pathlib import Path
 from typing import Optional
 
 import yaml
@@ -91,7 +90,6 @@ class NoiseSearchCLI(LightningCLI):
         session.check_folder()
         tasks = self.datamodule.resolve(self.model.pipeline_cls)
         self.model.run_settings.check_tasks(tasks)
-        session.fingerprint()
         self.done = session.is_done(tasks)
         if self.done:
             console.text(f"noisesearch: {session.out} already finished every search (summary.json); nothing to do")
@@ -101,7 +99,8 @@ class NoiseSearchCLI(LightningCLI):
         text = None
         if not config["resume"]:
             self._dump_config()
-            text = yaml.safe_dump(self.config_dump, sort_keys=False)
+            # a rerun of the saved config must not replace this run: --overwrite is the rerun's own choice
+            text = yaml.safe_dump({**self.config_dump, "overwrite": False}, sort_keys=False)
         self.trainer.callbacks.extend([SearchProgress(console), RunCallback(session, text)])
 
     def predict(self, model: SearchModule, datamodule: ConditionsDataModule, **kwargs) -> None:

@@ -20,7 +20,7 @@ class RunCallback(Callback):
         """Global rank 0 (Lightning's cluster environment: its launcher, torchrun, SLURM, MPI) prepares the folder
         while the other ranks wait; then every rank opens its own journal. Sharding by candidates gives every rank
         the same results: rank 0 alone writes them."""
-        writes = self.session.settings.shard != "candidates" or trainer.is_global_zero
+        writes = self.session.settings.args.shard != "candidates" or trainer.is_global_zero
         self.session.open(self.config_text, trainer.global_rank, trainer.world_size, trainer.strategy.barrier, writes)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

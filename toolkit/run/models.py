@@ -29,10 +29,10 @@ class Models(nn.Module):
         if self.pipeline is not None:
             return
         self.pipeline = self.settings.family.load(self.settings.source)
-        if self.settings.dtype is not None:
-            self.pipeline.to(DTYPES[self.settings.dtype])
-        if self.settings.preview_decoder is not None:
-            self.pipeline.attach_preview_decoder(self.settings.preview_decoder)
+        if self.settings.args.dtype is not None:
+            self.pipeline.to(DTYPES[self.settings.args.dtype])
+        if self.settings.args.preview_decoder is not None:
+            self.pipeline.attach_preview_decoder(self.settings.args.preview_decoder)
         compile_denoiser(self.pipeline, self.settings.search.compile)
         for cls, argument in self.settings.verifier_classes:
             verifier = cls(argument)
@@ -42,15 +42,15 @@ class Models(nn.Module):
 
     def prepare(self, device: torch.device) -> None:
         """Check the dtype against ``device``, load, and hand the pipeline's parts to offload hooks if asked."""
-        check_dtype(self.settings.dtype, device)
+        check_dtype(self.settings.args.dtype, device)
         self.load()
-        if self.settings.offload and not getattr(self.pipeline, "offloaded", False):
+        if self.settings.args.offload and not getattr(self.pipeline, "offloaded", False):
             self.pipeline.offload(device)
 
     def place_verifiers(self) -> None:
         """Move the verifiers to ``model.verifier_device`` when one is set."""
-        if self.settings.verifier_device is not None:
-            self.verifiers.to(self.settings.verifier_device)
+        if self.settings.args.verifier_device is not None:
+            self.verifiers.to(self.settings.args.verifier_device)
 
     @property
     def device(self) -> torch.device:

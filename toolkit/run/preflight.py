@@ -5,17 +5,16 @@ plugin names, conditions. They run before Lightning is imported, so a refused in
 from __future__ import annotations
 
 import difflib
-import inspect
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
+from .. import model_args
 from ..errors import UsageError
 from .settings import build
 from .tasks import DATA_KEYS, conditions_of
 
-POSITIVE = ("budget_nfe", "steps", "height", "width", "keep_images", "preview_size")
 OWN = ("out", "overwrite", "quiet", "log_format", "process_group_timeout", "resume", "seed_everything")
 
 
@@ -86,20 +85,11 @@ def check_keys(section: str, given: dict, known) -> None:
 
 
 def check_model(model: dict) -> dict:
-    """The ``model`` section checked for names, types and plugins; returns it with a single verifier name as a list."""
-    known = [name for name in inspect.signature(build).parameters]
-    check_keys("model", model, known)
+    """The ``model`` section checked for names and values against ``ModelArgs``' declaration; returns it with a
+    single verifier name as a list."""
+    model_args.check_names(model)
+    model_args.check_values(model)
     model = dict(model)
-    for name in POSITIVE:
-        value = model.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise UsageError(f"model.{name}={value!r}: give a positive whole number (or leave it unset)")
-    seconds = model.get("budget_seconds")
-    if seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
-        raise UsageError(f"model.budget_seconds={seconds!r}: give a positive number of seconds (or leave it unset)")
-    batch = model.get("batch_size")
-    if batch is not None and batch != "auto" and (not isinstance(batch, int) or batch <= 0):
-        raise UsageError(f"model.batch_size={batch!r}: give a positive whole number or auto")
     if isinstance(model.get("verifiers"), str):
         model["verifiers"] = [model["verifiers"]]
     return model

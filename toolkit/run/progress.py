@@ -1,9 +1,11 @@
-"""Progress of a run in NFEs done, advanced after every batch of candidates: a bar on a terminal, a plain line every
-few seconds elsewhere (CI logs, nohup), with candidates evaluated per second and an ETA from the NFE rate."""
+"""Progress of a run in NFEs done, advanced after every chunk of candidates and every denoiser call inside one: a
+bar on a terminal, a plain line at least every few seconds elsewhere (CI logs, nohup; a heartbeat prints one even
+while a single network call runs), with candidates evaluated per second and an ETA from the NFE rate."""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Optional, TextIO
@@ -11,8 +13,9 @@ from typing import Optional, TextIO
 
 @dataclass(frozen=True)
 class RoundReport:
-    """Where a run stands: NFEs done (of evaluated candidates, replayed ones included), searches finished, candidates
-    and NFEs evaluated in this process, and the seconds since this part of the run began."""
+    """Where a run stands: NFEs done (of evaluated candidates, replayed ones included, and inside the chunk
+    running now), searches finished, candidates and NFEs evaluated in this process, and the seconds since this part
+    of the run began."""
 
     done: int
     finished: int
@@ -33,6 +36,9 @@ class Progress:
         self.printed_at = time.monotonic()  # the first line after one interval: short runs print one line
         self.completed = False
         self.last: Optional[RoundReport] = None
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.heart: Optional[threading.Thread] = None
         if self.stream.isatty():
             from tqdm.auto import tqdm
 
@@ -45,31 +51,50 @@ class Progress:
 
     def eta(self, report: RoundReport) -> str:
         """Seconds left from the rate this process evaluates NFEs (replayed ones cost nothing and are not counted)."""
+        if report.finished >= self.searches:
+            return f"done in {report.seconds:.0f} s"
         left = self.total - report.done
         if report.computed <= 0 or report.seconds <= 0:
             return "time left unknown yet"
         return f"about {left * report.seconds / report.computed:.0f} s left"
 
     def round(self, report: RoundReport) -> None:
-        self.last = report
-        if self.bar is not None:
-            self.bar.update(max(0, min(report.done, self.total) - self.bar.n))
-            self.bar.set_postfix_str(self.describe(report), refresh=True)
-            return
-        now = time.monotonic()
-        finishing = report.finished >= self.searches and not self.completed
-        if now - self.printed_at >= self.interval or finishing:
-            self.printed_at = now
-            self.completed = report.finished >= self.searches
-            self.line(report)
+        with self.lock:
+            self.last = report
+            if self.bar is not None:
+                self.bar.update(max(0, min(report.done, self.total) - self.bar.n))
+                self.bar.set_postfix_str(self.describe(report), refresh=False)
+                return
+            self._beat()
+            now = time.monotonic()
+            finishing = report.finished >= self.searches and not self.completed
+            if now - self.printed_at >= self.interval or finishing:
+                self.completed = report.finished >= self.searches
+                self.line(report)
 
-    def line(self, report: RoundReport) -> None:
+    def _beat(self) -> None:
+        """Start the heartbeat with the first report: a line every ``interval`` even when nothing moves."""
+        if self.heart is None and self.interval > 0:
+            self.heart = threading.Thread(target=self._heartbeat, name="noisesearch-progress", daemon=True)
+            self.heart.start()
+
+    def _heartbeat(self) -> None:
+        while not self.stopped.wait(self.interval / 2):
+            with self.lock:
+                quiet = time.monotonic() - self.printed_at
+                if self.last is not None and not self.completed and quiet >= self.interval:
+                    self.line(self.last, f", still working ({quiet:.0f} s since the last line)")
+
+    def line(self, report: RoundReport, note: str = "") -> None:
         share = report.done / self.total if self.total else 1.0
+        self.printed_at = time.monotonic()
         print(f"noisesearch: {report.done}/{self.total} NFEs ({share:.0%}), {self.describe(report)}, "
-              f"{self.eta(report)}", file=self.stream, flush=True)
+              f"{self.eta(report)}{note}", file=self.stream, flush=True)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.last is not None and not self.completed:
-            self.line(self.last)
+        self.stopped.set()
+        with self.lock:
+            if self.bar is not None:
+                self.bar.close()
+            elif self.last is not None and not self.completed:
+                self.line(self.last)

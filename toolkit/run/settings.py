@@ -1,19 +1,23 @@
 """A run's settings, resolved and checked before anything loads: names to classes, sizes, guidance, the budget.
 
-``build`` takes the arguments of ``noisesearch predict``'s ``model`` section (and of ``noisesearch.search``) and
-returns one complete ``RunSettings``; a bad value raises a one-line UsageError naming the key and the fix.
+``build`` takes the arguments of ``noisesearch predict``'s ``model`` section (and of ``noisesearch.search``), the fields
+of ``noisesearch.model_args.ModelArgs``, and returns one complete ``RunSettings``; a bad value raises a one-line
+UsageError naming the key and the fix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from .. import registry
+from .. import model_args, registry
 from ..engine import SearchSettings, Task
 from ..engine.types import sample_nfe as nfe_of_sample
 from ..engine.whole import runs_whole
 from ..errors import BudgetError, UsageError
+from ..model_args import ModelArgs
+from ..pipeline import Family
 from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
 
 DEFAULT_BUDGET_SAMPLES = 16
@@ -24,74 +28,42 @@ COMPILE = ("off", "denoiser", "regional")
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything a run is set to: the pipeline family and source, the verifiers, and the engine's settings."""
+    """Everything a run is set to: its ``model`` settings resolved (``args``: names, defaults and the budget filled
+    in), the pipeline family and source, the verifier classes, and the engine's settings."""
 
-    pipeline_spec: str
-    family: Any  # a Pipeline class, or a plugin's description object with the same interface
+    args: ModelArgs
+    family: Family
     source: Optional[str]
-    verifier_specs: tuple[str, ...]
     verifier_classes: tuple[tuple[type, Optional[str]], ...]
     search: SearchSettings
     sample_nfe: int
-    shard: str = "conditions"
-    offload: bool = False
-    keep_images: Optional[int] = None
-    verifier_device: Optional[str] = None
-    dtype: Optional[str] = None
-    preview_decoder: Optional[str] = None
-    background_writes: bool = True
+
+    @property
+    def pipeline_spec(self) -> str:
+        return self.args.pipeline
+
+    @property
+    def verifier_specs(self) -> tuple[str, ...]:
+        return tuple(self.args.verifiers)
 
     def check_tasks(self, tasks: Sequence[Task]) -> None:
         """Reject conditions the pipeline cannot take, before anything loads."""
         self.family.check_conditions([task.condition for task in tasks])
 
-    @property
-    def mode(self) -> str:
-        return "whole" if runs_whole(self.family) else "native"
-
     def describe(self, seed: int) -> dict:
-        """The settings that fix the run's results (``run.json``, the head of ``summary.json``)."""
-        s = self.search
-        return {
-            "pipeline": self.pipeline_spec,
-            "algorithm": s.algorithm.name,
-            "algorithm_args": dict(s.params.__dict__),
-            "verifiers": list(self.verifier_specs),
-            "higher_is_better": {cls.name: cls.higher_is_better for cls, _ in self.verifier_classes},
-            "ensemble": s.ensemble,
-            "verifier_weights": list(s.weights) if s.weights is not None else None,
-            "seed": seed,
-            "steps": s.steps,
-            "sampler": s.sampler,
-            "guidance": s.guidance,
-            "height": s.height,
-            "width": s.width,
-            "dtype": self.dtype,
-            "offload": self.offload,
-            "mode": self.mode,
-            "budget_nfe": s.budget_nfe,
-            "budget_seconds": s.budget_seconds,
-            "sample_nfe": self.sample_nfe,
-            "compile": s.compile,
-            "preview_decoder": self.preview_decoder,
-            "preview_size": s.preview_size,
-            "background_writes": self.background_writes,
-            **({"scheduler": self.family.scheduler} if self.family.scheduler else {}),
-        }
+        """The settings that fix the run's results (``run.json``, the head of ``summary.json``): every recorded
+        setting as resolved, and what follows from them."""
+        described = {name: getattr(self.args, name) for name in model_args.RECORDED}
+        described["algorithm_args"] = dict(self.search.params.__dict__)
+        described.update(higher_is_better={cls.name: cls.higher_is_better for cls, _ in self.verifier_classes},
+                         seed=seed, sample_nfe=self.sample_nfe)
+        if self.family.scheduler:
+            described["scheduler"] = self.family.scheduler
+        return described
 
     def arguments(self) -> dict:
         """The ``model`` arguments that rebuild these settings (a run's config.yaml when started from Python)."""
-        s = self.search
-        return {"pipeline": self.pipeline_spec, "algorithm": s.algorithm.name, "algorithm_args": dict(s.params.__dict__),
-                "verifiers": list(self.verifier_specs), "budget_nfe": s.budget_nfe,
-                "budget_seconds": s.budget_seconds, "steps": s.steps,
-                "guidance": s.guidance, "sampler": s.sampler, "batch_size": s.batch_size or "auto", "height": s.height,
-                "width": s.width, "shard": self.shard, "ensemble": s.ensemble,
-                "verifier_weights": list(s.weights) if s.weights is not None else None,
-                "verifier_device": self.verifier_device, "dtype": self.dtype, "mode": self.mode,
-                "offload": self.offload, "keep_images": self.keep_images, "compile": s.compile,
-                "preview_decoder": self.preview_decoder, "preview_size": s.preview_size,
-                "background_writes": self.background_writes}
+        return {**dataclasses.asdict(self.args), "algorithm_args": dict(self.search.params.__dict__)}
 
     def headline(self, where: str) -> str:
         """The line a run starts with: what searches, on what, at what cost per search, where."""
@@ -107,65 +79,68 @@ class RunSettings:
                 f"{sampler}, guidance {self.search.guidance}), verifiers {', '.join(self.verifier_specs)}")
 
 
-def build(pipeline: Any = "digits", algorithm: str = "random", algorithm_args: Optional[dict] = None,
-          verifiers: Optional[Sequence[str]] = None, budget_nfe: Optional[int] = None, steps: Optional[int] = None,
-          guidance: Optional[float] = None, sampler: Optional[str] = None, batch_size: Any = 32,
-          height: Optional[int] = None, width: Optional[int] = None, shard: str = "conditions",
-          ensemble: str = "rank", verifier_weights: Optional[Sequence[float]] = None,
-          verifier_device: Optional[str] = None, dtype: Optional[str] = None, mode: Optional[str] = None,
-          offload: bool = False, keep_images: Optional[int] = None, compile: str = "off",
-          preview_decoder: Optional[str] = None, preview_size: Optional[int] = None,
-          background_writes: bool = True, budget_seconds: Optional[float] = None) -> RunSettings:
-    """Resolve every name and check every setting from class attributes alone (no weights load)."""
-    family, source = resolve_pipeline(pipeline)
-    algorithm_cls = registry.lookup("algorithms", algorithm).cls
-    if isinstance(verifiers, str):
-        verifiers = [verifiers]
-    specs = tuple(verifiers) if verifiers is not None else tuple(family.default_verifiers)
+def build(**model: Any) -> RunSettings:
+    """Resolve every name and check every ``model`` setting (``ModelArgs``' fields; unset ones take their defaults)
+    from class attributes alone: no weights load."""
+    model_args.check_names(model)
+    model_args.check_values(model)
+    args = ModelArgs(**model)
+    family, source = resolve_pipeline(args.pipeline)
+    algorithm_cls = registry.lookup("algorithms", args.algorithm).cls
+    verifiers = args.verifiers
+    specs = tuple([verifiers] if isinstance(verifiers, str) else verifiers if verifiers is not None
+                  else family.default_verifiers)
     verifier_classes = tuple(resolve_verifiers(list(specs), family.condition_kind))
-    family = family.for_search(mode, algorithm_cls, [cls for cls, _ in verifier_classes])
-    if sampler is not None:
-        family.check_sampler(sampler)
-    if offload and not family.can_offload:
-        raise UsageError(f"model.offload applies to diffusers pipelines, not to {family.name!r}; leave it unset")
-    if guidance is not None and guidance < 0:
-        raise UsageError(f"model.guidance={guidance} is negative; use 1 for no guidance or a scale above 1")
-    if shard not in SHARDS:
-        raise UsageError(f"model.shard {shard!r}: use {' or '.join(SHARDS)}")
-    height = height or family.default_height
-    width = width or family.default_width
-    family.check_size(height, width)
-    if verifier_weights is not None:
-        if ensemble != "weighted":
-            raise UsageError("model.verifier_weights needs model.ensemble weighted")
-        if len(verifier_weights) != len(specs) or any(w < 0 for w in verifier_weights):
-            raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
-                             f"({len(specs)}: {', '.join(specs)})")
-    if verifier_device is not None:
-        check_device(verifier_device)
-    if compile not in COMPILE:
-        raise UsageError(f"model.compile {compile!r}: use {', '.join(COMPILE)}")
-    check_previews(family, algorithm_cls, [cls for cls, _ in verifier_classes], preview_decoder, preview_size)
-    params = algorithm_cls.parse_params(algorithm_args)
-    steps = steps or family.default_steps
-    sampler = sampler or family.default_sampler
-    guidance = family.default_guidance if guidance is None else guidance
+    family = family.for_search(args.mode, algorithm_cls, [cls for cls, _ in verifier_classes])
+    check_family(args, family, specs)
+    check_previews(family, algorithm_cls, [cls for cls, _ in verifier_classes], args.preview_decoder,
+                   args.preview_size)
+    params = algorithm_cls.parse_params(args.algorithm_args)
+    steps = args.steps or family.default_steps
+    sampler = args.sampler or family.default_sampler
+    guidance = family.default_guidance if args.guidance is None else args.guidance
     sample_nfe = nfe_of_sample(family, sampler, steps, guidance)
-    if budget_seconds is not None:
-        check_clock(algorithm_cls, params, budget_seconds)
-    default = CLOCK_CAP_SAMPLES if budget_seconds is not None else DEFAULT_BUDGET_SAMPLES
-    budget = budget_nfe if budget_nfe is not None else default * sample_nfe
+    if args.budget_seconds is not None:
+        check_clock(algorithm_cls, params, args.budget_seconds)
+    default = CLOCK_CAP_SAMPLES if args.budget_seconds is not None else DEFAULT_BUDGET_SAMPLES
+    budget = args.budget_nfe if args.budget_nfe is not None else default * sample_nfe
     algorithm_cls.check_budget(params, budget, sample_nfe)
+    height, width = args.height or family.default_height, args.width or family.default_width
+    resolved = dataclasses.replace(args, pipeline=describe_spec(args.pipeline), verifiers=list(specs),
+                                   budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance, height=height,
+                                   width=width, mode="whole" if runs_whole(family) else "native")
     search = SearchSettings(
         algorithm=algorithm_cls, params=params, budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance,
-        batch_size=None if batch_size == "auto" else batch_size, height=height, width=width, seed=0,
-        ensemble=ensemble, weights=tuple(verifier_weights) if verifier_weights is not None else None,
-        preview_size=preview_size, compile=compile, budget_seconds=budget_seconds,
+        batch_size=None if args.batch_size == "auto" else args.batch_size, height=height, width=width, seed=0,
+        ensemble=args.ensemble, weights=tuple(args.verifier_weights) if args.verifier_weights is not None else None,
+        preview_size=args.preview_size, compile=args.compile, budget_seconds=args.budget_seconds,
     )
-    return RunSettings(pipeline_spec=describe_spec(pipeline), family=family, source=source, verifier_specs=specs,
-                       verifier_classes=verifier_classes, search=search, sample_nfe=sample_nfe, shard=shard,
-                       offload=offload, keep_images=keep_images, verifier_device=verifier_device, dtype=dtype,
-                       preview_decoder=preview_decoder, background_writes=background_writes)
+    return RunSettings(args=resolved, family=family, source=source, verifier_classes=verifier_classes,
+                       search=search, sample_nfe=sample_nfe)
+
+
+def check_family(args: ModelArgs, family: Family, specs: Sequence[str]) -> None:
+    """The checks of settings against the family and each other, before anything loads."""
+    if args.sampler is not None:
+        family.check_sampler(args.sampler)
+    if args.offload and not family.can_offload:
+        raise UsageError(f"model.offload applies to diffusers pipelines, not to {family.name!r}; leave it unset")
+    if args.guidance is not None and args.guidance < 0:
+        raise UsageError(f"model.guidance={args.guidance} is negative; use 1 for no guidance or a scale above 1")
+    if args.shard not in SHARDS:
+        raise UsageError(f"model.shard {args.shard!r}: use {' or '.join(SHARDS)}")
+    family.check_size(args.height or family.default_height, args.width or family.default_width)
+    weights = args.verifier_weights
+    if weights is not None:
+        if args.ensemble != "weighted":
+            raise UsageError("model.verifier_weights needs model.ensemble weighted")
+        if len(weights) != len(specs) or any(w < 0 for w in weights):
+            raise UsageError(f"model.verifier_weights needs one non-negative weight per verifier "
+                             f"({len(specs)}: {', '.join(specs)})")
+    if args.verifier_device is not None:
+        check_device(args.verifier_device)
+    if args.compile not in COMPILE:
+        raise UsageError(f"model.compile {args.compile!r}: use {', '.join(COMPILE)}")
 
 
 def check_clock(algorithm: type, params: Any, seconds: float) -> None:

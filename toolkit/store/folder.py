@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import UsageError
+from .journal import Journal, MemoryJournal, read_run, records_by_key
+from .run_records import Part, RunHeader, Summary
 
 CONFIG, FINGERPRINT, SUMMARY, GRID, REPORT = "config.yaml", "run.json", "summary.json", "grid.png", "report.html"
 FOLDERS = ("images", "noises", "journal", "parts")
@@ -102,13 +104,14 @@ class RunDir:
 
         return yaml.safe_load(self.config_path.read_text()) or {}
 
-    def read_fingerprint(self) -> Optional[dict]:
+    def read_fingerprint(self) -> Optional[RunHeader]:
+        """run.json: the settings the run started with (None before it started)."""
         path = self.path / FINGERPRINT
-        return json.loads(path.read_text()) if path.exists() else None
+        return RunHeader.from_json(json.loads(path.read_text())) if path.exists() else None
 
-    def write_fingerprint(self, settings: dict) -> None:
+    def write_fingerprint(self, header: RunHeader) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / FINGERPRINT).write_text(json.dumps(settings, indent=2) + "\n")
+        (self.path / FINGERPRINT).write_text(json.dumps(header.to_json(), indent=2) + "\n")
 
     @staticmethod
     def stem(index: int, slug: str, repeat: int) -> str:
@@ -123,23 +126,31 @@ class RunDir:
     def noise_name(stem: str) -> str:
         return f"noises/{stem}.safetensors"
 
-    def write_part(self, rank: int, part: dict) -> None:
+    def write_part(self, rank: int, part: Part) -> None:
         """One rank's timings, merged by rank 0 when every rank is done."""
-        (self.path / "parts" / f"rank{rank}.json").write_text(json.dumps(part))
+        (self.path / "parts" / f"rank{rank}.json").write_text(json.dumps(part.to_json()))
 
-    def read_part(self, rank: int) -> Optional[dict]:
+    def read_part(self, rank: int) -> Optional[Part]:
         """One rank's figures from an earlier part of the run (None when it left none)."""
         path = self.path / "parts" / f"rank{rank}.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return Part.from_json(json.loads(path.read_text())) if path.is_file() else None
 
     def clear_part(self, rank: int) -> None:
         (self.path / "parts" / f"rank{rank}.json").unlink(missing_ok=True)
 
-    def read_parts(self, world: int) -> list[dict]:
-        return [json.loads((self.path / "parts" / f"rank{r}.json").read_text()) for r in range(world)]
+    def read_parts(self, world: int) -> list[Part]:
+        return [self.read_part(r) or Part() for r in range(world)]
 
-    def write_summary(self, summary: dict) -> None:
-        (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    def write_summary(self, summary: Summary) -> None:
+        (self.path / SUMMARY).write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+
+    def open_journal(self, rank: int) -> Journal:
+        """This rank's journal, appended to (a torn last line from a crash cut first)."""
+        return Journal(self.journal_path(rank), rank)
+
+    def read_run(self) -> tuple[dict, dict]:
+        """Every rank's journal as typed records (``journal.read_run``)."""
+        return read_run(self.journal_dir)
 
     def is_study(self) -> bool:
         """Whether the folder holds a bench study (its cells are runs of their own) rather than a run."""
@@ -149,14 +160,15 @@ class RunDir:
         return (f"{self.path} is a bench study, not a run: open {self.path / REPORT} (`noisesearch bench --config "
                 f"STUDY.yaml --out {self.path}` rebuilds it), or give one of its cells, {self.path / 'cells'}/CELL")
 
-    def read_summary(self) -> dict:
+    def read_summary(self) -> Summary:
+        """summary.json, typed; a folder without one (a study, an unfinished run) is one line naming the fix."""
         path = self.path / SUMMARY
         if not path.is_file() and self.is_study():
             raise UsageError(self.study_advice())
         if not path.is_file():
             raise UsageError(f"{self.path} holds no finished run (no {SUMMARY}); run `noisesearch predict --out "
                              f"{self.path}` or `noisesearch resume {self.path}` first")
-        return json.loads(path.read_text())
+        return Summary.from_json(json.loads(path.read_text()))
 
     @property
     def grid_path(self) -> Path:
@@ -170,7 +182,7 @@ class RunDir:
         """A file a summary record names (``images/...``, ``noises/...``)."""
         return self.path / name
 
-    def load_images(self) -> tuple[Any, list, dict]:
+    def load_images(self) -> tuple[Any, list, Summary]:
         """The finished run's chosen images in [0, 1] (N, C, H, W), their conditions, and its summary."""
         import numpy as np
         import torch
@@ -179,8 +191,65 @@ class RunDir:
         from ..conditions import Condition
 
         summary = self.read_summary()
-        arrays = [np.asarray(Image.open(self.file(r["image"])), dtype=np.float32) / 255 for r in summary["results"]]
+        arrays = [np.asarray(Image.open(self.file(r.image)), dtype=np.float32) / 255 for r in summary.results]
         tensor = torch.from_numpy(np.stack(arrays))
         tensor = tensor[:, None] if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
-        conditions = [Condition(**r["condition"]) for r in summary["results"]]
+        conditions = [Condition(**r.condition) for r in summary.results]
         return tensor, conditions, summary
+
+
+class MemoryFolder:
+    """The folder of a run that keeps nothing on disk (``noisesearch.search`` without ``out``), behind the same
+    interface as ``RunDir`` (Optuna's in-memory storage): its journal, parts, fingerprint and summary in memory,
+    results returned rather than written, and nothing there to resume."""
+
+    path = None
+
+    def __init__(self) -> None:
+        self.journals: dict[int, MemoryJournal] = {}
+        self.parts: dict[int, Part] = {}
+        self.fingerprint: Optional[RunHeader] = None
+        self.summary: Optional[Summary] = None
+
+    def __str__(self) -> str:
+        return "the run (kept in memory)"
+
+    def holds_run(self) -> bool:
+        return False
+
+    def is_finished(self) -> bool:
+        return False
+
+    def can_resume(self) -> bool:
+        return False
+
+    def start(self, plan: FolderPlan) -> None:
+        if plan.fingerprint is not None:
+            self.fingerprint = plan.fingerprint
+
+    def prepare(self) -> None:
+        pass
+
+    def read_fingerprint(self) -> Optional[RunHeader]:
+        return self.fingerprint
+
+    def open_journal(self, rank: int) -> MemoryJournal:
+        return self.journals.setdefault(rank, MemoryJournal())
+
+    def read_run(self) -> tuple[dict, dict]:
+        return records_by_key(record for journal in self.journals.values() for record in journal.records)
+
+    def write_part(self, rank: int, part: Part) -> None:
+        self.parts[rank] = part
+
+    def read_part(self, rank: int) -> Optional[Part]:
+        return self.parts.get(rank)
+
+    def clear_part(self, rank: int) -> None:
+        self.parts.pop(rank, None)
+
+    def read_parts(self, world: int) -> list[Part]:
+        return [self.parts.get(r, Part()) for r in range(world)]
+
+    def write_summary(self, summary: Summary) -> None:
+        self.summary = summary

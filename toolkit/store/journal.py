@@ -45,6 +45,8 @@ def recover_torn_tail(path: Path) -> int:
 class Journal:
     """Appends records and their artifacts durably; no two processes share a file."""
 
+    keeps_tensors = True  # artifacts hold what replay and the run report read
+
     def __init__(self, path: Path, rank: int = 0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,8 +102,30 @@ class Journal:
             self._file = _reopen_truncated(self._file, self.path, start)
             raise
 
+    @property
+    def directory(self) -> Path:
+        """The folder artifacts are named relative to."""
+        return self.path.parent
+
     def close(self) -> None:
         self._file.close()
+
+
+class MemoryJournal:
+    """A journal of a run without a folder (Optuna's in-memory storage beside its journal storage): the records in
+    a list, no tensors (nothing resumes from it), behind the same interface as ``Journal``."""
+
+    keeps_tensors = False
+    directory = None
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    def append(self, records: Sequence[Record], artifacts: Optional[Sequence[Optional[dict]]] = None) -> None:
+        self.records.extend(records)
+
+    def close(self) -> None:
+        pass
 
 
 def _reopen_truncated(file, path: Path, size: int):
@@ -159,13 +183,19 @@ def _load_bundle(path: str) -> dict[str, torch.Tensor]:
 
 def read_run(journal_dir: Path) -> tuple[dict[tuple, CandidateRecord], dict[tuple, ResultRecord]]:
     """Every rank's journal as typed records: candidates by (search, repeat, id), results by (search, repeat)."""
+    lines = (line for path in sorted(Path(journal_dir).glob("rank*.jsonl")) for line in read_journal(path))
+    return records_by_key(CandidateRecord.from_json(line) if line["type"] == CandidateRecord.KIND
+                          else ResultRecord.from_line(line) for line in lines
+                          if line["type"] in (CandidateRecord.KIND, ResultRecord.KIND))
+
+
+def records_by_key(records: Iterable[Record]) -> tuple[dict[tuple, CandidateRecord], dict[tuple, ResultRecord]]:
+    """Candidates by (search, repeat, id) and results by (search, repeat); a later record of a key wins."""
     candidates: dict[tuple, CandidateRecord] = {}
     results: dict[tuple, ResultRecord] = {}
-    for path in sorted(Path(journal_dir).glob("rank*.jsonl")):
-        for line in read_journal(path):
-            if line["type"] == CandidateRecord.KIND:
-                record = CandidateRecord.from_json(line)
-                candidates[record.key] = record
-            elif line["type"] == ResultRecord.KIND:
-                results[(line["search"], line["repeat"])] = ResultRecord.from_line(line)
+    for record in records:
+        if isinstance(record, CandidateRecord):
+            candidates[record.key] = record
+        else:
+            results[record.key] = record
     return candidates, results

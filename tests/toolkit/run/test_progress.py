@@ -17,6 +17,7 @@ def test_one_search_reports_every_batch_of_its_candidates():
     models = Models(settings)
     models.prepare(models.device)
     session = RunSession(settings)
+    session.check_folder()
     session.open()
     session.begin(models)
     reports = []

@@ -11,8 +11,7 @@ from typing import Optional
 
 from ...errors import UsageError
 from ...store.folder import RunDir
-from ...store.records import ResultRecord
-from .table import condition_label, driving_verifier, gain_of
+from .table import condition_label, gain_of
 
 SETTINGS = ("pipeline", "algorithm", "algorithm_args", "verifiers", "ensemble", "budget_nfe", "steps", "sampler",
             "guidance", "height", "width", "seed", "mode", "dtype")
@@ -24,10 +23,14 @@ class Run:
     def __init__(self, folder: str):
         self.dir = RunDir(folder)
         self.summary = self.dir.read_summary()
-        self.records = [ResultRecord.from_json(entry) for entry in self.summary["results"]]
+        self.records = self.summary.results
         self.name = self.dir.path.name or str(self.dir.path)
-        self.verifier = driving_verifier(self.summary)
-        self.higher = (self.summary.get("higher_is_better") or {}).get(self.verifier, True)
+        self.verifier = self.summary.header.driving_verifier
+        self.higher = self.summary.header.higher(self.verifier)
+
+    def setting(self, key: str):
+        """A setting as summary.json records it (run.json's keys)."""
+        return self.summary.header.to_json().get(key)
 
     def mean_score(self) -> Optional[float]:
         values = [r.scores[self.verifier] for r in self.records if self.verifier in r.scores]
@@ -46,7 +49,7 @@ def load(folders: list[str]) -> list[Run]:
 
 def differing(runs: list[Run]) -> list[str]:
     """The settings whose values differ between the runs (what the comparison is about)."""
-    return [key for key in SETTINGS if len({json.dumps(run.summary.get(key), sort_keys=True) for run in runs}) > 1]
+    return [key for key in SETTINGS if len({json.dumps(run.setting(key), sort_keys=True) for run in runs}) > 1]
 
 
 def format_runs(runs: list[Run]) -> str:
@@ -58,10 +61,10 @@ def format_runs(runs: list[Run]) -> str:
     for run in runs:
         score, gain = run.mean_score(), run.mean_gain()
         searches = len(run.records)
-        rows.append([run.name, *(compact(run.summary.get(key)) for key in keys), run.verifier or "-",
+        rows.append([run.name, *(compact(run.setting(key)) for key in keys), run.verifier or "-",
                      "-" if score is None else f"{score:.4f}", "-" if gain is None else f"{gain:+.4f}",
-                     f"{run.summary.get('nfe_used', 0) / max(searches, 1):.0f}", str(searches),
-                     str(run.summary.get("elapsed_s", "-"))])
+                     f"{run.summary.cost.nfe_used / max(searches, 1):.0f}", str(searches),
+                     str(run.summary.cost.elapsed_s if run.summary.cost.elapsed_s is not None else "-")])
     widths = [max(len(row[i]) for row in [title] + rows) for i in range(len(title))]
     return "\n".join(" ".join(cell.ljust(w) if i < 1 + len(keys) else cell.rjust(w)
                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in [title] + rows)
@@ -79,7 +82,7 @@ def render(runs: list[Run]) -> str:
     """The page: the settings table (differing rows marked), then per search its chosen image in every run."""
     settings = "".join(
         f"<tr class='{'differs' if key in differing(runs) else ''}'><th>{html.escape(key)}</th>"
-        + "".join(f"<td>{html.escape(compact(run.summary.get(key)))}</td>" for run in runs) + "</tr>"
+        + "".join(f"<td>{html.escape(compact(run.setting(key)))}</td>" for run in runs) + "</tr>"
         for key in SETTINGS)
     by_key = [{(r.search, r.repeat): r for r in run.records} for run in runs]
     keys = sorted(set().union(*by_key), key=lambda key: min(found[key].index for found in by_key if key in found))

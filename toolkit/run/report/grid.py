@@ -10,10 +10,11 @@ from typing import Callable, Optional, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .table import condition_label, driving_verifier
+from .table import condition_label
 
 if TYPE_CHECKING:
     from ...store.records import ResultRecord
+    from ...store.run_records import RunHeader
 
 TILE, LABEL_WIDTH, CAPTION, GUTTER, FONT_SIZE = 128, 190, 18, 6, 13
 
@@ -43,13 +44,13 @@ def label_of(condition: dict, class_names: Optional[Sequence[str]] = None) -> st
     return label
 
 
-def draw_grid(records: "list[ResultRecord]", summary: dict, open_image: Callable[[str], Image.Image],
+def draw_grid(records: "list[ResultRecord]", header: "RunHeader", open_image: Callable[[str], Image.Image],
               class_names: Optional[Sequence[str]] = None) -> Image.Image:
     """The grid of a run's ``results`` records (their images opened by ``open_image``)."""
     rows: dict[str, list] = {}
     for record in sorted(records, key=lambda r: (r.index, r.repeat)):
         rows.setdefault(label_of(record.condition, class_names), []).append(record)
-    verifier = driving_verifier(summary)
+    verifier = header.driving_verifier
     text = font()
     pen = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     lines = {label: textwrap.wrap(label, width=24, max_lines=TILE // (FONT_SIZE + 3), placeholder=" …") or [""]

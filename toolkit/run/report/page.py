@@ -21,7 +21,9 @@ from ...ensemble import aggregate, oriented
 from .lineage import Node, draw, legend
 from ...store.folder import RunDir
 from ...store.journal import ArtifactReader, read_run
+from ...model_args import ModelArgs
 from ...store.records import IMAGE8, THUMB, ArtifactRef, ResultRecord
+from ...store.run_records import RunHeader, Summary
 from .table import condition_label, format_cost, format_effect, gain_of
 
 PAGE_SIZE = 10
@@ -91,23 +93,23 @@ def load_searches(run_dir: RunDir) -> list[SearchView]:
     return sorted(searches.values(), key=lambda s: (s.index if s.index is not None else math.inf, s.key, s.repeat))
 
 
-def rank_candidates(search: SearchView, settings: dict) -> None:
+def rank_candidates(search: SearchView, header: RunHeader) -> None:
     """Each candidate's aggregate among the candidates of its level, its rank there and its colour shade."""
-    higher = settings.get("higher_is_better") or {}
-    weights = dict(zip(settings.get("verifier_names") or [], settings.get("verifier_weights") or []))
+    higher = header.higher_is_better
+    weights = dict(zip(header.verifier_names, header.model.verifier_weights or []))
     by_level: dict[float, list[Candidate]] = {}
     for candidate in search.candidates:
         by_level.setdefault(candidate.level, []).append(candidate)
     for members in by_level.values():
         rows = [{name: oriented(value, higher.get(name, True)) for name, value in c.scores.items()} for c in members]
-        aggregates = aggregate(rows, settings.get("ensemble") or "rank", weights)
+        aggregates = aggregate(rows, header.model.ensemble or "rank", weights)
         order = sorted(range(len(members)), key=lambda i: (-aggregates[i], members[i].id))
         for rank, i in enumerate(order):
             members[i].aggregate, members[i].rank = aggregates[i], rank
             members[i].shade = 1.0 - rank / max(1, len(members) - 1)
 
 
-def attach_verdicts(run_dir: RunDir, searches: list[SearchView], settings: dict) -> bool:
+def attach_verdicts(run_dir: RunDir, searches: list[SearchView], header: RunHeader) -> bool:
     """The world's ground-truth verdict on every finished candidate whose image the journal kept, where the
     pipeline family has a judge (digits, shapes); False when it has none."""
     import torch
@@ -116,7 +118,7 @@ def attach_verdicts(run_dir: RunDir, searches: list[SearchView], settings: dict)
     from ...resolve import resolve_pipeline
 
     try:
-        family, _ = resolve_pipeline(settings.get("pipeline"))
+        family, _ = resolve_pipeline(header.model.pipeline)
         evaluation = family.evaluation()
     except UsageError:
         return False
@@ -223,10 +225,10 @@ def candidate_card(candidate: Candidate, chosen: bool, verifiers: list[str], ful
             f'<br>{scores}{aggregate}<br>{candidate.nfe} NFEs</div></div>')
 
 
-def render_search(search: SearchView, settings: dict) -> str:
+def render_search(search: SearchView, header: RunHeader) -> str:
     """One search's section: header, best-so-far chart, candidates ranked (chosen framed), lineage with legend."""
-    verifiers = settings.get("verifier_names") or sorted({name for c in search.candidates for name in c.scores})
-    higher = (settings.get("higher_is_better") or {}).get(verifiers[0], True) if verifiers else True
+    verifiers = header.verifier_names or sorted({name for c in search.candidates for name in c.scores})
+    higher = header.higher(verifiers[0]) if verifiers else True
     finished = sorted((c for c in search.candidates if c.level == 0), key=lambda c: c.rank)
     stopped = sorted((c for c in search.candidates if c.level > 0), key=lambda c: (-c.level, c.rank))
     nodes = [Node(c.id, c.level, c.rank, c.shade, c.parents, chosen=c.id == search.chosen,
@@ -243,7 +245,7 @@ def render_search(search: SearchView, settings: dict) -> str:
         kept = (f"<details><summary>{len(stopped)} stopped candidates (x0-previews), by level</summary>"
                 f"<div class='cards'>{''.join(candidate_card(c, False, verifiers) for c in stopped)}</div></details>")
     nfe = sum(c.nfe for c in search.candidates)
-    budget = settings.get("budget_nfe")
+    budget = header.model.budget_nfe
     chart = best_so_far(search, verifiers[0], higher, budget) if verifiers else ""
     return (f'<section class="search" id="search-{search.index if search.index is not None else search.key}" '
             f'data-key="{html.escape(search.key)}" data-repeat="{search.repeat}" '
@@ -254,11 +256,11 @@ def render_search(search: SearchView, settings: dict) -> str:
             f"<h3>Lineage</h3><div class='graph'>{draw(nodes)}</div>{legend()}</section>")
 
 
-def overview_row(position: int, search: SearchView, settings: dict) -> str:
+def overview_row(position: int, search: SearchView, header: RunHeader) -> str:
     """One search in the overview table: chosen thumbnail, first plain draw against the chosen, gain, ties, NFEs,
     and the world's verdict on the chosen image."""
-    verifier = (settings.get("verifier_names") or [None])[0]
-    higher = (settings.get("higher_is_better") or {}).get(verifier, True)
+    verifier = header.driving_verifier
+    higher = header.higher(verifier)
     result = search.result
     chosen = next((c for c in search.candidates if c.id == search.chosen), None)
     best = result.scores.get(verifier) if result else None
@@ -285,26 +287,28 @@ def overview_row(position: int, search: SearchView, settings: dict) -> str:
             f"<td data-value='{verdict}' class='verdict {verdict}'>{'' if verdict == 'none' else verdict}</td></tr>")
 
 
-def render(run_dir: RunDir, searches: list[SearchView], settings: dict, summary: Optional[dict]) -> str:
+def render(run_dir: RunDir, searches: list[SearchView], header: RunHeader, summary: Optional[Summary]) -> str:
     """The whole page: an overview of the searches, cost and settings, and every search in pages of ten."""
     for search in searches:
-        rank_candidates(search, settings)
-    judged = attach_verdicts(run_dir, searches, settings)
-    shown = {key: value for key, value in settings.items() if key not in ("verifier_names", "higher_is_better")}
+        rank_candidates(search, header)
+    judged = attach_verdicts(run_dir, searches, header)
+    shown = {key: value for key, value in header.to_json().items() if key != "higher_is_better"}
+    if summary is not None:
+        shown.update({key: value for key, value in summary.cost.to_json().items()})
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(plain(v))}</td></tr>"
                    for k, v in shown.items())
-    cost = html.escape(format_cost(summary)) if summary else "the run has not finished: no summary.json yet"
-    templates = "".join(f"<template>{render_search(search, settings)}</template>" for search in searches)
+    cost = html.escape(format_cost(summary.cost)) if summary else "the run has not finished: no summary.json yet"
+    templates = "".join(f"<template>{render_search(search, header)}</template>" for search in searches)
     candidates = sum(len(s.candidates) for s in searches)
-    verifier = (settings.get("verifier_names") or ["score"])[0]
+    verifier = header.driving_verifier or "score"
     records = [s.result for s in searches if s.result is not None]
-    effect = format_effect(records, settings) if records else None
+    effect = format_effect(records, header) if records else None
     links = " · ".join(f'<a href="{name}">{name}</a>' for name in ("summary.json", "grid.png", "config.yaml")
                        if (run_dir.path / name).exists())
     return string.Template(PAGE).substitute(
         title=html.escape(str(run_dir.path.name)), settings=rows, cost=cost, templates=templates,
         searches=len(searches), candidates=candidates, page_size=PAGE_SIZE, verifier=html.escape(verifier),
-        overview="".join(overview_row(i, search, settings) for i, search in enumerate(searches)),
+        overview="".join(overview_row(i, search, header) for i, search in enumerate(searches)),
         effect=html.escape(effect or ""), links=links, plural="" if len(searches) == 1 else "es",
         judged=("the world's judge gives each finished image a verdict (✓ correct, ✗ wrong)" if judged
                 else "this pipeline has no ground-truth judge"))
@@ -317,14 +321,11 @@ def plain(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def run_settings(run_dir: RunDir) -> tuple[dict, Optional[dict]]:
+def run_settings(run_dir: RunDir) -> tuple[RunHeader, Optional[Summary]]:
     """The run's settings (from summary.json when finished, else run.json) and its summary if any."""
     summary = run_dir.read_summary() if run_dir.is_finished() else None
-    settings = dict(summary or run_dir.read_fingerprint() or {})
-    settings.pop("results", None)
-    settings["verifier_names"] = list(settings.get("higher_is_better") or
-                                      [spec.partition(":")[0] for spec in settings.get("verifiers") or []])
-    return settings, summary
+    header = summary.header if summary is not None else run_dir.read_fingerprint()
+    return header or RunHeader(ModelArgs()), summary
 
 
 def write_report(path) -> Path:

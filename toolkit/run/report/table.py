@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from ...store.records import ResultRecord
+    from ...store.run_records import Cost, RunHeader, Summary
 
 PROMPT_WIDTH = 40
 
@@ -21,12 +20,6 @@ def condition_label(condition: dict) -> str:
     if len(prompt) > PROMPT_WIDTH:
         prompt = prompt[: PROMPT_WIDTH - 1] + "…"
     return json.dumps(prompt, ensure_ascii=False)
-
-
-def driving_verifier(summary: dict) -> Optional[str]:
-    """The name of the run's first verifier (the one its searches are driven by when it is alone)."""
-    specs = summary.get("verifiers") or []
-    return specs[0].partition(":")[0] if specs else None
 
 
 def decimals(*values: Optional[float], least: int = 4, most: int = 10) -> int:
@@ -46,14 +39,13 @@ def gain_of(record: "ResultRecord", verifier: Optional[str], higher: bool) -> Op
     return difference if higher else -difference
 
 
-def format_table(records: "list[ResultRecord]", summary: Optional[dict] = None) -> str:
+def format_table(records: "list[ResultRecord]", header: "RunHeader") -> str:
     """One row per search: condition, repeat, the first verifier's raw score of the first plain draw (what no search
     returns) and of the chosen candidate, the gain, the ensemble's aggregate (with several verifiers), how many
     other candidates tied with the chosen one, NFEs, candidates and seconds."""
-    summary = summary or {}
-    verifier = driving_verifier(summary)
-    higher = (summary.get("higher_is_better") or {}).get(verifier, True)
-    several = len(summary.get("verifiers") or []) > 1
+    verifier = header.driving_verifier
+    higher = header.higher(verifier)
+    several = len(header.verifier_specs) > 1
     width = max([len("condition")] + [len(condition_label(r.condition)) for r in records])
     rows = []
     for r in sorted(records, key=lambda r: r.index):
@@ -80,11 +72,11 @@ def number(value: Optional[float], places: int, sign: bool = False) -> str:
     return f"{value:+.{places}f}" if sign else f"{value:.{places}f}"
 
 
-def format_effect(records: "list[ResultRecord]", summary: dict) -> Optional[str]:
+def format_effect(records: "list[ResultRecord]", header: "RunHeader") -> Optional[str]:
     """What search did, in one line: how often it changed the answer, the mean gain, how often the choice was a
     tie (the lower id won); None when the run kept no first draws (older runs, algorithms without plain draws)."""
-    verifier = driving_verifier(summary)
-    higher = (summary.get("higher_is_better") or {}).get(verifier, True)
+    verifier = header.driving_verifier
+    higher = header.higher(verifier)
     gains = [g for g in (gain_of(r, verifier, higher) for r in records) if g is not None]
     if not gains:
         return None
@@ -96,20 +88,37 @@ def format_effect(records: "list[ResultRecord]", summary: dict) -> Optional[str]
     return text + (f"; {tied} chose among tied candidates (the lower id)" if tied else "")
 
 
-def unspent(records: "list[ResultRecord]", summary: dict, share: float = 0.1) -> Optional[str]:
+def unspent(records: "list[ResultRecord]", header: "RunHeader", share: float = 0.1) -> Optional[str]:
     """A warning when the searches left more than ``share`` of their NFE budget unspent (an algorithm's settings
     that cannot use the budget), else None."""
-    budget = summary.get("budget_nfe")
+    budget = header.model.budget_nfe
     if not records or not budget:
         return None
     spent = sum(r.nfe for r in records) / len(records)
     if spent >= (1 - share) * budget:
         return None
-    return (f"{summary.get('algorithm')} spent {spent:.0f} of its {budget}-NFE budget per search "
+    return (f"{header.model.algorithm} spent {spent:.0f} of its {budget}-NFE budget per search "
             f"({spent / budget:.0%}): its algorithm_args cannot use more; raise them or lower model.budget_nfe")
 
 
-def format_cost(summary: dict) -> str:
+def format_cost(cost: "Cost") -> str:
     """The run's cost line: NFEs, seconds, and each verifier's seconds."""
-    scoring = ", ".join(f"{name} {seconds} s" for name, seconds in (summary.get("verifier_s") or {}).items())
-    return f"nfe_used {summary.get('nfe_used')} in {summary.get('elapsed_s')} s (verifiers: {scoring or 'none'})"
+    scoring = ", ".join(f"{name} {seconds} s" for name, seconds in cost.verifier_s.items())
+    return f"nfe_used {cost.nfe_used} in {cost.elapsed_s} s (verifiers: {scoring or 'none'})"
+
+
+def ending(summary: "Summary", wrote: str = "", warn_unspent: bool = True) -> tuple[list[str], Optional[str]]:
+    """What a run prints when it ends (and ``show`` prints again): the table, what search did, the cost line and
+    the clock's note; and a warning when the searches left much of their budget unspent."""
+    records = summary.results
+    lines = [format_table(records, summary.header)]
+    effect = format_effect(records, summary.header)
+    if effect:
+        lines.append(effect)
+    lines.append(format_cost(summary.cost) + wrote)
+    if summary.cost.nfe_reached is not None:
+        low, high = summary.cost.nfe_reached
+        reached = f"{low}" if low == high else f"{low} to {high}"
+        lines.append(f"the clock stopped the searches at {reached} NFEs; a rerun with model.budget_nfe set to a "
+                     "search's NFEs (summary.json, results) gives its result again")
+    return lines, unspent(records, summary.header) if warn_unspent else None
