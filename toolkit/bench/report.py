@@ -16,21 +16,23 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .rows import CellRow  # noqa: E402
+
 LOWER_IS_BETTER = {"fid"}
 
 
-def measured(rows: list[dict]) -> list[dict]:
+def measured(rows: list[CellRow]) -> list[CellRow]:
     """Rows of cells that ran (infeasible budgets have no samples)."""
-    return [row for row in rows if not row.get("infeasible")]
+    return [row for row in rows if not row.infeasible]
 
 
-def metric_names(rows: list[dict]) -> list[str]:
-    return list(dict.fromkeys(name for row in rows for name in row["metrics"]))
+def metric_names(rows: list[CellRow]) -> list[str]:
+    return list(dict.fromkeys(name for row in rows for name in row.metrics))
 
 
-def write_outputs(out: Path, rows: list[dict]) -> None:
+def write_outputs(out: Path, rows: list[CellRow]) -> None:
     """Write every output of a study into ``out``."""
-    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "results.json").write_text(json.dumps([row.to_json() for row in rows], indent=2) + "\n")
     names = metric_names(rows)
     with open(out / "results.csv", "w", newline="") as file:
         writer = csv.writer(file)
@@ -38,54 +40,56 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
                          "searches", "wall_s", "denoiser_s", "verifier_s",
                          *[column for name in names for column in (name, f"{name}:lo", f"{name}:hi")]])
         for row in rows:
-            cost = row.get("cost", {})
-            writer.writerow([row["cell"], row["algorithm"], json.dumps(row["algorithm_args"]), row["verifier"],
-                             row["budget_nfe"], "" if row["nfe_used"] is None else f"{row['nfe_used']:.1f}",
-                             row["steps"], row["searches"], cost.get("wall_s", ""), cost.get("denoiser_s", ""),
-                             json.dumps(cost.get("verifier_s", {})),
+            cost = row.cost
+            writer.writerow([row.cell, row.algorithm, json.dumps(row.algorithm_args), row.verifier,
+                             row.budget_nfe, "" if row.nfe_used is None else f"{row.nfe_used:.1f}",
+                             row.steps, row.searches, _blank(cost.wall_s), _blank(cost.denoiser_s),
+                             json.dumps(cost.verifier_s),
                              *[value for name in names for value in _with_interval(row, name)]])
     with open(out / "comparison.csv", "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["cell", "reference", "metric", "cell_value", "reference_value", "difference", "lo", "hi",
                          "p_value", "test", "searches", "at_equal"])
         for row in rows:
-            for key, axis in (("comparison", "nfe"), ("comparison_seconds", "seconds")):
-                for item in row.get(key, {}).get("metrics", []):
-                    low, high = item["interval"] or ("", "")
-                    writer.writerow([row["cell"], row[key]["reference"], item["metric"], item["cell_value"],
-                                     item["reference_value"], item["difference"], low, high, item["p_value"],
-                                     item["test"], row["searches"], axis])
+            for comparison, axis in ((row.comparison, "nfe"), (row.comparison_seconds, "seconds")):
+                for item in comparison.metrics if comparison is not None else []:
+                    low, high = item.interval or ("", "")
+                    writer.writerow([row.cell, comparison.reference, item.metric, item.cell_value,
+                                     item.reference_value, item.difference, low, high, item.p_value, item.test,
+                                     row.searches, axis])
     grids = out / "grids"
     grids.mkdir(exist_ok=True)
     for row in measured(rows):
-        shutil.copyfile(out / "cells" / row["cell"] / "grid.png", grids / f"{row['cell']}.png")
+        shutil.copyfile(out / "cells" / row.cell / "grid.png", grids / f"{row.cell}.png")
     plot_scaling(measured(rows), out / "scaling.png")
     plot_scaling(measured(rows), out / "scaling_seconds.png", axis="seconds")
     (out / "report.html").write_text(render_html(out, rows))
 
 
-def _with_interval(row: dict, name: str) -> list:
-    interval = row.get("intervals", {}).get(name)
-    return [row["metrics"].get(name, ""), *(interval if interval else ("", ""))]
+def _blank(value) -> object:
+    return "" if value is None else value
 
 
-def cost_of(row: dict, axis: str) -> Optional[float]:
+def _with_interval(row: CellRow, name: str) -> list:
+    interval = row.intervals.get(name)
+    return [row.metrics.get(name, ""), *(interval if interval else ("", ""))]
+
+
+def cost_of(row: CellRow, axis: str) -> Optional[float]:
     """A cell's cost per search: NFEs, or wall-clock seconds of the search (denoiser, verifiers and overhead)."""
-    if axis == "nfe":
-        return row["nfe_used"]
-    return row.get("cost", {}).get("wall_s_per_search")
+    return row.nfe_used if axis == "nfe" else row.seconds
 
 
-def points_of(members: list[dict], name: str, axis: str) -> list[tuple[float, float, Optional[list[float]]]]:
+def points_of(members: list[CellRow], name: str, axis: str) -> list[tuple[float, float, Optional[list[float]]]]:
     """A series' (cost, value, interval) of metric ``name``, cheapest first, over cells that have both."""
-    return sorted(((cost_of(r, axis), r["metrics"][name], r.get("intervals", {}).get(name))
-                   for r in members if name in r["metrics"] and cost_of(r, axis)), key=lambda point: point[:2])
+    return sorted(((cost_of(r, axis), r.metrics[name], r.intervals.get(name))
+                   for r in members if name in r.metrics and cost_of(r, axis)), key=lambda point: point[:2])
 
 
-def series_of(rows: list[dict]) -> dict[str, list[dict]]:
-    series: dict[str, list[dict]] = {}
+def series_of(rows: list[CellRow]) -> dict[str, list[CellRow]]:
+    series: dict[str, list[CellRow]] = {}
     for row in rows:
-        label = "more denoising steps (no search)" if row["baseline"] else f"{row['algorithm']} / {row['verifier']}"
+        label = "more denoising steps (no search)" if row.baseline else f"{row.algorithm} / {row.verifier}"
         series.setdefault(label, []).append(row)
     return series
 
@@ -109,7 +113,7 @@ def plain_ticks(panel, costs: list[float], axis: str) -> None:
                           rotation=45 if len(values) > 4 else 0)
 
 
-def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
+def plot_scaling(rows: list[CellRow], path: Path, axis: str = "nfe") -> None:
     """Each metric against NFEs (or seconds) per search, log x: a line per algorithm and verifier with its 95%
     bootstrap band, the steps baseline dashed."""
     names = metric_names(rows)
@@ -123,7 +127,7 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
         for label, members in series.items():
             points = points_of(members, name, axis)
             if points:
-                style = "--" if members[0]["baseline"] else "-"
+                style = "--" if members[0].baseline else "-"
                 panel.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label,
                            color=colours[label])
                 banded = [p for p in points if p[2]]
@@ -134,7 +138,7 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
         plain_ticks(panel, [p[0] for members in series.values() for p in points_of(members, name, axis)], axis)
         panel.set_xlabel(x_label)
         note = " (lower is better)" if name in LOWER_IS_BETTER else ""
-        if name.startswith("verifier:") and any(name[len("verifier:"):] in r["drove"] for r in rows):
+        if name.startswith("verifier:") and any(name[len("verifier:"):] in r.drove for r in rows):
             note = " (drives the search)"
         panel.set_title(name + note)
         panel.grid(alpha=0.3)
@@ -143,7 +147,7 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
     from matplotlib.lines import Line2D
 
     labels = list(series)
-    handles = [Line2D([], [], color=colours[label], marker="o", linestyle="--" if series[label][0]["baseline"]
+    handles = [Line2D([], [], color=colours[label], marker="o", linestyle="--" if series[label][0].baseline
                       else "-") for label in labels]
     figure.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
@@ -151,7 +155,7 @@ def plot_scaling(rows: list[dict], path: Path, axis: str = "nfe") -> None:
     plt.close(figure)
 
 
-def _value_at(members: list[dict], name: str, axis: str, x: float) -> Optional[float]:
+def _value_at(members: list[CellRow], name: str, axis: str, x: float) -> Optional[float]:
     """A series' metric at cost ``x``, linear in log cost between its cells; None outside its range."""
     points = points_of(members, name, axis)
     for (x0, y0, _), (x1, y1, _) in zip(points, points[1:]):
@@ -161,9 +165,9 @@ def _value_at(members: list[dict], name: str, axis: str, x: float) -> Optional[f
     return points[0][1] if len(points) == 1 and math.isclose(points[0][0], x) else None
 
 
-def ranking(rows: list[dict], name: str, axis: str) -> Optional[tuple[float, list[str]]]:
+def ranking(rows: list[CellRow], name: str, axis: str) -> Optional[tuple[float, list[str]]]:
     """The searches ranked by ``name`` at the geometric middle of the cost range every search series covers."""
-    series = {label: members for label, members in series_of(rows).items() if not members[0]["baseline"]}
+    series = {label: members for label, members in series_of(rows).items() if not members[0].baseline}
     spans = [[point[0] for point in points_of(members, name, axis)] for members in series.values()]
     if len(series) < 2 or not all(spans):
         return None
@@ -178,9 +182,9 @@ def ranking(rows: list[dict], name: str, axis: str) -> Optional[tuple[float, lis
     return x, sorted(values, key=lambda label: values[label] if worse_first else -values[label])
 
 
-def unjudged_note(rows: list[dict]) -> str:
+def unjudged_note(rows: list[CellRow]) -> str:
     """Which cells' accuracy leaves out searches whose prompt the evaluator cannot parse, and how many."""
-    counted = [(row["cell"], row["unjudged"], row["searches"]) for row in rows if row.get("unjudged")]
+    counted = [(row.cell, row.unjudged, row.searches) for row in rows if row.unjudged]
     if not counted:
         return ""
     cells = "; ".join(f"{html.escape(cell)}: {count} of {searches}" for cell, count, searches in counted)
@@ -188,7 +192,7 @@ def unjudged_note(rows: list[dict]) -> str:
             "their verdicts are undecided, not wrong.")
 
 
-def ranking_note(rows: list[dict]) -> str:
+def ranking_note(rows: list[CellRow]) -> str:
     """Whether the order of the searches by the headline metric depends on counting cost in NFEs or in seconds."""
     names = [n for n in metric_names(rows) if not n.startswith("verifier:")] or metric_names(rows)
     if not names:
@@ -208,20 +212,22 @@ def _embed(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def format_rows(rows: list[dict]) -> str:
-    """The summary table printed on stdout."""
+def format_rows(rows: list[CellRow]) -> str:
+    """The summary table printed on stdout (metric names in full: a column is as wide as its name)."""
     names = metric_names(rows)
-    header = f"{'cell':<44} {'nfe':>7} " + " ".join(f"{n[:18]:>18}" for n in names)
+    widths = [max(10, len(n)) for n in names]
+    header = f"{'cell':<44} {'nfe':>7} " + " ".join(f"{n:>{w}}" for n, w in zip(names, widths))
     lines = [header]
     for row in rows:
-        if row.get("infeasible"):
-            lines.append(f"{row['cell'][:44]:<44} {'-':>7} infeasible: the budget cannot pay for one round")
+        if row.infeasible:
+            lines.append(f"{row.cell[:44]:<44} {'-':>7} infeasible: the budget cannot pay for one round")
             continue
-        values = " ".join(f"{row['metrics'][n]:>18.4f}" if n in row["metrics"] else f"{'':>18}" for n in names)
-        lines.append(f"{row['cell'][:44]:<44} {row['nfe_used']:>7.1f} {values}")
+        values = " ".join(f"{row.metrics[n]:>{w}.4f}" if n in row.metrics else f"{'':>{w}}"
+                          for n, w in zip(names, widths))
+        lines.append(f"{row.cell[:44]:<44} {row.nfe_used:>7.1f} {values}")
     for row in rows:
-        if row.get("unjudged"):
-            lines.append(f"{row['cell']}: {row['unjudged']} of {row['searches']} searches have a prompt the evaluator "
+        if row.unjudged:
+            lines.append(f"{row.cell}: {row.unjudged} of {row.searches} searches have a prompt the evaluator "
                          "cannot parse: their verdicts are undecided and accuracy leaves them out")
     return "\n".join(lines)
 
@@ -230,60 +236,60 @@ def _number(value) -> str:
     return "" if value is None else f"{value:.3g}"
 
 
-def _interval_text(row: dict, name: str) -> str:
-    interval = row.get("intervals", {}).get(name)
+def _interval_text(row: CellRow, name: str) -> str:
+    interval = row.intervals.get(name)
     return f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
 
 
-def comparison_rows(rows: list[dict], key: str) -> list[str]:
+def comparison_rows(rows: list[CellRow], key: str) -> list[str]:
     """Table rows of every cell's paired comparison under ``key`` (``comparison``: at equal NFEs;
     ``comparison_seconds``: at equal seconds)."""
     found = []
     for row in rows:
-        comparison = row.get(key, {})
-        if comparison.get("skipped"):
-            found.append(f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(comparison['reference'])}"
-                         f"</td><td colspan='5'>{html.escape(comparison['skipped'])}</td></tr>")
-        for item in comparison.get("metrics", []):
-            low, high = item["interval"] or (math.nan, math.nan)
+        comparison = getattr(row, key)
+        if comparison is None:
+            continue
+        if comparison.skipped:
+            found.append(f"<tr><td>{html.escape(row.cell)}</td><td>{html.escape(comparison.reference)}"
+                         f"</td><td colspan='5'>{html.escape(comparison.skipped)}</td></tr>")
+        for item in comparison.metrics:
+            low, high = item.interval or (math.nan, math.nan)
             found.append(
-                f"<tr><td>{html.escape(row['cell'])}</td><td>{html.escape(comparison['reference'])}</td>"
-                f"<td>{html.escape(item['metric'])}</td><td>{item['difference']:+.4f}</td>"
-                f"<td>[{low:+.4f}, {high:+.4f}]</td><td>{item['p_value']:.3g}</td><td>{item['test']}</td></tr>")
+                f"<tr><td>{html.escape(row.cell)}</td><td>{html.escape(comparison.reference)}</td>"
+                f"<td>{html.escape(item.metric)}</td><td>{item.difference:+.4f}</td>"
+                f"<td>[{low:+.4f}, {high:+.4f}]</td><td>{item.p_value:.3g}</td><td>{item.test}</td></tr>")
     return found
 
 
-def render_html(out: Path, rows: list[dict]) -> str:
+def render_html(out: Path, rows: list[CellRow]) -> str:
     """A single self-contained page: the plots, the table and every cell's grid."""
     names = metric_names(rows)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["cell", "algorithm", "verifier", "NFEs/search", *names])
     body = []
     for row in rows:
-        if row.get("infeasible"):
-            body.append(f"<tr><td>{html.escape(row['cell'])}</td><td colspan='{3 + len(names)}'>infeasible: "
-                        f"{html.escape(row['infeasible'])}</td></tr>")
+        if row.infeasible:
+            body.append(f"<tr><td>{html.escape(row.cell)}</td><td colspan='{3 + len(names)}'>infeasible: "
+                        f"{html.escape(row.infeasible)}</td></tr>")
             continue
-        cells = [row["cell"], row["algorithm"] + (" " + json.dumps(row["algorithm_args"]) if row["algorithm_args"]
-                                                  else ""), row["verifier"], f"{row['nfe_used']:.1f}"]
-        cells += [(f"{row['metrics'][n]:.4f}" + _interval_text(row, n)
-                   + (" *" if n[len("verifier:"):] in row["drove"] else "")) if n in row["metrics"] else ""
+        cells = [row.cell, row.algorithm + (" " + json.dumps(row.algorithm_args) if row.algorithm_args else ""),
+                 row.verifier, f"{row.nfe_used:.1f}"]
+        cells += [(f"{row.metrics[n]:.4f}" + _interval_text(row, n)
+                   + (" *" if n[len("verifier:"):] in row.drove else "")) if n in row.metrics else ""
                   for n in names]
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     comparisons, by_seconds = comparison_rows(rows, "comparison"), comparison_rows(rows, "comparison_seconds")
     health_rows = []
     for row in measured(rows):
-        found = row.get("health", {})
-        taus = ", ".join(f"{html.escape(k)} {v:+.2f}" for k, v in (found.get("kendall_tau") or {}).items()
-                         if v is not None)
-        cost = row.get("cost", {})
-        spent = ", ".join(f"{html.escape(k)} {v:.1f}" for k, v in (cost.get("verifier_s") or {}).items())
+        found, cost = row.health, row.cost
+        taus = ", ".join(f"{html.escape(k)} {v:+.2f}" for k, v in found.kendall_tau.items() if v is not None)
+        spent = ", ".join(f"{html.escape(k)} {v:.1f}" for k, v in cost.verifier_s.items())
         health_rows.append(
-            f"<tr><td>{html.escape(row['cell'])}</td><td>{_number(found.get('vendi'))}</td>"
-            f"<td>{_number(found.get('tie_rate'))}</td><td>{taus}</td><td>{_number(cost.get('wall_s'))}</td>"
-            f"<td>{_number(cost.get('denoiser_s'))}</td><td>{spent}</td></tr>")
+            f"<tr><td>{html.escape(row.cell)}</td><td>{_number(found.vendi)}</td>"
+            f"<td>{_number(found.tie_rate)}</td><td>{taus}</td><td>{_number(cost.wall_s)}</td>"
+            f"<td>{_number(cost.denoiser_s)}</td><td>{spent}</td></tr>")
     grids = "".join(
-        f"<figure><figcaption>{html.escape(row['cell'])}</figcaption>"
-        f"<img src='{_embed(out / 'grids' / (row['cell'] + '.png'))}' alt='{html.escape(row['cell'])}'></figure>"
+        f"<figure><figcaption>{html.escape(row.cell)}</figcaption>"
+        f"<img src='{_embed(out / 'grids' / (row.cell + '.png'))}' alt='{html.escape(row.cell)}'></figure>"
         for row in measured(rows))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>noisesearch study</title>

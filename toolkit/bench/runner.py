@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -15,6 +14,7 @@ from ..errors import BudgetError, UsageError
 from ..run.arguments import settings_and_out
 from ..resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
 from ..store.folder import RunDir
+from .rows import CellCost, CellRow, Comparison, Health, PairedMetric
 from .study import AlgorithmSpec, Cell, Study, cells
 from .study import predict_config as predict_config_of
 
@@ -61,7 +61,7 @@ def warm_up(study: Study, cell: Cell, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> dict:
+def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> CellRow:
     """Metrics of a finished cell with their bootstrap intervals, its cost in seconds, and its verifier health
     (torchmetrics' notices about its own buffers are left out of the terminal)."""
     import warnings
@@ -72,31 +72,23 @@ def measure(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher:
         return measured_row(study, cell, folder, evaluation, scorers, higher)
 
 
-def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> dict:
+def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, higher: dict[str, bool]) -> CellRow:
     images, conditions, summary = RunDir(folder).load_images()
-    searches = len(summary["results"])
-    row = {
-        "cell": cell.name,
-        "algorithm": "steps" if cell.baseline else cell.algorithm,
-        "algorithm_args": dict(cell.args),
-        "verifier": "+".join(cell.verifiers),
-        "baseline": cell.baseline,
-        "steps": summary["steps"],
-        "budget_nfe": None if cell.seconds is not None else (summary["budget_nfe"] if not cell.baseline
-                                                             else summary["sample_nfe"]),
-        "budget_seconds": cell.seconds,
-        "nfe_used": summary["nfe_used"] / searches,
-        "searches": searches,
-        "drove": [] if cell.baseline else [split_verifier_spec(spec)[0] for spec in cell.verifiers],
-        "metrics": {},
-    }
-    values = row["metrics"]
-    per_search: dict = {"key": [f"{c.key}#{r['repeat']}" for c, r in zip(conditions, summary["results"])]}
+    header, searches = summary.header, len(summary.results)
+    row = CellRow(
+        cell=cell.name, algorithm="steps" if cell.baseline else cell.algorithm, algorithm_args=dict(cell.args),
+        verifier="+".join(cell.verifiers), baseline=cell.baseline, steps=header.model.steps,
+        budget_nfe=None if cell.seconds is not None else (header.model.budget_nfe if not cell.baseline
+                                                          else header.sample_nfe),
+        budget_seconds=cell.seconds, nfe_used=summary.cost.nfe_used / searches, searches=searches,
+        drove=[] if cell.baseline else [split_verifier_spec(spec)[0] for spec in cell.verifiers])
+    values = row.metrics
+    per_search: dict = {"key": [f"{c.key}#{r.repeat}" for c, r in zip(conditions, summary.results)]}
     if evaluation is not None:
         verdicts = evaluation.verdicts(images, conditions)
         if verdicts is not None:
             per_search["correct"] = [correct for _, correct in verdicts]
-            row["unjudged"] = sum(correct is None for _, correct in verdicts)  # prompts the judge cannot parse
+            row.unjudged = sum(correct is None for _, correct in verdicts)  # prompts the judge cannot parse
             if verdicts[0][0] is not None:
                 values.update(metrics.judged_accuracy(verdicts))
                 per_search["category"] = [category for category, _ in verdicts]
@@ -116,17 +108,17 @@ def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, hi
             scored = verifier.score(images, conditions).float().cpu()
             values[f"verifier:{verifier.name}"] = float(scored.mean())
             per_search[f"verifier:{verifier.name}"] = scored.tolist()
-    row["per_search"] = per_search
-    row["intervals"] = uncertainty.intervals(per_search, study.seed)
-    row["point_estimates"] = [name for name in values if name not in row["intervals"]]
-    row["cost"] = {"wall_s": summary.get("elapsed_s"), "denoiser_s": summary.get("denoiser_s"),
-                   "verifier_s": summary.get("verifier_s", {}),
-                   "wall_s_per_search": (summary["elapsed_s"] / searches) if summary.get("elapsed_s") else None}
-    row["health"] = cell_health(folder, row, images, conditions, evaluation, scorers, higher)
+    row.per_search = per_search
+    row.intervals = uncertainty.intervals(per_search, study.seed)
+    row.point_estimates = [name for name in values if name not in row.intervals]
+    elapsed = summary.cost.elapsed_s
+    row.cost = CellCost(elapsed, summary.cost.denoiser_s, summary.cost.verifier_s,
+                        elapsed / searches if elapsed else None)
+    row.health = Health(**cell_health(folder, row, images, conditions, evaluation, scorers, higher))
     return row
 
 
-def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers, higher: dict[str, bool]) -> dict:
+def cell_health(folder: Path, row: CellRow, images, conditions, evaluation, scorers, higher: dict[str, bool]) -> dict:
     """Diversity of the returned samples (Vendi, over each condition's repeats), the driving score's tie rate over
     each search's finished candidates, and its Kendall tau with every other verifier and the evaluator there."""
     from . import health
@@ -142,21 +134,21 @@ def cell_health(folder: Path, row: dict, images, conditions, evaluation, scorers
             features = extractor.features(images).float().cpu()
         result["vendi"] = health.mean_vendi(features, [c.key for c in conditions])
         result["vendi_features"] = extractor.name
-    if row["baseline"]:
+    if row.baseline:
         return result
     run_dir = RunDir(folder)
     candidates, _ = read_run(run_dir.journal_dir)
     by_search: dict[tuple, dict[float, list]] = {}  # (search, repeat) -> noise level -> candidates
     for key in sorted(candidates):
         by_search.setdefault(key[:2], {}).setdefault(candidates[key].level, []).append(candidates[key])
-    driving = row["drove"]
-    summary = run_dir.read_summary()
-    weights = dict(zip(driving, summary.get("verifier_weights") or []))
+    driving = row.drove
+    header = run_dir.read_summary().header
+    weights = dict(zip(driving, header.model.verifier_weights or []))
 
     def scored(records: list) -> list[float]:
         """The search's own ensemble over its driving verifiers (as ``Scorer.aggregate``)."""
         rows = [{name: oriented(r.scores[name], higher[name]) for name in driving} for r in records]
-        return aggregate(rows, summary.get("ensemble") or "rank", weights)
+        return aggregate(rows, header.model.ensemble or "rank", weights)
 
     last_choices = []  # per search, its candidates at the lowest noise level that holds two or more
     for levels in by_search.values():
@@ -224,13 +216,11 @@ def study_searches(study: Study, pipeline_cls) -> int:
     return conditions * study.per_condition
 
 
-def infeasible(cell: Cell, reason: str) -> dict:
+def infeasible(cell: Cell, reason: str) -> CellRow:
     """The row of a cell whose budget cannot pay for one round of its algorithm."""
-    return {"cell": cell.name, "algorithm": cell.algorithm, "algorithm_args": dict(cell.args),
-            "verifier": "+".join(cell.verifiers), "baseline": cell.baseline, "steps": cell.steps,
-            "budget_nfe": cell.budget, "budget_seconds": cell.seconds, "nfe_used": None, "searches": 0, "drove": [],
-            "metrics": {},
-            "infeasible": reason}
+    return CellRow(cell=cell.name, algorithm=cell.algorithm, algorithm_args=dict(cell.args),
+                   verifier="+".join(cell.verifiers), baseline=cell.baseline, steps=cell.steps, budget_nfe=cell.budget,
+                   budget_seconds=cell.seconds, nfe_used=None, searches=0, infeasible=reason)
 
 
 def scoring_verifiers(specs: list[str], asked: bool, condition_kind: str) -> list[tuple]:
@@ -246,7 +236,7 @@ def scoring_verifiers(specs: list[str], asked: bool, condition_kind: str) -> lis
     return resolved
 
 
-def run_study(study: Study, out: Path) -> list[dict]:
+def run_study(study: Study, out: Path) -> list[CellRow]:
     """Run every cell (reusing finished ones), measure, and write results.json, results.csv, plots and report."""
     from .report import write_outputs
 
@@ -280,9 +270,9 @@ def run_study(study: Study, out: Path) -> list[dict]:
             continue
         row = measure(study, cell, folder, evaluation, scorers, higher)
         rows.append(row)
-        spent += row["nfe_used"] * row["searches"]
+        spent += row.nfe_used * row.searches
         if action != "reused":
-            fresh_nfe += row["nfe_used"] * row["searches"]
+            fresh_nfe += row.nfe_used * row.searches
             fresh_s += time.perf_counter() - began
             fresh_cells += 1
         left = eta(grid[i:], searches, fresh_nfe, fresh_s, fresh_cells)
@@ -303,7 +293,7 @@ def eta(left: list[Cell], searches: int, fresh_nfe: float, fresh_s: float, fresh
     return f"about {seconds:.0f} s left" if left else "done"
 
 
-def compare(rows: list[dict], seed: int) -> None:
+def compare(rows: list[CellRow], seed: int) -> None:
     """Each cell's paired comparison with random search on the same searches (in place), at the nearest NFEs per
     search (``comparison``) and at the nearest seconds per search (``comparison_seconds``); where none can be
     made, the row says why."""
@@ -312,17 +302,22 @@ def compare(rows: list[dict], seed: int) -> None:
             reference = uncertainty.nearest_reference(row, rows, axis)
             if reference is None:
                 continue
-            if reference["per_search"]["key"] == row["per_search"]["key"]:
-                row[key] = {"reference": reference["cell"],
-                            "metrics": uncertainty.paired(row["per_search"], reference["per_search"], seed)}
+            if reference.per_search["key"] == row.per_search["key"]:
+                found = Comparison(reference.cell, [PairedMetric(**m) for m in uncertainty.paired(
+                    row.per_search, reference.per_search, seed)])
             else:
-                row[key] = {"reference": reference["cell"], "metrics": [],
-                            "skipped": f"not paired: {row['cell']} and {reference['cell']} searched different "
-                                       "conditions or repeats (rerun both with the same study settings)"}
+                found = Comparison(reference.cell, [], f"not paired: {row.cell} and {reference.cell} searched "
+                                   "different conditions or repeats (rerun both with the same study settings)")
+            setattr(row, key, found)
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of `noisesearch bench`."""
+    """Entry point of `noisesearch bench`: a study (``--config STUDY.yaml --out DIR``), or ``tables DIR`` (a finished
+    study's tables) and ``pool`` (a paired comparison pooled over studies)."""
+    if argv[:1] in (["tables"], ["pool"]):
+        from .tables import pool_main, tables_main
+
+        return (tables_main if argv[0] == "tables" else pool_main)(argv[1:])
     study, out = parse(argv)
     rows = run_study(study, out)
     from .report import format_rows

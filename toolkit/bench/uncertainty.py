@@ -10,9 +10,12 @@ default (linear) interpolation at 2.5 and 97.5.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .rows import CellRow
 
 RESAMPLES = 2000
 LEVEL = 0.95
@@ -67,19 +70,19 @@ def resamples(searches: int, seed: int, count: int = RESAMPLES) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, searches, size=(count, searches))
 
 
-def _interval(replicates: Sequence[float]) -> Optional[list[float]]:
+def _interval(replicates: Sequence[float], level: Optional[float] = None) -> Optional[list[float]]:
     finite = np.asarray([r for r in replicates if math.isfinite(r)])
     if len(finite) < len(replicates) or not len(finite):
         return None  # a resample without the searches a metric needs: no interval
-    tail = 100 * (1 - LEVEL) / 2
+    tail = 100 * (1 - (level or LEVEL)) / 2
     low, high = np.percentile(finite, [tail, 100 - tail])
     return [float(low), float(high)]
 
 
-def intervals(per_search: dict, seed: int) -> dict[str, Optional[list[float]]]:
-    """The 95% bootstrap interval of every per-search metric of one cell."""
+def intervals(per_search: dict, seed: int, level: Optional[float] = None) -> dict[str, Optional[list[float]]]:
+    """The bootstrap interval (95%, or ``level``) of every per-search metric of one cell."""
     arrays, draws = prepared(per_search), resamples(len(per_search["key"]), seed)
-    return {name: _interval([metric_value(name, arrays, rows) for rows in draws])
+    return {name: _interval([metric_value(name, arrays, rows) for rows in draws], level)
             for name in per_search_metrics(per_search)}
 
 
@@ -105,9 +108,9 @@ def _paired_p(name: str, cell: dict, reference: dict) -> tuple[Optional[float], 
     return float(binomtest(only_cell, only_cell + only_reference, 0.5).pvalue), "mcnemar-exact"
 
 
-def paired(cell: dict, reference: dict, seed: int) -> list[dict]:
-    """Per metric: the cell's value minus the reference's on the same searches, its 95% paired bootstrap interval,
-    and a paired test's p-value. Both cells must hold the same searches in the same order."""
+def paired(cell: dict, reference: dict, seed: int, level: Optional[float] = None) -> list[dict]:
+    """Per metric: the cell's value minus the reference's on the same searches, its paired bootstrap interval (95%,
+    or ``level``), and a paired test's p-value. Both cells must hold the same searches in the same order."""
     if cell["key"] != reference["key"]:
         raise ValueError("paired cells must hold the same searches (conditions and repeats) in the same order")
     draws = resamples(len(cell["key"]), seed)
@@ -121,21 +124,20 @@ def paired(cell: dict, reference: dict, seed: int) -> list[dict]:
         p_value, test = _paired_p(name, cell, reference)
         cell_value, reference_value = metric_value(name, mine, everything), metric_value(name, theirs, everything)
         results.append({"metric": name, "cell_value": cell_value, "reference_value": reference_value,
-                        "difference": cell_value - reference_value, "interval": _interval(replicates),
+                        "difference": cell_value - reference_value, "interval": _interval(replicates, level),
                         "p_value": p_value, "test": test})
     return results
 
 
-def nearest_reference(row: dict, rows: list[dict], axis: str = "nfe") -> Optional[dict]:
+def nearest_reference(row: "CellRow", rows: list["CellRow"], axis: str = "nfe") -> Optional["CellRow"]:
     """The random-search cell a cell is compared with: driven by the same verifiers (any, for the steps baseline),
     at the NFEs per search (``axis`` nfe) or the wall-clock seconds per search (``seconds``) nearest its own, the
     cheaper on a tie."""
-    def cost(r: dict) -> Optional[float]:
-        return r["nfe_used"] if axis == "nfe" else (r.get("cost") or {}).get("wall_s_per_search")
+    def cost(r: "CellRow") -> Optional[float]:
+        return r.nfe_used if axis == "nfe" else r.seconds
 
-    candidates = [r for r in rows if r["algorithm"] == "random" and not r["baseline"] and not r.get("infeasible")
-                  and r is not row and (row["baseline"] or r["verifier"] == row["verifier"]) and cost(r) is not None]
-    if not candidates or row.get("infeasible") or row["algorithm"] == "random" and not row["baseline"] \
-            or cost(row) is None:
+    candidates = [r for r in rows if r.algorithm == "random" and not r.baseline and not r.infeasible
+                  and r is not row and (row.baseline or r.verifier == row.verifier) and cost(r) is not None]
+    if not candidates or row.infeasible or row.algorithm == "random" and not row.baseline or cost(row) is None:
         return None
     return min(candidates, key=lambda r: (abs(cost(r) - cost(row)), cost(r)))

@@ -1,0 +1,98 @@
+"""`noisesearch bench tables` and `pool`: every interval recomputed from per-search values at the level asked for,
+checked against the same statistics computed here by hand; typed rows read old results.json files unchanged."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from noisesearch.bench.rows import CellRow
+from noisesearch.bench.tables import Tables, pooled_line, verdicts_from_counts
+
+CELL = [1, 1, 1, 0, 0, 1, 1, 0]
+REFERENCE = [1, 0, 1, 0, 0, 0, 1, 1]  # only the cell: searches 1 and 5; only the reference: search 7
+
+
+def row(name, verdicts, algorithm="halving", nfe=240.0, seconds=1.0, comparison=None):
+    keys = [f"class:{i % 2}#{i}" for i in range(len(verdicts))]
+    entry = {"cell": name, "algorithm": algorithm, "algorithm_args": {}, "verifier": "v", "baseline": False,
+             "steps": 4, "budget_nfe": int(nfe), "budget_seconds": None, "nfe_used": nfe, "searches": len(verdicts),
+             "drove": ["v"], "metrics": {"accuracy": float(np.mean(verdicts))},
+             "per_search": {"key": keys, "correct": [bool(v) for v in verdicts]}, "intervals": {"accuracy": [0, 1]},
+             "point_estimates": [], "cost": {"wall_s": seconds * len(verdicts), "denoiser_s": None, "verifier_s": {},
+                                             "wall_s_per_search": seconds},
+             "health": {"vendi": None, "vendi_features": None, "tie_rate": 0.25, "kendall_tau": {}}}
+    if comparison:
+        entry["comparison"] = {"reference": comparison, "metrics": []}
+    return entry
+
+
+def by_hand(cell, reference, seed, level):
+    """The paired bootstrap percentile interval of a difference of means, and McNemar's exact p."""
+    cell, reference = np.asarray(cell, float), np.asarray(reference, float)
+    draws = np.random.default_rng(seed).integers(0, len(cell), size=(2000, len(cell)))
+    replicates = cell[draws].mean(1) - reference[draws].mean(1)
+    tail = 100 * (1 - level) / 2
+    only_cell = int(((cell == 1) & (reference == 0)).sum())
+    only_reference = int(((cell == 0) & (reference == 1)).sum())
+    return (cell.mean() - reference.mean(), list(np.percentile(replicates, [tail, 100 - tail])),
+            binomtest(only_cell, only_cell + only_reference, 0.5).pvalue)
+
+
+@pytest.mark.parametrize("level", [0.95, 0.8])
+def test_a_paired_comparison_is_the_bootstrap_and_mcnemar_computed_by_hand(level):
+    rows = [CellRow.from_json(row("halving", CELL)), CellRow.from_json(row("random", REFERENCE, "random"))]
+    tables = Tables(rows, seed=3, level=level)
+    entry = tables.paired(rows[0].per_search, rows[1].per_search)
+    difference, interval, p_value = by_hand(CELL, REFERENCE, 3, level)
+    assert entry.difference == pytest.approx(difference) == 0.125
+    assert entry.interval == pytest.approx(interval) and entry.p_value == pytest.approx(p_value)
+    text = tables.pairs(["halving=random"])
+    assert f"+0.125 [{interval[0]:+.3f}, {interval[1]:+.3f}], p {p_value:.3g}" in text
+
+
+def test_every_interval_printed_follows_the_level_not_the_stored_95_percent_ones():
+    rows = [CellRow.from_json(row("halving", CELL, comparison="random")),
+            CellRow.from_json(row("random", REFERENCE, "random"))]
+    narrow = Tables(rows, seed=0, level=0.5)
+    cells = narrow.cells()
+    draws = np.random.default_rng(0).integers(0, 8, size=(2000, 8))
+    low, high = np.percentile(np.asarray(CELL, float)[draws].mean(1), [25, 75])
+    assert f"0.625 [{low:.3f}, {high:.3f}]" in cells and "[0.000, 1.000]" not in cells  # not the stored interval
+    assert "accuracy [50%]" in cells
+    _, interval, _ = by_hand(CELL, REFERENCE, 0, 0.5)
+    assert f"[{interval[0]:+.3f}, {interval[1]:+.3f}]" in cells  # the comparison with random search, at 50% too
+
+
+def test_pooled_counts_give_the_studies_verdicts_difference_and_test():
+    first, second = verdicts_from_counts(2, 1, 8), verdicts_from_counts(0, 3, 6)
+    assert sum(first[0]["correct"]) - sum(first[1]["correct"]) == 1
+    line = pooled_line(*first, seed=0, level=0.95)
+    assert line.startswith("+0.1250 [") and f"McNemar p {binomtest(2, 3, 0.5).pvalue:.3g}" in line
+    assert "2 searches only the cell got right, 1 only the reference, 8 searches" in line
+    both = [{"key": [f"{i}:{k}" for i, pair in enumerate((first, second)) for k in pair[side]["key"]],
+             "correct": first[side]["correct"] + second[side]["correct"]} for side in (0, 1)]
+    pooled = pooled_line(*both, seed=0, level=0.95)
+    assert pooled.startswith(f"{(2 - 1 - 3) / 14:+.4f}") and f"p {binomtest(2, 6, 0.5).pvalue:.3g}" in pooled
+
+
+def test_a_results_json_written_before_rows_were_typed_reads_and_writes_back_unchanged():
+    old = [row("halving", CELL, comparison="random"), row("random", REFERENCE, "random"),
+           {"cell": "beam--v--10nfe", "algorithm": "beam", "algorithm_args": {"width": 2}, "verifier": "v",
+            "baseline": False, "steps": 4, "budget_nfe": 10, "budget_seconds": None, "nfe_used": None,
+            "searches": 0, "drove": [], "metrics": {}, "infeasible": "too small", "a_newer_field": 1}]
+    assert [CellRow.from_json(entry).to_json() for entry in old] == old
+
+
+def test_the_tables_command_prints_a_studys_tables_and_refuses_a_folder_without_one(in_process, tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps([row("halving", CELL, comparison="random"),
+                                                       row("random", REFERENCE, "random", nfe=960, seconds=4)]))
+    done = in_process("bench", "tables", str(tmp_path), "--target", "random", "--level", "0.9")
+    assert done.returncode == 0, done.stderr
+    assert "Every interval below is a 90% interval" in done.stdout and "halving, v" in done.stdout
+    assert "minus random [90% paired]" in done.stdout
+    refused = in_process("bench", "tables", str(tmp_path / "nothing"))
+    assert refused.returncode == 2 and "no results.json" in refused.stderr and "Traceback" not in refused.stderr
+    wrong = in_process("bench", "tables", str(tmp_path), "--level", "2")
+    assert wrong.returncode == 2 and "between 0 and 1" in wrong.stderr
