@@ -1,24 +1,13 @@
-"""Shared fixtures: the `noisesearch` command run as a user runs it, offline."""
+"""Shared fixtures: the `noisesearch` command run as a user runs it, offline (helpers.py holds the plain helpers)."""
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT, run_cli
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any hub library is imported: in-process runs are offline too
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 300):
-    """Run `noisesearch ARGS` in a subprocess; returns the CompletedProcess (text output)."""
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run(
-        [str(BIN / "noisesearch"), *args], capture_output=True, text=True, env=environment, cwd=cwd or ROOT,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture
@@ -68,24 +57,3 @@ def models(tmp_path_factory):
         "vit": tiny_models.save_tiny_image_classifier(root / "vit"),
         "dino": tiny_models.save_tiny_dino(root / "dino"),
     }
-
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-
-
-def chromium() -> str:
-    """Debian's Chromium, which `make test` installs (the reports are checked as a person sees them)."""
-    import shutil
-
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Chromium is required for this test: `apt-get install chromium` (.ci/run installs it)"
-    return found
-
-
-def reference_site() -> Path:
-    """The folder `make test`'s set-up installs the reference packages into (hpsv2, image-reward, timm; --no-deps),
-    for the parity tests that compare a verifier with its published code."""
-    site = ROOT / ".venv" / "reference"
-    assert (site / "hpsv2").is_dir() and (site / "ImageReward").is_dir(), \
-        "the reference packages are missing: run `make setup` (it installs them into .venv/reference)"
-    return site

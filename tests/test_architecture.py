@@ -3,19 +3,59 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT
+from helpers import BIN, ROOT
 
 HEAVY = ("lightning", "diffusers", "transformers", "open_clip", "torchmetrics")
 
 
+@pytest.mark.slow
 def test_the_import_contracts_in_pyproject_hold():
     done = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], capture_output=True, text=True, cwd=ROOT,
                           timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "0 broken" in done.stdout
+
+
+# the tooling modules of the worlds (model cards, evaluators) may use these parts of the core as well
+TOOLING = ["noisesearch_plugins.digits.card -> noisesearch.api",
+           "noisesearch_plugins.digits.evaluation -> noisesearch.store.folder",
+           "noisesearch_plugins.shapes.card -> noisesearch.api",
+           "noisesearch_plugins.shapes.card -> noisesearch.bench.metrics",
+           "noisesearch_plugins.shapes.evaluation -> noisesearch.bench.metrics",
+           "noisesearch_plugins.shapes.evaluation -> noisesearch.store.folder"]
+
+
+def core_modules() -> list[str]:
+    """Every module and package directly under the core (toolkit/), as the import names plugins would use."""
+    root = ROOT / "toolkit"
+    names = [path.stem for path in root.glob("*.py") if path.stem != "__init__"]
+    names += [path.name for path in root.iterdir() if (path / "__init__.py").is_file()]
+    return sorted(f"noisesearch.{name}" for name in names)
+
+
+@pytest.mark.slow
+def test_built_in_plugins_reach_the_core_through_the_plugin_api_only(tmp_path):
+    """The contract is derived from the package, not typed: every core module but ``plugin`` is forbidden to the
+    built-in plugins (a new module is covered the day it lands), and the package root itself."""
+    forbidden = [name for name in core_modules() if name != "noisesearch.plugin"]
+    assert "noisesearch.engine" in forbidden and "noisesearch.distill" in forbidden
+    config = tmp_path / "plugins.toml"
+    config.write_text("[tool.importlinter]\nroot_packages = [\"noisesearch\", \"noisesearch_plugins\"]\n"
+                      "exclude_type_checking_imports = true\n\n[[tool.importlinter.contracts]]\n"
+                      "name = \"Built-in plugins reach the core through noisesearch.plugin\"\n"
+                      "type = \"forbidden\"\nsource_modules = [\"noisesearch_plugins\"]\n"
+                      f"forbidden_modules = {json.dumps(forbidden)}\nallow_indirect_imports = true\n"
+                      f"ignore_imports = {json.dumps(TOOLING)}\n")
+    done = subprocess.run([str(BIN / "lint-imports"), "--no-cache", "--config", str(config)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0 and "1 kept, 0 broken" in done.stdout, done.stdout[-3000:]
+    bare = [line for path in (ROOT / "plugins").rglob("*.py") for line in path.read_text().splitlines()
+            if line.strip().startswith("from noisesearch import")]
+    assert not bare, f"a plugin imports the package root: {bare[0]}"
 
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["--help"], ["--version"], ["convert", "--help"],

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from helpers import ROOT
 from noisesearch.cli import main
 
 RECIPES = sorted((ROOT / "configs" / "recipes").glob("*.yaml"))

@@ -15,7 +15,7 @@ from noisesearch.testing.verifiers import check_verifier
 from noisesearch_plugins.shapes.captions import CATEGORIES, prompt_set, sample_caption, satisfied, scene_for
 from noisesearch_plugins.shapes.scenes import render
 
-from conftest import ROOT, run_cli
+from helpers import ROOT, run_cli
 
 
 def test_two_red_circles_as_a_new_user_asks_for_them(tmp_path):

@@ -11,7 +11,7 @@ import noisesearch
 from noisesearch.errors import BudgetError
 from noisesearch.run.settings import build
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def cut(out, keep):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from helpers import ROOT, run_cli
 from noisesearch.bench.runner import metrics
 from noisesearch.cli import main
 from noisesearch_plugins.digits.evaluation import DigitsEvaluation

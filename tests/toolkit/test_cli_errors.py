@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from noisesearch.cli import main
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, run_cli
+from helpers import BIN, ROOT, run_cli
 
 DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
 JOBS = {

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, run_cli
+from helpers import BIN, ROOT, run_cli
 
 JOBS = {
     "conditions": ["--data.classes", "0-3", "--data.batch_size", "2", "--model.algorithm", "random",

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, run_cli
+from helpers import BIN, ROOT, run_cli
 
 JOB = ["--data.classes", "0-5", "--data.batch_size", "2", "--model.algorithm", "zero-order",
        "--model.algorithm_args", "{n: 2}", "--model.budget_nfe", "112", "--model.batch_size", "4"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CHROMIUM_FLAGS, chromium, run_cli
+from helpers import CHROMIUM_FLAGS, chromium, run_cli
 
 RUNS = {
     "smc-digits": ["--data.classes", "3,7", "--data.per_condition", "1", "--model.algorithm", "smc",

@@ -17,7 +17,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import reference_site
+from helpers import reference_site
 import torch
 import torch.nn.functional as F
 from PIL import Image

@@ -7,7 +7,7 @@ from pathlib import Path
 import open_clip
 import pytest
 
-from conftest import reference_site
+from helpers import reference_site
 import torch
 import torch.nn.functional as F
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 REFUSED = {
     "missing config": (["--config", "configs/digit.yaml"], "--config configs/digit.yaml does not exist"),

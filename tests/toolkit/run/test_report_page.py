@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 
 import noisesearch
-from conftest import CHROMIUM_FLAGS as FLAGS
-from conftest import chromium
+from helpers import CHROMIUM_FLAGS as FLAGS
+from helpers import chromium
 
 
 class Overview(HTMLParser):
