@@ -8,13 +8,14 @@ REFERENCE := $(VENV)/reference
 REFERENCE_PACKAGES := hpsv2==1.2.0 image-reward==1.5 timm==1.0.31
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test chromium train-digits card-digits train-shapes card-shapes clean
+.PHONY: setup run test test-fast chromium train-digits card-digits train-shapes card-shapes clean
 
-$(STAMP): pyproject.toml constraints.txt Makefile
+# PYTHONWARNINGS=ignore: the build backend's notes (setuptools' editable-install notice) stay out of `make run`
+$(STAMP): pyproject.toml setup.py constraints.txt Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools
 	$(PY) -m pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	$(PY) -m pip install -q --no-deps --target $(REFERENCE) $(REFERENCE_PACKAGES)
 	touch $(STAMP)
 
@@ -27,8 +28,12 @@ run: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# Everything (what CI runs); `make test-fast` leaves out the slow tests (processes, DDP, browser, bench, wheel).
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 # Retrain the embedded digits world (about 15 minutes on 2 cores), then measure its model card figures.
 train-digits: $(STAMP)

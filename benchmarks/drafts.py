@@ -31,7 +31,7 @@ from noisesearch.store.folder import RunDir
 from noisesearch.sampling.samplers import sampler_class
 from noisesearch.pipeline import RunSpec
 from noisesearch_plugins.shapes.evaluation import ShapesEvaluation
-from noisesearch_plugins.shapes.pipeline import ShapesPipeline
+from noisesearch_plugins.shapes.pipeline import ShapesFamily, ShapesPipeline
 from noisesearch_plugins.shapes.verifier import ShapesCLIPVerifier
 
 
@@ -101,7 +101,7 @@ def main() -> None:
     if model.pipeline != "shapes" or model.algorithm != "random":
         raise SystemExit(f"drafts: {args.cell} is a {model.algorithm} cell on {model.pipeline}; "
                          "give a random-search cell of a shapes study")
-    pipeline = ShapesPipeline.load(None)
+    pipeline = ShapesFamily().load(None)
     pipeline.configure(RunSpec(steps, guidance, pipeline.default_height, pipeline.default_width, sampler))
     solver = Solver(pipeline, guidance, sampler, args.batch)
     verifier, evaluation = ShapesCLIPVerifier(), ShapesEvaluation()

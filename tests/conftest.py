@@ -9,6 +9,16 @@ from helpers import ROOT, run_cli
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any hub library is imported: in-process runs are offline too
 
+# fixtures that start the command in a process: a test that takes one is slow (`make test-fast` leaves it out)
+PROCESS_FIXTURES = {"cli", "digits_run"}
+DIGITS_RUN = ("predict", "--config", "configs/digits.yaml", "--data.classes", "0-5", "--data.per_condition", "2")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def cli():
@@ -35,12 +45,6 @@ def in_process(capsys, monkeypatch):
     return call
 
 
-@pytest.fixture
-def refused(in_process):
-    """`noisesearch ARGS` in this process, for refusals that happen before any search."""
-    return in_process
-
-
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
     """Tiny open_clip, transformers CLIP, ViT classifier and DINOv2 folders and an aesthetic head, saved like hub
@@ -57,3 +61,38 @@ def models(tmp_path_factory):
         "vit": tiny_models.save_tiny_image_classifier(root / "vit"),
         "dino": tiny_models.save_tiny_dino(root / "dino"),
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory):
+    """A tiny Stable Diffusion folder per scheduler and prediction type, built once for the whole session (read only:
+    a test that changes one copies it first)."""
+    from noisesearch_plugins.testing import tiny_models
+
+    root, built = tmp_path_factory.mktemp("tiny-sd"), {}
+
+    def folder(scheduler: str = "ddim", prediction_type: str = "epsilon"):
+        if (scheduler, prediction_type) not in built:
+            built[(scheduler, prediction_type)] = tiny_models.save_tiny_stable_diffusion(
+                root / f"{scheduler}-{prediction_type}", scheduler, prediction_type)
+        return built[(scheduler, prediction_type)]
+
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    """A tiny open_clip model folder (the CLIPScore verifier of the diffusers tests), built once."""
+    from noisesearch_plugins.testing import tiny_models
+
+    return tiny_models.save_tiny_open_clip(tmp_path_factory.mktemp("tiny-clip") / "clip")
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """A finished digits run made by the command as a user makes one (``DIGITS_RUN``: random search, 12 searches of
+    16 candidates): its folder and the finished process (stdout, stderr). Read only."""
+    out = tmp_path_factory.mktemp("digits-run") / "run"
+    done = run_cli(*DIGITS_RUN, "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, done

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -60,6 +59,7 @@ def test_built_in_plugins_reach_the_core_through_the_plugin_api_only(tmp_path):
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["--help"], ["--version"], ["convert", "--help"],
                                   ["show", "/no/such/run"]])
+@pytest.mark.slow
 def test_light_commands_import_no_heavy_library(args):
     """`noisesearch list` and `--help` load every plugin's classes, and none of Lightning or the model libraries."""
     code = ("import contextlib, io, json, sys\n"
@@ -75,6 +75,7 @@ def test_light_commands_import_no_heavy_library(args):
     assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
+@pytest.mark.slow
 def test_import_noisesearch_and_the_plugin_api_stay_light():
     code = ("import json, sys, noisesearch, noisesearch.plugin, noisesearch.engine\n"
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n")

@@ -9,6 +9,8 @@ import pytest
 
 from helpers import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # a wheel build, and the command in processes
+
 PLUGIN = ROOT / "tests" / "example_plugin"
 
 
@@ -28,9 +30,9 @@ def test_list_shows_the_plugin_and_its_distribution(site):
     done = run_cli("list", env=site)
     assert done.returncode == 0, done.stderr
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("  ")}
-    assert "noisesearch-example-plugin 0.1.0" in lines["brightness"]
-    assert "noisesearch-example-plugin 0.1.0" in lines["early-stop"]
     assert "Mean pixel brightness" in lines["brightness"]
+    assert lines["example"].split()[1:5] == ["noisesearch-example-plugin", "0.1.0,", "API", "3:"]
+    assert "brightness" in lines["example"] and "early-stop" in lines["example"]
 
 
 def test_plugin_verifier_and_algorithm_drive_a_search(site, tmp_path):

@@ -14,10 +14,15 @@ from .errors import ServiceError, Stopped, UsageError
 
 
 def plugins_json() -> str:
-    """Every registered plugin as JSON: kind -> [{name, description, plugin, distribution}] (``list --json``)."""
-    return json.dumps({kind: [{"name": name, "description": entry.description, "plugin": entry.plugin,
-                               "distribution": entry.distribution} for name, entry in sorted(entries.items())]
-                       for kind, entries in registry.index().items()}, indent=2)
+    """Every registered plugin as JSON: kind -> [{name, description, plugin, distribution, api, declared, problem,
+    notes}] (``list --json``), and this noisesearch's plugin API."""
+    from .compat import API_VERSION
+
+    listed = {kind: [{"name": name, "description": entry.description, "plugin": entry.plugin,
+                      "distribution": entry.distribution, "api": entry.api, "declared": entry.declared,
+                      "problem": entry.problem, "notes": list(entry.notes)} for name, entry in sorted(entries.items())]
+              for kind, entries in registry.index().items()}
+    return json.dumps({**listed, "api_version": API_VERSION}, indent=2)
 
 
 def show(args: list[str]) -> int:
@@ -42,13 +47,36 @@ def report(args: list[str]) -> int:
     return 0
 
 
+WIDTH = 100  # ``list``'s lines, at most
+
+
 def format_plugins() -> str:
-    """Every registered algorithm, verifier and pipeline with its description and distribution."""
-    lines = []
+    """Every registered algorithm, verifier and pipeline with its description, then each plugin: its distribution,
+    what it provides and the plugin API it targets (an adapted or refused plugin says so, and why)."""
+    import re
+    import textwrap
+
+    from .compat import API_VERSION
+
+    lines, plugins = [], {}
     for kind, entries in registry.index().items():
         lines.append(f"{kind}:")
         for name, entry in sorted(entries.items()):
-            lines.append(f"  {name:<20} {entry.description}  [{entry.distribution}, plugin {entry.plugin}]")
+            plugins.setdefault(entry.plugin, []).append(entry)
+            text = re.sub(r"``([^`]+)``", r"\1", entry.description) + (" (refused: see below)" if entry.problem
+                                                                          else "")
+            lines += textwrap.wrap(text, WIDTH, initial_indent=f"  {name:<20} ", subsequent_indent=" " * 23,
+                                   break_on_hyphens=False)
+    lines.append(f"plugins (distribution, the plugin API it targets; this noisesearch speaks API {API_VERSION}):")
+    for plugin, entries in sorted(plugins.items()):
+        names = ", ".join(entry.name for entry in entries)
+        lines += textwrap.wrap(f"{entries[0].distribution}, {registry.plugin_status(entries)}: {names}", WIDTH,
+                               break_on_hyphens=False,
+                               initial_indent=f"  {plugin:<20} ", subsequent_indent=" " * 23)
+        for entry in entries:
+            for reason in ([entry.problem] if entry.problem else []) + list(entry.notes):
+                lines += textwrap.wrap(f"{entry.name}: {reason}", WIDTH, initial_indent="    ",
+                                       subsequent_indent="      ")
     return "\n".join(lines)
 
 
@@ -65,7 +93,8 @@ def predict(args: list[str]) -> int:
     Lightning and the model libraries)."""
     from .run.preflight import preflight
 
-    preflight(args)
+    if preflight(args):
+        return 0  # a resumed run with nothing left to do
     from .lightning.predict_cli import predict as run_predict
 
     run_predict(args)
@@ -122,9 +151,27 @@ def usage() -> str:
     return f"usage: noisesearch {{{','.join(COMMANDS)}}} ...\n\n" + "\n".join(lines) + "\n"
 
 
+def plain_warnings() -> None:
+    """A plugin's deprecation as one line, as the command's own warnings read (not Python's file:line form)."""
+    import warnings
+
+    from .compat import PluginDeprecation
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PluginDeprecation):
+            print(f"noisesearch: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the ``noisesearch`` command; user errors print one line and exit with code 2."""
     args = sys.argv[1:] if argv is None else list(argv)
+    plain_warnings()
     try:
         return run(args)
     except UsageError as error:

@@ -1,5 +1,11 @@
 """A model family before it loads (``Family``, as diffusers' config beside its model) and the loaded ``Pipeline``:
-a denoiser, its noise schedule, its conditioning and its decoder, configured once per run (``RunSpec``)."""
+a denoiser, its noise schedule, its conditioning and its decoder, configured once per run (``RunSpec``).
+
+Plugins register ``Family`` subclasses: the description, the finder (which folders, specs and objects it takes) and
+``load``. A ``Pipeline`` subclass registered as its own family (its class attributes and classmethods the
+description, read through ``ClassFamily``) is the route of plugin API 2, kept with a warning until noisesearch
+0.4 (CHANGELOG.md).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +39,10 @@ DESCRIPTION = ("name", "latent_previews",
 
 
 class Family:
-    """What a model family is before anything loads: its defaults and kind of condition, the checks of a run's
-    settings against it, its NFE costs, and ``load``. Plain pipeline classes are described by ``ClassFamily``;
-    a family whose description depends on the model (diffusers) subclasses this."""
+    """What a model family is before anything loads: its defaults and kind of condition, which models it takes
+    (the finder: ``claims``, ``claims_spec``, ``claims_object``, ``for_source``, ``for_object``), the checks of a
+    run's settings against it, its NFE costs, and ``load``. Plugins register the class; a family whose description
+    depends on the model (diffusers) returns an instance of its own from ``for_source`` or ``for_object``."""
 
     name: str = "pipeline"
     condition_kind: str = "class"
@@ -53,6 +60,40 @@ class Family:
     scheduler: Optional[str] = None  # the family's own scheduler, when it samples with one
     other_mode_hint: str = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
     latent_previews: bool = False  # previews are latents a tiny autoencoder can decode (``model.preview_decoder``)
+    pipeline_class: ClassVar[Optional[type["Pipeline"]]] = None  # what ``load`` makes, when it makes one class
+
+    def __init_subclass__(cls, pipeline: Optional[type["Pipeline"]] = None, **kwargs: Any):
+        """``class MyFamily(Family, pipeline=MyPipeline)``: the family loads that class, and that class made
+        directly knows its family."""
+        super().__init_subclass__(**kwargs)
+        if pipeline is not None:
+            cls.pipeline_class = pipeline
+            pipeline.family_class = cls
+
+    @classmethod
+    def claims(cls, folder: Path) -> bool:
+        """Whether this family recognises a local folder as one of its models."""
+        return False
+
+    @classmethod
+    def claims_spec(cls, spec: str) -> bool:
+        """Whether this family recognises a spec that is no local folder (a hub id)."""
+        return False
+
+    @classmethod
+    def claims_object(cls, model: Any) -> bool:
+        """Whether this family takes an already loaded model object handed over from Python."""
+        return False
+
+    @classmethod
+    def for_source(cls, source: str) -> "Family":
+        """The family of the model at ``source`` (a folder or spec it claims), before loading it."""
+        return cls()
+
+    @classmethod
+    def for_object(cls, model: Any) -> "Family":
+        """The family of an already loaded model object (families that ``claims_object``)."""
+        raise NotImplementedError
 
     def display_name(self) -> str:
         """The family's name in messages (a described model may give its own class name)."""
@@ -98,13 +139,20 @@ class Family:
         return None
 
     def load(self, source: Optional[str]) -> "Pipeline":
-        """Load the model at ``source`` (None: the family's own weights)."""
-        raise NotImplementedError
+        """Load the model at ``source`` (None: the family's own weights): its ``pipeline_class`` made from it."""
+        if self.pipeline_class is None:
+            raise NotImplementedError(f"family {self.name!r} names no pipeline_class and does not override load")
+        return self.made(self.pipeline_class(source))
+
+    def made(self, pipeline: "Pipeline") -> "Pipeline":
+        """``pipeline`` (just loaded) named as made by this family."""
+        pipeline.family = self
+        return pipeline
 
 
 class ClassFamily(Family):
-    """The family of a plain ``Pipeline`` subclass: its class attributes and classmethods (plugins written before
-    the family split keep working unchanged)."""
+    """The family of a ``Pipeline`` subclass registered as its own family (plugin API 2): its class attributes and
+    classmethods, read here. A route kept until noisesearch 0.4; register a ``Family`` instead."""
 
     def __init__(self, cls: type["Pipeline"]):
         self.cls = cls
@@ -145,28 +193,31 @@ class ClassFamily(Family):
         return self.cls.evaluation()
 
     def load(self, source: Optional[str]) -> "Pipeline":
-        pipeline = self.cls.load(source)
-        pipeline.family = self
-        return pipeline
+        return self.made(self.cls.load(source))
 
 
-def family_of(described: Any) -> Any:
-    """A family object for what a plugin returns: a ``Pipeline`` class gets its ``ClassFamily``; a family (or a
-    plugin's own description object) is taken as it is."""
+def family_of(described: Any) -> Family:
+    """The family object of what a plugin registers or returns: a ``Family`` subclass gets an instance, a
+    ``Pipeline`` class its ``ClassFamily`` (plugin API 2); a family object is taken as it is."""
+    if isinstance(described, type) and issubclass(described, Family):
+        return described()
     if isinstance(described, type) and issubclass(described, Pipeline):
         return ClassFamily(described)
     return described
 
 
 class Pipeline(nn.Module):
-    """Base class of pipeline plugins; subclasses load weights in ``__init__`` and implement the four methods.
+    """Base class of a loaded model: subclasses load weights in ``__init__`` and implement ``latent_shape``,
+    ``sigmas``, ``encode``, ``denoise`` and ``decode`` (or ``generate``, for families that run whole).
 
-    Class attributes and classmethods describe the family without loading it (read through its ``ClassFamily``),
-    so bad input fails before any weights load. A family whose description depends on the model (diffusers)
-    returns a ``Family`` from ``for_source`` or ``for_object`` instead, and what it loads names it as ``family``.
+    What loads it names it as ``family``; one made directly is described by its ``family_class`` (a ``Family``
+    subclass). The class attributes and classmethods below describe a ``Pipeline`` registered as its own family
+    (plugin API 2, read through ``ClassFamily``); they stay until noisesearch 0.4.
     """
 
-    name: ClassVar[str]
+    family_class: ClassVar[Optional[type[Family]]] = None  # the family of a pipeline made directly (not loaded)
+
+    name: ClassVar[str] = "pipeline"
     condition_kind: ClassVar[str] = "class"
     num_classes: ClassVar[Optional[int]] = None
     class_names: ClassVar[Optional[tuple[str, ...]]] = None
@@ -174,118 +225,65 @@ class Pipeline(nn.Module):
     default_guidance: ClassVar[float] = 1.0
     default_sampler: ClassVar[str] = "heun"
     default_verifiers: ClassVar[tuple[str, ...]] = ()
-    feature_verifier: ClassVar[Optional[str]] = None  # the world's own features for ``self-supervised`` unspecified
+    feature_verifier: ClassVar[Optional[str]] = None
     default_height: ClassVar[int] = 64
     default_width: ClassVar[int] = 64
-    whole: ClassVar[bool] = False  # runs whole from initial noises (``generate``) instead of a denoiser per step
-    can_offload: ClassVar[bool] = False  # whether ``offload`` can keep parts on the CPU between their calls
-    scheduler: ClassVar[Optional[str]] = None  # the family's own scheduler, when it samples with one
-    other_mode_hint: ClassVar[str] = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
-    latent_previews: ClassVar[bool] = False  # previews are latents a tiny autoencoder can decode
+    whole: ClassVar[bool] = False
+    can_offload: ClassVar[bool] = False
+    scheduler: ClassVar[Optional[str]] = None
+    other_mode_hint: ClassVar[str] = ""
+    latent_previews: ClassVar[bool] = False
+
+    # the API 2 description: the same rules as ``Family``'s, read from the class
+    claims = Family.__dict__["claims"]
+    claims_spec = Family.__dict__["claims_spec"]
+    claims_object = Family.__dict__["claims_object"]
+    check_sampler = classmethod(Family.check_sampler)
+    check_size = classmethod(Family.check_size)
+    check_conditions = classmethod(Family.check_conditions)
+    nfe_per_call = classmethod(Family.nfe_per_call)
+    sample_calls = classmethod(Family.sample_calls)
+    evaluation = classmethod(Family.evaluation)
+    display_name = classmethod(Family.display_name)
+    for_search = classmethod(Family.for_search)  # API 2: the class that runs this search (this class)
 
     def __init__(self, source: Optional[str] = None):
         super().__init__()
         self.source = source
         self.frame: Frame = EDM  # how the family's latent is scaled at each noise level (noisesearch.sampling.frames)
-        self.run = RunSpec(self.default_steps, self.default_guidance, self.default_height, self.default_width,
-                           self.default_sampler)  # until ``configure`` hands over the run's own
-
-    @classmethod
-    def claims(cls, folder: Path) -> bool:
-        """Whether this family recognises a local folder as one of its models."""
-        return False
-
-    @classmethod
-    def claims_spec(cls, spec: str) -> bool:
-        """Whether this family recognises a spec that is no local folder (a hub id, a handed-over object)."""
-        return False
-
-    @classmethod
-    def claims_object(cls, model: Any) -> bool:
-        """Whether this family takes an already loaded model object handed over from Python."""
-        return False
+        family = self.family
+        self.run = RunSpec(family.default_steps, family.default_guidance, family.default_height,
+                           family.default_width, family.default_sampler)  # until ``configure`` hands the run's own
 
     @classmethod
     def for_source(cls, source: str) -> Any:
-        """What describes the model at ``source`` before loading: this class, or a family's description object."""
+        """API 2: what describes the model at ``source`` before loading (this class)."""
         return cls
 
     @classmethod
     def for_object(cls, model: Any) -> Any:
-        """What describes an already loaded model object (families that ``claims_object``)."""
+        """API 2: what describes an already loaded model object."""
         raise NotImplementedError
 
     @classmethod
     def load(cls, source: Optional[str]) -> "Pipeline":
-        """Load the model at ``source`` (None: the family's own weights)."""
+        """API 2: load the model at ``source`` (None: the family's own weights)."""
         return cls(source)
 
+
     @property
-    def family(self) -> Any:
-        """What described this pipeline before it loaded: the family it was loaded from (its ``ClassFamily`` when
-        it was made directly)."""
-        return self.__dict__.get("_family") or ClassFamily(type(self))
+    def family(self) -> Family:
+        """What described this pipeline before it loaded: the family it was loaded from; for one made directly,
+        its ``family_class`` (or, for a pipeline of plugin API 2, its ``ClassFamily``)."""
+        found = self.__dict__.get("_family")
+        if found is None:
+            found = type(self).family_class() if type(self).family_class is not None else ClassFamily(type(self))
+            self.__dict__["_family"] = found
+        return found
 
     @family.setter
-    def family(self, family: Any) -> None:
+    def family(self, family: Family) -> None:
         self.__dict__["_family"] = family
-
-    described_by = family  # the name before the family split
-
-    @classmethod
-    def for_search(cls, mode: Optional[str], algorithm: type, verifiers: Sequence[type]) -> type["Pipeline"]:
-        """The class that runs this search: families with several modes (diffusers: whole or native) pick here."""
-        if mode == "whole":
-            raise UsageError(f"pipeline {cls.name!r} has no whole-pipeline mode (only diffusers pipelines do); "
-                             "leave model.mode unset")
-        return cls
-
-    @classmethod
-    def display_name(cls) -> str:
-        """The family's name in messages (a described model may give its own class name)."""
-        return cls.name
-
-    @classmethod
-    def check_sampler(cls, sampler: str) -> None:
-        """Raise a UsageError when the user's ``model.sampler`` does not apply to this family."""
-
-    @classmethod
-    def evaluation(cls):
-        """The family's ``noisesearch.evaluation.Evaluation`` (an evaluator search never uses), or None."""
-        return None
-
-    @classmethod
-    def nfe_per_call(cls, guidance: float) -> int:
-        """Network evaluations per sample per denoiser call: 2 with classifier-free guidance, else 1."""
-        return 1 if guidance == 1.0 else 2
-
-    @classmethod
-    def sample_calls(cls, sampler: str, steps: int) -> int:
-        """Denoiser calls of one full solve with ``steps`` steps (a call under CFG is charged ``nfe_per_call``)."""
-        from .sampling.samplers import sampler_class
-
-        return sampler_class(sampler).solve_calls(steps)
-
-    @classmethod
-    def check_size(cls, height: int, width: int) -> None:
-        """Raise a UsageError when the family cannot make images of this size."""
-
-    @classmethod
-    def check_conditions(cls, conditions: Sequence[Condition]) -> None:
-        """Raise a UsageError for conditions this family cannot take (a prompt on a class model, a bad label)."""
-        for condition in conditions:
-            if condition.kind != cls.condition_kind:
-                wanted = "data.classes" if cls.condition_kind == "class" else "data.prompts or data.prompts_file"
-                raise UsageError(
-                    f"pipeline {cls.name!r} is {cls.condition_kind}-conditional and got a {condition.kind}; "
-                    f"use {wanted}"
-                )
-            if condition.kind == "class" and cls.num_classes is not None:
-                if not 0 <= condition.class_label < cls.num_classes:
-                    raise UsageError(
-                        f"class {condition.class_label} is out of range for pipeline {cls.name!r}: "
-                        f"use labels 0-{cls.num_classes - 1}"
-                    )
 
     def generate(self, noises: torch.Tensor, conditions: Sequence[Condition], specs: Sequence[Any]) -> torch.Tensor:
         """Whole-pipeline families: images in [0, 1] made from initial noises (``specs``: their ``NoiseSpec``s) at

@@ -18,28 +18,29 @@ def describe_spec(spec: Any) -> str:
 
 def resolve_pipeline(spec: Any) -> tuple[Any, Optional[str]]:
     """A registered pipeline name, a local folder, another spec (a hub id) a plugin claims, or a loaded model object
-    a plugin takes: (family, source). The family is a ``Family`` (a plain Pipeline class's ``ClassFamily``)."""
+    a plugin takes: (family, source). The family is a ``Family`` object (a registered ``Pipeline`` class of plugin
+    API 2 gets its ``ClassFamily``)."""
     known = registry.index()["pipelines"]
     if not isinstance(spec, str):
-        for entry in known.values():
+        for entry in registry.usable("pipelines"):
             if entry.cls.claims_object(spec):
-                return family_of(entry.cls.for_object(spec)), None
+                return family_of(entry.usable().for_object(spec)), None
         raise UsageError(f"no installed pipeline family takes a {type(spec).__name__} object; pass a registered "
                          f"name, a folder or a hub id ({', '.join(sorted(known))})")
     if spec in known:
-        return family_of(known[spec].cls), None
+        return family_of(registry.lookup("pipelines", spec).cls), None
     folder = Path(spec).expanduser()
     if folder.is_dir():
-        for entry in known.values():
+        for entry in registry.usable("pipelines"):
             if entry.cls.claims(folder):
-                return family_of(entry.cls.for_source(str(folder))), str(folder)
+                return family_of(entry.usable().for_source(str(folder))), str(folder)
         raise UsageError(
             f"folder {spec!r} is no pipeline any installed plugin recognises; "
             f"registered pipelines: {', '.join(sorted(known))}"
         )
-    for entry in known.values():
+    for entry in registry.usable("pipelines"):
         if entry.cls.claims_spec(spec):
-            return family_of(entry.cls.for_source(spec)), spec
+            return family_of(entry.usable().for_source(spec)), spec
     raise UsageError(
         f"unknown pipeline {spec!r}: neither a registered name, a local folder nor a hub id; "
         f"registered pipelines: {', '.join(sorted(known))}"

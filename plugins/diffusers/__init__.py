@@ -4,9 +4,11 @@ reads its files) and picks a mode per search; ``whole`` runs ``pipe(latents=...)
 
 from noisesearch.plugin import hookimpl
 
+NOISESEARCH_API = 3  # the plugin API this package targets (noisesearch.plugin.API_VERSION)
+
 
 @hookimpl
 def noisesearch_pipelines():
-    from .family import DiffusersPipeline
+    from .family import Diffusers
 
-    return [DiffusersPipeline]
+    return [Diffusers]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from noisesearch.plugin import Family, Pipeline, UsageError, sampler_class
+from noisesearch.plugin import Family, UsageError, sampler_class
 
 from .native import NATIVE_FAMILIES, NativeDiffusers
 from .schedule import dpm2m_form, is_flow
@@ -174,7 +174,7 @@ class NativeFamily(DiffusersFamily):
         return NativeDiffusers(self, self.described.load(source))
 
 
-class DiffusersPipeline(Pipeline):
+class Diffusers(Family):
     """Any diffusers pipeline taking latents=: run whole, or step by step through its family's native adapter."""
 
     name = "diffusers"
@@ -208,11 +208,10 @@ class DiffusersPipeline(Pipeline):
     def for_object(cls, model: Any) -> DiffusersFamily:
         return DiffusersFamily.of(model)
 
-    @classmethod
-    def load(cls, source: Optional[str]) -> Pipeline:
+    def load(self, source: Optional[str]) -> WholeDiffusers:
         if source is None:
             raise UsageError("model.pipeline diffusers needs a model: pass its folder or hub id as model.pipeline")
-        return cls.for_source(source).load(source)
+        return self.for_source(source).load(source)
 
 
-__all__ = ["DiffusersFamily", "DiffusersPipeline", "NativeDiffusers", "NativeFamily"]
+__all__ = ["Diffusers", "DiffusersFamily", "NativeDiffusers", "NativeFamily"]

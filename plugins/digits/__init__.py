@@ -2,12 +2,14 @@
 
 from noisesearch.plugin import hookimpl
 
+NOISESEARCH_API = 3  # the plugin API this package targets (noisesearch.plugin.API_VERSION)
+
 
 @hookimpl
 def noisesearch_pipelines():
-    from .pipeline import DigitsPipeline
+    from .pipeline import DigitsFamily
 
-    return [DigitsPipeline]
+    return [DigitsFamily]
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from noisesearch.api import search
 
 from .data import NUM_CLASSES
 from .evaluation import DigitsEvaluator
-from .pipeline import DigitsPipeline
+from .pipeline import DigitsFamily
 
 
 def evaluator_accuracy(results) -> float:
@@ -47,8 +47,8 @@ def main(weights: Path = Path("plugins/digits/weights"), per_class: int = 50, se
     training = json.loads((Path(weights) / "training.json").read_text())
     samples = measure(Path(weights), per_class, seed)
     card = {
-        "defaults": {"steps": DigitsPipeline.default_steps, "sampler": DigitsPipeline.default_sampler,
-                     "guidance": DigitsPipeline.default_guidance},
+        "defaults": {"steps": DigitsFamily.default_steps, "sampler": DigitsFamily.default_sampler,
+                     "guidance": DigitsFamily.default_guidance},
         "samples_per_class": per_class,
         "seed": seed,
         "training": training,

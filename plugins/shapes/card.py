@@ -18,7 +18,7 @@ from noisesearch.bench.metrics import judged_accuracy
 
 from .captions import CATEGORIES, parse, sample_caption, scene_for, uses_held_out
 from .evaluation import ShapesEvaluation, validate
-from .pipeline import ShapesPipeline
+from .pipeline import ShapesFamily
 from .reader import Reader
 from .scenes import render
 from .verifier import ShapesCLIPVerifier
@@ -71,8 +71,8 @@ def main(weights: Path = Path("plugins/shapes/weights"), per_prompt: int = 8, se
     clip = ShapesCLIPVerifier(f"local-dir:{weights / 'clip'}")
     prompts = [line.strip() for line in PROMPTS.read_text().splitlines() if line.strip()]
     card = {
-        "defaults": {"steps": ShapesPipeline.default_steps, "sampler": ShapesPipeline.default_sampler,
-                     "guidance": ShapesPipeline.default_guidance},
+        "defaults": {"steps": ShapesFamily.default_steps, "sampler": ShapesFamily.default_sampler,
+                     "guidance": ShapesFamily.default_guidance},
         "training": json.loads((weights / "training.json").read_text()),
         "evaluator_validation": {"seed": 5, "scenes_per_category": 100,
                                  "agreement": validate(Reader(weights / "reader.safetensors"), 5, 100)},

@@ -8,27 +8,16 @@ from typing import Optional, Sequence
 import torch
 
 from noisesearch.plugin import Condition, UsageError
-from noisesearch_plugins.worlds.embedded import EmbeddedPipeline
+from noisesearch_plugins.worlds.embedded import EmbeddedFamily, EmbeddedPipeline
 
 from .words import CONTEXT_LENGTH, unknown_words, vocabulary
 
 WEIGHTS = Path(__file__).parent / "weights"
-FAMILY = "shapes"
 
 
 class ShapesPipeline(EmbeddedPipeline):
-    """Embedded 32x32 text-to-image model of coloured shapes (UNet2DConditionModel + CLIPTextModel), trained here."""
+    """The loaded shapes model: a text-conditional UNet2DConditionModel and its CLIPTextModel, EDM-preconditioned."""
 
-    name = "shapes"
-    condition_kind = "prompt"
-    default_steps = 8
-    default_guidance = 2.0
-    default_sampler = "heun"
-    default_verifiers = ("shapes-clip",)
-    feature_verifier = "shapes-clip"
-    default_height = 32
-    default_width = 32
-    family = FAMILY
     weights = WEIGHTS
 
     def __init__(self, source: Optional[str] = None):
@@ -43,22 +32,6 @@ class ShapesPipeline(EmbeddedPipeline):
         self.null_states: Optional[torch.Tensor] = None  # the empty prompt's states, for CFG
         self.unet = UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True,
                                                          use_safetensors=True).eval()
-
-    @classmethod
-    def evaluation(cls):
-        from .evaluation import ShapesEvaluation
-
-        return ShapesEvaluation()
-
-    @classmethod
-    def check_conditions(cls, conditions: Sequence[Condition]) -> None:
-        super().check_conditions(conditions)
-        for condition in conditions:
-            unknown = unknown_words(condition.prompt)
-            if unknown:
-                words = " ".join(w for w in vocabulary() if not w.startswith("["))
-                raise UsageError(f"prompt {condition.prompt!r} has words the shapes model never saw: "
-                                 f"{', '.join(map(repr, unknown))}; its words are: {words}")
 
     def latent_shape(self, height: int, width: int) -> tuple[int, ...]:
         return (3, height, width)
@@ -81,3 +54,31 @@ class ShapesPipeline(EmbeddedPipeline):
         if self.null_states is None or self.null_states.device != states.device:
             self.null_states = self.text_states([""]).to(states.device)
         return self.null_states.expand_as(states)
+
+
+class ShapesFamily(EmbeddedFamily, pipeline=ShapesPipeline):
+    """Embedded 32x32 text-to-image model of coloured shapes (UNet2DConditionModel + CLIPTextModel), trained here."""
+
+    name = "shapes"
+    condition_kind = "prompt"
+    default_steps = 8
+    default_guidance = 2.0
+    default_sampler = "heun"
+    default_verifiers = ("shapes-clip",)
+    feature_verifier = "shapes-clip"
+    default_height = 32
+    default_width = 32
+
+    def evaluation(self):
+        from .evaluation import ShapesEvaluation
+
+        return ShapesEvaluation()
+
+    def check_conditions(self, conditions: Sequence[Condition]) -> None:
+        super().check_conditions(conditions)
+        for condition in conditions:
+            unknown = unknown_words(condition.prompt)
+            if unknown:
+                words = " ".join(w for w in vocabulary() if not w.startswith("["))
+                raise UsageError(f"prompt {condition.prompt!r} has words the shapes model never saw: "
+                                 f"{', '.join(map(repr, unknown))}; its words are: {words}")

@@ -2,6 +2,8 @@
 
 from noisesearch.plugin import hookimpl
 
+NOISESEARCH_API = 3  # the plugin API this package targets (noisesearch.plugin.API_VERSION)
+
 
 @hookimpl
 def noisesearch_verifiers():

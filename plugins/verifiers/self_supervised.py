@@ -109,6 +109,9 @@ class SelfSupervisedVerifier(Verifier):
             raise ValueError("the self-supervised verifier needs previews= (the x0-predictions at sigma 0.4)")
         if self.extractor is None:
             self.extractor = default_features(None).to(images.device)
-        both = self.extractor(torch.cat([images, previews.to(images)]))
+        previews = previews.to(images)
+        if previews.shape[-2:] != images.shape[-2:]:  # previews scored smaller (model.preview_size): compared at
+            images = F.interpolate(images, size=previews.shape[-2:], mode="area")  # the previews' size
+        both = self.extractor(torch.cat([images, previews]))
         final, early = both.split(images.shape[0])
         return F.cosine_similarity(final.float(), early.float(), dim=-1)

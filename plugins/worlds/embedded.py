@@ -9,7 +9,7 @@ from typing import ClassVar, Optional
 import torch
 
 from .edm import edm_x0
-from noisesearch.plugin import Pipeline, UsageError, karras_sigmas
+from noisesearch.plugin import Family, Pipeline, UsageError, karras_sigmas
 
 
 def read_card(folder: Path) -> dict:
@@ -17,10 +17,23 @@ def read_card(folder: Path) -> dict:
     return json.loads((Path(folder) / "noisesearch.json").read_text())
 
 
-class EmbeddedPipeline(Pipeline):
-    """A world trained by this project: fixed size, Karras schedule over the card's EDM constants (Karras et al. 2022)."""
+class EmbeddedFamily(Family):
+    """A world trained by this project: a folder whose ``noisesearch.json`` names the family, of one fixed size."""
 
-    family: ClassVar[str]
+    @classmethod
+    def claims(cls, folder: Path) -> bool:
+        card = Path(folder) / "noisesearch.json"
+        return card.is_file() and json.loads(card.read_text()).get("family") == cls.name
+
+    def check_size(self, height: int, width: int) -> None:
+        if (height, width) != (self.default_height, self.default_width):
+            raise UsageError(f"pipeline {self.name!r} makes {self.default_height}x{self.default_width} images only, "
+                             f"not {height}x{width}; drop model.height/model.width")
+
+
+class EmbeddedPipeline(Pipeline):
+    """A world trained by this project: Karras schedule over the card's EDM constants (Karras et al. 2022)."""
+
     weights: ClassVar[Path]  # the folder shipped in the package, used when no source is given
 
     def __init__(self, source: Optional[str] = None):
@@ -29,17 +42,6 @@ class EmbeddedPipeline(Pipeline):
         card = read_card(self.folder)
         self.sigma_data, self.sigma_min, self.sigma_max, self.rho = (
             card["sigma_data"], card["sigma_min"], card["sigma_max"], card["rho"])
-
-    @classmethod
-    def claims(cls, folder: Path) -> bool:
-        card = Path(folder) / "noisesearch.json"
-        return card.is_file() and json.loads(card.read_text()).get("family") == cls.family
-
-    @classmethod
-    def check_size(cls, height: int, width: int) -> None:
-        if (height, width) != (cls.default_height, cls.default_width):
-            raise UsageError(f"pipeline {cls.name!r} makes {cls.default_height}x{cls.default_width} images only, "
-                             f"not {height}x{width}; drop model.height/model.width")
 
     def sigmas(self, steps: int) -> torch.Tensor:
         return karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)

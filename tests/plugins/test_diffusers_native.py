@@ -26,13 +26,15 @@ FAMILIES = {  # how each tiny pipeline is built
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
+def root(tmp_path_factory, tiny_sd):
+    _built.update({"sd-ddim": tiny_sd("ddim"), "sd-euler-v": tiny_sd("euler", "v_prediction"),
+                   "sd-dpm": tiny_sd("dpm")})  # the session's tiny SDs, built once for every module
     return tmp_path_factory.mktemp("native")
 
 
 @pytest.fixture(scope="module")
-def clip(root):
-    return tiny_models.save_tiny_open_clip(root / "clip")
+def clip(tiny_clip):
+    return tiny_clip
 
 
 _built: dict = {}
@@ -80,7 +82,7 @@ def reference(pipe, family, result, steps=4):
 def test_a_native_solve_is_what_the_pipeline_makes_from_the_recorded_noise(root, clip, family):
     folder = folder_of(root, family)
     results, module = run(folder, clip, family, "none", None, mode="native")
-    assert not module.pipeline_cls.whole and module.describe()["mode"] == "native"
+    assert not module.family.whole and module.describe()["mode"] == "native"
     assert module.describe()["sampler"] == ("dpm2m" if family in ("sd-dpm", "pixart") else "euler")
     pipe = load(folder)
     for result in results:
@@ -203,7 +205,7 @@ def test_a_truncated_native_journal_resumes_to_the_same_results(in_process, root
     assert first["mode"] == "native"
 
 
-def test_modes_are_chosen_and_refused_cleanly(in_process, refused, root, clip, tmp_path):
+def test_modes_are_chosen_and_refused_cleanly(in_process, root, clip, tmp_path):
     sd = str(folder_of(root, "sd-ddim"))
     common = ["--model.verifiers", json.dumps([f"clip:local-dir:{clip}"]), "--data.prompts", '["a red cat"]',
               "--model.steps", "2", "--overwrite", "true"]
@@ -217,10 +219,10 @@ def test_modes_are_chosen_and_refused_cleanly(in_process, refused, root, clip, t
         (sd, "--model.mode", "whole", "--model.algorithm", "smc"): "model.mode native",
         (sd, "--model.mode", "sideways"): "model.mode",
     }
-    done = refused("predict", "--model.mode", "whole", "--data.classes", "3", "--out", str(tmp_path / "d"))
+    done = in_process("predict", "--model.mode", "whole", "--data.classes", "3", "--out", str(tmp_path / "d"))
     assert done.returncode == 2 and "has no whole-pipeline mode" in done.stderr, done.stderr
     for (pipeline, *args), message in cases.items():
-        done = refused("predict", "--model.pipeline", pipeline, *common, *args, "--out", str(tmp_path / "x"))
+        done = in_process("predict", "--model.pipeline", pipeline, *common, *args, "--out", str(tmp_path / "x"))
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
 
 
@@ -239,8 +241,8 @@ def test_model_cpu_offload_gives_the_same_search(root, clip, algorithm, budget):
         assert (a.candidate, a.nfe) == (b.candidate, b.nfe) and (a.image - b.image).abs().max() <= 1e-5
 
 
-def test_offload_is_refused_where_it_does_not_apply(refused, tmp_path):
-    done = refused("predict", "--model.offload", "true", "--data.classes", "3", "--out", str(tmp_path / "digits"))
+def test_offload_is_refused_where_it_does_not_apply(in_process, tmp_path):
+    done = in_process("predict", "--model.offload", "true", "--data.classes", "3", "--out", str(tmp_path / "digits"))
     assert done.returncode == 2 and "model.offload applies to diffusers pipelines" in done.stderr
 
 

@@ -13,11 +13,11 @@ from noisesearch_plugins.testing import tiny_models
 
 
 @pytest.fixture(scope="module")
-def parts(tmp_path_factory):
+def parts(tmp_path_factory, tiny_sd, tiny_clip):
     root = tmp_path_factory.mktemp("previews")
-    return {"sd": tiny_models.save_tiny_stable_diffusion(root / "sd", "ddim"),
+    return {"sd": tiny_sd("ddim"),
             "flux": tiny_models.save_tiny_flux(root / "flux"),
-            "clip": tiny_models.save_tiny_open_clip(root / "clip"),
+            "clip": tiny_clip,
             "tae": tiny_models.save_tiny_autoencoder_tiny(root / "tae", latent_channels=4),
             "tae16": tiny_models.save_tiny_autoencoder_tiny(root / "tae16", latent_channels=16)}
 
@@ -63,12 +63,12 @@ def test_preview_size_decodes_a_smaller_latent(parts):
         assert pipeline.decode_preview(z).shape == (2, 3, 32, 32)
 
 
-def test_preview_settings_that_cannot_apply_are_refused_in_one_line(parts, refused):
+def test_preview_settings_that_cannot_apply_are_refused_in_one_line(parts, in_process):
     with pytest.raises(UsageError, match="decodes 16-channel latents, StableDiffusionPipeline's have 4"):
         module(parts, preview_decoder=str(parts["tae16"])).models.load()
     with pytest.raises(UsageError, match="this search decodes no x0-preview"):
         module(parts, algorithm="random", preview_size=16)
-    done = refused("predict", "--model.pipeline", "shapes", "--model.algorithm", "smc", "--model.preview_decoder",
+    done = in_process("predict", "--model.pipeline", "shapes", "--model.algorithm", "smc", "--model.preview_decoder",
                    str(parts["tae"]), "--data.prompts", "a red circle")
     assert done.returncode == 2 and "applies to latent diffusion pipelines" in done.stderr
     assert "Traceback" not in done.stderr

@@ -10,19 +10,14 @@ from safetensors.torch import load_file
 
 import noisesearch
 from noisesearch_plugins.testing import tiny_models
-from noisesearch_plugins.testing.tiny_models import save_tiny_dit, save_tiny_open_clip, save_tiny_stable_diffusion
+from noisesearch_plugins.testing.tiny_models import save_tiny_dit, save_tiny_stable_diffusion
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
+def folders(tmp_path_factory, tiny_sd, tiny_clip):
     root = tmp_path_factory.mktemp("diffusers")
-    return {
-        "ddim": save_tiny_stable_diffusion(root / "sd-ddim", "ddim"),
-        "euler": save_tiny_stable_diffusion(root / "sd-euler", "euler", prediction_type="v_prediction"),
-        "dpm": save_tiny_stable_diffusion(root / "sd-dpm", "dpm"),
-        "dit": save_tiny_dit(root / "dit"),
-        "clip": save_tiny_open_clip(root / "clip"),
-    }
+    return {"ddim": tiny_sd("ddim"), "euler": tiny_sd("euler", "v_prediction"), "dpm": tiny_sd("dpm"),
+            "dit": save_tiny_dit(root / "dit"), "clip": tiny_clip}
 
 
 def regenerate(folder, summary, record):
@@ -75,7 +70,7 @@ def test_results_do_not_depend_on_the_batch_size(in_process, folders, tmp_path):
         assert a["scores"]["clip"] == pytest.approx(b["scores"]["clip"], abs=1e-3)
 
 
-def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(refused, folders, tmp_path):
+def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(in_process, folders, tmp_path):
     cases = {
         ("--model.algorithm", "halving"): "needs partial solves",
         ("--model.algorithm", "smc"): "does not offer",
@@ -85,24 +80,24 @@ def test_what_whole_pipeline_mode_cannot_do_is_refused_cleanly(refused, folders,
         ("--model.height", "36"): "multiples of 8",
     }
     for args, message in cases.items():
-        done = predict(refused, folders, "ddim", tmp_path / "x", "--model.mode", "whole", *args, "--overwrite", "true")
+        done = predict(in_process, folders, "ddim", tmp_path / "x", "--model.mode", "whole", *args, "--overwrite", "true")
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
-    done = refused("predict", "--model.pipeline", str(folders["ddim"]), "--data.classes", "3", "--out",
+    done = in_process("predict", "--model.pipeline", str(folders["ddim"]), "--data.classes", "3", "--out",
                    str(tmp_path / "y"))
     assert done.returncode == 2 and "is prompt-conditional and got a class" in done.stderr
 
 
-def test_folders_and_hub_ids_that_are_no_usable_pipeline_fail_cleanly(refused, tmp_path):
+def test_folders_and_hub_ids_that_are_no_usable_pipeline_fail_cleanly(in_process, tmp_path):
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "model_index.json").write_text('{"_class_name": "NoSuchPipeline"}')
-    done = refused("predict", "--model.pipeline", str(tmp_path / "odd"), "--data.prompts", '["x"]',
+    done = in_process("predict", "--model.pipeline", str(tmp_path / "odd"), "--data.prompts", '["x"]',
                    "--out", str(tmp_path / "a"))
     assert done.returncode == 2 and "NoSuchPipeline" in done.stderr
     (tmp_path / "ddpm").mkdir()
     (tmp_path / "ddpm" / "model_index.json").write_text('{"_class_name": "DDPMPipeline"}')
-    done = refused("predict", "--model.pipeline", str(tmp_path / "ddpm"), "--out", str(tmp_path / "b"))
+    done = in_process("predict", "--model.pipeline", str(tmp_path / "ddpm"), "--out", str(tmp_path / "b"))
     assert done.returncode == 2 and "DDPMPipeline takes no latents=" in done.stderr
-    done = refused("predict", "--model.pipeline", "nobody/no-such-pipeline", "--data.prompts", '["x"]',
+    done = in_process("predict", "--model.pipeline", "nobody/no-such-pipeline", "--data.prompts", '["x"]',
                    "--out", str(tmp_path / "c"))
     assert done.returncode == 2 and "from the hub" in done.stderr and "Traceback" not in done.stderr
 
@@ -121,7 +116,7 @@ def test_a_loaded_pipeline_object_is_searched_from_python(folders):
     assert (again - result.image).abs().max() <= 1e-4
 
 
-def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(in_process, refused, folders, tmp_path):
+def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(in_process, folders, tmp_path):
     from diffusers import DiTPipeline
 
     out = tmp_path / "dit"
@@ -147,7 +142,7 @@ def test_dit_draws_exactly_the_recorded_noise_from_the_recorded_seed(in_process,
                           "only algorithms whose",
                           ("--model.height", "64"): "32x32 images only",
                           ("--data.classes", "1000"): "out of range"}.items():
-        done = refused("predict", "--model.pipeline", str(folders["dit"]), "--model.steps", "4", *args,
+        done = in_process("predict", "--model.pipeline", str(folders["dit"]), "--model.steps", "4", *args,
                        "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{folders['clip']}"]),
                        "--out", str(tmp_path / "bad"), "--overwrite", "true")
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)

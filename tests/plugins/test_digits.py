@@ -8,11 +8,10 @@ import torch
 from noisesearch.api import search
 from noisesearch.conditions import Condition
 from noisesearch.lightning.module import SearchModule
-from noisesearch.pipeline import ClassFamily
 from noisesearch.resolve import resolve_pipeline
 from noisesearch.testing.verifiers import VerifierSuite
 from noisesearch_plugins.digits.data import load_split
-from noisesearch_plugins.digits.pipeline import WEIGHTS, DigitsPipeline
+from noisesearch_plugins.digits.pipeline import WEIGHTS, DigitsFamily, DigitsPipeline
 from noisesearch_plugins.digits.training import heldout_accuracy
 from noisesearch_plugins.digits.evaluation import DigitsEvaluator
 from noisesearch_plugins.digits.verifier import DigitsClassifier
@@ -41,8 +40,10 @@ def test_a_copied_folder_is_recognised_and_loaded(tmp_path):
     folder = tmp_path / "my-digits"
     shutil.copytree(WEIGHTS, folder)
     family, source = resolve_pipeline(str(folder))
-    assert family == ClassFamily(DigitsPipeline) and source == str(folder)
-    assert isinstance(DigitsPipeline(source).unet, torch.nn.Module)
+    assert isinstance(family, DigitsFamily) and source == str(folder)
+    loaded = family.load(source)
+    assert isinstance(loaded, DigitsPipeline) and loaded.family is family and loaded.folder == folder
+    assert isinstance(loaded.unet, torch.nn.Module)
 
 
 class TestDigitsClassifierConforms(VerifierSuite):

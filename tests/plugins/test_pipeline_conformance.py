@@ -8,47 +8,46 @@ from noisesearch.conditions import Condition
 from noisesearch.pipeline import RunSpec
 from noisesearch.testing import pipelines
 from noisesearch.testing.pipelines import PipelineSuite
-from noisesearch.testing.toys import ToyMixture, ToyPromptMixture
-from noisesearch_plugins.digits.pipeline import DigitsPipeline
-from noisesearch_plugins.shapes.pipeline import ShapesPipeline
-from noisesearch_plugins.testing import tiny_models
+from noisesearch.testing.toys import ToyClassFamily, ToyMixture, ToyPromptFamily
+from noisesearch_plugins.digits.pipeline import DigitsFamily
+from noisesearch_plugins.shapes.pipeline import ShapesFamily
 
 CLASSES = [Condition(class_label=3), Condition(class_label=7), Condition(class_label=1)]
 PROMPTS = [Condition(prompt="two red circles"), Condition(prompt="a blue square"), Condition(prompt="a green triangle")]
 
 
 class TestDigits(PipelineSuite):
-    family = DigitsPipeline
+    family = DigitsFamily
     conditions = CLASSES
 
 
 class TestShapesGuided(PipelineSuite):
-    family = ShapesPipeline
+    family = ShapesFamily
     conditions = PROMPTS
     run = RunSpec(2, 3.0, 32, 32, "heun")
 
 
 class TestToyClass(PipelineSuite):
-    family = ToyMixture
+    family = ToyClassFamily
     conditions = CLASSES
 
 
 class TestToyPrompt(PipelineSuite):
-    family = ToyPromptMixture
+    family = ToyPromptFamily
     conditions = PROMPTS[:2]
 
 
 @pytest.fixture(scope="module")
-def tiny_sd(tmp_path_factory):
-    return tiny_models.save_tiny_stable_diffusion(tmp_path_factory.mktemp("sd") / "sd", "ddim")
+def sd_folder(tiny_sd):
+    return tiny_sd("ddim")
 
 
 @pytest.mark.parametrize("mode", ["whole", "native"])
-def test_diffusers_in_both_modes(tiny_sd, mode):
+def test_diffusers_in_both_modes(sd_folder, mode):
     from noisesearch.plugin import registered
     from noisesearch.resolve import resolve_pipeline
 
-    family, source = resolve_pipeline(str(tiny_sd))
+    family, source = resolve_pipeline(str(sd_folder))
     algorithm = registered("algorithms")["random" if mode == "whole" else "halving"]
     family = family.for_search(mode, algorithm, [])
     assert family.whole == (mode == "whole")
@@ -60,8 +59,11 @@ def test_the_suite_fails_a_pipeline_whose_rows_depend_on_the_batch():
         def denoise(self, x, sigma, means):
             return super().denoise(x, sigma, means) + x.mean(0, keepdim=True) * 0.1
 
+    class LeakyFamily(ToyClassFamily, pipeline=Leaky):
+        pass
+
     with pytest.raises(AssertionError):
-        pipelines.check_pipeline(Leaky, CLASSES)
+        pipelines.check_pipeline(LeakyFamily, CLASSES)
 
 
 def test_the_suite_fails_images_out_of_range():
@@ -69,12 +71,15 @@ def test_the_suite_fails_images_out_of_range():
         def decode(self, x0):
             return super().decode(x0) + 0.5
 
+    class BrightFamily(ToyClassFamily, pipeline=Bright):
+        pass
+
     with pytest.raises(AssertionError, match=r"\[0, 1\]"):
-        pipelines.check_pipeline(Bright, CLASSES)
+        pipelines.check_pipeline(BrightFamily, CLASSES)
 
 
 def test_configure_hands_the_run_over_once():
-    pipeline = pipelines.load(ShapesPipeline, run=RunSpec(3, 1.0, 32, 32, "euler"))[1]
+    pipeline = pipelines.load(ShapesFamily, run=RunSpec(3, 1.0, 32, 32, "euler"))[1]
     assert pipeline.run == RunSpec(3, 1.0, 32, 32, "euler")
     x = torch.zeros(1, *pipeline.latent_shape(32, 32))
     cond = pipeline.select(pipeline.encode(PROMPTS[:1]), torch.tensor([0]))

@@ -18,6 +18,7 @@ from noisesearch_plugins.shapes.scenes import render
 from helpers import ROOT, run_cli
 
 
+@pytest.mark.slow
 def test_two_red_circles_as_a_new_user_asks_for_them(tmp_path):
     out = tmp_path / "run"
     result = run_cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["two red circles"]',
@@ -129,6 +130,7 @@ def test_self_supervised_uses_shapes_clip_features_on_previews_by_default_offlin
     assert record["candidate"] == spelled_out.candidate and record["score"] == pytest.approx(spelled_out.score)
 
 
+@pytest.mark.slow
 def test_self_supervised_without_a_world_of_its_own_names_local_specs_offline(tmp_path):
     result = run_cli("predict", "--model.pipeline", "toy-class", "--data.classes", "0",
                      "--model.verifiers", '["self-supervised"]', "--out", str(tmp_path / "run"))
@@ -143,13 +145,14 @@ def test_self_supervised_without_a_world_of_its_own_names_local_specs_offline(tm
     (["--data.prompts", '["a red circle"]', "--model.height", "64"], "32x32 images only"),
     (["--data.classes", "3"], "prompt-conditional and got a class"),
 ])
-def test_bad_input_is_one_line_and_exit_2(refused, tmp_path, args, message):
-    result = refused("predict", "--model.pipeline", "shapes", *args, "--out", str(tmp_path / "run"))
+def test_bad_input_is_one_line_and_exit_2(in_process, tmp_path, args, message):
+    result = in_process("predict", "--model.pipeline", "shapes", *args, "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "summary.json").exists()
 
 
+@pytest.mark.slow
 def test_the_training_command_writes_a_world_the_cli_loads(tmp_path):
     """The one training command, shrunk to seconds: its folder is a pipeline, a verifier and a reader."""
     from noisesearch_plugins.shapes.training import train

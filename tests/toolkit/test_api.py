@@ -26,6 +26,7 @@ def rows(results):
     return [(r.task.condition.key, r.candidate, r.scores, r.nfe, r.candidates) for r in results]
 
 
+@pytest.mark.slow
 def test_search_needs_no_lightning():
     code = ("import sys, noisesearch; noisesearch.search(classes=[3], budget_nfe=14); "
             "print(any(name == 'lightning' or name.startswith('lightning.') for name in sys.modules))")

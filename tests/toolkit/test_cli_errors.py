@@ -54,6 +54,7 @@ def test_bad_argument(name, tmp_path, capsys):
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+@pytest.mark.slow
 def test_bad_argument_from_the_shell(tmp_path):
     """One refusal through the installed command: the exit code and the one line reach the shell (every case above
     runs in-process)."""

@@ -35,10 +35,13 @@ def test_duplicate_name_names_both_plugins():
     assert "first-plugin" in str(error.value) and "second-plugin" in str(error.value)
 
 
-def test_list_shows_description_and_distribution():
+def test_list_shows_description_distribution_and_target():
+    import noisesearch
+
     text = format_plugins()
-    assert "random" in text and "best-of-N" in text and "noisesearch 0.1.0" in text
-    assert "digits-classifier" in text and "pipelines:" in text
+    assert "random" in text and "best-of-N" in text and f"noisesearch {noisesearch.__version__}, API 3" in text
+    assert "digits-classifier" in text and "pipelines:" in text and "speaks API 3" in text
+    assert max(len(line) for line in text.splitlines()) <= 100 and "``" not in text
 
 
 def test_an_object_no_family_takes_is_refused_in_one_line():

@@ -118,6 +118,8 @@ class CellRow:
                 continue
             if isinstance(value, Comparison):
                 value = value.to_json()
+            elif isinstance(value, Health):  # what a cell could not measure is left out, as it always was
+                value = {key: found for key, found in dataclasses.asdict(value).items() if found not in (None, {})}
             elif dataclasses.is_dataclass(value):
                 value = dataclasses.asdict(value)
             line[f.name] = value

@@ -192,18 +192,18 @@ def cell_health(folder: Path, row: CellRow, images, conditions, evaluation, scor
     return result
 
 
-def study_evaluation(study: Study, pipeline_cls):
+def study_evaluation(study: Study, family):
     """The study's ``evaluator`` (a verifier that judges), else the pipeline family's own evaluator, or None."""
     if study.evaluator is None:
-        return pipeline_cls.evaluation()
-    ((cls, argument),) = resolve_verifiers([study.evaluator], pipeline_cls.condition_kind)
+        return family.evaluation()
+    ((cls, argument),) = resolve_verifiers([study.evaluator], family.condition_kind)
     evaluation = cls(argument).evaluation()
     if evaluation is None:
         raise UsageError(f"evaluator {study.evaluator!r} gives no verdicts; give a verifier that judges (geneval)")
     return evaluation
 
 
-def study_searches(study: Study, pipeline_cls) -> int:
+def study_searches(study: Study, family) -> int:
     """Searches per cell: conditions times ``per_condition``."""
     from ..run.tasks import read_prompts
 
@@ -212,7 +212,7 @@ def study_searches(study: Study, pipeline_cls) -> int:
     elif study.prompts_file is not None:
         conditions = len(read_prompts(study.prompts_file))
     else:
-        conditions = pipeline_cls.num_classes or 1
+        conditions = family.num_classes or 1
     return conditions * study.per_condition
 
 
@@ -240,22 +240,22 @@ def run_study(study: Study, out: Path) -> list[CellRow]:
     """Run every cell (reusing finished ones), measure, and write results.json, results.csv, plots and report."""
     from .report import write_outputs
 
-    pipeline_cls, _ = resolve_pipeline(study.pipeline)
+    family, _ = resolve_pipeline(study.pipeline)
     groups = list(study.verifiers) + [group for a in study.algorithms for group in (a.verifiers or [])]
     score_specs = study.score_verifiers or list(dict.fromkeys(v for group in groups for v in group))
     scorers = [cls(arg) for cls, arg in scoring_verifiers(score_specs, study.score_verifiers is not None,
-                                                           pipeline_cls.condition_kind)]
+                                                           family.condition_kind)]
     higher = {}  # every driving verifier's orientation, by name: a driver need not be a scorer (self-supervised)
     for group in groups:
-        for spec, (cls, _) in zip(group, resolve_verifiers(group, pipeline_cls.condition_kind)):
+        for spec, (cls, _) in zip(group, resolve_verifiers(group, family.condition_kind)):
             higher[split_verifier_spec(spec)[0]] = cls.higher_is_better
     for algorithm in study.algorithms:
         registry.lookup("algorithms", algorithm.name)
-    evaluation = study_evaluation(study, pipeline_cls)
+    evaluation = study_evaluation(study, family)
     grid = cells(study)
     out.mkdir(parents=True, exist_ok=True)
     rows, spent, fresh_nfe, fresh_s, fresh_cells, warmed = [], 0.0, 0.0, 0.0, 0, False
-    searches = study_searches(study, pipeline_cls)
+    searches = study_searches(study, family)
     for i, cell in enumerate(grid, 1):
         folder = out / "cells" / cell.name
         if not warmed and not RunDir(folder).is_finished():

@@ -14,7 +14,7 @@ from ..conditions import Condition
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..pipeline import Pipeline
+    from ..pipeline import Family
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,14 @@ class SearchSettings:
     compile: str = "off"  # ``model.compile``: chunks are padded to one size so a compiled denoiser never recompiles
     budget_seconds: Optional[float] = None  # ``model.budget_seconds``: anytime searches stop asking when it is spent
 
-    def sample_nfe(self, pipeline: type["Pipeline"]) -> int:
+    def sample_nfe(self, family: "Family") -> int:
         """NFEs of one full solve of one sample at these settings."""
-        return sample_nfe(pipeline, self.sampler, self.steps, self.guidance)
+        return sample_nfe(family, self.sampler, self.steps, self.guidance)
 
 
-def sample_nfe(pipeline: type["Pipeline"], sampler: str, steps: int, guidance: float) -> int:
+def sample_nfe(family: "Family", sampler: str, steps: int, guidance: float) -> int:
     """NFEs of one full solve of one sample: the sampler's calls, times 2 under classifier-free guidance."""
-    return pipeline.sample_calls(sampler, steps) * pipeline.nfe_per_call(guidance)
+    return family.sample_calls(sampler, steps) * family.nfe_per_call(guidance)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from ..algorithm import Proposal, SearchAlgorithm
 from ..errors import UsageError
-from ..pipeline import Pipeline
+from ..pipeline import Family
 from ..verifier import Verifier
 
 def initial_noise_algorithms() -> str:
@@ -24,14 +24,14 @@ def initial_noise_algorithms() -> str:
     return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def runs_whole(pipeline: type[Pipeline]) -> bool:
-    """Whether a pipeline class runs whole from initial noises (``generate``) instead of a denoiser per step."""
-    return bool(getattr(pipeline, "whole", False))
+def runs_whole(family: Family) -> bool:
+    """Whether a family runs whole from initial noises (``generate``) instead of a denoiser per step."""
+    return bool(family.whole)
 
 
-def check_search(pipeline: type[Pipeline], algorithm: type[SearchAlgorithm], verifiers: Sequence[Verifier]) -> None:
+def check_search(family: Family, algorithm: type[SearchAlgorithm], verifiers: Sequence[Verifier]) -> None:
     """Refuse a search whole-pipeline mode cannot run: gradients through the sampler, or x0-previews."""
-    name, hint = pipeline.display_name(), pipeline.other_mode_hint
+    name, hint = family.display_name(), family.other_mode_hint
     if algorithm.uses_gradients:
         raise UsageError(f"algorithm {algorithm.name!r} needs gradients through the sampler, which whole-pipeline "
                          f"mode ({name}) does not offer; use {initial_noise_algorithms()}{hint}")
@@ -41,7 +41,7 @@ def check_search(pipeline: type[Pipeline], algorithm: type[SearchAlgorithm], ver
                          f"offer; choose a verifier of final images{hint}")
 
 
-def check_proposal(pipeline: type[Pipeline], algorithm: str, proposal: Proposal) -> None:
+def check_proposal(family: Family, algorithm: str, proposal: Proposal) -> None:
     """Refuse a proposal that is not a fresh noise solved to the end."""
     needs = [what for what, used in (
         ("partial solves", proposal.start is not None or proposal.stop > 0),
@@ -49,5 +49,5 @@ def check_proposal(pipeline: type[Pipeline], algorithm: str, proposal: Proposal)
         ("gradients", proposal.gradient)) if used]
     if needs:
         raise UsageError(f"algorithm {algorithm!r} needs {' and '.join(needs)}, which whole-pipeline mode "
-                         f"({pipeline.display_name()}) does not offer: it runs the pipeline from initial noises only; "
-                         f"use {initial_noise_algorithms()}{pipeline.other_mode_hint}")
+                         f"({family.display_name()}) does not offer: it runs the pipeline from initial noises only; "
+                         f"use {initial_noise_algorithms()}{family.other_mode_hint}")

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from ..conditions import Condition
 from ..errors import UsageError
 from ..engine import Task
-from ..pipeline import Pipeline
+from ..pipeline import Family
 from ..run.tasks import conditions_of
 
 
@@ -40,15 +40,15 @@ class ConditionsDataModule(L.LightningDataModule):
         self.conditions: Optional[list[Condition]] = conditions_of(classes, prompts, prompts_file)
         self.tasks: list[Task] = []
 
-    def resolve(self, pipeline: type[Pipeline]) -> list[Task]:
+    def resolve(self, family: Family) -> list[Task]:
         """The searches to run, checked against the pipeline family (before any weights load)."""
         if self.conditions is None:
-            if pipeline.condition_kind != "class":
-                raise UsageError(f"pipeline {pipeline.name!r} needs prompts: set data.prompts or data.prompts_file")
-            if pipeline.num_classes is None:
-                raise UsageError(f"pipeline {pipeline.name!r} does not say how many classes it has: set data.classes")
-            self.conditions = [Condition(class_label=label) for label in range(pipeline.num_classes)]
-        pipeline.check_conditions(self.conditions)
+            if family.condition_kind != "class":
+                raise UsageError(f"pipeline {family.name!r} needs prompts: set data.prompts or data.prompts_file")
+            if family.num_classes is None:
+                raise UsageError(f"pipeline {family.name!r} does not say how many classes it has: set data.classes")
+            self.conditions = [Condition(class_label=label) for label in range(family.num_classes)]
+        family.check_conditions(self.conditions)
         self.tasks = [
             Task(i * self.per_condition + repeat, condition, repeat)
             for i, condition in enumerate(self.conditions)

@@ -12,6 +12,7 @@ import lightning as L
 
 from .. import model_args
 from ..engine import SearchResult, Task
+from ..pipeline import Family
 from ..errors import Stopped
 from ..run.models import Models
 from ..run.progress import RoundReport
@@ -30,8 +31,8 @@ class SearchModule(L.LightningModule):
         self._interrupted = False
 
     @property
-    def pipeline_cls(self):
-        """The pipeline family (a class, or a plugin's description object)."""
+    def family(self) -> Family:
+        """The pipeline family the run's settings name (before anything loads)."""
         return self.run_settings.family
 
     @property

@@ -88,7 +88,7 @@ class NoiseSearchCLI(LightningCLI):
         session = RunSession(self.model.run_settings, config["out"], seed=int(config["seed_everything"]),
                              resume=bool(config["resume"]), overwrite=bool(config["overwrite"]), console=console)
         session.check_folder()
-        tasks = self.datamodule.resolve(self.model.pipeline_cls)
+        tasks = self.datamodule.resolve(self.model.family)
         self.model.run_settings.check_tasks(tasks)
         self.done = session.is_done(tasks)
         if self.done:

@@ -11,7 +11,9 @@ from typing import Any, Optional
 import yaml
 
 from .. import model_args
+from ..conditions import Condition
 from ..errors import UsageError
+from ..store.folder import RunDir
 from .settings import build
 from .tasks import DATA_KEYS, conditions_of
 
@@ -95,19 +97,22 @@ def check_model(model: dict) -> dict:
     return model
 
 
-def preflight(argv: list[str]) -> None:
-    """Refuse, in one line and before Lightning loads, what the command line gets wrong (UsageError)."""
+def preflight(argv: list[str]) -> bool:
+    """Refuse, in one line and before Lightning loads, what the command line gets wrong (UsageError); True when
+    there is nothing to do (``resume`` of a run that finished every search already, said here)."""
     args = list(argv[1:])
+    folder = None
     if argv[0] == "resume":
         if not args or args[0].startswith("-"):
-            return
-        folder, args = Path(args[0]), args[1:]
-        if not (folder / "config.yaml").is_file():
-            return  # resume_args names the missing run itself
-        args = ["--config", str(folder / "config.yaml"), *args]
+            raise UsageError("usage: noisesearch resume DIR [--trainer.KEY VALUE ...]")
+        folder, args = RunDir(args[0]), args[1:]
+        if not folder.can_resume():
+            raise UsageError(f"{folder} is no noisesearch run to resume: it needs config.yaml and journal/ (start one "
+                             "with `noisesearch predict --out DIR`)")
+        args = ["--config", str(folder.config_path), *args]
     config = gather(args)
     if config is None:
-        return
+        return False
     model = check_model(config.get("model") or {})
     data = config.get("data") or {}
     check_keys("data", data, DATA_KEYS)
@@ -120,6 +125,23 @@ def preflight(argv: list[str]) -> None:
     except UsageError:
         raise
     except (TypeError, ValueError, AttributeError):
-        return  # a value of a type only LightningCLI's parser reads (or words): it reports it
+        return False  # a value of a type only LightningCLI's parser reads (or words): it reports it
     if conditions is not None:
         settings.family.check_conditions(conditions)
+    if folder is not None and finished(folder, settings.family, conditions, per_condition or 1):
+        if not str(config.get("quiet", "")).lower() in ("true", "1") and config.get("log_format", "text") == "text":
+            print(f"noisesearch: {folder} already finished every search (summary.json); nothing to do", flush=True)
+        return True
+    return False
+
+
+def finished(folder: RunDir, family, conditions, per_condition: int) -> bool:
+    """Whether a run folder holds its summary and a result for every search its config asks for."""
+    if not folder.is_finished():
+        return False
+    if conditions is None:
+        if family.num_classes is None:
+            return False
+        conditions = [Condition(class_label=label) for label in range(family.num_classes)]
+    _, results = folder.read_run()
+    return all((condition.key, repeat) in results for condition in conditions for repeat in range(per_condition))

@@ -81,12 +81,34 @@ class Sampler:
         """Integrate along ``sigmas``; ``on_step(Step)`` sees the state reached at every step and its prediction
         (previews at intermediate levels cost no extra NFE); ``x0_first``, the prediction at the first level
         already known, saves one call."""
+        on_step = step_callback(on_step)
         for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
             x0 = x0_first if (i == 0 and x0_first is not None) else predict_x0(denoiser, x, sigma, cond)
             if on_step is not None:
                 on_step(Step(i, float(sigma), x, x0))
             x = self.step(denoiser, x, x0, sigma, sigma_next, cond)
         return x
+
+
+def step_callback(on_step: Optional[Callable]) -> Optional[OnStep]:
+    """``on_step`` as it is, or, for a callback of plugin API 2's form ``on_step(sigma, x0)``, adapted with one
+    warning (until noisesearch 0.4)."""
+    if on_step is None:
+        return None
+    import inspect
+    import warnings
+
+    try:
+        parameters = [p for p in inspect.signature(on_step).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    except (TypeError, ValueError):
+        return on_step
+    if len(parameters) != 2:
+        return on_step
+    warnings.warn("a step callback of the form on_step(sigma, x0) (plugin API 2) is adapted until noisesearch 0.4: "
+                  "take on_step(step) and read step.sigma, step.x0 (and step.x, step.i); docs/plugins.md#api-versions",
+                  FutureWarning, stacklevel=3)
+    return lambda step: on_step(torch.tensor(step.sigma), step.x0)
 
 
 class Euler(Sampler):

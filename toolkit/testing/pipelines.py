@@ -5,7 +5,7 @@ Subclass it in your own tests; pytest reports each property on its own::
     from noisesearch.testing.pipelines import PipelineSuite
 
     class TestMyPipeline(PipelineSuite):
-        family = MyPipeline            # a Pipeline class, or a Family object
+        family = MyFamily              # a Family subclass or object (or an API 2 Pipeline class)
         source = None                  # what ``load`` takes (a folder, a hub id)
         conditions = [Condition(prompt="a red cube"), Condition(prompt="two cats")]
 

@@ -9,9 +9,11 @@ import torch
 
 from ..conditions import Condition
 from ..hookspecs import hookimpl
-from ..pipeline import Pipeline
+from ..pipeline import Family, Pipeline
 from ..sampling.schedule import karras_sigmas
 from ..verifier import Verifier
+
+NOISESEARCH_API = 3  # the plugin API these toys target (noisesearch.plugin.API_VERSION)
 
 SIZE = 8
 SPREAD = 0.3
@@ -24,14 +26,6 @@ def _pattern(key: int, mode: int) -> torch.Tensor:
 
 class ToyMixture(Pipeline):
     """Per condition, a two-mode Gaussian mixture with an exact posterior-mean denoiser (no network)."""
-
-    name = "toy-class"
-    condition_kind = "class"
-    num_classes = 4
-    default_steps = 4
-    default_sampler = "heun"
-    default_height = SIZE
-    default_width = SIZE
 
     def __init__(self, source=None):
         super().__init__(source)
@@ -66,12 +60,28 @@ class ToyMixture(Pipeline):
 class ToyPromptMixture(ToyMixture):
     """The toy mixture conditioned on prompts (each prompt hashed to its own pair of modes)."""
 
+    def key(self, condition: Condition) -> int:
+        return int(hashlib.sha256(condition.prompt.encode()).hexdigest()[:6], 16)
+
+
+class ToyClassFamily(Family, pipeline=ToyMixture):
+    """Per condition, a two-mode Gaussian mixture with an exact posterior-mean denoiser (no network)."""
+
+    name = "toy-class"
+    condition_kind = "class"
+    num_classes = 4
+    default_steps = 4
+    default_sampler = "heun"
+    default_height = SIZE
+    default_width = SIZE
+
+
+class ToyPromptFamily(ToyClassFamily, pipeline=ToyPromptMixture):
+    """The toy mixture conditioned on prompts (each prompt hashed to its own pair of modes)."""
+
     name = "toy-prompt"
     condition_kind = "prompt"
     num_classes = None
-
-    def key(self, condition: Condition) -> int:
-        return int(hashlib.sha256(condition.prompt.encode()).hexdigest()[:6], 16)
 
 
 class ToyVerifier(Verifier):
@@ -96,7 +106,7 @@ class ToyVerifier(Verifier):
 
 @hookimpl
 def noisesearch_pipelines():
-    return [ToyMixture, ToyPromptMixture]
+    return [ToyClassFamily, ToyPromptFamily]
 
 
 @hookimpl

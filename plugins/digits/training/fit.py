@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ..data import NUM_CLASSES, augment, load_split
 from ..networks import ClassifierNet, EvaluatorNet, unet_config
-from ..pipeline import FAMILY
+from ..pipeline import DigitsFamily
 
 
 class DiffusionTraining(L.LightningModule):
@@ -108,7 +108,7 @@ def train(
     diffusion = DiffusionTraining(unet_lr, p_uncond)
     figures["unet_train_s"] = round(_fit(diffusion, unet_steps, batch_size, unet_seed), 1)
     diffusion.unet.save_pretrained(out / "unet", safe_serialization=True)
-    card = {"family": FAMILY, "sigma_data": 0.5, "sigma_min": sigma_min, "sigma_max": sigma_max, "rho": 7.0,
+    card = {"family": DigitsFamily.name, "sigma_data": 0.5, "sigma_min": sigma_min, "sigma_max": sigma_max, "rho": 7.0,
             "num_classes": NUM_CLASSES, "image_size": 16}
     (out / "noisesearch.json").write_text(json.dumps(card, indent=2) + "\n")
 

@@ -23,7 +23,7 @@ from noisesearch_plugins.worlds.edm import edm_loss
 
 from .data import examples
 from ..networks import clip_config, text_encoder_config, unet_config
-from ..pipeline import FAMILY
+from ..pipeline import ShapesFamily
 from ..words import CONTEXT_LENGTH, build_tokenizer, save_tokenizer
 
 PARTS = ("reader", "clip", "diffusion", "detector")
@@ -138,7 +138,7 @@ def train_diffusion(out: Path, steps: int, batch_size: int, lr: float, p_uncond:
     module.ema["unet"].save_pretrained(out / "unet", safe_serialization=True)
     module.ema["text_encoder"].save_pretrained(out / "text_encoder", safe_serialization=True)
     save_tokenizer(out / "tokenizer")
-    card = {"family": FAMILY, "sigma_data": module.sigma_data, "sigma_min": sigma_min, "sigma_max": sigma_max,
+    card = {"family": ShapesFamily.name, "sigma_data": module.sigma_data, "sigma_min": sigma_min, "sigma_max": sigma_max,
             "rho": 7.0, "image_size": 32}
     (out / "noisesearch.json").write_text(json.dumps(card, indent=2) + "\n")
     return {"diffusion_train_s": round(seconds, 1), "diffusion": dict(steps=steps, batch_size=batch_size, lr=lr,

@@ -5,6 +5,8 @@ from typing import Optional
 
 from noisesearch.plugin import Proposal, SearchAlgorithm, UsageError, Verifier, hookimpl
 
+NOISESEARCH_API = 3  # the plugin API this package targets
+
 
 class Brightness(Verifier):
     """Mean pixel brightness of the image (a toy verifier: no model, any condition)."""

@@ -225,7 +225,7 @@ def test_bad_specs_are_one_line_errors(parts, models, tmp_path):
     assert verifier.evaluation().judge(sample_images(1), [Condition(prompt="cats sitting")]) == [("unparsed", None)]
 
 
-def test_geneval_drives_a_search_and_judges_a_bench(parts, refused, tmp_path):
+def test_geneval_drives_a_search_and_judges_a_bench(parts, in_process, tmp_path):
     prompts = tmp_path / "prompts.jsonl"
     entries = [{"tag": "colors", "include": [{"class": "circle", "count": 1, "color": "red"}], "prompt": "a red circle"},
                {"tag": "counting", "include": [{"class": "square", "count": 2}],
@@ -253,7 +253,7 @@ def test_geneval_drives_a_search_and_judges_a_bench(parts, refused, tmp_path):
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(entries[0]) + "\n" + json.dumps({**entries[1], "tag": "sizes"}) + "\n")
-    done = refused("predict", "--model.pipeline", "shapes", "--data.prompts", '["a red circle"]', "--model.verifiers",
+    done = in_process("predict", "--model.pipeline", "shapes", "--data.prompts", '["a red circle"]', "--model.verifiers",
                    json.dumps([f"geneval:detector={parts['owl']},clip={parts['clip']},metadata={bad}"]),
                    "--out", str(tmp_path / "refused"))
     assert done.returncode == 2 and "Traceback" not in done.stderr

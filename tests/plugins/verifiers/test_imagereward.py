@@ -85,15 +85,19 @@ def converted(tmp_path_factory):
     BertTokenizer(str(root / "bert" / "vocab.txt")).save_pretrained(root / "bert")
     state = original_checkpoint()
     torch.save(state, root / "ImageReward.pt")
+    save_converted(state, root / "converted", str(root / "bert"), CONFIG)
     return root, state
 
 
-def test_convert_maps_the_published_layout_and_the_vision_tower_matches_blip(converted, cli):
-    root, state = converted
-    done = cli("convert", str(root / "ImageReward.pt"), str(root / "converted"), "--imagereward",
+def test_convert_refuses_the_published_sizes_on_tiny_weights(converted, cli, tmp_path):
+    root, _ = converted
+    done = cli("convert", str(root / "ImageReward.pt"), str(tmp_path / "converted"), "--imagereward",
                "--tokenizer", str(root / "bert"))
     assert done.returncode == 2 and "misshapen" in done.stderr  # the published sizes do not fit the tiny weights
-    save_converted(state, root / "converted", str(root / "bert"), CONFIG)
+
+
+def test_convert_maps_the_published_layout_and_the_vision_tower_matches_blip(converted):
+    root, state = converted
     verifier = ImageRewardVerifier(str(root / "converted"))
     images = (sample_images(3) * 255).round() / 255  # 8-bit, as the original's PIL images (no resize at 32 px)
     ours = verifier.model.vision(pixel_values=verifier.model.input(images)).last_hidden_state

@@ -27,6 +27,8 @@ from noisesearch.conditions import Condition
 from noisesearch.imaging import ImageInput
 from noisesearch_plugins.verifiers.imagereward import ImageRewardVerifier
 
+pytestmark = pytest.mark.slow  # the reference packages' own code
+
 WIDTH, TEXT_WIDTH, SIZE, PATCH = 32, 24, 64, 8
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue", "circle", "square", "two", "cat", "on"]
 SIZES = {

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.testing.verifiers import check_verifier, sample_images
-from noisesearch_plugins.digits.pipeline import DigitsPipeline
+from noisesearch_plugins.digits.pipeline import DigitsFamily
 from noisesearch_plugins.verifiers.aesthetic import AestheticVerifier
 from noisesearch_plugins.verifiers.clip_score import CLIPScoreVerifier, HPSv2Verifier
 from noisesearch_plugins.verifiers.zeroshot import CLIPZeroShot
@@ -66,7 +66,7 @@ def test_zero_shot_is_the_softmax_share_of_the_class(models, tmp_path):
     names = tmp_path / "names.txt"
     names.write_text("\n".join(f"digit {i}" for i in range(10)))
     verifier = CLIPZeroShot(f"model=local-dir:{models['open_clip']},classes={names}")
-    verifier.attach(DigitsPipeline)
+    verifier.attach(DigitsFamily())
     images = sample_images(4)
     image, text = reference_features(models["open_clip"], images,
                                      [t.format(f"digit {i}") for i in range(10) for t in verifier.templates])
@@ -79,12 +79,12 @@ def test_zero_shot_is_the_softmax_share_of_the_class(models, tmp_path):
 
 def test_zero_shot_takes_the_pipeline_class_names_and_checks_their_count(models, tmp_path):
     verifier = CLIPZeroShot(f"local-dir:{models['open_clip']}")
-    verifier.attach(DigitsPipeline)
+    verifier.attach(DigitsFamily())
     assert verifier.class_names[3] == "handwritten digit 3"
     short = tmp_path / "names.json"
     short.write_text(json.dumps(["a", "b"]))
     with pytest.raises(UsageError, match="2 class names but pipeline 'digits' has 10"):
-        CLIPZeroShot(f"model=local-dir:{models['open_clip']},classes={short}").attach(DigitsPipeline)
+        CLIPZeroShot(f"model=local-dir:{models['open_clip']},classes={short}").attach(DigitsFamily())
 
 
 def test_aesthetic_is_the_mlp_on_unit_image_embeddings(models):
@@ -152,18 +152,18 @@ def test_clip_drives_a_search_on_a_text_model_from_a_folder(models, cli, tmp_pat
         assert abs(float(rescored) - record["scores"]["clip"]) < 0.5  # the PNG is quantised to 8 bits
 
 
-def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, refused, tmp_path):
-    done = refused("predict", "--model.verifiers", json.dumps([f"clip:local-dir:{models['open_clip']}"]),
+def test_prompt_verifiers_refuse_class_pipelines_and_the_reverse(models, in_process, tmp_path):
+    done = in_process("predict", "--model.verifiers", json.dumps([f"clip:local-dir:{models['open_clip']}"]),
                    "--out", str(tmp_path / "a"))
     assert done.returncode == 2
     assert "verifier 'clip' judges prompt conditions" in done.stderr and "Traceback" not in done.stderr
-    done = refused("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["x"]',
+    done = in_process("predict", "--model.pipeline", "toy-prompt", "--data.prompts", '["x"]',
                    "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{models['open_clip']}"]),
                    "--out", str(tmp_path / "b"))
     assert done.returncode == 2 and "verifier 'clip-zeroshot' judges class conditions" in done.stderr
-    done = refused("predict", "--model.verifiers", '["no-such-verifier"]', "--out", str(tmp_path / "c"))
+    done = in_process("predict", "--model.verifiers", '["no-such-verifier"]', "--out", str(tmp_path / "c"))
     assert done.returncode == 2 and "known verifiers:" in done.stderr and "clip-zeroshot" in done.stderr
-    done = refused("predict", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{tmp_path}/nowhere"]),
+    done = in_process("predict", "--model.verifiers", json.dumps([f"clip-zeroshot:local-dir:{tmp_path}/nowhere"]),
                    "--out", str(tmp_path / "d"))
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
 

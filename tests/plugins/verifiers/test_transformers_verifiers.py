@@ -8,7 +8,7 @@ import torch
 from noisesearch.conditions import Condition
 from noisesearch.errors import UsageError
 from noisesearch.testing.verifiers import check_verifier, sample_images
-from noisesearch_plugins.digits.pipeline import DigitsPipeline
+from noisesearch_plugins.digits.pipeline import DigitsFamily
 from noisesearch_plugins.verifiers.classifier import ClassifierVerifier
 from noisesearch_plugins.verifiers.pickscore import PickScoreVerifier
 
@@ -20,7 +20,7 @@ def test_classifier_gives_the_class_probability_the_processor_route_gives(models
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     verifier = ClassifierVerifier(str(models["vit"]))
-    verifier.attach(DigitsPipeline)
+    verifier.attach(DigitsFamily())
     images = sample_images(4)
     processor = AutoImageProcessor.from_pretrained(models["vit"])
     model = AutoModelForImageClassification.from_pretrained(models["vit"]).eval()
@@ -36,7 +36,7 @@ def test_classifier_label_map_sums_the_mapped_labels(models, tmp_path):
     mapping.write_text(json.dumps({str(i): [9 - i, (9 - i + 1) % 10] if i == 0 else 9 - i for i in range(10)}))
     plain = ClassifierVerifier(str(models["vit"]))
     mapped = ClassifierVerifier(f"model={models['vit']},labels={mapping}")
-    mapped.attach(DigitsPipeline)
+    mapped.attach(DigitsFamily())
     images = sample_images(4)
     probabilities = plain.model(pixel_values=plain.input(images)).logits.softmax(-1)
     expected = torch.stack([probabilities[0, 9] + probabilities[0, 0], probabilities[1, 6], probabilities[2, 0],
@@ -49,11 +49,11 @@ def test_classifier_refuses_what_it_cannot_judge(models, tmp_path):
 
     small = save_tiny_image_classifier(tmp_path / "three", num_labels=3)
     with pytest.raises(UsageError, match="10 classes but the classifier only 3 labels"):
-        ClassifierVerifier(str(small)).attach(DigitsPipeline)
+        ClassifierVerifier(str(small)).attach(DigitsFamily())
     partial = tmp_path / "partial.json"
     partial.write_text('{"0": 1}')
     with pytest.raises(UsageError, match="label map lacks pipeline classes"):
-        ClassifierVerifier(f"model={models['vit']},labels={partial}").attach(DigitsPipeline)
+        ClassifierVerifier(f"model={models['vit']},labels={partial}").attach(DigitsFamily())
     beyond = tmp_path / "beyond.json"
     beyond.write_text('{"0": 12}')
     with pytest.raises(UsageError, match="outside the classifier"):

@@ -204,7 +204,7 @@ def test_the_spec_is_checked_before_anything_runs(monkeypatch, tmp_path):
     assert judge.client.criteria == ("roundness",) and judge.chosen == "roundness"
 
 
-def test_a_search_with_the_judge_keeps_the_key_out_of_every_file_and_resumes_after_an_outage(server, cli, refused,
+def test_a_search_with_the_judge_keeps_the_key_out_of_every_file_and_resumes_after_an_outage(server, cli, in_process,
                                                                                            monkeypatch, tmp_path):
     out = tmp_path / "run"
     spec = f"vlm:model=judge-model,base_url={server.base_url},key_env=JUDGE_KEY,timeout=2,retries=1,backoff=0.01"
@@ -229,7 +229,7 @@ def test_a_search_with_the_judge_keeps_the_key_out_of_every_file_and_resumes_aft
     for output in (down.stdout, down.stderr, up.stdout, up.stderr):
         assert KEY not in output
     monkeypatch.setenv("JUDGE_KEY", "")
-    missing = refused(*args[:-1], str(tmp_path / "other"))
+    missing = in_process(*args[:-1], str(tmp_path / "other"))
     assert missing.returncode == 2 and "$JUDGE_KEY, which is not set" in missing.stderr
 
 

@@ -168,7 +168,7 @@ class TestVQAScoreConformance(VerifierSuite):
         cls.folder = tiny_models.save_tiny_llava(tmp_path_factory.mktemp("conformance") / "llava")
 
 
-def test_vqascore_drives_a_search_on_its_own_device(vlms, cli, refused, tmp_path):
+def test_vqascore_drives_a_search_on_its_own_device(vlms, cli, in_process, tmp_path):
     out = tmp_path / "run"
     done = cli("predict", "--model.pipeline", "shapes", "--data.prompts", '["a red circle", "two blue squares"]',
                "--model.verifiers", json.dumps([f"vqascore:{vlms['qwen2-vl']}"]), "--model.budget_nfe", str(2 * 30),
@@ -177,7 +177,7 @@ def test_vqascore_drives_a_search_on_its_own_device(vlms, cli, refused, tmp_path
     summary = json.loads((out / "summary.json").read_text())
     assert [set(r["scores"]) for r in summary["results"]] == [{"vqascore"}] * 2
     assert all(r["scores"]["vqascore"] < 0 for r in summary["results"])  # a log-probability
-    bare = refused("predict", "--model.pipeline", "shapes", "--data.prompts", '["a red circle"]',
+    bare = in_process("predict", "--model.pipeline", "shapes", "--data.prompts", '["a red circle"]',
                    "--model.verifiers", json.dumps([f"vqascore:{vlms['bare']}"]), "--out", str(tmp_path / "bare"))
     assert bare.returncode == 2 and "Traceback" not in bare.stderr
     assert "has no chat template" in bare.stderr

@@ -22,7 +22,8 @@ def row(name, verdicts, algorithm="halving", nfe=240.0, seconds=1.0, comparison=
              "per_search": {"key": keys, "correct": [bool(v) for v in verdicts]}, "intervals": {"accuracy": [0, 1]},
              "point_estimates": [], "cost": {"wall_s": seconds * len(verdicts), "denoiser_s": None, "verifier_s": {},
                                              "wall_s_per_search": seconds},
-             "health": {"vendi": None, "vendi_features": None, "tie_rate": 0.25, "kendall_tau": {}}}
+             "health": {"vendi": 1.5, "vendi_features": "digits-evaluator", "tie_rate": 0.25,
+                        "kendall_tau": {"evaluator": 0.2}}}
     if comparison:
         entry["comparison"] = {"reference": comparison, "metrics": []}
     return entry

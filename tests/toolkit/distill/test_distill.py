@@ -89,7 +89,7 @@ def test_an_early_verifier_scores_stopped_candidates_undecoded_and_finished_ones
         assert result.scores["early"] == pytest.approx(float(again), abs=1e-4)
 
 
-def test_early_verifiers_are_refused_where_they_cannot_apply(early, refused, tmp_path):
+def test_early_verifiers_are_refused_where_they_cannot_apply(early, in_process, tmp_path):
     with pytest.raises(UsageError, match="early:DIR"):
         noisesearch.search(classes=[3], verifiers=["early"], budget_nfe=44)
     with pytest.raises(UsageError, match="reads latents of pipeline 'shapes', not 'digits'"):
@@ -98,11 +98,11 @@ def test_early_verifiers_are_refused_where_they_cannot_apply(early, refused, tmp
         noisesearch.search(prompts=["a cross"], verifiers=[f"early:{tmp_path}"], budget_nfe=60)
     one = tmp_path / "one.txt"
     one.write_text("a cross\n")
-    done = refused("distill", "--pipeline", "shapes", "--prompts_file", str(one), "--out", str(tmp_path / "x"))
+    done = in_process("distill", "--pipeline", "shapes", "--prompts_file", str(one), "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and "two or more conditions" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_seeds_held_out_leave_every_condition_in_training_and_in_the_card_and_the_seed_decides_the_weights(tmp_path, refused):
+def test_seeds_held_out_leave_every_condition_in_training_and_in_the_card_and_the_seed_decides_the_weights(tmp_path, in_process):
     from noisesearch.cli import main
     from noisesearch.distill.command import seeds_kept_out, unseen_seeds
 
@@ -121,6 +121,6 @@ def test_seeds_held_out_leave_every_condition_in_training_and_in_the_card_and_th
     assert card["tau_preview"][-1] is not None and card["tau_preview"][-1] > 0.5
     weights = [(tmp_path / name / "model.safetensors").read_bytes() for name in ("early-digits", "again")]
     assert weights[0] == weights[1]
-    done = refused("distill", "--pipeline", "digits", "--classes", "0-2", "--per_condition", "2",
+    done = in_process("distill", "--pipeline", "digits", "--classes", "0-2", "--per_condition", "2",
                    "--held_out_trajectories", "0.5", "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and "keep out two or more" in done.stderr and "Traceback" not in done.stderr

@@ -35,11 +35,11 @@ def test_a_rerun_with_the_nfes_reached_gives_the_same_result(algorithm, args):
         assert torch.equal(again.noise, result.noise) and torch.allclose(again.image, result.image, atol=1e-5)
 
 
-def test_clocks_that_cannot_stop_a_search_are_refused_in_one_line(refused):
+def test_clocks_that_cannot_stop_a_search_are_refused_in_one_line(in_process):
     with pytest.raises(UsageError, match="algorithm 'smc' plans its rounds from model.budget_nfe.*anytime "
                                          "algorithm \\(evolution, gradient, random, zero-order"):
         noisesearch.search(classes=[3], algorithm="smc", budget_seconds=5)
     with pytest.raises(UsageError, match="n=4 fixes the candidates"):
         noisesearch.search(classes=[3], algorithm="random", algorithm_args={"n": 4}, budget_seconds=5)
-    done = refused("predict", "--model.budget_seconds", "-3", "--data.classes", "3")
+    done = in_process("predict", "--model.budget_seconds", "-3", "--data.classes", "3")
     assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -10,7 +10,6 @@ from noisesearch.engine.plans import Planner
 from noisesearch.run.models import Models
 from noisesearch.run.settings import build
 from noisesearch.sampling.denoiser import CountingDenoiser, level_batch, levels_of
-from noisesearch_plugins.testing import tiny_models
 
 READS = {"item", "tolist", "__float__", "__int__", "__bool__", "__index__", "numpy", "cpu", "__array__"}
 
@@ -73,9 +72,8 @@ def test_no_denoising_step_waits_for_the_device_in_the_embedded_world():
     assert steps_read(planner, noises, cond, schedule) == []
 
 
-def test_no_denoising_step_waits_for_the_device_in_a_native_diffusers_pipeline(tmp_path):
-    folder = tiny_models.save_tiny_stable_diffusion(tmp_path / "sd", "euler")
-    clip = tiny_models.save_tiny_open_clip(tmp_path / "clip")
+def test_no_denoising_step_waits_for_the_device_in_a_native_diffusers_pipeline(tiny_sd, tiny_clip):
+    folder, clip = tiny_sd("euler"), tiny_clip
     planner, noises, cond, schedule = planner_of(str(folder), ["a red cat", "two dogs"], steps=4, height=32, width=32,
                                                  guidance=2.0, verifiers=[f"clip:local-dir:{clip}"])
     assert steps_read(planner, noises, cond, schedule) == []

@@ -19,6 +19,7 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("name", list(REFUSED), ids=str)
+@pytest.mark.slow
 def test_refused_without_importing_lightning(name, tmp_path):
     args, message = REFUSED[name]
     if name == "malformed yaml":
@@ -41,8 +42,8 @@ def test_one_verifier_name_is_taken_as_a_list(in_process, tmp_path):
     assert '"verifiers": [\n    "digits-classifier"\n  ]' in (tmp_path / "run" / "summary.json").read_text()
 
 
-def test_config_layer_mistakes_are_one_line(refused, tmp_path):
-    done = refused("predict", "--model.guidance", "abc", "--out", str(tmp_path / "run"))
+def test_config_layer_mistakes_are_one_line(in_process, tmp_path):
+    done = in_process("predict", "--model.guidance", "abc", "--out", str(tmp_path / "run"))
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "model.guidance" in lines[0] and "float" in lines[0]
     assert "usage:" not in done.stderr and "<class" not in done.stderr
@@ -56,3 +57,18 @@ def test_help_puts_the_projects_options_first_and_hides_training_only_ones(in_pr
     assert "``" not in lean and "--trainer.devices" in lean and "--model.budget_nfe" in lean
     full = in_process("predict", "--help-all").stdout
     assert "--trainer.max_epochs" in full and len(full.splitlines()) > len(lean.splitlines())
+
+
+@pytest.mark.slow
+def test_resume_refuses_or_finds_nothing_to_do_without_importing_lightning(tmp_path):
+    import noisesearch
+
+    noisesearch.search(classes=[3], budget_nfe=14, out=tmp_path / "done")
+    code = ("import sys\nfrom noisesearch.cli import main\ntry:\n    code = main(sys.argv[1:])\nexcept SystemExit as stop:\n"
+            "    code = stop.code\nprint(code, any(m.split('.')[0] == 'lightning' for m in sys.modules))")
+    for folder, expected, said in ((tmp_path / "nothing", "2", "is no noisesearch run to resume"),
+                                   (tmp_path / "done", "0", "already finished every search")):
+        done = subprocess.run([sys.executable, "-c", code, "resume", str(folder)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+        assert done.stdout.split()[-2:] == [expected, "False"], done.stdout + done.stderr[-2000:]
+        assert said in done.stdout + done.stderr and "Traceback" not in done.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -106,14 +107,17 @@ def render(runs: list[Run]) -> str:
 
 
 def main(args: list[str]) -> int:
-    """Entry point of ``noisesearch compare``."""
-    out = Path("compare.html")
+    """Entry point of ``noisesearch compare``: the page goes beside the runs (their common folder) unless ``--out``
+    names it."""
+    out = None
     if "--out" in args:
         at = args.index("--out")
         if at + 1 >= len(args):
             raise UsageError("--out needs a file name: noisesearch compare DIR DIR --out PAGE.html")
         out, args = Path(args[at + 1]), args[:at] + args[at + 2:]
     runs = load(args)
+    if out is None:
+        out = Path(os.path.commonpath([str(run.dir.path.resolve().parent) for run in runs])) / "compare.html"
     print(format_runs(runs))
     out.write_text(render(runs), encoding="utf-8")
     print(f"wrote {out}")

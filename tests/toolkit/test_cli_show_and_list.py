@@ -65,34 +65,34 @@ def test_scores_get_the_digits_they_need_to_differ_and_ties_are_counted():
                                                    "(the lower id)")
 
 
-def test_show_prints_a_finished_runs_table_again(refused, tmp_path):
+def test_show_prints_a_finished_runs_table_again(in_process, tmp_path):
     RunDir(tmp_path).write_summary(Summary.from_json(SUMMARY))
-    done = refused("show", str(tmp_path))
+    done = in_process("show", str(tmp_path))
     assert done.returncode == 0
     assert "29.5000" in done.stdout and '"a red fox"' in done.stdout
     assert "nfe_used 224 in 1.5 s (verifiers: clip 0.25 s)" in done.stdout
 
 
-def test_show_refuses_a_folder_without_a_finished_run_in_one_line(refused, tmp_path):
-    done = refused("show", str(tmp_path))
+def test_show_refuses_a_folder_without_a_finished_run_in_one_line(in_process, tmp_path):
+    done = in_process("show", str(tmp_path))
     assert done.returncode == 2 and "holds no finished run" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_list_json_names_every_plugin_and_its_distribution(refused):
-    done = refused("list", "--json")
+def test_list_json_names_every_plugin_and_its_distribution(in_process):
+    done = in_process("list", "--json")
     assert done.returncode == 0
     listed = json.loads(done.stdout)
-    assert set(listed) == {"algorithms", "verifiers", "pipelines"}
+    assert set(listed) == {"algorithms", "verifiers", "pipelines", "api_version"} and listed["api_version"] == 3
     random = next(entry for entry in listed["algorithms"] if entry["name"] == "random")
     assert random["plugin"] == "builtin-algorithms" and random["distribution"].startswith("noisesearch ")
-    assert refused("list", "--yaml").returncode == 2
+    assert in_process("list", "--yaml").returncode == 2
 
 
-def test_show_and_report_on_a_bench_study_point_to_its_report(refused, tmp_path):
+def test_show_and_report_on_a_bench_study_point_to_its_report(in_process, tmp_path):
     (tmp_path / "cells" / "random--clip--112nfe").mkdir(parents=True)
     (tmp_path / "results.json").write_text("[]")
     for command in ("show", "report"):
-        done = refused(command, str(tmp_path))
+        done = in_process(command, str(tmp_path))
         assert done.returncode == 2 and "is a bench study, not a run" in done.stderr
         assert str(tmp_path / "report.html") in done.stderr and "noisesearch predict" not in done.stderr

@@ -14,6 +14,8 @@ import pytest
 
 from helpers import BIN, ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # several processes, as nodes
+
 JOBS = {
     "conditions": ["--data.classes", "0-3", "--data.batch_size", "2", "--model.algorithm", "random",
                    "--model.budget_nfe", "28"],

@@ -12,6 +12,8 @@ import pytest
 
 from helpers import BIN, ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # runs killed and resumed, in processes
+
 JOB = ["--data.classes", "0-5", "--data.batch_size", "2", "--model.algorithm", "zero-order",
        "--model.algorithm_args", "{n: 2}", "--model.budget_nfe", "112", "--model.batch_size", "4"]
 
@@ -115,21 +117,21 @@ def test_full_disk_is_a_clean_error_and_the_journal_stays_consistent(reference, 
     assert comparable(out) == comparable(reference)
 
 
-def test_resume_of_a_folder_that_is_no_run(refused, tmp_path):
-    done = refused("resume", str(tmp_path))
+def test_resume_of_a_folder_that_is_no_run(in_process, tmp_path):
+    done = in_process("resume", str(tmp_path))
     assert done.returncode == 2 and "is no noisesearch run" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_resume_refuses_changed_settings(reference, refused, tmp_path):
+def test_resume_refuses_changed_settings(reference, in_process, tmp_path):
     out = tmp_path / "changed"
     subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
     config = (out / "config.yaml").read_text().replace("budget_nfe: 112", "budget_nfe: 224")
     (out / "config.yaml").write_text(config)
-    done = refused("resume", str(out))
+    done = in_process("resume", str(out))
     assert done.returncode == 2 and "budget_nfe 112 -> 224" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_resume_refuses_a_journal_the_code_would_not_produce(reference, refused, tmp_path):
+def test_resume_refuses_a_journal_the_code_would_not_produce(reference, in_process, tmp_path):
     out = tmp_path / "tampered"
     subprocess.run(["cp", "-r", str(reference), str(out)], check=True)
     journal = out / "journal" / "rank0.jsonl"
@@ -137,7 +139,7 @@ def test_resume_refuses_a_journal_the_code_would_not_produce(reference, refused,
     records = [r for r in records if r["type"] == "candidate"]  # forget the finished results
     records[0]["noise"]["weights"] = [0.5]
     journal.write_text("".join(json.dumps(r) + "\n" for r in records))
-    done = refused("resume", str(out))
+    done = in_process("resume", str(out))
     assert done.returncode == 2 and "cannot resume: candidate 0" in done.stderr and "noise" in done.stderr
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from helpers import BIN, ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # DDP over processes
+
 DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
 JOBS = {
     "conditions": ["--data.classes", "0-4", "--data.per_condition", "2", "--data.batch_size", "2",

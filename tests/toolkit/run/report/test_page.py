@@ -1,4 +1,6 @@
-"""report.html of a run, opened in headless Chromium: every search's candidates and lineage, the chosen one framed."""
+"""report.html of a run, opened in headless Chromium: every search's candidates and lineage with the chosen one
+framed; the overview sorts and filters, a click zooms, pages hold ten searches, the figures fit the page, and each
+finished image carries the world's ground-truth verdict; an interrupted run's page is rebuilt from its journal."""
 
 import json
 import re
@@ -11,6 +13,8 @@ import pytest
 from PIL import Image
 
 from helpers import CHROMIUM_FLAGS, chromium, run_cli
+
+pytestmark = pytest.mark.slow  # a browser, and runs made by the command
 
 RUNS = {
     "smc-digits": ["--data.classes", "3,7", "--data.per_condition", "1", "--model.algorithm", "smc",
@@ -122,3 +126,85 @@ def test_report_of_an_interrupted_run_is_rebuilt_from_its_journal(run, tmp_path,
     assert sum(len(s["cards"]) for s in page.sections) == len(lines) // 2
     assert all(s["data-chosen"] == "" for s in page.sections)
     assert re.search(r"not finished", (out / "report.html").read_text())
+
+
+class Overview(HTMLParser):
+    """The rendered overview's rows in order, the zoom box, the body's attributes and the searches shown."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.rows, self.zoom, self.sections, self.row, self.inside = {}, [], None, 0, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "body":
+            self.body = attrs
+        elif tag == "tr" and "data-position" in attrs:
+            self.row = {**attrs, "cells": []}
+            self.rows.append(self.row)
+        elif tag == "td" and self.row is not None:
+            self.row["cells"].append(attrs.get("data-value"))
+        elif tag == "div" and attrs.get("id") == "zoom":
+            self.zoom = attrs
+        elif tag == "main":
+            self.inside = True
+        elif tag == "section" and self.inside:
+            self.sections += 1
+
+    def handle_endtag(self, tag):
+        if tag == "main":
+            self.inside = False
+
+
+def dom(report, fragment=""):
+    done = subprocess.run([chromium(), *FLAGS, "--virtual-time-budget=5000", "--window-size=1280,1600",
+                           "--dump-dom", f"{report.as_uri()}#{fragment}"], capture_output=True, text=True, timeout=120)
+    page = Overview()
+    page.feed(done.stdout)
+    return page
+
+
+@pytest.fixture(scope="module")
+def report(digits_run):
+    """The report of the session's finished digits run (conftest: 12 searches of 16 candidates)."""
+    out, _ = digits_run
+    return out / "report.html"
+
+
+def test_the_overview_sorts_and_pages_hold_ten_searches(report):
+    page = dom(report)
+    assert len(page.rows) == 12 and page.sections == 10
+    assert dom(report, "page=2").sections == 2
+    by_gain = dom(report, "sort=6-desc")
+    gains = [float(row["cells"][6]) if row["cells"][6] else float("-inf") for row in by_gain.rows]
+    assert gains == sorted(gains, reverse=True) and by_gain.body["data-sorted"] == "6-desc"
+    assert [row["data-position"] for row in by_gain.rows] != [row["data-position"] for row in page.rows]
+    by_condition = dom(report, "sort=1-asc")
+    assert [row["cells"][1] for row in by_condition.rows] == sorted(row["cells"][1] for row in page.rows)
+
+
+def test_zoom_opens_on_the_full_resolution_image(report):
+    closed, opened = dom(report), dom(report, "zoom=3")
+    assert "hidden" in closed.zoom and "hidden" not in opened.zoom
+    assert opened.body["data-zoomed"].startswith("1, chosen #")
+    text = report.read_text()
+    assert re.search(r"data-full=\"images/0003-class1-r1\.png\"", text)
+
+
+def test_figures_fit_the_page_and_images_load(report):
+    page = dom(report, "all")
+    assert page.body["data-overflowing"] == "" and page.body["data-broken-images"] == "0"
+    assert int(page.body["data-images"]) == 12 * 16
+
+
+def test_every_finished_image_has_the_worlds_verdict(report):
+    text = report.read_text()
+    verdicts = re.findall(r'<span class="verdict (correct|wrong)">', text)
+    assert len(verdicts) == 12 * 16  # every candidate of a random search is finished
+    rows = dom(report).rows
+    assert {row["data-verdict"] for row in rows} <= {"correct", "wrong"}
+    for verdict in ("correct", "wrong"):
+        shown = [row for row in dom(report, f"verdict={verdict}").rows if "hidden" not in row]
+        assert len(shown) == sum(row["data-verdict"] == verdict for row in rows)
+        assert all(row["data-verdict"] == verdict for row in shown)
+    assert [row["cells"][1] for row in dom(report, "filter=3").rows if "hidden" not in row] == ["3", "3"]

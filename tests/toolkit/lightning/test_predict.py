@@ -8,7 +8,6 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from helpers import run_cli
 from noisesearch.cli import main
 
 SUMMARY_KEYS = {"pipeline", "algorithm", "verifiers", "seed", "steps", "guidance", "height", "width", "budget_nfe",
@@ -23,12 +22,9 @@ def predict(out, *args):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    done = run_cli("predict", "--config", "configs/digits.yaml", "--data.classes", "0,4,7",
-                   "--data.per_condition", "2", "--out", str(out))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out, done
+def run_dir(digits_run):
+    """The session's finished digits run (conftest: classes 0-5, two searches each, 16 candidates a search)."""
+    return digits_run
 
 
 def test_outputs_follow_the_contract(run_dir):
@@ -36,7 +32,7 @@ def test_outputs_follow_the_contract(run_dir):
     summary = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary)
     assert summary["pipeline"] == "digits" and summary["algorithm"] == "random"
-    assert len(summary["results"]) == 6
+    assert len(summary["results"]) == 12
     for record in summary["results"]:
         assert RESULT_KEYS <= set(record)
         image = Image.open(out / record["image"])
@@ -45,18 +41,18 @@ def test_outputs_follow_the_contract(run_dir):
         assert noise.shape == (1, 16, 16)
         assert record["scores"]["digits-classifier"] == pytest.approx(record["score"])
         assert record["candidates"] == 16 and record["nfe"] == 112
-    assert [r["condition"] for r in summary["results"]][::2] == [{"class_label": c} for c in (0, 4, 7)]
-    assert summary["nfe_used"] == 6 * 112
+    assert [r["condition"] for r in summary["results"]][::2] == [{"class_label": c} for c in range(6)]
+    assert summary["nfe_used"] == 12 * 112
     assert (out / "grid.png").is_file() and (out / "config.yaml").is_file()
     records = [json.loads(line) for line in (out / "journal" / "rank0.jsonl").read_text().splitlines()]
-    assert sum(r["type"] == "candidate" for r in records) == 6 * 16
+    assert sum(r["type"] == "candidate" for r in records) == 12 * 16
     assert all(r["nfe"] == 2 * 4 - 1 for r in records if r["type"] == "candidate")  # 4 Heun steps: 7 calls
 
 
 def test_terminal_output_reads_as_a_newcomer_needs_it(run_dir):
     _, done = run_dir
     progress = [line for line in done.stderr.splitlines() if line.startswith("noisesearch: ") and " NFEs (" in line]
-    assert progress and progress[-1].startswith("noisesearch: 672/672 NFEs (100%), searches 6/6, ")  # not a tty:
+    assert progress and progress[-1].startswith("noisesearch: 1344/1344 NFEs (100%), searches 12/12, ")  # not a tty:
     assert "candidates/s" in progress[-1] and "Predicting" not in done.stderr  # plain lines, one progress only
     for notice in ("Tip", "GPU available", "TPU available", "LitLogger", "Seed set", "Loading weights"):
         assert notice not in done.stdout + done.stderr
@@ -65,13 +61,13 @@ def test_terminal_output_reads_as_a_newcomer_needs_it(run_dir):
     header = lines.index(next(line for line in lines if line.startswith("condition")))
     assert lines[header].split() == ["condition", "rep", "first", "digits-classifier", "gain", "ties", "nfe", "cands",
                                      "s"]
-    rows = [line.split() for line in lines[header + 1 : header + 7]]
-    assert [row[:2] for row in rows] == [["0", "0"], ["0", "1"], ["4", "0"], ["4", "1"], ["7", "0"], ["7", "1"]]
+    rows = [line.split() for line in lines[header + 1 : header + 13]]
+    assert [row[:2] for row in rows] == [[str(c), str(r)] for c in range(6) for r in (0, 1)]
     assert all(row[-3:-1] == ["112", "16"] and float(row[-1]) > 0 for row in rows)
     assert all(float(row[2]) <= float(row[3]) and row[4] == f"{float(row[3]) - float(row[2]):+.{len(row[3]) - 2}f}"
                for row in rows)  # the first plain draw, the chosen one, and the gain between them
-    assert lines[header + 7].startswith("search changed the answer in ")
-    assert lines[header + 8].startswith("nfe_used 672 in")
+    assert lines[header + 13].startswith("search changed the answer in ")
+    assert lines[header + 14].startswith("nfe_used 1344 in")
 
 
 def test_json_lines_for_scripts_and_quiet_for_nothing(tmp_path, capsys):
@@ -92,7 +88,7 @@ def test_grid_has_a_labelled_row_per_condition_and_repeats_along_it(run_dir):
     out, _ = run_dir
     summary = json.loads((out / "summary.json").read_text())
     picture = np.asarray(Image.open(out / "grid.png").convert("L"))
-    rows, header = 3, grid.CAPTION + grid.GUTTER
+    rows, header = 6, grid.CAPTION + grid.GUTTER
     cell_h = grid.TILE + grid.CAPTION + grid.GUTTER
     assert picture.shape[0] == header + rows * cell_h + grid.GUTTER
     for row in range(rows):

@@ -14,6 +14,8 @@ from noisesearch.bench.runner import metrics
 from noisesearch.cli import main
 from noisesearch_plugins.digits.evaluation import DigitsEvaluation
 
+pytestmark = pytest.mark.slow  # bench studies, and a browser
+
 METRICS = {"fid", "inception_score", "precision", "recall", "accuracy"}
 
 
@@ -274,9 +276,13 @@ def test_cell_names_stay_short_enough_for_a_file_name_and_distinct():
 
 def test_prompts_the_evaluator_cannot_parse_are_counted_not_dropped_silently():
     from noisesearch.bench.report import format_rows, unjudged_note
+    from noisesearch.bench.rows import CellRow
 
-    rows = [{"cell": "random--geneval--120nfe", "infeasible": None, "metrics": {"accuracy": 0.5}, "nfe_used": 120.0,
-             "searches": 6, "unjudged": 2},
-            {"cell": "random--geneval--240nfe", "metrics": {"accuracy": 0.6}, "nfe_used": 240.0, "searches": 6}]
+    common = {"algorithm": "random", "algorithm_args": {}, "verifier": "geneval", "baseline": False, "steps": 8,
+              "budget_seconds": None}
+    rows = [CellRow(cell="random--geneval--120nfe", metrics={"accuracy": 0.5}, budget_nfe=120, nfe_used=120.0,
+                    searches=6, unjudged=2, **common),
+            CellRow(cell="random--geneval--240nfe", metrics={"accuracy": 0.6}, budget_nfe=240, nfe_used=240.0,
+                    searches=6, **common)]
     assert "random--geneval--120nfe: 2 of 6" in unjudged_note(rows) and "240nfe" not in unjudged_note(rows)
     assert format_rows(rows).splitlines()[-1].startswith("random--geneval--120nfe: 2 of 6 searches have a prompt")

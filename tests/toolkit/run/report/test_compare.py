@@ -17,10 +17,13 @@ def test_two_runs_side_by_side(in_process, tmp_path):
     text = page.read_text()
     assert len(re.findall(r"<img src='data:image/png;base64,", text)) == 4  # 2 searches x 2 runs
     assert "<tr class='differs'><th>algorithm</th>" in text
+    beside = in_process("compare", str(tmp_path / "random"), str(tmp_path / "halving"))  # no --out: beside the runs
+    assert beside.returncode == 0 and (tmp_path / "compare.html").is_file()
+    assert f"wrote {tmp_path / 'compare.html'}" in beside.stdout
 
 
-def test_compare_needs_two_finished_runs(refused, tmp_path):
-    done = refused("compare", str(tmp_path))
+def test_compare_needs_two_finished_runs(in_process, tmp_path):
+    done = in_process("compare", str(tmp_path))
     assert done.returncode == 2 and "usage: noisesearch compare" in done.stderr
-    done = refused("compare", str(tmp_path), str(tmp_path))
+    done = in_process("compare", str(tmp_path), str(tmp_path))
     assert done.returncode == 2 and "holds no finished run" in done.stderr
