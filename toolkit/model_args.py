@@ -101,6 +101,11 @@ class ModelArgs:
     preview_size: Optional[PositiveInt] = setting(
         None, "score x0-previews with their longer side at most this many pixels (latent pipelines decode them at "
               "that size); finished candidates keep the full size.")
+    pad_chunks: bool = setting(
+        False, "pad every chunk's calls (the denoiser, decoding, the verifiers) to model.batch_size rows, so that a "
+               "candidate's result never depends on what shares its chunk or on the chunk's size, bit for bit: what "
+               "noisesearch serve runs, so a job's result equals noisesearch predict's with this setting (a fixed "
+               "batch_size; padded rows cost compute, never NFEs).")
     background_writes: bool = setting(
         True, "the journal's artifacts and records are written on a background thread, in order and at most two "
               "rounds behind, so the device never waits for them (a candidate is kept across a crash once its "

@@ -88,12 +88,15 @@ class ChunkSizes:
 class ChunkRunner:
     """Evaluates groups of proposals that share a plan, chunk by chunk, through the counting denoiser it owns;
     with ``compile`` every denoiser call of a chunk is padded to the chunk's size and each size is warmed up
-    first, untimed (``warmup_seconds``)."""
+    first, untimed (``warmup_seconds``); with ``pads`` (``model.pad_chunks``) every call is padded, so a row's
+    result is the same whatever shares its chunk."""
 
-    def __init__(self, pipeline: Pipeline, batch_size: Optional[int], compiled: bool, nfe_per_call: int):
+    def __init__(self, pipeline: Pipeline, batch_size: Optional[int], compiled: bool, nfe_per_call: int,
+                 pads: bool = False):
         self.pipeline = pipeline
         self.sizes = ChunkSizes(batch_size)
         self.compiled = compiled
+        self.pads = pads  # ``model.pad_chunks``: every call of every chunk at the chunk size, scoring and decoding too
         self.pad_to: Optional[int] = None
         self.warmed: set[int] = set()
         self.warmup_seconds = 0.0
@@ -157,7 +160,7 @@ class ChunkRunner:
             start += len(chunk)
 
     def _evaluate(self, evaluate, chunk: list, size: int) -> dict:
-        self.pad_to = size if self.compiled else None
+        self.pad_to = size if self.compiled or self.pads else None
         try:
             return evaluate(chunk, self.pad_to)
         finally:

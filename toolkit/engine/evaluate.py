@@ -42,6 +42,7 @@ class Chunk:
     cond: Any
     rows: Any
     pad_to: Optional[int]
+    pad_all: Optional[int] = None  # ``model.pad_chunks``: decoding and scoring padded too (``pad_to`` pads the denoiser)
 
     @property
     def plan(self) -> Proposal:
@@ -91,7 +92,7 @@ class Evaluator:
         if members[0][2].uses_noise:
             noises = torch.stack([proposal.noise.build(self.shape) for _, _, proposal in members]).to(device, dtype)
         return Chunk(members, conditions, noises, self.encodings.rows(conditions, pad_to),
-                     self.encodings.rows(conditions), pad_to)
+                     self.encodings.rows(conditions), pad_to, pad_to if self.runner.pads else None)
 
     def evaluate(self, members: list[Member], pad_to: Optional[int]) -> dict[int, Evaluated]:
         """Each member's evaluation, by its index in the round."""
@@ -134,7 +135,7 @@ class Whole(Evaluator):
                 specs = specs + specs[-1:] * extra
             images = self.pipeline.generate(noises, conditions, specs)[: len(chunk)]
             self.runner.time(time.perf_counter() - started)  # the whole pipeline call, decoding included
-            raw = chunk.scorer.score(images, chunk.conditions)
+            raw = chunk.scorer.score(images, chunk.conditions, pad_to=chunk.pad_all)
         self.denoiser.charge(self.sample_nfe * len(chunk))
         return Made(images, raw)
 
@@ -163,12 +164,13 @@ class Stepped(Evaluator):
             scored = plan.scored or plan.stop == 0
             undecoded = plan.stop > 0 and chunk.scorer.reads_latents_only  # early verifiers read the latent
             solved = self.planner.run(states, chunk.noises, chunk.cond, renoise_to=plan.renoise_to,
-                                      stochastic=plan.stochastic, stop=plan.stop, decode=scored and not undecoded)
+                                      stochastic=plan.stochastic, stop=plan.stop, decode=scored and not undecoded,
+                                      pad_to=chunk.pad_all)
             if not scored:  # a kept state the algorithm will not weigh: no decoding, no verifier
                 return Made(None, {v.name: [math.nan] * len(chunk) for v in chunk.scorer.verifiers}, solved)
             latents = Latents(solved.x, solved.x0, plan.stop, chunk.rows) if plan.stop > 0 else None
-            raw = chunk.scorer.score(solved.images, chunk.conditions,
-                                     lambda: self.planner.decode_previews(solved.previews, solved.images), latents)
+            raw = chunk.scorer.score(solved.images, chunk.conditions, lambda: self.planner.decode_previews(
+                solved.previews, solved.images, chunk.pad_all), latents, chunk.pad_all)
         return Made(solved.images, raw, solved)
 
 

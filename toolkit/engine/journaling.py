@@ -61,6 +61,15 @@ class Recorder:
         return kept
 
 
+def by_recorder(pending: list[tuple[SearchRun, Proposal]], computed: dict[int, Evaluated]) -> dict[Recorder, list]:
+    """A round's computed evaluations (by their place in ``pending``) by the journal they go to, in round order."""
+    grouped: dict[Recorder, list] = {}
+    for i in sorted(computed):
+        search, proposal = pending[i]
+        grouped.setdefault(search.recorder, []).append((search, proposal, computed[i]))
+    return grouped
+
+
 def _append(journal, records: list[CandidateRecord], evaluated: Optional[list[tuple[Evaluated, bool]]],
             ready: Optional["torch.cuda.Event"]) -> int:
     """Wait for the rows' copies, then journal the records and their tensors durably."""

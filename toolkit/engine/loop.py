@@ -19,7 +19,7 @@ from .check import admit_check, check, context
 from .chunks import ChunkRunner
 from .encodings import Encodings
 from .evaluate import Evaluator, Gradient, Stepped, Whole
-from .journaling import Recorder
+from .journaling import Recorder, by_recorder
 from .plans import Planner
 from .progress import NfeProgress, Observer, Ticker
 from .replay import Replay
@@ -47,7 +47,8 @@ class Executor:
         self.schedule = check(pipeline, verifiers, settings)
         scorer = Scorer(verifiers, settings.ensemble, settings.weights)
         self.defaults = Cohort((), settings, scorer, Recorder(journal or MemoryJournal(), replay, keep_images))
-        self.runner = ChunkRunner(pipeline, settings.batch_size, settings.compile != "off", self.schedule.nfe_per_call)
+        self.runner = ChunkRunner(pipeline, settings.batch_size, settings.compile != "off", self.schedule.nfe_per_call,
+                                  settings.pad_chunks)
         self.runner.on_call = self._tick
         self.encodings = Encodings(pipeline)
         planner = Planner(pipeline, self.runner.denoiser, self.schedule.sigmas, settings.sampler,
@@ -124,14 +125,19 @@ class Executor:
             if not raising:
                 raise
 
-    def _admit(self, cohort: Cohort) -> None:
-        """Start a cohort's searches: its settings checked against the loop's schedule, its conditions encoded."""
+    def check_cohort(self, cohort: Cohort) -> None:
+        """Refuse (UsageError) a cohort this loop cannot take; unset settings, scorer and recorder become the
+        loop's. Safe from another thread before ``Admissions.add``, so a refusal stays the cohort's own."""
         for name in ("settings", "scorer", "recorder"):
             if getattr(cohort, name) is None:
                 setattr(cohort, name, getattr(self.defaults, name))
         if cohort.settings is not self.settings:
             admit_check(self.pipeline, self.schedule, self.settings, cohort.settings, cohort.scorer,
                         self.evaluator.planner.preview_level, isinstance(self.evaluator, Gradient))
+
+    def _admit(self, cohort: Cohort) -> None:
+        """Start a cohort's searches: its settings checked against the loop's schedule, its conditions encoded."""
+        self.check_cohort(cohort)
         self.encodings.add(task.condition for task in cohort.tasks)
         round_size = None
         if cohort.settings.budget_seconds is not None:  # small rounds, so the clock is read often enough
@@ -141,6 +147,7 @@ class Executor:
             algorithm = cohort.settings.algorithm(cohort.settings.params, search_context)
             cohort.searches.append(SearchRun(task, search_context, algorithm, cohort))
         self.searches.extend(cohort.searches)
+        cohort.admitted = True
         self.progress.admitted += len(cohort.searches)
         for stopper in self.stoppers:
             stopper.admit(cohort.searches)
@@ -193,12 +200,12 @@ class Executor:
         for search in ended:
             self.searches.remove(search)
             self.progress.finished += 1
-            if search.cohort.cancelled:
-                continue
-            result = choose(search, search.scorer.aggregate, search.settings.algorithm.name)
-            search.cohort.results.append(result)
-            if search.cohort.on_result is not None:
-                search.cohort.on_result(result)
+            if not search.cohort.cancelled:
+                result = choose(search, search.scorer.aggregate, search.settings.algorithm.name)
+                search.cohort.results.append(result)
+                if search.cohort.on_result is not None:
+                    search.cohort.on_result(result)
+            search.cohort.ended += 1  # after its result is handed out: ``Cohort.over`` is read from other threads
         self.encodings.keep(search.task.condition for search in self.searches)
 
     def _charge(self, search: SearchRun, proposals: list[Proposal]) -> None:
@@ -241,10 +248,11 @@ class Executor:
             if replayed is not None:
                 found[i] = replayed
                 self.progress.evaluated += search.costs[proposal.id]
+                search.evaluated += search.costs[proposal.id]
         todo = [i for i in range(len(pending)) if i not in found]
         mine = todo if self.shard is None else todo[self.shard.rank::self.shard.world]
         computed = self._compute([(i, *pending[i]) for i in mine])
-        for recorder, members in self._by_recorder(pending, computed).items():
+        for recorder, members in by_recorder(pending, computed).items():
             self.writer.submit(recorder.job(members, self.pipeline.placement()[0]))
         if self.shard is not None:
             wait_for_copies(self.pipeline.placement()[0])
@@ -254,15 +262,6 @@ class Executor:
             found.update(computed)
         self.progress.evaluated = self.progress.charged  # every proposal of the round is evaluated (other ranks')
         return [found[i] for i in range(len(pending))]
-
-    @staticmethod
-    def _by_recorder(pending, computed: dict[int, Evaluated]) -> dict[Recorder, list]:
-        """This round's computed evaluations by the journal they go to, in round order."""
-        grouped: dict[Recorder, list] = {}
-        for i in sorted(computed):
-            search, proposal = pending[i]
-            grouped.setdefault(search.recorder, []).append((search, proposal, computed[i]))
-        return grouped
 
     def _compute(self, items: list[tuple[int, SearchRun, Proposal]]) -> dict[int, Evaluated]:
         """Evaluate proposals in chunks of those that share one plan and one scorer."""
@@ -276,6 +275,8 @@ class Executor:
 
         def done(chunk: list, evaluations: dict[int, Evaluated]) -> None:
             computed.update(evaluations)
+            for _, search, proposal in chunk:
+                search.evaluated += search.costs[proposal.id]
             self.progress.chunk_evaluated(sum(search.costs[p.id] for _, search, p in chunk), len(evaluations))
             self._observe()
 

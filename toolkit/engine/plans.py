@@ -15,6 +15,7 @@ from ..sampling.denoiser import CountingDenoiser
 from ..pipeline import Pipeline
 from ..sampling.samplers import History, predict_x0, sampler_class
 from ..sampling.schedule import ancestral_step, renoise, sigmas_between
+from .compiled import padded
 from .state import KeptState
 
 
@@ -71,9 +72,9 @@ class Planner:
 
     def run(self, states: Optional[list[KeptState]], noises: Optional[torch.Tensor], cond: Any, *,
             renoise_to: Optional[float] = None, stochastic: bool = False, stop: float = 0.0,
-            decode: bool = True) -> Solved:
+            decode: bool = True, pad_to: Optional[int] = None) -> Solved:
         """Denoise a chunk from the top (``states`` None) or from its kept states, down to ``stop`` (``decode``
-        False: no images, for kept states nobody scores)."""
+        False: no images, for kept states nobody scores; ``pad_to``: decoded in calls of that many rows)."""
         start = self._top(noises) if states is None else self._continued(states, noises, renoise_to)
         if renoise_to is not None or stochastic:
             start.history = None  # the state moved off the solve it came from
@@ -97,9 +98,14 @@ class Planner:
             previews.see(stop, x0)
         images = None
         if decode:
-            images = (self.pipeline.decode_preview(x0, self.preview_size) if x0 is not None
-                      else self.pipeline.decode(x)).float().clamp(0, 1)
+            images = (self._decoded(lambda z: self.pipeline.decode_preview(z, self.preview_size), x0, pad_to)
+                      if x0 is not None else self._decoded(self.pipeline.decode, x, pad_to)).float().clamp(0, 1)
         return Solved(x, x0, images, previews.last(start.previews), kept_history)
+
+    @staticmethod
+    def _decoded(decode, latents: torch.Tensor, pad_to: Optional[int]) -> torch.Tensor:
+        """``decode(latents)``, in one call of ``pad_to`` rows where given (``model.pad_chunks``)."""
+        return decode(padded(latents, pad_to))[: latents.shape[0]] if pad_to is not None else decode(latents)
 
     def _top(self, noises: torch.Tensor) -> "Start":
         return Start(self.pipeline.initial_latents(noises, self.sigmas.cpu()), float(self.sigmas[0]))
@@ -119,8 +125,10 @@ class Planner:
             start.x, start.top, start.cached = renoise(start.x, level, renoise_to, noises, self.frame), renoise_to, None
         return start
 
-    def decode_previews(self, previews: Optional[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    def decode_previews(self, previews: Optional[torch.Tensor], images: torch.Tensor,
+                        pad_to: Optional[int] = None) -> torch.Tensor:
         """Preview images: the decoded previews, or the images themselves above the preview level."""
         if previews is None:
             return images
-        return self.pipeline.decode_preview(previews, self.preview_size).float().clamp(0, 1)
+        decode = lambda z: self.pipeline.decode_preview(z, self.preview_size)  # noqa: E731
+        return self._decoded(decode, previews, pad_to).float().clamp(0, 1)

@@ -16,6 +16,7 @@ from ..conditions import Condition
 from ..ensemble import aggregate, oriented
 from ..errors import UsageError
 from ..verifier import Latents, Verifier
+from .compiled import padded
 
 log = logging.getLogger("noisesearch")
 
@@ -37,13 +38,20 @@ class Scorer:
 
     def values(self, images: Optional[torch.Tensor], conditions: list[Condition],
                previews: Optional[Callable[[], torch.Tensor]] = None,
-               latents: Optional[Latents] = None) -> dict[str, torch.Tensor]:
+               latents: Optional[Latents] = None, pad_to: Optional[int] = None) -> dict[str, torch.Tensor]:
         """Each verifier's scores of a batch (tensors on the images' device; differentiable where the verifier is).
 
         Each verifier runs on its own parameters' device (``model.verifier_device``); preview verifiers also get
         ``previews()``, decoded once for all of them; with ``latents`` (candidates stopped above level 0), verifiers
-        that read latents score those instead of the images.
+        that read latents score those instead of the images. With ``pad_to`` (``model.pad_chunks``) images, previews
+        and conditions are padded to that many rows (the last repeated) and the scores of the real rows kept.
         """
+        rows = len(conditions)
+        if pad_to is not None and images is not None and rows < pad_to:
+            images, conditions = padded(images, pad_to), conditions + conditions[-1:] * (pad_to - rows)
+            if previews is not None:
+                unpadded_previews = previews
+                previews = lambda: padded(unpadded_previews(), pad_to)  # noqa: E731
         values: dict[str, torch.Tensor] = {}
         preview_images = None
         home = images.device if images is not None else latents.x.device
@@ -62,15 +70,15 @@ class Scorer:
                 if preview_images is None:
                     preview_images = images if previews is None else previews()
                 scored = verifier.score(images.to(device), conditions, previews=preview_images.to(device))
-            values[verifier.name] = scored.to(home)
+            values[verifier.name] = scored.to(home)[:rows]
             self.seconds[verifier.name] += time.perf_counter() - started
         return values
 
     def score(self, images: Optional[torch.Tensor], conditions: list[Condition],
               previews: Optional[Callable[[], torch.Tensor]] = None,
-              latents: Optional[Latents] = None) -> dict[str, list[float]]:
+              latents: Optional[Latents] = None, pad_to: Optional[int] = None) -> dict[str, list[float]]:
         """Each verifier's raw scores of a batch as floats."""
-        values = self.values(images, conditions, previews, latents)
+        values = self.values(images, conditions, previews, latents, pad_to)
         return {name: scored.float().cpu().tolist() for name, scored in values.items()}
 
     def objective(self, values: dict[str, torch.Tensor]) -> torch.Tensor:

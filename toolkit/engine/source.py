@@ -31,6 +31,14 @@ class Cohort:
     searches: list["SearchRun"] = field(default_factory=list)  # filled by the loop when it admits the cohort
     results: list[SearchResult] = field(default_factory=list)  # filled as its searches end
     cancelled: bool = False  # set from any thread: its searches end after the round they are in, unchosen
+    admitted: bool = False  # set by the loop once its searches run
+    ended: int = 0  # its searches that ended, chosen or cancelled
+    dropped: bool = False  # cancelled before the loop took it: it never runs
+
+    @property
+    def over(self) -> bool:
+        """Every search of it ended (or it was cancelled before it started): read from any thread."""
+        return self.dropped or self.admitted and self.ended == len(self.searches)
 
 
 class SearchSource:
@@ -85,6 +93,7 @@ class Admissions(SearchSource):
             cohort.cancelled = True
             if cohort in self.pending:
                 self.pending.remove(cohort)
+                cohort.dropped = True
             self.changed.notify_all()
 
     def close(self) -> None:

@@ -84,6 +84,7 @@ class SearchRun:
     algorithm: SearchAlgorithm
     cohort: Optional["Cohort"] = None
     nfe: int = 0
+    evaluated: int = 0  # NFEs of its proposals evaluated so far (per chunk: what a job's progress reads)
     done: bool = False
     asked: set[int] = field(default_factory=set)
     costs: dict[int, int] = field(default_factory=dict)  # NFEs charged for each proposal

@@ -36,6 +36,7 @@ class SearchSettings:
     preview_size: Optional[int] = None  # previews scored with their longer side at most this many pixels
     compile: str = "off"  # ``model.compile``: chunks are padded to one size so a compiled denoiser never recompiles
     budget_seconds: Optional[float] = None  # ``model.budget_seconds``: anytime searches stop asking when it is spent
+    pad_chunks: bool = False  # ``model.pad_chunks``: every call padded to batch_size rows (results whatever the batch)
 
     def sample_nfe(self, family: "Family") -> int:
         """NFEs of one full solve of one sample at these settings."""

@@ -14,6 +14,7 @@ from .. import model_args
 from ..conditions import Condition
 from ..errors import UsageError
 from ..store.folder import RunDir
+from .session import RunSession
 from .settings import build
 from .tasks import DATA_KEYS, conditions_of
 
@@ -128,6 +129,9 @@ def preflight(argv: list[str]) -> bool:
         return False  # a value of a type only LightningCLI's parser reads (or words): it reports it
     if conditions is not None:
         settings.family.check_conditions(conditions)
+    seed = config.get("seed_everything", 0)
+    if folder is not None and isinstance(seed, int) and not isinstance(seed, bool):
+        RunSession(settings, folder.path, seed=seed, resume=True).fingerprint()  # settings changed: refused here
     if folder is not None and finished(folder, settings.family, conditions, per_condition or 1):
         if not str(config.get("quiet", "")).lower() in ("true", "1") and config.get("log_format", "text") == "text":
             print(f"noisesearch: {folder} already finished every search (summary.json); nothing to do", flush=True)

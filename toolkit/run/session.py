@@ -18,7 +18,8 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 
 from .. import model_args
-from ..engine import Executor, ExecutorStats, NfeProgress, SearchResult, Shard, SignalStop, Task
+from ..engine import (Cohort, Executor, ExecutorStats, NfeProgress, Recorder, Scorer, SearchResult, Shard,
+                      SignalStop, Task)
 from ..engine.state import SearchRun
 from ..errors import Stopped, UsageError, peer_lost, version
 from ..store.folder import FolderPlan, MemoryFolder, RunDir
@@ -171,7 +172,7 @@ class RunSession:
         if not self.listeners:
             return
         if searches and self.wants_best:
-            self.best = self._best(searches)
+            self.best = self.best_of(searches)
         self._tick(progress)
 
     def _tick(self, progress: NfeProgress) -> None:
@@ -186,7 +187,7 @@ class RunSession:
         for listener in self.listeners:
             listener(report)
 
-    def _best(self, searches: Sequence[SearchRun]) -> Optional[float]:
+    def best_of(self, searches: Sequence[SearchRun]) -> Optional[float]:
         """The mean over searches of the best finished raw score so far of the first verifier (None before any)."""
         cls, _ = self.settings.verifier_classes[0]
         pick = max if cls.higher_is_better else min
@@ -204,13 +205,39 @@ class RunSession:
     def stats(self) -> ExecutorStats:
         return self.executor.stats if self.executor is not None else ExecutorStats(0, 0, 0.0, {}, None)
 
-    def run(self, tasks: Sequence[Task], skip_finished: bool = True) -> list[SearchResult]:
-        """Run the searches of ``tasks`` not finished yet; results are written as they complete."""
-        self._move("run", ("begun",))
+    def join(self, tasks: Sequence[Task], scorer: Optional[Scorer] = None,
+             on_result: Optional[Callable[[SearchResult], None]] = None) -> Optional[Cohort]:
+        """This run's unfinished searches as one cohort for a loop that runs already (a server's), instead of
+        ``begin`` and ``run``: journaled in this session's folder, each result written as its search ends, then
+        handed to ``on_result`` (None: every search finished already). ``scorer`` None: the loop's verifiers."""
+        self._move("join", ("open",), "begun")
+        self.began = time.perf_counter()
+        todo = self._todo(tasks, skip_finished=True)
+        if not todo:
+            return None
+        settings = dataclasses.replace(self.settings.search, seed=self.seed)
+        recorder = Recorder(self.journal, self.replay, self.settings.args.keep_images)
+
+        def written(result: SearchResult) -> None:
+            result.seconds = round(time.perf_counter() - self.began, 4)  # in a shared loop: since the run joined
+            self.write([result])
+            if on_result is not None:
+                on_result(result)
+
+        return Cohort(todo, settings, scorer, recorder, written)
+
+    def _todo(self, tasks: Sequence[Task], skip_finished: bool) -> list[Task]:
+        """The tasks whose searches are not finished yet (those found finished are counted as done)."""
         todo = [task for task in tasks if not (skip_finished and (task.condition.key, task.repeat) in self.finished)]
         skipped = [self.finished[(task.condition.key, task.repeat)] for task in tasks if task not in todo]
         self.charged += sum(record.nfe for record in skipped)
         self.done += len(skipped)
+        return todo
+
+    def run(self, tasks: Sequence[Task], skip_finished: bool = True) -> list[SearchResult]:
+        """Run the searches of ``tasks`` not finished yet; results are written as they complete."""
+        self._move("run", ("begun",))
+        todo = self._todo(tasks, skip_finished)
         if not todo:
             return []
         started, warmed = time.perf_counter(), self.stats.warmup_s
@@ -250,6 +277,8 @@ class RunSession:
 
     # (d) the end: this rank's part, then rank 0 writes the summary, grid and report
     def write_part(self) -> None:
+        if self.executor is None:  # joined a shared loop: its wall time; the loop's device seconds are not its own
+            self.elapsed_s = time.perf_counter() - self.began
         stats = self.stats
         self.folder.write_part(self.rank, self.earlier_part.plus(self.elapsed_s, stats.denoiser_s, stats.verifier_s,
                                                                  stats.batch_size, stats.auto, stats.warmup_s))

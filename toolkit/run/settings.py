@@ -114,6 +114,7 @@ def build(**model: Any) -> RunSettings:
         batch_size=None if args.batch_size == "auto" else args.batch_size, height=height, width=width, seed=0,
         ensemble=args.ensemble, weights=tuple(args.verifier_weights) if args.verifier_weights is not None else None,
         preview_size=args.preview_size, compile=args.compile, budget_seconds=args.budget_seconds,
+        pad_chunks=args.pad_chunks,
     )
     return RunSettings(args=resolved, family=family, source=source, verifier_classes=verifier_classes,
                        search=search, sample_nfe=sample_nfe)
@@ -139,6 +140,8 @@ def check_family(args: ModelArgs, family: Family, specs: Sequence[str]) -> None:
                              f"({len(specs)}: {', '.join(specs)})")
     if args.verifier_device is not None:
         check_device(args.verifier_device)
+    if args.pad_chunks and args.batch_size == "auto":
+        raise UsageError("model.pad_chunks pads every call to model.batch_size rows; give a fixed batch_size, not auto")
     if args.compile not in COMPILE:
         raise UsageError(f"model.compile {args.compile!r}: use {', '.join(COMPILE)}")
 

@@ -94,3 +94,21 @@ def test_a_cancelled_search_ends_after_its_round_unchosen_and_the_others_finish(
         loop.drive(admissions)
     assert len(kept.results) == 1 and not dropped.results
     assert dropped.searches[0].nfe < kept.searches[0].nfe  # it stopped after its first round
+
+
+@pytest.mark.parametrize("world, algorithm", [("digits", "halving"), ("shapes", "random")])
+def test_padded_chunks_make_a_real_networks_result_independent_of_its_chunk(world, algorithm):
+    """The worlds' CPU kernels round differently per batch size, so a search shares no result with itself batched
+    otherwise (``test_clock``); with ``model.pad_chunks`` every call (denoiser, decoding, verifiers) has the batch
+    size, and the same search alone or beside others gives the same bytes (what a server's jobs rely on)."""
+    import noisesearch
+
+    settings = dict(pipeline=world, budget_nfe=56 if world == "digits" else 120, batch_size=5, pad_chunks=True,
+                    algorithm=algorithm)
+    if world == "digits":
+        alone, beside = noisesearch.search(classes=[3], **settings)[0], noisesearch.search(classes=[1, 3, 7], **settings)[1]
+    else:
+        prompts = ["two blue squares", "a red circle", "a green triangle"]
+        alone = noisesearch.search(prompts=prompts[1:2], **settings)[0]
+        beside = noisesearch.search(prompts=prompts, **settings)[1]
+    assert outcome(alone) == outcome(beside)
