@@ -8,7 +8,7 @@ REFERENCE := $(VENV)/reference
 REFERENCE_PACKAGES := hpsv2==1.2.0 image-reward==1.5 timm==1.0.31
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test test-fast chromium train-digits card-digits train-shapes card-shapes clean
+.PHONY: setup run serve test test-fast chromium train-digits card-digits train-shapes card-shapes clean
 
 # PYTHONWARNINGS=ignore: the build backend's notes (setuptools' editable-install notice) stay out of `make run`
 $(STAMP): pyproject.toml setup.py constraints.txt Makefile
@@ -24,9 +24,15 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/noisesearch predict --config configs/digits.yaml --overwrite true
 
-# The report test opens report.html in headless Chromium (Debian's package; needs root or sudo to install).
+# Search as a service on the embedded digits world, this machine only (docs/serving.md; keys: NOISESEARCH_API_KEYS).
+serve: $(STAMP)
+	$(VENV)/bin/noisesearch serve --config configs/serve/digits.yaml
+
+# The report tests open report.html in headless Chromium, the serve test drives the page through chromedriver
+# (Debian's packages; needs root or sudo to install).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@(command -v chromium && command -v chromedriver) >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
 # Everything (what CI runs); `make test-fast` leaves out the slow tests (processes, DDP, browser, bench, wheel).
 test: $(STAMP) chromium

@@ -119,6 +119,12 @@ def distill(args: list[str]) -> int:
     return run_distill(args)
 
 
+def serve(args: list[str]) -> int:
+    from .serve.command import main as run_serve
+
+    return run_serve(args)
+
+
 def convert(args: list[str]) -> int:
     from .convert import main as run_convert
 
@@ -139,6 +145,8 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int], bool]] = {  # name: (
                 "compare DIR DIR [...] [--out PAGE.html]", compare, False),
     "list": ("every registered algorithm, verifier and pipeline, with its distribution (--json for scripts)", plugins,
              False),
+    "serve": ("search as a service: OpenAI's images route and a jobs API on LitServe: noisesearch serve --help",
+              serve, False),
     "distill": ("train an early verifier that scores noisy latents (early:DIR): noisesearch distill --help", distill,
                 False),
     "convert": ("a published .pt checkpoint to safetensors: noisesearch convert --help", convert, False),

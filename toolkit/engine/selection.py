@@ -6,7 +6,7 @@ to evaluation order, so replayed and fresh evaluations give the same result (Ma 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from ..algorithm import Outcome, Proposal
 from .state import Evaluated, SearchRun
@@ -32,7 +32,7 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
     if not finals:
         raise RuntimeError(f"algorithm {algorithm!r} ended a search without a finished sample")
     aggregates = aggregate([row for _, row in finals])
-    best = max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
+    best = pick(finals, aggregates)
     candidate = finals[best][0]
     finished = search.finished[candidate]
     if finished.image is None:
@@ -56,3 +56,18 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
         first_scores=search.raw[first] if first is not None else None,
         ties=sum(value == aggregates[best] for value in aggregates) - 1,
     )
+
+
+def pick(finals: list[tuple[int, dict[str, float]]], aggregates: list[float]) -> int:
+    """The place in ``finals`` of the best aggregate (the lower id on ties)."""
+    return max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
+
+
+def best_so_far(search: SearchRun) -> Optional[tuple[int, float]]:
+    """The finished candidate the search would return if it ended now, and its aggregate (None before any)."""
+    finals = search.levels.get(0.0, [])
+    if not finals:
+        return None
+    aggregates = search.scorer.aggregate([row for _, row in finals])
+    best = pick(finals, aggregates)
+    return finals[best][0], aggregates[best]
