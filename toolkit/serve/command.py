@@ -41,7 +41,7 @@ class Serve:
         workers_per_device: inference workers per device (each loads the models once and runs one loop).
         jobs_per_worker: jobs one worker runs at once (their searches share its chunks).
         cpu_threads: torch threads of each CPU worker; by default the machine's cores shared among the CPU
-            workers, less one for the server's own threads (a second busy thread on the same cores halves them).
+            workers, less one for the server's own threads (on 2 cores the loop ran twice as fast on one thread).
         max_queued: jobs queued or running at most; past it a request gets 429 with Retry-After.
         max_budget_nfe: the largest NFE budget per search a request may ask for (larger budgets are refused;
             a clock's cap is cut to it).

@@ -9,8 +9,10 @@ import asyncio
 import base64
 import ctypes
 import json
+import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import AsyncIterator, Optional
@@ -30,6 +32,17 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def show_job_lines() -> None:
+    """The worker's one line per job on stderr (the server's log)."""
+    log = logging.getLogger("noisesearch.serve")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def b64_of(folder: Path, name: str) -> str:
@@ -107,6 +120,7 @@ class ImagesAPI(litserve.LitAPI):
         from .worker import Worker
 
         die_with_parent()
+        show_job_lines()
         if self.cpu_threads is not None:
             import torch
 

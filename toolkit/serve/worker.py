@@ -10,7 +10,6 @@ import dataclasses
 import io
 import logging
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from ..store.journal import MemoryJournal
 from ..store.run_records import Summary
 from .jobs import ACTIVE, Claim, Job, JobStore
 
-log = logging.getLogger("noisesearch.serve")
+log = logging.getLogger("noisesearch.serve")  # one line per job as it ends (``noisesearch serve`` shows INFO)
 PROGRESS_EVERY_S = 0.5  # progress.json at most this often per job
 EVENT_EVERY_S = 1.0  # a progress event in events.jsonl at most this often per job
 MAX_POINTS = 512  # scores in one candidates event at most (the latest)
@@ -293,7 +292,7 @@ class Worker:
             self.held[job.id] = run
             if cohort is not None:
                 self.admissions.add(cohort)
-        log.info("noisesearch serve: job %s: %s %d searches on %s", job.id, "resumed" if resume else "started",
+        log.debug("noisesearch serve: job %s: %s %d searches on %s", job.id, "resumed" if resume else "started",
                  len(tasks), self.name)
 
     def _config(self, settings: RunSettings, job: Job, folder) -> str:
@@ -398,8 +397,10 @@ class Worker:
         self.store.add_event(job.id, event)
         self.counters[f"jobs_{state}"] += 1
         self._release(run)
-        spent = f", {summary.cost.nfe_used} NFEs, {summary.cost.elapsed_s:.1f} s" if summary is not None else ""
-        log.info("noisesearch serve: job %s %s%s%s", job.id, state, spent, f": {error}" if error else "")
+        spent = (f": {len(summary.results)} of {job.spec.searches} searches, {summary.cost.nfe_used} NFEs, "
+                 f"{summary.cost.elapsed_s:.2f} s" if summary is not None else "")
+        log.info("noisesearch serve: job %s %s on %s%s%s", job.id, state, self.name, spent,
+                 f": {error}" if error else "")
 
     def _release(self, run: JobRun) -> None:
         if run.session.step != "finished" and run.session.journal is not None:
@@ -416,4 +417,4 @@ class Worker:
         self.store.write(job)
         self.counters["jobs_failed"] += 1
         claim.release()
-        print(f"noisesearch serve: job {job.id} failed: {message}", file=sys.stderr, flush=True)
+        log.info("noisesearch serve: job %s failed on %s: %s", job.id, self.name, message)

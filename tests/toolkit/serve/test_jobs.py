@@ -66,3 +66,31 @@ def test_a_queued_job_is_cancelled_at_once_and_a_held_one_by_its_marker(tmp_path
     assert cancel_job(store, held).state == "queued" and store.cancel_asked(held.id)
     claim.release()
     assert [job.id for job in store.jobs(states=("queued",))] == [held.id]
+
+
+def test_a_full_queue_answers_429_with_retry_after(tmp_path):
+    from noisesearch.run.settings import build
+    from noisesearch.serve.app import Context, create
+    from noisesearch.serve.keys import Keys
+    from noisesearch.serve.requests import Limits, RequestError, Requests
+
+    defaults = {"pipeline": "digits"}
+    context = Context(JobStore(tmp_path), Requests(build(**defaults), defaults, Limits()), Keys([]), max_queued=2)
+    create(context, SPEC, "a")
+    create(context, SPEC, "b")
+    with pytest.raises(RequestError) as full:
+        create(context, SPEC, "c")
+    assert full.value.status == 429 and full.value.retry_after == context.retry_after_s
+    assert "2 jobs queued or running" in str(full.value)
+    assert len(context.store.jobs()) == 2
+
+
+def test_keys_name_owners_and_refuse_the_rest():
+    from noisesearch.serve.keys import Keys
+
+    keys = Keys(["k1", "k2"])
+    assert keys.owner("Bearer k1") != keys.owner("Bearer k2") and keys.owner("bearer k1") == keys.owner("Bearer k1")
+    assert "k1" not in keys.owner("Bearer k1")
+    for header in (None, "", "Bearer", "Bearer k3", "Basic k1", "k1"):
+        assert keys.owner(header) is None
+    assert Keys([], open_to_all=True).owner(None) == "local" and Keys([]).owner(None) is None

@@ -79,6 +79,22 @@ def test_jobs_are_their_keys_alone_and_report_progress_and_results(server):
     assert server.json("DELETE", f"/v1/searches/{job['id']}")[0] == 409
 
 
+def test_a_client_that_leaves_mid_stream_does_not_stop_its_job(server):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("POST", "/v1/images/generations", json.dumps(
+        {"prompt": "6", "stream": True, "algorithm": "zero-order", "budget_nfe": 616}),
+        {"Authorization": f"Bearer {KEYS[0]}", "Content-Type": "application/json"})
+    answer = connection.getresponse()
+    job_id = answer.getheader("x-noisesearch-job")
+    assert answer.status == 200 and answer.getheader("content-type") == "text/event-stream"
+    assert answer.readline().startswith(b"event: image_generation.partial_image")
+    connection.close()  # gone before the end
+    assert server.wait([job_id])[0]["state"] == "done"
+    assert f"job {job_id} done" in server.output()
+
+
 def test_two_cpu_workers_share_a_burst_of_jobs(server):
     ids = [server.json("POST", "/v1/searches", {"classes": [c], "budget_nfe": 308, "algorithm": "zero-order"})[1]
            ["id"] for c in range(6)]
