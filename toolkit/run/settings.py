@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from .. import model_args, registry
 from ..engine import SearchSettings, Task
@@ -19,6 +19,9 @@ from ..errors import BudgetError, UsageError
 from ..model_args import ModelArgs
 from ..pipeline import Family
 from ..resolve import describe_spec, resolve_pipeline, resolve_verifiers
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_BUDGET_SAMPLES = 16
 CLOCK_CAP_SAMPLES = 4096  # with ``model.budget_seconds`` and no budget_nfe: a cap the clock reaches first

@@ -207,7 +207,6 @@ def test_hpsv2_preprocesses_as_the_hpsv2_packages_own_val_transform(models, tmp_
     """hpsv2's scoring preprocesses with image_transform(..., resize_longest_max=True): ToTensor, the longest edge
     resized, black padding, normalisation. The package (installed here without its pins) builds it from its code."""
     import importlib
-    import subprocess
     import sys
     import types
 
@@ -238,7 +237,6 @@ def test_hpsv2_scores_as_the_hpsv2_packages_vendored_model_code(models, tmp_path
     """hpsv2 ships its own copy of open_clip; its CLIP class, on our tiny checkpoint's weights, with its tokenizer and
     its val transform, gives the score (image features @ text features, unit norm) our verifier gives."""
     import importlib
-    import subprocess
     import sys
     import types
 
