@@ -20,7 +20,7 @@ GIVEN = {"pipeline": "digits", "algorithm": "zero-order", "algorithm_args": {"n"
          "verifiers": ["digits-classifier", "self-supervised:digits-classifier"], "budget_nfe": 40, "steps": 3,
          "guidance": 1.5, "sampler": "euler", "batch_size": 3, "height": 16, "width": 16, "shard": "candidates",
          "ensemble": "weighted", "verifier_weights": [1.0, 2.0], "verifier_device": "cpu", "dtype": "fp32",
-         "mode": "native", "keep_images": 2, "compile": "off", "preview_size": 8, "background_writes": False}
+         "mode": "native", "keep_images": 2, "compile": "off", "preview_size": 8, "pad_chunks": True, "background_writes": False}
 ONE = {"verifiers": ["digits-classifier"], "ensemble": "rank", "verifier_weights": None, "preview_size": None}
 ANOTHER = {"algorithm_args": {"algorithm_args": {"n": 2, "lam": 0.6}}, "budget_nfe": {"budget_nfe": 44},
            "steps": {"steps": 4}, "guidance": {"guidance": 2.0}, "sampler": {"sampler": "heun"},
@@ -28,7 +28,7 @@ ANOTHER = {"algorithm_args": {"algorithm_args": {"n": 2, "lam": 0.6}}, "budget_n
            "algorithm": {"algorithm": "random", "algorithm_args": None, "preview_size": None,
                          "verifiers": ["digits-classifier"], "ensemble": "rank", "verifier_weights": None},
            "verifiers": ONE, "ensemble": {**ONE, "verifiers": GIVEN["verifiers"], "preview_size": 8},
-           "verifier_weights": {"verifier_weights": [2.0, 1.0]},
+           "verifier_weights": {"verifier_weights": [2.0, 1.0]}, "pad_chunks": {"pad_chunks": False},
            "pipeline": {"pipeline": str(WEIGHTS)}}
 SKIPPED = {"offload", "preview_decoder", "height", "width", "compile", "mode"}  # digits has one mode, size, compile
 
