@@ -74,10 +74,12 @@ class Gate:
                                                          "invalid_request_error"),
                                    {"WWW-Authenticate": "Bearer"})
         scope.setdefault("state", {})["owner"] = owner
-        if scope["path"] != IMAGES or scope["method"] != "POST":
+        if scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        try:
+        try:  # every body is read here, at most the server's limit, before any route sees it
             body = await read_body(receive, self.context.requests.limits.max_request_bytes)
+            if scope["path"] != IMAGES:
+                return await self.app(scope, replay(body, receive), send)
             spec = self.context.requests.images(parse_body(body, self.context.requests.limits))
             job = create(self.context, spec, owner)
         except RequestError as error:
