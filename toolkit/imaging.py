@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def to_rgb(images: torch.Tensor) -> torch.Tensor:
@@ -127,6 +130,14 @@ class ImageInput:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] as 8-bit values, rounded exactly as the PNGs of a run are (lossless against them)."""
     return (images.float().clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def to_pil(image: torch.Tensor) -> "Image.Image":
+    """One image in [0, 1] (C, H, W) as an 8-bit PIL image (grey for one channel), the bytes of a run's PNG."""
+    from PIL import Image
+
+    array = to_uint8(image.detach().cpu()).permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
 def from_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -87,12 +87,9 @@ class SearchResult:
     @property
     def pil(self) -> "Image.Image":
         """The chosen image as a PIL image (8 bits per channel)."""
-        from PIL import Image
+        from ..imaging import to_pil
 
-        from ..imaging import to_uint8
-
-        array = to_uint8(self.image).permute(1, 2, 0).numpy()
-        return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+        return to_pil(self.image)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .. import registry
 from .images import IMAGES, error_body, image_entry
 from .jobs import ACTIVE, ENDED, Job, JobStore
 from .keys import KEYS_ENV, Keys
-from .requests import Limits, RequestError, Requests, parse_body
+from .requests import RequestError, Requests, parse_body
 
 OPEN = ("/", "/health")  # no key needed: the page (it asks for one) and the health check
 PAGE = Path(__file__).with_name("page.html")
@@ -163,6 +163,13 @@ def create(context: Context, spec, owner: str) -> Job:
     return context.store.create(spec, owner)
 
 
+class Missing(RequestError):
+    """A job that does not exist, or another key's (the two are answered alike)."""
+
+    def __init__(self, job_id: str):
+        super().__init__(404, f"no job {job_id[:40]!r} of yours; GET /v1/searches lists them")
+
+
 def add_routes(app, context: Context) -> None:
     """The jobs routes, the options, metrics and the page (LitServe's own ``/`` gives way to the page)."""
     store = context.store
@@ -209,8 +216,7 @@ def add_routes(app, context: Context) -> None:
     async def cancel(request: Request, job_id: str):
         job = owned(request, job_id)
         if job.state in ENDED:
-            return json_response(409, error_body(f"job {job_id} has ended ({job.state}); nothing to cancel", 409,
-                                                 "invalid_request_error"))
+            raise RequestError(409, f"job {job_id} has ended ({job.state}); nothing to cancel")
         return json_response(202, view(cancel_job(store, job), store))
 
     @app.get("/v1/searches/{job_id}/result")
@@ -218,11 +224,8 @@ def add_routes(app, context: Context) -> None:
         job = owned(request, job_id)
         if job.state != "done":
             status = 409 if job.state in ACTIVE else 410 if job.state == "cancelled" else 500
-            return json_response(status, error_body(f"job {job_id} is {job.state}" +
-                                                    (f": {job.error}" if job.error else "") +
-                                                    ("; wait for it (GET /v1/searches/ID/events)"
-                                                     if job.state in ACTIVE else ""), status,
-                                                    "invalid_request_error"))
+            raise RequestError(status, f"job {job_id} is {job.state}" + (f": {job.error}" if job.error else "") +
+                               ("; wait for it (GET /v1/searches/ID/events)" if job.state in ACTIVE else ""))
         folder = store.folder(job_id)
         summary = json.loads((folder / "summary.json").read_text())
         return {"id": job_id, "data": [{**image_entry(folder, record), "condition": record["condition"],
@@ -248,10 +251,6 @@ def add_routes(app, context: Context) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request):
         return PlainTextResponse(prometheus(store), media_type="text/plain; version=0.0.4")
-
-    class Missing(RequestError):
-        def __init__(self, job_id: str):
-            super().__init__(404, f"no job {job_id[:40]!r} of yours; GET /v1/searches lists them")
 
 
 async def follow(store: JobStore, job_id: str, offset: int):
@@ -332,7 +331,8 @@ def prometheus(store: JobStore) -> str:
             searches[job.state] += job.spec.searches
     lines = ["# HELP noisesearch_jobs Jobs by state.", "# TYPE noisesearch_jobs gauge"]
     lines += [f'noisesearch_jobs{{state="{state}"}} {count}' for state, count in states.items()]
-    lines += ["# HELP noisesearch_searches Searches of the queued and running jobs.", "# TYPE noisesearch_searches gauge"]
+    lines += ["# HELP noisesearch_searches Searches of the queued and running jobs.",
+              "# TYPE noisesearch_searches gauge"]
     lines += [f'noisesearch_searches{{state="{state}"}} {searches[state]}' for state in ACTIVE]
     workers = store.workers()
     counters = (("nfe", "counter", "NFEs the worker's denoiser made"),
@@ -356,6 +356,3 @@ def prometheus(store: JobStore) -> str:
               for worker, figures in workers.items()]
     return "\n".join(lines) + "\n"
 
-
-def make_context(store: JobStore, settings, defaults: dict, limits: Limits, keys: Keys, max_queued: int) -> Context:
-    return Context(store, Requests(settings, defaults, limits), keys, max_queued)

@@ -19,7 +19,7 @@ from ..resolve import resolve_verifiers
 from ..run.settings import build
 from .jobs import ACTIVE, JobStore
 from .keys import KEYS_ENV, Keys
-from .requests import Limits
+from .requests import Limits, Requests
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds
@@ -120,14 +120,14 @@ def main(argv: list[str]) -> int:
     """Entry point of ``noisesearch serve``."""
     serve, model = parse(argv)
     settings = build(**model)  # every name and value checked before anything loads
-    from .app import make_context
+    from .app import Context
 
     keys = Keys.from_env(open_to_all=serve.allow_no_keys)
     check(serve, keys)
     store = JobStore(Path(serve.jobs_dir))
     limits = Limits(serve.max_budget_nfe, serve.max_budget_seconds, serve.max_prompt_chars, serve.max_images,
                     verifiers=tuple(serve.verifiers or settings.verifier_specs))
-    context = make_context(store, settings, model, limits, keys, serve.max_queued)
+    context = Context(store, Requests(settings, model, limits), keys, serve.max_queued)
     resolve_verifiers(list(limits.verifiers), settings.family.condition_kind)  # --verifiers: registered names
     server = make_server(serve, model, context)
     unfinished = len(store.jobs(states=ACTIVE))

@@ -24,6 +24,7 @@ from ..engine import Admissions, Cohort, Executor, Fixed, NfeProgress, Recorder,
 from ..engine.selection import best_so_far
 from ..engine.state import SearchRun
 from ..errors import UsageError
+from ..imaging import to_pil
 from ..run.models import Models
 from ..run.session import RunSession
 from ..run.settings import RunSettings, build
@@ -48,7 +49,7 @@ class JobRun:
 
     job: Job
     claim: Claim
-    session: RunSession
+    session: Optional[RunSession]  # None: a job that failed before its run started
     cohort: Optional[Cohort]
     written: float = 0.0
     evented: float = 0.0
@@ -63,14 +64,15 @@ class JobRun:
 
 def png_b64(image: torch.Tensor) -> str:
     """An image tensor (C, H, W in [0, 1]) as base64 PNG."""
-    from PIL import Image
-
-    from ..imaging import to_uint8
-
-    array = to_uint8(image.detach().float().cpu()).permute(1, 2, 0).numpy()
     buffer = io.BytesIO()
-    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(buffer, format="PNG")
+    to_pil(image).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def one_line(error: Exception) -> str:
+    """An error as a job records it: a refusal's own line; anything else named by its type."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return message if isinstance(error, UsageError) else f"{type(error).__name__}: {message}"
 
 
 class Worker:
@@ -168,9 +170,7 @@ class Worker:
             log.warning("noisesearch serve: the warm-up search failed: %s", error)
 
     def _loop_failed(self, run: JobRun, error: Exception) -> None:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        if not isinstance(error, UsageError):
-            message = f"{type(error).__name__}: {message}"
+        message = one_line(error)
         run.job.attempts += 1
         if run.job.attempts >= ATTEMPTS:
             self._end(run, "failed", error=message)
@@ -284,9 +284,7 @@ class Worker:
             if cohort is not None:
                 self.executor.check_cohort(cohort)
         except Exception as error:  # noqa: BLE001 - a job the loop cannot take fails alone
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            self._fail_unstarted(job, claim, message if isinstance(error, UsageError) else
-                                 f"{type(error).__name__}: {message}")
+            self._end(JobRun(job, claim, None, None), "failed", one_line(error))
             return
         with self.lock:
             self.held[job.id] = run
@@ -297,12 +295,11 @@ class Worker:
 
     def _config(self, settings: RunSettings, job: Job, folder) -> str:
         """The job's config.yaml: ``noisesearch predict --config`` on it makes the same results."""
-        conditions = job.spec.tasks()[::job.spec.per_condition]
+        conditions, spec = [Condition(**c) for c in job.spec.conditions], job.spec
         if settings.family.condition_kind == "class":
-            return config_text(settings, [t.condition.class_label for t in conditions], None, job.spec.per_condition,
-                               job.spec.seed, folder)
-        return config_text(settings, None, [t.condition.prompt for t in conditions], job.spec.per_condition,
-                           job.spec.seed, folder)
+            return config_text(settings, [c.class_label for c in conditions], None, spec.per_condition, spec.seed,
+                               folder)
+        return config_text(settings, None, [c.prompt for c in conditions], spec.per_condition, spec.seed, folder)
 
     def _scorer(self, settings: RunSettings) -> Scorer:
         """One scorer per set of verifiers and ensemble: jobs that share one share chunks."""
@@ -382,9 +379,9 @@ class Worker:
         summary: Optional[Summary] = None
         if state != "failed":
             try:
-                summary = run.session.finish() if run.session.step == "begun" else None
+                summary = run.session.finish() if run.session is not None and run.session.step == "begun" else None
             except Exception as failure:  # noqa: BLE001 - the job's own failure, recorded on it
-                state, error = "failed", f"{type(failure).__name__}: {failure}"
+                state, error = "failed", one_line(failure)
         job = run.job
         if run.cohort is not None and run.cohort.admitted:  # its searches are the loop's no more: read them here
             self.store.write_progress(job.id, {**self._figures(run), "seconds_left": 0.0})
@@ -403,18 +400,11 @@ class Worker:
                  f": {error}" if error else "")
 
     def _release(self, run: JobRun) -> None:
-        if run.session.step != "finished" and run.session.journal is not None:
-            run.session.journal.close()
+        session = run.session
+        if session is not None and session.step != "finished" and session.journal is not None:
+            session.journal.close()
         self.store.write(run.job)
         with self.lock:
             self.held.pop(run.job.id, None)
         run.claim.release()
         self.rescan = self.rescan or run.job.state in ACTIVE
-
-    def _fail_unstarted(self, job: Job, claim: Claim, message: str) -> None:
-        job.state, job.ended, job.error = "failed", time.time(), message
-        self.store.add_event(job.id, {"type": "failed", "error": message})
-        self.store.write(job)
-        self.counters["jobs_failed"] += 1
-        claim.release()
-        log.info("noisesearch serve: job %s failed on %s: %s", job.id, self.name, message)

@@ -1,6 +1,7 @@
 """One worker's loop runs many jobs at once: each job's results are what the same search gives alone, bit for bit;
 a cancelled job stops and keeps what finished; a job whose algorithm fails fails alone."""
 
+import dataclasses
 import time
 
 import numpy as np
@@ -116,3 +117,14 @@ def test_a_job_whose_algorithm_fails_fails_alone(served):
     events, _ = store.events(innocent.id)
     assert [record["score"] for record in events[-1][1]["results"]] == [r.score for r in alone(innocent.spec)]
     assert worker.counters["loop_failures"] >= 2
+
+
+def test_a_job_the_loop_cannot_take_fails_in_one_line_and_the_worker_goes_on(served):
+    store, requests, worker = served
+    spec = requests.search({"classes": [5]})
+    broken = store.create(dataclasses.replace(spec, model={**spec.model, "steps": 9}), "me")  # not the loop's
+    after = store.create(spec, "me")
+    failed, done = wait(store, [broken, after])
+    assert failed.state == "failed" and "steps" in failed.error and "\n" not in failed.error
+    assert [event["type"] for _, event in store.events(broken.id)[0]] == ["failed"]
+    assert done.state == "done"
