@@ -187,3 +187,8 @@ class SearchAlgorithm:
     def tell(self, outcomes: list[Outcome]) -> None:
         """Scores of the proposals of the last ``ask``, in the same order."""
         raise NotImplementedError
+
+    def trace(self) -> Optional[dict]:
+        """What the search did that its candidates do not show (JSON-able; SMC: ESS and survivors per level),
+        kept in its result record; None when there is nothing to add."""
+        return None

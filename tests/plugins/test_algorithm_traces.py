@@ -3,6 +3,7 @@ computations."""
 
 import dataclasses
 import math
+import statistics
 
 import pytest
 
@@ -72,7 +73,8 @@ def test_smc_weights_are_fk_steerings_potentials_with_its_terminal_correction(co
 
 def test_smc_resamples_only_at_fks_scheduled_levels(context):
     """FK's schedule: every ``resample_every`` levels from ``resample_from``, and the last interior level; at
-    the levels between, the particles go on as they are and r~ is not updated (fkd_class.py)."""
+    the levels between, the particles go on as they are and r~ is not updated; the last level is resampled only
+    when its ESS is below ess * k (fkd_class.py)."""
     smc = SMCSteering(SMCSteering.parse_params({"k": 4, "resample_every": 2, "scale": "none", "lam": 1.0}), context)
     assert sorted(smc.schedule) == [1, 3]
     first = smc.ask()
@@ -83,27 +85,85 @@ def test_smc_resamples_only_at_fks_scheduled_levels(context):
     tell(smc, second, [9.0, 9.0, 9.0, 9.0])  # level 2: not scheduled
     assert smc.particles == [p.id for p in second] and smc.carried == carried and smc.log_weights == weights
     third = smc.ask()
-    tell(smc, third, [0.5, 0.6, 0.7, 0.8])  # level 3, the last interior one: scheduled
-    assert smc.resampled_at == [1, 3]
+    tell(smc, third, [0.5, 0.6, 0.7, 0.8])  # level 3, the last interior one: ESS near 4, every particle goes on
+    assert smc.resampled_at == [1] and smc.particles == [p.id for p in third]
+    assert [(e["level"], e["resampled"]) for e in smc.trace()["levels"]] == [(1, True), (3, False)]
+    assert smc.trace()["levels"][1]["ess"] > 3.9 and smc.trace()["levels"][1]["survivors"] == 4
+
+
+@pytest.mark.parametrize("adaptive_end", [True, False])
+def test_smc_last_level_is_resampled_only_below_the_ess_threshold_unless_asked(context, adaptive_end):
+    args = {"k": 4, "scale": "none", "lam": 1.0, "adaptive": True, "adaptive_end": adaptive_end}
+    smc = SMCSteering(SMCSteering.parse_params(args), context)
+    for rewards in ([0.0] * 4, [0.0] * 4, [0.0, 0.01, 0.02, 0.03]):  # uniform, then near-uniform at the last level
+        proposals = smc.ask()
+        tell(smc, proposals, rewards)
+    assert smc.resampled_at == ([] if adaptive_end else [3])
+    assert smc.particles == [p.id for p in proposals] or not adaptive_end
+    collapsed = SMCSteering(SMCSteering.parse_params(args), context)
+    for rewards in ([0.0] * 4, [0.0] * 4, [0.0, 0.0, 0.0, 50.0]):  # ESS 1 at the last level: resampled either way
+        proposals = collapsed.ask()
+        tell(collapsed, proposals, rewards)
+    assert collapsed.resampled_at == [3] and collapsed.particles == [proposals[3].id] * 4
+    assert collapsed.trace()["levels"][-1] == {"level": 3, "ess": 1.0, "resampled": True, "survivors": 1}
 
 
 def test_smc_standardized_rewards_make_lam_independent_of_the_verifiers_scale(context):
     one, hundred = (SMCSteering(SMCSteering.parse_params({"k": 4}), context) for _ in range(2))
     tell(one, one.ask(), [0.1, 0.2, 0.3, 0.4])
     tell(hundred, hundred.ask(), [10.0, 20.0, 30.0, 40.0])
-    z = [-1.3416407864998738, -0.4472135954999579, 0.4472135954999579, 1.3416407864998738]  # (r - mean) / std
-    assert one.log_weights == pytest.approx([10.0 * max(v, 0.0) for v in z])  # max with r~ = reward_min 0
+    spread = statistics.pstdev([0.1, 0.2, 0.3, 0.4])
+    assert one.lam == 1.0 and one.log_weights == pytest.approx([r / spread for r in (0.1, 0.2, 0.3, 0.4)])
     assert hundred.log_weights == pytest.approx(one.log_weights) and one.particles == hundred.particles
+    assert set(hundred.carried) <= {10.0, 20.0, 30.0, 40.0}  # r~ stays in the verifier's units
 
 
-def test_smc_reward_min_floors_the_max_potential(context):
-    low = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0, "reward_min": -5.0, "scale": "none",
-                                                "adaptive": True}), context)
-    tell(low, low.ask(), [-3.0, -4.0])
-    assert low.carried == [-3.0, -4.0] and low.log_weights == [-3.0, -4.0]
-    floored = SMCSteering(SMCSteering.parse_params({"k": 2, "lam": 1.0, "scale": "none", "adaptive": True}), context)
-    tell(floored, floored.ask(), [-3.0, -4.0])
-    assert floored.carried == [0.0, 0.0]  # FK's default minimum: negative rewards all weigh the same
+def test_smc_standardized_trace_carries_rewards_in_one_unit_across_levels(context):
+    """Three scheduled levels with ``standardize``: r and r~ compare in the verifier's units, only the exponent is
+    divided by the level's spread, so a particle that beats its ancestry's reward later is still favoured (the
+    z-scores carried before made every later weight equal)."""
+    smc = SMCSteering(SMCSteering.parse_params({"k": 4, "lam": 10.0}), context)
+    levels = ([0.0, 0.0, 0.0, 10.0], [2.0, 30.0, 4.0, 8.0], [31.0, 29.0, 30.0, 40.0])
+    products = 0.0
+    carried = [0.0] * 4
+    for step, rewards in enumerate(levels):
+        proposals = smc.ask()
+        tell(smc, proposals, rewards)
+        lam = 10.0 / statistics.pstdev(rewards)
+        tilde = [max(r, c) for r, c in zip(rewards, carried)]
+        expected = [lam * t - (products if step == 2 else 0.0) for t in tilde]
+        assert smc.log_weights == pytest.approx(expected), step
+        best = max(range(4), key=lambda i: expected[i])  # every weight but one is below e^-17 of it
+        assert smc.particles == [proposals[best].id] * 4 and smc.carried == [tilde[best]] * 4, step
+        products += expected[best]
+        carried = [tilde[best]] * 4
+    assert smc.resampled_at == [1, 2, 3] and [e["survivors"] for e in smc.trace()["levels"]] == [1, 1, 1]
+
+
+def test_smc_rt_potential_is_the_reward_alone_with_the_terminal_correction(context):
+    smc = SMCSteering(SMCSteering.parse_params({"k": 2, "potential": "rt", "scale": "none", "lam": 1.0,
+                                                "adaptive": True, "reward_min": 100.0}), context)
+    for step, rewards in enumerate(([1.0, 1.0], [2.0, 2.0], [3.0, 5.0])):
+        tell(smc, smc.ask(), rewards)
+        if step < 2:
+            assert smc.log_weights == rewards and smc.carried == rewards  # reward_min plays no part
+    assert smc.log_weights == [3.0, 5.0]  # nothing resampled before: the product of potentials is 1
+
+
+def test_smc_resample_from_0_weighs_the_initial_noises_then_steps_ancestrally(context):
+    params = SMCSteering.parse_params({"k": 2, "resample_from": 0, "scale": "none", "adaptive": True})
+    smc = SMCSteering(params, context)
+    assert sorted(smc.schedule) == [0, 1, 2, 3]
+    first = smc.ask()
+    assert [(p.start, p.stop, p.scored) for p in first] == [(None, context.sigmas[0], True)] * 2
+    tell(smc, first, [0.0, 0.0])
+    second = smc.ask()
+    assert [p.start for p in second] == [0, 1] and all(p.stochastic for p in second)
+    assert second[0].stop == context.sigmas[1]
+    one_call = context.cost(None, stop=context.sigmas[0])
+    assert one_call == 1 and SMCSteering.particle_nfe(context, params) == 4  # one call at each level above 0
+    results, _ = run(SMCSteering, {"k": 3, "resample_from": 0})
+    assert all(result.nfe == 3 * 4 for result in results)
 
 
 def test_zero_order_trace(context):

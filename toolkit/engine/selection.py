@@ -55,6 +55,7 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
         first_candidate=first,
         first_scores=search.raw[first] if first is not None else None,
         ties=sum(value == aggregates[best] for value in aggregates) - 1,
+        trace=search.algorithm.trace(),
     )
 
 

@@ -79,6 +79,7 @@ class SearchResult:
     first_candidate: Optional[int] = None  # the search's first plain draw (no search would have returned it)
     first_scores: Optional[dict[str, float]] = None
     ties: int = 0  # other finished candidates whose aggregate equals the chosen one's (chosen by lower id)
+    trace: Optional[dict] = None  # the algorithm's own account of the search (SearchAlgorithm.trace)
 
     def __repr__(self) -> str:
         return (f"SearchResult({self.task.condition.key!r}, repeat={self.task.repeat}, candidate={self.candidate}, "

@@ -22,7 +22,8 @@ def result_record(result: SearchResult) -> ResultRecord:
                         image=RunDir.image_name(stem), noise=RunDir.noise_name(stem), candidate=result.candidate,
                         score=result.score, scores=result.scores, nfe=result.nfe, candidates=result.candidates,
                         replayable=result.replayable, noise_seed=result.noise_seed, seconds=result.seconds,
-                        first_candidate=result.first_candidate, first_scores=result.first_scores, ties=result.ties)
+                        first_candidate=result.first_candidate, first_scores=result.first_scores, ties=result.ties,
+                        trace=result.trace)
 
 
 def save_result(folder, result: SearchResult) -> ResultRecord:

@@ -64,6 +64,9 @@ def ancestral_step(
 
 
 def sigmas_between(sigmas: torch.Tensor, sigma_a: float, sigma_b: float) -> torch.Tensor:
-    """The part of a schedule from level ``sigma_a`` down to ``sigma_b`` (both kept as end points)."""
+    """The part of a schedule from level ``sigma_a`` down to ``sigma_b`` (both kept as end points; one point, no
+    step, when they are the same level)."""
+    if sigma_a == sigma_b:
+        return sigmas.new_tensor([sigma_a])
     inner = sigmas[(sigmas < sigma_a) & (sigmas > sigma_b)]
     return torch.cat([sigmas.new_tensor([sigma_a]), inner, sigmas.new_tensor([sigma_b])])

@@ -131,6 +131,7 @@ class ResultRecord:
     first_candidate: Optional[int] = None  # the first plain draw of the search, what no search would have returned
     first_scores: Optional[dict[str, float]] = None
     ties: Optional[int] = None  # other finished candidates tied with the chosen one on the aggregate
+    trace: Optional[dict] = None  # the algorithm's own account of the search (SMC: ESS and survivors per level)
     extra: dict[str, Any] = field(default_factory=dict)  # fields a newer writer added, kept as they are
 
     @property
@@ -147,7 +148,7 @@ class ResultRecord:
         entry = {"index": self.index, "condition": self.condition, "repeat": self.repeat, "image": self.image,
                  "noise": self.noise, "candidate": self.candidate, "score": self.score, "scores": self.scores,
                  "nfe": self.nfe, "candidates": self.candidates, "replayable": self.replayable}
-        for name in ("noise_seed", "seconds", "first_candidate", "first_scores", "ties"):
+        for name in ("noise_seed", "seconds", "first_candidate", "first_scores", "ties", "trace"):
             if getattr(self, name) is not None:
                 entry[name] = getattr(self, name)
         return {**entry, **self.extra}

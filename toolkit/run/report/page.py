@@ -19,6 +19,7 @@ from typing import Optional
 from ...conditions import Condition
 from ...ensemble import aggregate, oriented
 from .lineage import Node, draw, legend
+from .trace import tick_labels, trace_section
 from ...store.folder import RunDir
 from ...store.journal import ArtifactReader, read_run
 from ...model_args import ModelArgs
@@ -181,9 +182,10 @@ def best_so_far(search: SearchView, verifier: str, higher: bool, budget: Optiona
         x, _ = at(value, y_low)
         parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" class="axis" text-anchor="middle">'
                      f'{value:.0f}</text>')
-    for value in ticks(y_low, y_high):
+    y_ticks = ticks(y_low, y_high)
+    for value, label in zip(y_ticks, tick_labels(y_ticks)):
         _, y = at(0, value)
-        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:.3g}</text>')
+        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{label}</text>')
     parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 4}" class="axis" text-anchor="middle">'
                  f'NFEs spent</text><text x="4" y="14" class="axis">{html.escape(verifier)}</text>')
     if budget:
@@ -247,11 +249,12 @@ def render_search(search: SearchView, header: RunHeader) -> str:
     nfe = sum(c.nfe for c in search.candidates)
     budget = header.model.budget_nfe
     chart = best_so_far(search, verifiers[0], higher, budget) if verifiers else ""
+    trace = trace_section(search.result.trace if search.result else None)
     return (f'<section class="search" id="search-{search.index if search.index is not None else search.key}" '
             f'data-key="{html.escape(search.key)}" data-repeat="{search.repeat}" '
             f'data-chosen="{"" if search.chosen is None else search.chosen}">'
             f"<h2>{html.escape(title)}</h2><p>{len(search.candidates)} candidates, {nfe} of {budget} NFEs; "
-            f"{status}</p><div class='row'>{chart}</div>"
+            f"{status}</p><div class='row'>{chart}</div>{trace}"
             f"<h3>Finished candidates, best first</h3><div class='cards'>{cards}</div>{kept}"
             f"<h3>Lineage</h3><div class='graph'>{draw(nodes)}</div>{legend()}</section>")
 

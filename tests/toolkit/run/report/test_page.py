@@ -41,13 +41,15 @@ class Page(HTMLParser):
         elif not self.inside:
             return
         elif tag == "section":
-            self.sections.append({**attrs, "cards": [], "chosen_cards": [], "nodes": [], "edges": []})
+            self.sections.append({**attrs, "cards": [], "chosen_cards": [], "nodes": [], "edges": [], "bars": []})
         elif tag == "div" and "card" in attrs.get("class", "").split():
             self.sections[-1]["cards"].append(int(attrs["data-id"]))
             if "chosen" in attrs["class"].split():
                 self.sections[-1]["chosen_cards"].append(int(attrs["data-id"]))
         elif tag == "circle" and "data-id" in attrs:  # lineage nodes (not the legend's)
             self.sections[-1]["nodes"].append(int(attrs["data-id"]))
+        elif tag == "rect" and attrs.get("class") in ("ess", "survivors"):
+            self.sections[-1]["bars"].append((attrs["class"], float(attrs["data-value"])))
         elif tag == "path" and "edge" in attrs.get("class", ""):
             self.sections[-1]["edges"].append((int(attrs["data-from"]), int(attrs["data-to"])))
 
@@ -99,6 +101,17 @@ def test_every_search_its_candidates_and_lineage_appear(run):
         expected = {(parent, r["id"]) for r in records for parent in [*r["parents"], r["start"]] if parent is not None}
         assert set(section["edges"]) == expected
         assert expected, "the search has a lineage to draw"
+
+
+def test_smc_searches_draw_the_ess_and_survivors_of_every_weighed_level(run):
+    page, _ = rendered(run / "report.html")
+    summary = json.loads((run / "summary.json").read_text())
+    for section, result in zip(page.sections, summary["results"]):
+        levels = (result.get("trace") or {}).get("levels", [])
+        assert bool(levels) == ("smc" in run.name)
+        expected = [(kind, float(entry[key])) for entry in levels
+                    for kind, key in (("ess", "ess"), ("survivors", "survivors"))]
+        assert section["bars"] == expected
 
 
 def test_screenshot_shows_the_page_and_pages_hold_ten_searches(run, tmp_path):
