@@ -311,12 +311,13 @@ comes from the verifier that drove that cell's search (expect it to be inflated:
 <img id="scaling-seconds" src="{_embed(out / 'scaling_seconds.png')}" alt="metrics against seconds">
 <p id="ranking">{html.escape(ranking_note(measured(rows)))}</p>
 <h2>Results</h2>
-<p>Each value with its 95% bootstrap interval over searches (2000 resamples); set-level metrics (FID, IS, precision,
+<p>Each value with its 95% bootstrap interval clustered by prompt (2000 resamples of the conditions, then of the
+searches within each); set-level metrics (FID, IS, precision,
 recall, CLIPScore) are point estimates.{unjudged_note(rows)}</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <h2>Against random search</h2>
 <p>Each cell minus random search (same verifiers; any, for the steps baseline) at the nearest NFEs per search, on the
-same conditions and seeds: the difference, its 95% paired bootstrap interval, and a paired test (exact McNemar on
+same conditions and seeds: the difference, its 95% paired bootstrap interval clustered by prompt, and a paired test (exact McNemar on
 verdicts, Wilcoxon signed-rank on scores).</p>
 <table id="comparison"><thead><tr><th>cell</th><th>random cell</th><th>metric</th><th>difference</th>
 <th>95% interval</th><th>p</th><th>test</th></tr></thead><tbody>{''.join(comparisons)}</tbody></table>

@@ -21,6 +21,7 @@ class PairedMetric:
     interval: Optional[list[float]]
     p_value: Optional[float]
     test: str
+    mc_error: Optional[float] = None  # the Monte Carlo error of the interval's bounds
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class Tables:
                 continue
             entry = self.paired(row.per_search, reference.per_search)
             lines.append(f"| {row.label()} | {row.nfe_used:.0f} | {row.seconds:.2f}{'*' * (row.cell in self.unclean)} "
-                         f"| {row.metrics['accuracy']:.3f} | {difference(entry)} |")
+                         f"| {row.metrics['accuracy']:.3f} | {difference(entry, mc=True)} |")
         return "\n".join(lines)
 
     def cell(self, name: str) -> CellRow:
@@ -203,9 +203,12 @@ class Tables:
         return "\n".join(lines)
 
 
-def difference(entry: PairedMetric, digits: int = 3) -> str:
+def difference(entry: PairedMetric, digits: int = 3, mc: bool = False) -> str:
+    """``+d [low, high], p P``; with ``mc`` the bounds' Monte Carlo error too (where a bound is checked against a
+    line)."""
     low, high = entry.interval
-    return f"{entry.difference:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}], p {entry.p_value:.3g}"
+    error = f" (Monte Carlo ±{entry.mc_error:.4f})" if mc and entry.mc_error is not None else ""
+    return f"{entry.difference:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{error}, p {entry.p_value:.3g}"
 
 
 def optional(value, spec: str) -> str:
@@ -213,11 +216,12 @@ def optional(value, spec: str) -> str:
 
 
 def pooled(per_searches: list[dict]) -> dict:
-    """Per-search values of one cell from several studies as one cell (keys prefixed by the study's position)."""
+    """Per-search values of one cell from several studies as one cell (keys prefixed by the study's position and
+    ``|``: a prompt is one cluster across studies)."""
     out: dict = {}
     for i, per_search in enumerate(per_searches):
         for name, values in per_search.items():
-            out.setdefault(name, []).extend([f"{i}:{v}" for v in values] if name == "key" else values)
+            out.setdefault(name, []).extend([f"{i}|{v}" for v in values] if name == "key" else values)
     return out
 
 
@@ -244,7 +248,9 @@ def pooled_line(cell: dict, reference: dict, seed: int, level: float) -> str:
     low, high = entry.interval
     only_cell = sum(bool(a) and b is not None and not b for a, b in zip(cell["correct"], reference["correct"]))
     only_reference = sum(bool(b) and a is not None and not a for a, b in zip(cell["correct"], reference["correct"]))
-    return (f"{entry.difference:+.4f} [{low:+.4f}, {high:+.4f}], McNemar p {entry.p_value:.3g} ({only_cell} searches "
+    error = f" (Monte Carlo ±{entry.mc_error:.4f})" if entry.mc_error is not None else ""
+    return (f"{entry.difference:+.4f} [{low:+.4f}, {high:+.4f}]{error}, McNemar p {entry.p_value:.3g} ({only_cell} "
+            f"searches "
             f"only the cell got right, {only_reference} only the reference, {len(cell['correct'])} searches)")
 
 
@@ -295,7 +301,8 @@ def tables_main(argv: list[str]) -> int:
                         "four looks, Bonferroni)")
     args = parser.parse_args(argv)
     tables = Tables(read_study(args.study), args.seed, args.level, frozenset(args.unclean))
-    print(f"Every interval below is a {tables.percent} interval, recomputed from the cells' per-search values.\n")
+    print(f"Every interval below is a {tables.percent} bootstrap interval clustered by prompt (conditions resampled, "
+          "then searches within them), recomputed from the cells' per-search values.\n")
     print(tables.cells(), end="\n\n")
     print(tables.categories(), end="\n\n")
     if args.target:
@@ -335,11 +342,12 @@ def pool_main(argv: list[str]) -> int:
         parser.error("give at least one --counts or --study")
     groups = [(f"counts {c} {r} {n}", verdicts_from_counts(c, r, n)) for c, r, n in args.counts]
     groups += [(str(study), study_verdicts(study, args.cell, args.reference)) for study in args.study]
-    print(f"{100 * args.level:g}% intervals")
+    print(f"{100 * args.level:g}% intervals, clustered by prompt for --study (a study entered by --counts has no "
+          "prompts: its searches are resampled one by one)")
     for name, (cell, reference) in groups:
         print(f"{name}: {pooled_line(cell, reference, args.seed, args.level)}")
     if len(groups) > 1:
-        sides = [{"key": [f"{i}:{k}" for i, (_, pair) in enumerate(groups) for k in pair[side]["key"]],
+        sides = [{"key": [f"{i}|{k}" for i, (_, pair) in enumerate(groups) for k in pair[side]["key"]],
                   "correct": [v for _, pair in groups for v in pair[side]["correct"]]} for side in (0, 1)]
         print("pooled: " + pooled_line(*sides, args.seed, args.level))
     sys.stdout.flush()

@@ -1,10 +1,14 @@
-"""Uncertainty of a study's metrics: seeded bootstrap intervals over searches, and paired tests against random search.
+"""Uncertainty of a study's metrics: seeded bootstrap intervals clustered by prompt, and paired tests against random
+search.
 
 A cell's per-search values (``row["per_search"]``) define every per-search metric as a statistic of a set of search
 indices, so one resampling of the indices gives every metric's bootstrap replicate, and a joint resampling of two
-cells' indices (same conditions, same seeds) gives a paired difference. Percentile intervals over ``RESAMPLES``
-resamples drawn by ``numpy.random.default_rng(seed).integers(0, n, (RESAMPLES, n))``; ``numpy.percentile`` with its
-default (linear) interpolation at 2.5 and 97.5.
+cells' indices (same conditions, same seeds) gives a paired difference. A study repeats each prompt (condition) many
+times, so the resampling is two-stage (Davison & Hinkley's cluster bootstrap): draw the conditions with replacement,
+then the searches within each drawn condition with replacement; the intervals then speak of prompts like these, not
+only of these prompts. Percentile intervals over ``RESAMPLES`` resamples from ``numpy.random.default_rng(seed)``;
+``numpy.percentile`` with its default (linear) interpolation at 2.5 and 97.5. ``mc_error`` is the Monte Carlo error
+of a bound (the spread of the bound over ten batches of the resamples, over the square root of ten).
 """
 
 from __future__ import annotations
@@ -65,9 +69,38 @@ def per_search_metrics(per_search: dict) -> list[str]:
     return names + [name for name in per_search if name.startswith("verifier:")]
 
 
-def resamples(searches: int, seed: int, count: int = RESAMPLES) -> np.ndarray:
-    """(count, searches) bootstrap indices."""
-    return np.random.default_rng(seed).integers(0, searches, size=(count, searches))
+def cluster_of(key) -> str:
+    """The condition a search key belongs to: ``KEY#REPEAT`` without its repeat and a pooled study's ``N|`` prefix
+    (keys without either, such as counts entered as searches, are clusters of one)."""
+    text = str(key)
+    return text.split("|", 1)[-1].rsplit("#", 1)[0] if "#" in text else text
+
+
+def clusters(keys: Sequence) -> list[np.ndarray]:
+    """The search indices of each condition, in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(cluster_of(key), []).append(index)
+    return [np.asarray(members) for members in groups.values()]
+
+
+def resamples(keys: Sequence, seed: int, count: int = RESAMPLES) -> list[np.ndarray]:
+    """``count`` two-stage bootstrap resamples of search indices: conditions with replacement, then searches within
+    each drawn condition with replacement (the plain bootstrap when every search is its own condition)."""
+    groups = clusters(keys)
+    rng = np.random.default_rng(seed)
+    if all(len(group) == 1 for group in groups):
+        return list(rng.integers(0, len(groups), size=(count, len(groups))))
+    flat = np.concatenate(groups)
+    sizes = np.asarray([len(group) for group in groups])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    picks = rng.integers(0, len(groups), size=(count, len(groups)))
+    draws = []
+    for chosen in picks:
+        repeated = np.repeat(chosen, sizes[chosen])
+        within = (rng.random(len(repeated)) * sizes[repeated]).astype(int)
+        draws.append(flat[starts[repeated] + within])
+    return draws
 
 
 def _interval(replicates: Sequence[float], level: Optional[float] = None) -> Optional[list[float]]:
@@ -79,9 +112,19 @@ def _interval(replicates: Sequence[float], level: Optional[float] = None) -> Opt
     return [float(low), float(high)]
 
 
+def mc_error(replicates: Sequence[float], level: Optional[float] = None, batches: int = 10) -> Optional[float]:
+    """The Monte Carlo error of an interval's bounds (the larger of the two): each bound's spread over ``batches``
+    batches of the replicates, over the square root of ``batches``."""
+    values = np.asarray(replicates, dtype=float)
+    if not np.isfinite(values).all() or len(values) < 2 * batches:
+        return None
+    bounds = np.asarray([_interval(batch, level) for batch in np.array_split(values, batches)])
+    return float((bounds.std(axis=0, ddof=1) / math.sqrt(batches)).max())
+
+
 def intervals(per_search: dict, seed: int, level: Optional[float] = None) -> dict[str, Optional[list[float]]]:
-    """The bootstrap interval (95%, or ``level``) of every per-search metric of one cell."""
-    arrays, draws = prepared(per_search), resamples(len(per_search["key"]), seed)
+    """The prompt-clustered bootstrap interval (95%, or ``level``) of every per-search metric of one cell."""
+    arrays, draws = prepared(per_search), resamples(per_search["key"], seed)
     return {name: _interval([metric_value(name, arrays, rows) for rows in draws], level)
             for name in per_search_metrics(per_search)}
 
@@ -109,11 +152,12 @@ def _paired_p(name: str, cell: dict, reference: dict) -> tuple[Optional[float], 
 
 
 def paired(cell: dict, reference: dict, seed: int, level: Optional[float] = None) -> list[dict]:
-    """Per metric: the cell's value minus the reference's on the same searches, its paired bootstrap interval (95%,
-    or ``level``), and a paired test's p-value. Both cells must hold the same searches in the same order."""
+    """Per metric: the cell's value minus the reference's on the same searches, its paired prompt-clustered bootstrap
+    interval (95%, or ``level``) with the bounds' Monte Carlo error, and a paired test's p-value. Both cells must hold
+    the same searches in the same order."""
     if cell["key"] != reference["key"]:
         raise ValueError("paired cells must hold the same searches (conditions and repeats) in the same order")
-    draws = resamples(len(cell["key"]), seed)
+    draws = resamples(cell["key"], seed)
     everything = np.arange(len(cell["key"]))
     mine, theirs = prepared(cell), prepared(reference)
     results = []
@@ -125,7 +169,7 @@ def paired(cell: dict, reference: dict, seed: int, level: Optional[float] = None
         cell_value, reference_value = metric_value(name, mine, everything), metric_value(name, theirs, everything)
         results.append({"metric": name, "cell_value": cell_value, "reference_value": reference_value,
                         "difference": cell_value - reference_value, "interval": _interval(replicates, level),
-                        "p_value": p_value, "test": test})
+                        "mc_error": mc_error(replicates, level), "p_value": p_value, "test": test})
     return results
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bootstrap_by_hand import cluster_draws, interval
 from helpers import ROOT, run_cli
 from noisesearch.bench.runner import metrics
 from noisesearch.cli import main
@@ -62,12 +63,9 @@ def test_metrics_agree_with_a_recomputation_from_the_saved_images(study):
     assert frechet_by_hand(evaluation, images) == pytest.approx(row["metrics"]["fid"], rel=1e-3)
 
 
-def bootstrap_by_hand(values, seed, resamples=2000):
-    """The documented percentile bootstrap of a mean, written out: numpy's default_rng draws, linear percentiles."""
-    values = np.asarray(values, dtype=float)
-    draws = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
-    means = values[draws].mean(axis=1)
-    return list(np.percentile(means, [2.5, 97.5]))
+def bootstrap_by_hand(values, keys, seed):
+    """The documented prompt-clustered percentile bootstrap of a mean, written out (tests/bootstrap_by_hand.py)."""
+    return interval(values, keys, seed)
 
 
 def mcnemar_by_hand(mine, theirs):
@@ -91,19 +89,20 @@ def test_intervals_and_paired_tests_recompute_from_results_json(study):
         correct = row["per_search"]["correct"]
         assert len(correct) == row["searches"] == 30
         assert np.mean(correct) == pytest.approx(row["metrics"]["accuracy"])
-        assert row["intervals"]["accuracy"] == pytest.approx(bootstrap_by_hand(correct, 0), abs=1e-12)
+        keys = row["per_search"]["key"]
+        assert row["intervals"]["accuracy"] == pytest.approx(bootstrap_by_hand(correct, keys, 0), abs=1e-12)
         assert set(row["point_estimates"]) >= {"fid", "inception_score", "precision", "recall"}
     scores = searched["per_search"]["verifier:digits-classifier"]
-    assert searched["intervals"]["verifier:digits-classifier"] == pytest.approx(bootstrap_by_hand(scores, 0))
+    keys = searched["per_search"]["key"]
+    assert searched["intervals"]["verifier:digits-classifier"] == pytest.approx(bootstrap_by_hand(scores, keys, 0))
     assert searched["comparison"]["reference"] == reference["cell"]
     compared = {item["metric"]: item for item in searched["comparison"]["metrics"]}
     mine, theirs = searched["per_search"]["correct"], reference["per_search"]["correct"]
     assert compared["accuracy"]["difference"] == pytest.approx(np.mean(mine) - np.mean(theirs))
     assert compared["accuracy"]["p_value"] == pytest.approx(mcnemar_by_hand(mine, theirs))
     differences = np.asarray(mine, float) - np.asarray(theirs, float)
-    draws = np.random.default_rng(0).integers(0, 30, size=(2000, 30))
-    assert compared["accuracy"]["interval"] == pytest.approx(list(np.percentile(differences[draws].mean(1),
-                                                                                 [2.5, 97.5])))
+    replicates = [differences[draw].mean() for draw in cluster_draws(keys, 0)]
+    assert compared["accuracy"]["interval"] == pytest.approx(list(np.percentile(replicates, [2.5, 97.5])))
     from scipy.stats import wilcoxon
 
     verifier = np.asarray(scores) - np.asarray(reference["per_search"]["verifier:digits-classifier"])
