@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -11,6 +11,9 @@ from torch import nn
 from .conditions import Condition
 from .errors import UsageError
 from .evaluation import Evaluation
+
+if TYPE_CHECKING:
+    from .pipeline import RunSpec
 
 
 @dataclass
@@ -55,6 +58,10 @@ class Verifier(nn.Module):
 
     def attach(self, pipeline: type) -> None:
         """Learn what the verifier needs from the pipeline family (class names, say); raise a UsageError if unfit."""
+
+    def check_run(self, run: "RunSpec", sigmas: torch.Tensor) -> None:
+        """Raise a UsageError when the verifier cannot score a search run with these settings and noise levels (an
+        early verifier: those it was distilled at)."""
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         """Scores of images in [0, 1] (B, C, H, W) against their conditions, one float per image."""

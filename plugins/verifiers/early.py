@@ -37,6 +37,23 @@ class EarlyVerifier(Verifier):
                              "distill one for this pipeline (`noisesearch distill --pipeline ...`)")
         self.teacher.attach(pipeline)
 
+    def check_run(self, run, sigmas: torch.Tensor) -> None:
+        """Refuse a search at other steps, sampler, guidance or noise levels than the card's: the network never saw
+        its latents."""
+        trained = self.card.get("run", {})
+        asked = {"steps": run.steps, "sampler": run.sampler, "guidance": run.guidance}
+        differ = [name for name, value in asked.items() if name in trained and trained[name] != value]
+        levels = [float(s) for s in sigmas if float(s) > 0]
+        known = self.card.get("sigmas")
+        if not differ and known is not None and (len(known) != len(levels) or any(
+                abs(a - b) > 1e-4 * max(abs(a), abs(b)) + 1e-6 for a, b in zip(known, levels))):
+            differ = ["noise levels"]
+        if differ:
+            card = ", ".join(f"{name} {trained[name]!r}" for name in asked if name in trained)
+            raise UsageError(f"early:{self.spec} was distilled at {card}; this search differs in "
+                             f"{', '.join(differ)}, levels its network never saw: search at the card's settings or "
+                             "distill again with these")
+
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
         """Finished samples: the teacher's score."""
         return self.sign * self.teacher.score(images, conditions)

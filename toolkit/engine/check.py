@@ -59,6 +59,9 @@ def check_search(pipeline: Pipeline, schedule: Schedule, settings: SearchSetting
                  verifiers: Sequence[Verifier]) -> None:
     """The checks of one search's algorithm, budget and verifiers against a configured schedule."""
     settings.algorithm.check_context(settings.params, context(settings, schedule))
+    run = RunSpec(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
+    for verifier in verifiers:
+        verifier.check_run(run, schedule.sigmas)
     if settings.algorithm.uses_gradients:
         Scorer(verifiers, settings.ensemble, settings.weights).require_differentiable(settings.algorithm.name)
     if whole.runs_whole(pipeline.family):

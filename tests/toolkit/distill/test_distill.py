@@ -45,6 +45,26 @@ def test_the_fit_learns_a_score_the_latent_shows():
     assert after >= 0.6 and after > (before or 0.0) + 0.3, (before, after)
 
 
+SEEN = {}  # what distill's fit and taus were handed, per fixture: (group, slot) of every row
+
+
+def spied(name):
+    """Wrap ``noisesearch.distill.command.fit`` and ``taus`` to record the rows each is handed."""
+    import noisesearch.distill.command as command
+
+    real_fit, real_taus = command.fit, command.taus
+
+    def fit(network, train, *args, **kwargs):
+        SEEN.setdefault(name, {})["fit"] = set(zip(train.group.tolist(), train.slot.tolist()))
+        return real_fit(network, train, *args, **kwargs)
+
+    def taus(network, held):
+        SEEN.setdefault(name, {})["taus"] = set(zip(held.group.tolist(), held.slot.tolist()))
+        return real_taus(network, held)
+
+    return fit, taus
+
+
 @pytest.fixture(scope="module")
 def early(tmp_path_factory):
     root = tmp_path_factory.mktemp("early")
@@ -52,9 +72,48 @@ def early(tmp_path_factory):
     prompts.write_text("\n".join(PROMPTS) + "\n")
     from noisesearch.cli import main
 
-    assert main(["distill", "--pipeline", "shapes", "--prompts_file", str(prompts), "--per_condition", "4",
-                 "--epochs", "1", "--width", "8", "--depth", "2", "--out", str(root / "early")]) == 0
+    fit, taus = spied("prompts")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("noisesearch.distill.command.fit", fit)
+        patch.setattr("noisesearch.distill.command.taus", taus)
+        assert main(["distill", "--pipeline", "shapes", "--prompts_file", str(prompts), "--per_condition", "4",
+                     "--epochs", "1", "--width", "8", "--depth", "2", "--out", str(root / "early")]) == 0
     return root / "early"
+
+
+def test_held_out_conditions_never_reach_training(early):
+    seen = SEEN["prompts"]
+    held_groups = {group for group, _ in seen["taus"]}
+    assert seen["fit"] and seen["taus"] and len(seen["fit"]) + len(seen["taus"]) == len(PROMPTS) * 4
+    assert not held_groups & {group for group, _ in seen["fit"]}
+    _, card = load_student(str(early))
+    assert len(held_groups) == len(card["trajectories"]["held_out"]) == 1
+
+
+def test_a_lower_is_better_teacher_is_negated_on_finished_samples(early, tmp_path):
+    import shutil
+
+    from noisesearch_plugins.verifiers.early import EarlyVerifier
+
+    lower = tmp_path / "lower"
+    shutil.copytree(early, lower)
+    card = json.loads((lower / "card.json").read_text())
+    (lower / "card.json").write_text(json.dumps({**card, "higher_is_better": False}))
+    images = torch.rand(3, 3, 32, 32)
+    conditions = [noisesearch.Condition(prompt=p) for p in PROMPTS[:3]]
+    kept, negated = EarlyVerifier(str(early)), EarlyVerifier(str(lower))
+    raw = kept.teacher.score(images, conditions)
+    assert torch.allclose(kept.score(images, conditions), raw) and raw.abs().sum() > 0
+    assert torch.allclose(negated.score(images, conditions), -raw)
+
+
+def test_an_early_verifier_refuses_a_search_at_levels_it_never_saw(early):
+    with pytest.raises(UsageError, match="distilled at steps 8.*differs in steps"):
+        noisesearch.search(prompts=["a cross"], verifiers=[f"early:{early}"], steps=4, algorithm="halving",
+                           budget_nfe=60)
+    with pytest.raises(UsageError, match="differs in sampler"):
+        noisesearch.search(prompts=["a cross"], verifiers=[f"early:{early}"], sampler="euler",
+                           algorithm="halving", budget_nfe=90)
 
 
 def test_distill_writes_a_card_with_taus_per_level(early):
@@ -113,9 +172,15 @@ def test_seeds_held_out_leave_every_condition_in_training_and_in_the_card_and_th
     assert set(rows.slot[held].tolist()) == {3, 4}
     arguments = ["distill", "--pipeline", "digits", "--classes", "0-2", "--per_condition", "6",
                  "--held_out_trajectories", "0.5", "--epochs", "1", "--width", "8", "--depth", "2"]
+    fit, taus = spied("seeds")
     for name in ("early-digits", "again"):
         torch.manual_seed(len(name))  # whatever ran before, the seed alone decides the weights
-        assert main([*arguments, "--out", str(tmp_path / name)]) == 0
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("noisesearch.distill.command.fit", fit)
+            patch.setattr("noisesearch.distill.command.taus", taus)
+            assert main([*arguments, "--out", str(tmp_path / name)]) == 0
+    assert {slot for _, slot in SEEN["seeds"]["fit"]} == {0, 1, 2}  # the held-out seeds 3-5 never reach fit
+    assert {slot for _, slot in SEEN["seeds"]["taus"]} == {3, 4, 5} and len(SEEN["seeds"]["fit"]) == 9
     _, card = load_student(str(tmp_path / "early-digits"))
     assert card["trajectories"]["held_out_per_condition"] == 3 and len(card["trajectories"]["held_out"]) == 3
     assert card["tau_preview"][-1] is not None and card["tau_preview"][-1] > 0.5

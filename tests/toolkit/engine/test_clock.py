@@ -21,6 +21,41 @@ def test_a_spent_clock_stops_after_the_first_round(tmp_path):
     assert summary["budget_nfe"] == 4096 * sample  # the cap the clock reaches first
 
 
+def test_a_clock_spent_before_its_first_read_still_finishes_every_searchs_first_round():
+    # a nanosecond a search is spent before anything runs: were the clock read before the first round, the
+    # searches would end without a finished sample
+    results = noisesearch.search(classes=[3, 7, 1], algorithm="random", budget_seconds=1e-9, batch_size=6)
+    sample = results.summary.header.sample_nfe
+    assert [r.candidates for r in results] == [2, 2, 2] and [r.nfe for r in results] == [2 * sample] * 3
+
+
+def test_batched_searches_share_the_sum_of_their_seconds(monkeypatch):
+    """A cohort of four searches at 1 s each has 4 s between them: not spent at 2.5 s, spent at 4.1 s; one search
+    alone is spent at 1.5 s."""
+    from types import SimpleNamespace
+
+    from noisesearch.engine import stopping
+
+    now = [100.0]
+    monkeypatch.setattr(stopping.time, "perf_counter", lambda: now[0])
+
+    def cohort(count):
+        return [SimpleNamespace(settings=SimpleNamespace(budget_seconds=1.0), done=False) for _ in range(count)]
+
+    clock, four, one = stopping.Clock(lambda: 0.0), cohort(4), cohort(1)
+    clock.admit(four)
+    clock.admit(one)
+    now[0] = 101.5
+    clock.check(four + one)
+    assert [s.done for s in four] == [False] * 4 and one[0].done
+    now[0] = 102.5
+    clock.check(four)
+    assert not any(s.done for s in four)
+    now[0] = 104.1
+    clock.check(four)
+    assert all(s.done for s in four)
+
+
 @pytest.mark.parametrize("algorithm, args", [("random", {}), ("zero-order", {"n": 2})])
 def test_a_rerun_with_the_nfes_reached_gives_the_same_result(algorithm, args):
     timed = noisesearch.search(classes=[3, 7], algorithm=algorithm, algorithm_args=args, budget_seconds=1.0,
