@@ -106,6 +106,12 @@ class ModelArgs:
                "candidate's result never depends on what shares its chunk or on the chunk's size, bit for bit: what "
                "noisesearch serve runs, so a job's result equals noisesearch predict's with this setting (a fixed "
                "batch_size; padded rows cost compute, never NFEs).")
+    baseline: bool = setting(
+        True, "solve each search's first noise once without search where its algorithm's candidates do not include "
+              "it (halving, smc, beam, paths): what no search would have returned, shown beside the chosen sample "
+              "with its gain and the world's verdict; never chosen, its NFEs counted apart from the budget (cost "
+              "baseline_nfe). false skips it (bench does, so that seconds compare). It changes no search's result.",
+        UNRECORDED)
     background_writes: bool = setting(
         True, "the journal's artifacts and records are written on a background thread, in order and at most two "
               "rounds behind, so the device never waits for them (a candidate is kept across a crash once its "

@@ -127,9 +127,10 @@ def test_every_algorithm_runs_natively_and_charges_the_rows_the_denoiser_sees(ro
             (args[0] if args else kwargs.get("sample", kwargs.get("hidden_states"))).shape[0]),
         with_kwargs=True)
     results = noisesearch.search(prompts=["a red cat", "two dogs"], module=module)
-    assert sum(rows) == sum(result.nfe for result in results)
+    assert sum(rows) == sum(result.nfe + result.baseline_nfe for result in results)  # the no-search baseline's too
     for result in results:
         assert 0 < result.nfe <= budget * per_call and result.candidates >= 2
+        assert result.baseline_nfe == (0 if algorithm == "random" else module.run_settings.sample_nfe)
         assert result.image.shape == (3, 32, 32) and all(np.isfinite(v) for v in result.scores.values())
 
 

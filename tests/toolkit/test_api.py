@@ -59,7 +59,8 @@ def test_search_resumes_its_own_folder_and_returns_every_result(tmp_path):
     resumed = noisesearch.search(classes=[3, 7], algorithm="halving", budget_nfe=28, out=out, resume=True)
     assert rows(resumed) == rows(first)
     lines = (out / "journal" / "rank0.jsonl").read_text().splitlines()
-    assert sum('"type": "candidate"' in line for line in lines) == 10  # 5 replayed, 5 evaluated
+    assert sum('"type": "candidate"' in line for line in lines) == 12  # 5 and a no-search baseline a search
+    assert sum('"id": -1,' in line for line in lines) == 2
 
 
 def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_path):

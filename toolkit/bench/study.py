@@ -125,7 +125,8 @@ def cells(study: Study) -> list[Cell]:
 def predict_config(study: Study, cell: Cell) -> dict:
     """The `noisesearch predict` config of a cell (without ``out``), as LightningCLI takes a structured config."""
     model = {"pipeline": study.pipeline, "algorithm": cell.algorithm, "algorithm_args": dict(cell.args),
-             "verifiers": list(cell.verifiers), "batch_size": study.batch_size}
+             "verifiers": list(cell.verifiers), "batch_size": study.batch_size,
+             "baseline": False}  # no extra solves: a cell's seconds are its search's
     if cell.budget is not None:
         model["budget_nfe"] = cell.budget
     if cell.seconds is not None:

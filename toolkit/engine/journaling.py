@@ -10,7 +10,7 @@ from typing import Callable, Optional
 import torch
 
 from ..algorithm import Proposal
-from ..store.records import CandidateRecord
+from ..store.records import BASELINE, CandidateRecord
 from .replay import Replay, candidate_record, replay
 from .state import Evaluated, SearchRun
 from .transfer import copies_done
@@ -41,6 +41,8 @@ class Recorder:
         tensors = None
         if self.keeps_tensors:
             kept = self._images_to_keep([(search, evaluation) for search, _, evaluation in evaluated])
+            kept = [keep or (proposal.id == BASELINE and evaluation.image is not None)  # the judge reads it
+                    for keep, (_, proposal, evaluation) in zip(kept, evaluated)]
             tensors = [(evaluation, keep) for (_, _, evaluation), keep in zip(evaluated, kept)]
         return functools.partial(_append, self.journal, records, tensors, copies_done(device))
 

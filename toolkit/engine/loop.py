@@ -15,6 +15,7 @@ from ..store.journal import MemoryJournal
 from ..store.writer import InlineWriter, JournalWriter
 from ..verifier import Verifier
 from . import whole
+from .baseline import BASELINE, baseline_of
 from .check import admit_check, check, context
 from .chunks import ChunkRunner
 from .encodings import Encodings
@@ -177,15 +178,17 @@ class Executor:
             if not proposals:
                 search.done = True
                 continue
+            extra = baseline_of(search, proposals, self._cost, self.progress)  # its first ask: apart from the budget
             self._charge(search, proposals)
-            pending.extend((search, proposal) for proposal in proposals)
+            pending.extend((search, proposal) for proposal in [*proposals, *extra])
         return pending
 
     def _tell(self, pending: list[tuple[SearchRun, Proposal]], evaluations: list[Evaluated]) -> None:
         told: dict[int, list] = {}
         for (search, proposal), evaluation in zip(pending, evaluations):
-            told.setdefault(id(search), []).append(outcome(search, proposal, evaluation))
             self.progress.integrated += search.costs[proposal.id]
+            if proposal.id != BASELINE:
+                told.setdefault(id(search), []).append(outcome(search, proposal, evaluation))
         for search in self.searches:
             if id(search) in told:
                 search.algorithm.tell(told[id(search)])
@@ -248,7 +251,7 @@ class Executor:
             if replayed is not None:
                 found[i] = replayed
                 self.progress.evaluated += search.costs[proposal.id]
-                search.evaluated += search.costs[proposal.id]
+                search.count_evaluated(proposal.id)
         todo = [i for i in range(len(pending)) if i not in found]
         mine = todo if self.shard is None else todo[self.shard.rank::self.shard.world]
         computed = self._compute([(i, *pending[i]) for i in mine])
@@ -276,7 +279,7 @@ class Executor:
         def done(chunk: list, evaluations: dict[int, Evaluated]) -> None:
             computed.update(evaluations)
             for _, search, proposal in chunk:
-                search.evaluated += search.costs[proposal.id]
+                search.count_evaluated(proposal.id)
             self.progress.chunk_evaluated(sum(search.costs[p.id] for _, search, p in chunk), len(evaluations))
             self._observe()
 

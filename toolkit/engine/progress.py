@@ -23,6 +23,7 @@ class NfeProgress:
     finished: int = 0
     computed: int = 0
     running: int = 0  # NFEs the denoiser has made inside the chunk evaluating now (not yet in ``evaluated``)
+    baseline: int = 0  # NFEs charged to no-search baselines (``model.baseline``), beyond the searches' budgets
 
     @property
     def done(self) -> int:
@@ -44,6 +45,11 @@ class NfeProgress:
         """The running chunk's denoiser has made ``made`` NFEs of its ``cost`` (kept, never lowered, across a retry
         after running out of memory)."""
         self.running = max(self.running, min(made, cost))
+
+    def charge_baseline(self, cost: int) -> None:
+        """A no-search baseline charged: work beyond the searches' budgets."""
+        self.charged += cost
+        self.baseline += cost
 
     def chunk_evaluated(self, cost: int, candidates: int) -> None:
         self.evaluated += cost

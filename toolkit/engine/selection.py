@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..algorithm import Outcome, Proposal
+from .baseline import BASELINE
 from .state import Evaluated, SearchRun
 from .types import SearchResult
 
@@ -40,7 +41,9 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
                            f"{search.task.condition.key!r}: a bug in keep_images")
     search.states.clear()
     plain = [i for i, _ in finals if search.finished[i].noise_seed is not None]
-    first = min(plain) if plain else None
+    first = min(plain) if plain else (BASELINE if search.baseline is not None else None)
+    first_scores = search.raw[first] if plain else search.baseline_scores
+    first_finished = search.finished[first] if plain else search.baseline
     return SearchResult(
         task=search.task,
         candidate=candidate,
@@ -53,9 +56,11 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
         replayable=finished.replayable,
         noise_seed=finished.noise_seed,
         first_candidate=first,
-        first_scores=search.raw[first] if first is not None else None,
+        first_scores=first_scores,
         ties=sum(value == aggregates[best] for value in aggregates) - 1,
         trace=search.algorithm.trace(),
+        first_image=first_finished.image if first_finished is not None else None,
+        baseline_nfe=search.baseline_nfe,
     )
 
 

@@ -12,6 +12,7 @@ import torch
 from ..algorithm import SearchAlgorithm, SearchContext
 from ..imaging import to_uint8
 from ..store.records import EARLIER, EARLIER_LEVEL, GRADIENT, IMAGE8, PREVIEW, ROOT, THUMB, X, X0
+from .baseline import BASELINE
 from .types import Task
 
 if TYPE_CHECKING:
@@ -93,6 +94,9 @@ class SearchRun:
     states: dict[int, KeptState] = field(default_factory=dict)
     finished: dict[int, Finished] = field(default_factory=dict)
     told: Optional[tuple[tuple, dict[int, float]]] = None  # (level, count) and the aggregates of that level then
+    baseline_nfe: int = 0  # NFEs of the no-search baseline (charged apart from the budget)
+    baseline: Optional[Finished] = None  # the no-search baseline (``model.baseline``): never told, never chosen
+    baseline_scores: Optional[dict[str, float]] = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -111,9 +115,20 @@ class SearchRun:
     def recorder(self) -> Any:
         return self.cohort.recorder
 
+    def count_evaluated(self, proposal_id: int) -> None:
+        """A proposal's NFEs evaluated (what a job's progress reads; the no-search baseline is not the search's)."""
+        if proposal_id != BASELINE:
+            self.evaluated += self.costs[proposal_id]
+
     def integrate(self, proposal: "Proposal", evaluation: Evaluated, device: torch.device, dtype: torch.dtype) -> None:
         """Keep an evaluation: a stopped candidate's state (on the pipeline's device), or a finished sample; and
-        its oriented scores among those of its level (an unscored state: never preferred, never warned of)."""
+        its oriented scores among those of its level (an unscored state: never preferred, never warned of); the
+        no-search baseline is kept apart."""
+        if proposal.id == BASELINE:
+            self.baseline = Finished(evaluation.image, evaluation.root, evaluation.replayable,
+                                     proposal.noise.fresh_seed)
+            self.baseline_scores = evaluation.scores
+            return
         self.raw[proposal.id] = evaluation.scores
         if proposal.stop > 0:
             earlier = None if evaluation.earlier is None else (evaluation.earlier_level,

@@ -23,6 +23,7 @@ class RoundReport:
     computed: int
     seconds: float
     best: Optional[float] = None  # the mean over running searches of their best finished score (first verifier)
+    extra: int = 0  # NFEs of work beyond the searches' budgets (the no-search baselines)
 
 
 class Progress:
@@ -53,7 +54,7 @@ class Progress:
         """Seconds left from the rate this process evaluates NFEs (replayed ones cost nothing and are not counted)."""
         if report.finished >= self.searches:
             return f"done in {report.seconds:.0f} s"
-        left = self.total - report.done
+        left = self.total + report.extra - report.done
         if report.computed <= 0 or report.seconds <= 0:
             return "time left unknown yet"
         return f"about {left * report.seconds / report.computed:.0f} s left"
@@ -62,7 +63,8 @@ class Progress:
         with self.lock:
             self.last = report
             if self.bar is not None:
-                self.bar.update(max(0, min(report.done, self.total) - self.bar.n))
+                self.bar.total = self.total + report.extra
+                self.bar.update(max(0, min(report.done, self.bar.total) - self.bar.n))
                 self.bar.set_postfix_str(self.describe(report), refresh=False)
                 return
             self._beat()
@@ -86,9 +88,10 @@ class Progress:
                     self.line(self.last, f", still working ({quiet:.0f} s since the last line)")
 
     def line(self, report: RoundReport, note: str = "") -> None:
-        share = report.done / self.total if self.total else 1.0
+        total = self.total + report.extra
+        share = report.done / total if total else 1.0
         self.printed_at = time.monotonic()
-        print(f"noisesearch: {report.done}/{self.total} NFEs ({share:.0%}), {self.describe(report)}, "
+        print(f"noisesearch: {report.done}/{total} NFEs ({share:.0%}), {self.describe(report)}, "
               f"{self.eta(report)}{note}", file=self.stream, flush=True)
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ from ..store.run_records import Part, RunHeader, Summary
 from .console import Console
 from .models import Models
 from .progress import RoundReport
-from .report.page import write_report
+from .report.page import judged_searches, with_verdicts, write_report
 from .report.table import ending
 from .settings import RunSettings
 from .summary import cost, draw_grid_of, save_result
@@ -183,7 +183,7 @@ class RunSession:
         stats = self.stats
         report = RoundReport(done=self.charged + progress.done, finished=self.done + progress.finished,
                              candidates=stats.candidates, computed=stats.nfe,
-                             seconds=time.perf_counter() - self.began, best=self.best)
+                             seconds=time.perf_counter() - self.began, best=self.best, extra=progress.baseline)
         for listener in self.listeners:
             listener(report)
 
@@ -297,12 +297,16 @@ class RunSession:
         timed = self.settings.search.budget_seconds is not None and records
         spent = cost(self.folder.read_parts(self.world), candidates,
                      [min(r.nfe for r in records), max(r.nfe for r in records)] if timed else None)
-        summary = Summary(self.describe(), spent, records)
+        header, prepared = self.describe(), None
+        if isinstance(self.folder, RunDir):  # the world's judge reads the journal's images (a run in memory: none)
+            prepared = judged_searches(self.folder, header)
+            records = with_verdicts(records, prepared[0]) if prepared[1] else records
+        summary = Summary(header, spent, records)
         self.folder.write_summary(summary)
         report = None
         if isinstance(self.folder, RunDir):  # the views are files: a run in memory has none
             draw_grid_of(self.folder, summary, self.settings.family.class_names)
-            report = write_report(self.folder.path)
+            report = write_report(self.folder.path, prepared)
         self._announce(summary, report)
         return summary
 

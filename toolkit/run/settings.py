@@ -117,7 +117,7 @@ def build(**model: Any) -> RunSettings:
         batch_size=None if args.batch_size == "auto" else args.batch_size, height=height, width=width, seed=0,
         ensemble=args.ensemble, weights=tuple(args.verifier_weights) if args.verifier_weights is not None else None,
         preview_size=args.preview_size, compile=args.compile, budget_seconds=args.budget_seconds,
-        pad_chunks=args.pad_chunks,
+        pad_chunks=args.pad_chunks, baseline=args.baseline,
     )
     return RunSettings(args=resolved, family=family, source=source, verifier_classes=verifier_classes,
                        search=search, sample_nfe=sample_nfe)

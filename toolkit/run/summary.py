@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from ..engine import SearchResult
 from ..store.folder import RunDir
-from ..store.records import CandidateRecord, ResultRecord
+from ..store.records import BASELINE, CandidateRecord, ResultRecord
 from ..store.run_records import Cost, Part, Summary
 from .report.grid import draw_grid
 
@@ -38,10 +38,12 @@ def save_result(folder, result: SearchResult) -> ResultRecord:
 
 def cost(parts: Sequence[Part], candidates: dict[tuple, CandidateRecord],
          nfe_reached: Optional[list[int]] = None) -> Cost:
-    """The run's cost from every rank's parts and its journal: NFEs, wall seconds (the slowest rank), seconds in
+    """The run's cost from every rank's parts and its journal: NFEs (the no-search baselines' apart), wall seconds (the slowest rank), seconds in
     the denoiser and each verifier (summed over ranks), the batch size that fit, and how many parts it ran in."""
+    baseline = sum(record.nfe for record in candidates.values() if record.id == BASELINE)
     return Cost(
-        nfe_used=sum(record.nfe for record in candidates.values()),
+        nfe_used=sum(record.nfe for record in candidates.values() if record.id != BASELINE),
+        baseline_nfe=baseline or None,
         elapsed_s=round(max(p.elapsed_s for p in parts), 3),
         denoiser_s=round(sum(p.denoiser_s for p in parts), 3),
         verifier_s={name: round(sum(p.verifier_s.get(name, 0.0) for p in parts), 3) for name in parts[0].verifier_s},

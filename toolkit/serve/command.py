@@ -23,7 +23,8 @@ from .requests import Limits, Requests
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds
-SERVE_DEFAULTS = {"batch_size": 8, "pad_chunks": True}  # a server pads its chunks: a job's result is predict's
+SERVE_DEFAULTS = {"batch_size": 8, "pad_chunks": True,  # a server pads its chunks: a job's result is predict's
+                  "baseline": False}  # and spends its device on the searches asked for, not on no-search baselines
 
 
 @dataclass

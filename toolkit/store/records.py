@@ -27,6 +27,9 @@ def image_of(tensors: dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
     return tensors.get(FLOAT_IMAGE)
 
 
+BASELINE = -1  # the candidate id of a search's no-search baseline (``model.baseline``); algorithms' ids are >= 0
+
+
 @dataclass(frozen=True)
 class ArtifactRef:
     """Where a record's tensors lie: one batch's safetensors file (relative to the journal folder) and its slice."""
@@ -132,6 +135,9 @@ class ResultRecord:
     first_scores: Optional[dict[str, float]] = None
     ties: Optional[int] = None  # other finished candidates tied with the chosen one on the aggregate
     trace: Optional[dict] = None  # the algorithm's own account of the search (SMC: ESS and survivors per level)
+    verdict: Optional[bool] = None  # the world's judge on the chosen image, where the pipeline has one
+    first_verdict: Optional[bool] = None  # and on the first plain draw (what no search would have returned)
+    category: Optional[str] = None  # the judge's category of the condition
     extra: dict[str, Any] = field(default_factory=dict)  # fields a newer writer added, kept as they are
 
     @property
@@ -148,7 +154,8 @@ class ResultRecord:
         entry = {"index": self.index, "condition": self.condition, "repeat": self.repeat, "image": self.image,
                  "noise": self.noise, "candidate": self.candidate, "score": self.score, "scores": self.scores,
                  "nfe": self.nfe, "candidates": self.candidates, "replayable": self.replayable}
-        for name in ("noise_seed", "seconds", "first_candidate", "first_scores", "ties", "trace"):
+        for name in ("noise_seed", "seconds", "first_candidate", "first_scores", "ties", "trace", "verdict",
+                     "first_verdict", "category"):
             if getattr(self, name) is not None:
                 entry[name] = getattr(self, name)
         return {**entry, **self.extra}

@@ -65,7 +65,7 @@ class RunHeader:
 
 
 COST_KEYS = ("nfe_used", "elapsed_s", "denoiser_s", "verifier_s", "batch_size_settled", "batch_size_auto",
-             "compile_warmup_s", "parts", "nfe_reached")
+             "compile_warmup_s", "parts", "nfe_reached", "baseline_nfe")
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,12 @@ class Cost:
     compile_warmup_s: Optional[float] = None
     parts: int = 1
     nfe_reached: Optional[list[int]] = None  # ``budget_seconds``: the least and most NFEs a search reached
+    baseline_nfe: Optional[int] = None  # ``model.baseline``: NFEs of the no-search baselines, apart from nfe_used
 
     def to_json(self) -> dict:
         line = {"nfe_used": self.nfe_used, "elapsed_s": self.elapsed_s, "denoiser_s": self.denoiser_s,
                 "verifier_s": self.verifier_s, "batch_size_settled": self.batch_size_settled}
-        for name in ("batch_size_auto", "compile_warmup_s"):
+        for name in ("batch_size_auto", "compile_warmup_s", "baseline_nfe"):
             if getattr(self, name):
                 line[name] = getattr(self, name)
         line["parts"] = self.parts

@@ -20,7 +20,8 @@ GIVEN = {"pipeline": "digits", "algorithm": "zero-order", "algorithm_args": {"n"
          "verifiers": ["digits-classifier", "self-supervised:digits-classifier"], "budget_nfe": 40, "steps": 3,
          "guidance": 1.5, "sampler": "euler", "batch_size": 3, "height": 16, "width": 16, "shard": "candidates",
          "ensemble": "weighted", "verifier_weights": [1.0, 2.0], "verifier_device": "cpu", "dtype": "fp32",
-         "mode": "native", "keep_images": 2, "compile": "off", "preview_size": 8, "pad_chunks": True, "background_writes": False}
+         "mode": "native", "keep_images": 2, "compile": "off", "preview_size": 8, "pad_chunks": True, "background_writes": False,
+         "baseline": False}
 ONE = {"verifiers": ["digits-classifier"], "ensemble": "rank", "verifier_weights": None, "preview_size": None}
 ANOTHER = {"algorithm_args": {"algorithm_args": {"n": 2, "lam": 0.6}}, "budget_nfe": {"budget_nfe": 44},
            "steps": {"steps": 4}, "guidance": {"guidance": 2.0}, "sampler": {"sampler": "heun"},

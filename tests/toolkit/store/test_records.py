@@ -48,4 +48,5 @@ def test_a_run_an_earlier_version_journaled_reports_and_resumes(in_process, tmp_
     assert [{k: r[k] for k in fields} for r in summary["results"]] == expected["results"]
     assert summary["nfe_used"] == expected["nfe_used"]
     lines = (out / "journal" / "rank0.jsonl").read_text().splitlines()
-    assert sum('"type": "candidate"' in line for line in lines) == 10  # 9 replayed, 1 evaluated
+    assert sum('"type": "candidate"' in line for line in lines) == 12  # 9 replayed, 1 evaluated, 2 baselines
+    assert sum('"id": -1,' in line for line in lines) == 2  # the no-search baselines the old version never made

@@ -37,6 +37,12 @@ class Run:
         values = [r.scores[self.verifier] for r in self.records if self.verifier in r.scores]
         return sum(values) / len(values) if values else None
 
+    def judged(self, first: bool = False) -> Optional[str]:
+        """``X of M``: how many chosen images (or first plain draws) the world's judge marks correct; None unjudged."""
+        verdicts = [r.first_verdict if first else r.verdict for r in self.records]
+        verdicts = [v for v in verdicts if v is not None]
+        return f"{sum(verdicts)} of {len(verdicts)}" if verdicts else None
+
     def mean_gain(self) -> Optional[float]:
         gains = [g for g in (gain_of(r, self.verifier, self.higher) for r in self.records) if g is not None]
         return sum(gains) / len(gains) if gains else None
@@ -55,15 +61,18 @@ def differing(runs: list[Run]) -> list[str]:
 
 def format_runs(runs: list[Run]) -> str:
     """One row per run: what differs, the mean score of its first verifier, the mean gain over the first plain draw,
-    NFEs per search, searches and seconds."""
+    the world's judge on the chosen images and the first draws (where it has one), NFEs per search, searches and
+    seconds."""
     keys = differing(runs)
-    title = ["run", *keys, "verifier", "mean score", "mean gain", "nfe/search", "searches", "s"]
+    title = ["run", *keys, "verifier", "mean score", "mean gain", "chosen correct", "first draw correct",
+             "nfe/search", "searches", "s"]
     rows = []
     for run in runs:
         score, gain = run.mean_score(), run.mean_gain()
         searches = len(run.records)
         rows.append([run.name, *(compact(run.setting(key)) for key in keys), run.verifier or "-",
                      "-" if score is None else f"{score:.4f}", "-" if gain is None else f"{gain:+.4f}",
+                     run.judged() or "-", run.judged(first=True) or "-",
                      f"{run.summary.cost.nfe_used / max(searches, 1):.0f}", str(searches),
                      str(run.summary.cost.elapsed_s if run.summary.cost.elapsed_s is not None else "-")])
     widths = [max(len(row[i]) for row in [title] + rows) for i in range(len(title))]
@@ -96,9 +105,12 @@ def render(runs: list[Run]) -> str:
                 cells.append("<td class='missing'>not in this run</td>")
                 continue
             score = record.scores.get(run.verifier)
+            verdict = "" if record.verdict is None else (" · <span class='verdict correct'>✓ correct</span>"
+                                                         if record.verdict else
+                                                         " · <span class='verdict wrong'>✗ wrong</span>")
             cells.append(f"<td><img src='{image_uri(run.dir.file(record.image))}' alt='{html.escape(run.name)}'>"
                          f"<div>#{record.candidate} · {'' if score is None else f'{score:.4g}'} · {record.nfe} NFEs"
-                         "</div></td>")
+                         f"{verdict}</div></td>")
         condition = condition_label(next(found[key] for found in by_key if key in found).condition)
         rows.append(f"<tr><th>{html.escape(condition)} · r{key[1]}</th>{''.join(cells)}</tr>")
     heads = "".join(f"<th>{html.escape(run.name)}</th>" for run in runs)
@@ -134,14 +146,15 @@ tr.differs th, tr.differs td {{ background: #fff4e0; font-weight: 600; }}
 td img {{ width: 128px; height: 128px; object-fit: contain; image-rendering: pixelated; background: #eee;
   display: block; }}
 td.missing {{ color: #999; }}
+.verdict.correct {{ color: #1a7f37; font-weight: 600; }} .verdict.wrong {{ color: #b3261e; font-weight: 600; }}
 pre {{ background: #f6f6f6; padding: 8px; overflow-x: auto; }}
 </style></head><body>
 <h1>Runs compared</h1>
 <pre>{summary}</pre>
 <h2>Settings</h2><p>Rows that differ between the runs are marked.</p>
 <table><tr><th></th>{heads}</tr>{settings}</table>
-<h2>Chosen images</h2><p>Each search's chosen image in every run, with the candidate, its first verifier's score and
-the NFEs it cost.</p>
+<h2>Chosen images</h2><p>Each search's chosen image in every run, with the candidate, its first verifier's score,
+the NFEs it cost and, where the world has a judge, its verdict.</p>
 <table><tr><th>search</th>{heads}</tr>{rows}</table>
 </body></html>
 """

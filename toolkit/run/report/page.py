@@ -7,6 +7,7 @@ Self-contained and offline: thumbnails are embedded (8-bit PNGs kept by the jour
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -23,9 +24,9 @@ from .trace import tick_labels, trace_section
 from ...store.folder import RunDir
 from ...store.journal import ArtifactReader, read_run
 from ...model_args import ModelArgs
-from ...store.records import IMAGE8, THUMB, ArtifactRef, ResultRecord
+from ...store.records import BASELINE, IMAGE8, THUMB, ArtifactRef, ResultRecord
 from ...store.run_records import RunHeader, Summary
-from .table import condition_label, format_cost, format_effect, gain_of
+from .table import condition_label, format_cost, format_effect, gain_of, judge_line
 
 PAGE_SIZE = 10
 
@@ -59,6 +60,15 @@ class SearchView:
     candidates: list[Candidate] = field(default_factory=list)
     chosen: Optional[int] = None
     result: Optional[ResultRecord] = None
+    baseline: Optional[Candidate] = None  # the first noise solved plainly beside the search (``model.baseline``)
+
+    def verdicts(self) -> tuple[Optional[bool], Optional[bool], Optional[str]]:
+        """The judge's verdict on the chosen image and on the first plain draw, and the category."""
+        first = self.result.first_candidate if self.result else None
+        by_id = {c.id: c for c in [*self.candidates, *([self.baseline] if self.baseline else [])]}
+        chosen, drawn = by_id.get(self.chosen), by_id.get(first)
+        return (chosen.verdict if chosen else None, drawn.verdict if drawn else None,
+                (chosen or drawn).category if (chosen or drawn) else None)
 
 
 def data_uri(pixels) -> str:
@@ -85,8 +95,12 @@ def load_searches(run_dir: RunDir) -> list[SearchView]:
         record = records[key]
         search = searches.setdefault(key[:2], SearchView(*key[:2], condition=Condition.from_key(key[0]).as_dict()))
         pixels = thumbs.read(record.artifact, THUMB)
-        search.candidates.append(Candidate(record.id, record.level, record.lineage, record.scores, record.nfe,
-                                           None if pixels is None else data_uri(pixels), record.artifact))
+        candidate = Candidate(record.id, record.level, record.lineage, record.scores, record.nfe,
+                              None if pixels is None else data_uri(pixels), record.artifact)
+        if record.id == BASELINE:
+            search.baseline = candidate
+        else:
+            search.candidates.append(candidate)
     for key, result in results.items():
         search = searches.setdefault(key, SearchView(*key, condition=result.condition))
         search.result, search.chosen, search.index = result, result.candidate, result.index
@@ -128,7 +142,7 @@ def attach_verdicts(run_dir: RunDir, searches: list[SearchView], header: RunHead
     reader = ArtifactReader(run_dir.journal_dir)
     owners, images, conditions = [], [], []
     for search in searches:
-        for candidate in search.candidates:
+        for candidate in [*search.candidates, *([search.baseline] if search.baseline else [])]:
             pixels = reader.read(candidate.artifact, IMAGE8) if candidate.level == 0 else None
             if pixels is not None:
                 owners.append(candidate)
@@ -243,8 +257,11 @@ def render_search(search: SearchView, header: RunHeader) -> str:
     cards = "".join(candidate_card(c, c.id == search.chosen, verifiers, full if c.id == search.chosen else None)
                     for c in finished)
     kept = ""
+    if search.baseline is not None:
+        kept += ("<h3>No search: the first noise solved plainly (never chosen; its NFEs apart from the budget)</h3>"
+                 f"<div class='cards baseline'>{candidate_card(search.baseline, False, verifiers)}</div>")
     if stopped:
-        kept = (f"<details><summary>{len(stopped)} stopped candidates (x0-previews), by level</summary>"
+        kept += (f"<details><summary>{len(stopped)} stopped candidates (x0-previews), by level</summary>"
                 f"<div class='cards'>{''.join(candidate_card(c, False, verifiers) for c in stopped)}</div></details>")
     nfe = sum(c.nfe for c in search.candidates)
     budget = header.model.budget_nfe
@@ -270,6 +287,8 @@ def overview_row(position: int, search: SearchView, header: RunHeader) -> str:
     first = result.first_scores.get(verifier) if result and result.first_scores else None
     gain = gain_of(result, verifier, higher) if result else None
     verdict = "none" if chosen is None or chosen.verdict is None else ("correct" if chosen.verdict else "wrong")
+    _, first_verdict, _ = search.verdicts()
+    first_word = "none" if first_verdict is None else ("correct" if first_verdict else "wrong")
     image = (f'<img src="{chosen.thumb}" alt="chosen" class="zoomable" data-full="{html.escape(result.image)}" '
              f'data-caption="{html.escape(condition_label(search.condition))}, chosen #{chosen.id}">'
              if chosen is not None and chosen.thumb and result else "")
@@ -285,16 +304,37 @@ def overview_row(position: int, search: SearchView, header: RunHeader) -> str:
             f"data-verdict='{verdict}'><td data-value='{search.index if search.index is not None else position}'>"
             f"{search.index if search.index is not None else '-'}</td><td data-value='{html.escape(label)}'>"
             f"{html.escape(label)}</td><td data-value='{search.repeat}'>{search.repeat}</td><td>{image}</td>"
-            f"{cell(first)}{cell(best)}{cell(gain, sign=True)}<td data-value='{result.ties if result and result.ties else 0}'>"
+            f"{cell(first)}<td data-value='{first_word}' class='verdict {first_word}'>"
+            f"{'' if first_word == 'none' else first_word}</td>{cell(best)}{cell(gain, sign=True)}<td data-value='{result.ties if result and result.ties else 0}'>"
             f"{result.ties if result and result.ties else ''}</td><td data-value='{nfe}'>{nfe}</td>"
             f"<td data-value='{verdict}' class='verdict {verdict}'>{'' if verdict == 'none' else verdict}</td></tr>")
 
 
-def render(run_dir: RunDir, searches: list[SearchView], header: RunHeader, summary: Optional[Summary]) -> str:
-    """The whole page: an overview of the searches, cost and settings, and every search in pages of ten."""
+def judged_searches(run_dir: RunDir, header: RunHeader) -> tuple[list[SearchView], bool]:
+    """Every search of the journal, its candidates ranked and, where the world has a judge, judged (and whether
+    it has one)."""
+    searches = load_searches(run_dir)
     for search in searches:
         rank_candidates(search, header)
-    judged = attach_verdicts(run_dir, searches, header)
+    return searches, attach_verdicts(run_dir, searches, header)
+
+
+def with_verdicts(records: list[ResultRecord], searches: list[SearchView]) -> list[ResultRecord]:
+    """The result records with the judge's verdicts on their chosen image and first plain draw."""
+    by_key = {(s.key, s.repeat): s for s in searches}
+    out = []
+    for record in records:
+        search = by_key.get(record.key)
+        chosen, first, category = search.verdicts() if search else (None, None, None)
+        out.append(dataclasses.replace(record, verdict=chosen, first_verdict=first, category=category))
+        if search is not None:
+            search.result = out[-1]
+    return out
+
+
+def render(run_dir: RunDir, searches: list[SearchView], header: RunHeader, summary: Optional[Summary],
+           judged: bool) -> str:
+    """The whole page: an overview of the searches, cost and settings, and every search in pages of ten."""
     shown = {key: value for key, value in header.to_json().items() if key != "higher_is_better"}
     if summary is not None:
         shown.update({key: value for key, value in summary.cost.to_json().items()})
@@ -305,7 +345,7 @@ def render(run_dir: RunDir, searches: list[SearchView], header: RunHeader, summa
     candidates = sum(len(s.candidates) for s in searches)
     verifier = header.driving_verifier or "score"
     records = [s.result for s in searches if s.result is not None]
-    effect = format_effect(records, header) if records else None
+    effect = " · ".join(filter(None, [judge_line(records), format_effect(records, header)])) if records else None
     links = " · ".join(f'<a href="{name}">{name}</a>' for name in ("summary.json", "grid.png", "config.yaml")
                        if (run_dir.path / name).exists())
     return string.Template(PAGE).substitute(
@@ -331,8 +371,9 @@ def run_settings(run_dir: RunDir) -> tuple[RunHeader, Optional[Summary]]:
     return header or RunHeader(ModelArgs()), summary
 
 
-def write_report(path) -> Path:
-    """Build ``report.html`` in a run folder from its journal; returns its path."""
+def write_report(path, prepared: Optional[tuple[list[SearchView], bool]] = None) -> Path:
+    """Build ``report.html`` in a run folder from its journal (``prepared``: its searches already judged); returns
+    its path."""
     from ...errors import UsageError
 
     run_dir = RunDir(path)
@@ -342,7 +383,8 @@ def write_report(path) -> Path:
         raise UsageError(f"{run_dir} is no noisesearch run: it has no journal/ (start one with `noisesearch "
                          "predict --out DIR`)")
     settings, summary = run_settings(run_dir)
-    page = render(run_dir, load_searches(run_dir), settings, summary)
+    searches, judged = prepared or judged_searches(run_dir, settings)
+    page = render(run_dir, searches, settings, summary, judged)
     run_dir.report_path.write_text(page, encoding="utf-8")
     return run_dir.report_path
 

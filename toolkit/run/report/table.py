@@ -88,6 +88,19 @@ def format_effect(records: "list[ResultRecord]", header: "RunHeader") -> Optiona
     return text + (f"; {tied} chose among tied candidates (the lower id)" if tied else "")
 
 
+def judge_line(records: "list[ResultRecord]") -> Optional[str]:
+    """The world's judge in one line: how many chosen images and first plain draws it marks correct; None when no
+    search was judged."""
+    judged = [r for r in records if r.verdict is not None]
+    if not judged:
+        return None
+    first = [r for r in judged if r.first_verdict is not None]
+    text = f"the world's judge: chosen correct {sum(r.verdict for r in judged)} of {len(judged)}"
+    if first:
+        text += f", first draw {sum(r.first_verdict for r in first)} of {len(first)}"
+    return text
+
+
 def unspent(records: "list[ResultRecord]", header: "RunHeader", share: float = 0.1) -> Optional[str]:
     """A warning when the searches left more than ``share`` of their NFE budget unspent (an algorithm's settings
     that cannot use the budget), else None."""
@@ -102,9 +115,10 @@ def unspent(records: "list[ResultRecord]", header: "RunHeader", share: float = 0
 
 
 def format_cost(cost: "Cost") -> str:
-    """The run's cost line: NFEs, seconds, and each verifier's seconds."""
+    """The run's cost line: NFEs (and the no-search baselines' apart), seconds, and each verifier's seconds."""
     scoring = ", ".join(f"{name} {seconds} s" for name, seconds in cost.verifier_s.items())
-    return f"nfe_used {cost.nfe_used} in {cost.elapsed_s} s (verifiers: {scoring or 'none'})"
+    baseline = f" (+{cost.baseline_nfe} for the no-search baselines)" if cost.baseline_nfe else ""
+    return f"nfe_used {cost.nfe_used}{baseline} in {cost.elapsed_s} s (verifiers: {scoring or 'none'})"
 
 
 def ending(summary: "Summary", wrote: str = "", warn_unspent: bool = True) -> tuple[list[str], Optional[str]]:
@@ -112,6 +126,9 @@ def ending(summary: "Summary", wrote: str = "", warn_unspent: bool = True) -> tu
     the clock's note; and a warning when the searches left much of their budget unspent."""
     records = summary.results
     lines = [format_table(records, summary.header)]
+    judge = judge_line(records)
+    if judge:
+        lines.append(judge)
     effect = format_effect(records, summary.header)
     if effect:
         lines.append(effect)

@@ -1,5 +1,6 @@
 """`noisesearch compare DIR DIR`: runs side by side, in the terminal and in one page of their chosen images."""
 
+import json
 import re
 
 import noisesearch
@@ -17,6 +18,11 @@ def test_two_runs_side_by_side(in_process, tmp_path):
     text = page.read_text()
     assert len(re.findall(r"<img src='data:image/png;base64,", text)) == 4  # 2 searches x 2 runs
     assert "<tr class='differs'><th>algorithm</th>" in text
+    for name, line in (("random", lines[1]), ("halving", lines[2])):  # the judge's verdicts, halving's baseline too
+        results = json.loads((tmp_path / name / "summary.json").read_text())["results"]
+        chosen, first = sum(r["verdict"] for r in results), sum(r["first_verdict"] for r in results)
+        assert re.search(rf"\s{chosen} of 2\s+{first} of 2\s", line), line
+    assert len(re.findall(r"<span class='verdict (?:correct|wrong)'>", text)) == 4
     beside = in_process("compare", str(tmp_path / "random"), str(tmp_path / "halving"))  # no --out: beside the runs
     assert beside.returncode == 0 and (tmp_path / "compare.html").is_file()
     assert f"wrote {tmp_path / 'compare.html'}" in beside.stdout

@@ -2,6 +2,7 @@
 framed; the overview sorts and filters, a click zooms, pages hold ten searches, the figures fit the page, and each
 finished image carries the world's ground-truth verdict; an interrupted run's page is rebuilt from its journal."""
 
+import html
 import json
 import re
 import shutil
@@ -95,7 +96,10 @@ def test_every_search_its_candidates_and_lineage_appear(run):
     assert page.body["data-broken-images"] == "0"
     for section, result in zip(page.sections, summary["results"]):
         records = journal[(section["data-key"], int(section["data-repeat"]))]
-        assert sorted(section["cards"]) == sorted(section["nodes"]) == sorted(r["id"] for r in records)
+        assert sorted(section["cards"]) == sorted(r["id"] for r in records)  # the no-search baseline's card too
+        assert sorted(section["nodes"]) == sorted(r["id"] for r in records if r["id"] >= 0)  # its lineage
+        assert -1 in section["cards"], "smc and beam solve the first noise beside the search"
+        records = [r for r in records if r["id"] >= 0]
         assert int(section["data-chosen"]) == result["candidate"] == section["chosen_cards"][0]
         assert len(section["chosen_cards"]) == 1
         expected = {(parent, r["id"]) for r in records for parent in [*r["parents"], r["start"]] if parent is not None}
@@ -188,9 +192,9 @@ def test_the_overview_sorts_and_pages_hold_ten_searches(report):
     page = dom(report)
     assert len(page.rows) == 12 and page.sections == 10
     assert dom(report, "page=2").sections == 2
-    by_gain = dom(report, "sort=6-desc")
-    gains = [float(row["cells"][6]) if row["cells"][6] else float("-inf") for row in by_gain.rows]
-    assert gains == sorted(gains, reverse=True) and by_gain.body["data-sorted"] == "6-desc"
+    by_gain = dom(report, "sort=7-desc")
+    gains = [float(row["cells"][7]) if row["cells"][7] else float("-inf") for row in by_gain.rows]
+    assert gains == sorted(gains, reverse=True) and by_gain.body["data-sorted"] == "7-desc"
     assert [row["data-position"] for row in by_gain.rows] != [row["data-position"] for row in page.rows]
     by_condition = dom(report, "sort=1-asc")
     assert [row["cells"][1] for row in by_condition.rows] == sorted(row["cells"][1] for row in page.rows)
@@ -221,3 +225,9 @@ def test_every_finished_image_has_the_worlds_verdict(report):
         assert len(shown) == sum(row["data-verdict"] == verdict for row in rows)
         assert all(row["data-verdict"] == verdict for row in shown)
     assert [row["cells"][1] for row in dom(report, "filter=3").rows if "hidden" not in row] == ["3", "3"]
+    summary = json.loads((report.parent / "summary.json").read_text())
+    first = ["correct" if r["first_verdict"] else "wrong" for r in summary["results"]]
+    chosen = ["correct" if r["verdict"] else "wrong" for r in summary["results"]]
+    assert [row["cells"][5] for row in rows] == first and [row["data-verdict"] for row in rows] == chosen
+    assert (f"the world's judge: chosen correct {chosen.count('correct')} of 12, first draw "
+            f"{first.count('correct')} of 12") in html.unescape(text)
