@@ -13,7 +13,7 @@ from .common import require, require_budget
 
 POTENTIALS = ("max", "difference", "sum", "rt")
 SCALES = ("standardize", "none")
-LAMBDA = {"standardize": 1.0, "none": 10.0}  # per unit of the level's spread; FK's lam for ImageReward's scale
+LAMBDA = {"standardize": 2.0, "none": 10.0}  # per unit of the level's spread (docs/shapes.md); FK's for ImageReward
 
 
 class SMCSteering(SearchAlgorithm):
@@ -30,7 +30,7 @@ class SMCSteering(SearchAlgorithm):
         ``sum`` exp(lam * (r + r~)), ``difference`` exp(lam * (r - r~)), ``rt`` exp(lam * r); at the last level
         ``max``, ``sum`` and ``rt`` divide by the product of the potentials a particle's ancestry was resampled with
         (FK's terminal correction). ``standardize`` divides each exponent by the spread of the level's rewards (so
-        ``lam`` means the same for any verifier's scale, default 1) while r and r~ stay in one unit; ``none`` uses
+        ``lam`` means the same for any verifier's scale, default 2) while r and r~ stay in one unit; ``none`` uses
         them as they are (FK's code, default lam 10 for ImageReward's scale). Interior levels are resampled
         multinomially always, or with ``adaptive`` only when the weights' ESS < ``ess`` * k; the last level only
         when its ESS < ``ess`` * k (FK), or always with ``adaptive_end`` false. ``resample_from`` 0 weighs the

@@ -113,7 +113,7 @@ def test_smc_standardized_rewards_make_lam_independent_of_the_verifiers_scale(co
     tell(one, one.ask(), [0.1, 0.2, 0.3, 0.4])
     tell(hundred, hundred.ask(), [10.0, 20.0, 30.0, 40.0])
     spread = statistics.pstdev([0.1, 0.2, 0.3, 0.4])
-    assert one.lam == 1.0 and one.log_weights == pytest.approx([r / spread for r in (0.1, 0.2, 0.3, 0.4)])
+    assert one.lam == 2.0 and one.log_weights == pytest.approx([2 * r / spread for r in (0.1, 0.2, 0.3, 0.4)])
     assert hundred.log_weights == pytest.approx(one.log_weights) and one.particles == hundred.particles
     assert set(hundred.carried) <= {10.0, 20.0, 30.0, 40.0}  # r~ stays in the verifier's units
 
