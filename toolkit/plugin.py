@@ -17,7 +17,7 @@ from .errors import BudgetError, ServiceError, UsageError, first_line
 from .evaluation import Evaluation
 from .hookspecs import hookimpl
 from .imaging import ImageInput, pooled, shrunk
-from .noise import NoiseSpec, derive_seed
+from .noise import NoiseSpec, band_filter, derive_seed
 from .pipeline import ClassFamily, Family, Pipeline, RunSpec
 from .sampling import frames
 from .sampling.denoiser import BACKWARD_COST, CountingDenoiser, levels_of, on_device
@@ -40,7 +40,7 @@ __all__ = [
     "API_VERSION", "BACKWARD_COST", "BudgetError", "ClassFamily", "Condition", "CountingDenoiser", "EDM",
     "Evaluation", "Family", "FlowMatching", "Frame", "GRADIENT_COST", "ImageInput", "Latents", "NoiseSpec",
     "Outcome", "Pipeline", "PluginDeprecation", "Proposal", "RunSpec", "SAMPLERS", "Sampler", "SearchAlgorithm",
-    "SearchContext", "ServiceError", "Step", "UsageError", "VariancePreserving", "Verifier", "condition_vector",
-    "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas", "levels_of", "load_student", "on_device",
+    "SearchContext", "ServiceError", "Step", "UsageError", "VariancePreserving", "Verifier", "band_filter",
+    "condition_vector", "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas", "levels_of", "load_student", "on_device",
     "parse_options", "pooled", "registered", "sampler_class", "shrunk",
 ]

@@ -5,19 +5,7 @@ from dataclasses import dataclass
 
 from noisesearch.plugin import NoiseSpec, Outcome, Proposal, SearchAlgorithm
 
-from .common import require, require_budget, top
-
-BANDS = ("all", "low")
-
-
-def band_part(spec: NoiseSpec, band: str) -> NoiseSpec:
-    """The part of a recipe in ``band``: "all" terms become ``band`` terms; terms of the other band drop."""
-    if band == "all":
-        return spec
-    kept = [(s, w, b) for s, w, b in zip(spec.seeds, spec.weights, spec.bands) if b in ("all", band)]
-    return NoiseSpec(tuple(s for s, _, _ in kept), tuple(w for _, w, _ in kept), tuple(band for _ in kept),
-                     spec.cutoff)
-
+from .common import band_part, require, require_bands, require_budget, top
 
 class Evolution(SearchAlgorithm):
     """Cross-entropy search: sample a population around a mean noise, refit the mean to the elites, repeat."""
@@ -30,8 +18,9 @@ class Evolution(SearchAlgorithm):
     class Params:
         """``population`` per generation, ``elites`` kept to refit the mean; candidates are mean + ``spread`` *
         fresh noise, renormalised to a standard Gaussian; ``spread`` shrinks by ``decay`` each generation.
-        ``band`` "low" searches only frequencies below ``cutoff`` (fraction of Nyquist) and keeps the high band
-        of the first generation's best."""
+        ``band`` "low" searches only the low frequencies and keeps the high band of the first generation's best:
+        those below ``cutoff`` (fraction of Nyquist), or with ``levels`` L >= 1 the Haar wavelet approximation at L
+        levels (Spectral Evolution Search's wavelet space: 4^-L of the noise's dimensions)."""
 
         population: int = 8
         elites: int = 2
@@ -39,6 +28,7 @@ class Evolution(SearchAlgorithm):
         decay: float = 0.7
         band: str = "all"
         cutoff: float = 0.25
+        levels: int = 0
 
     @classmethod
     def check(cls, params):
@@ -48,8 +38,11 @@ class Evolution(SearchAlgorithm):
                 f"elites={params.elites!r} must lie in 1 .. population - 1")
         require(params.spread > 0, cls.name, f"spread={params.spread} must be positive")
         require(0 < params.decay <= 1, cls.name, f"decay={params.decay} must lie in (0, 1]")
-        require(params.band in BANDS, cls.name, f"band={params.band!r}; use one of {BANDS}")
-        require(0 < params.cutoff < 1, cls.name, f"cutoff={params.cutoff} must lie in (0, 1)")
+        require_bands(cls.name, params)
+
+    @classmethod
+    def check_context(cls, params, context):
+        require_bands(cls.name, params, context.shape)
 
     @classmethod
     def check_budget(cls, params, budget_nfe, sample_nfe):
@@ -65,19 +58,22 @@ class Evolution(SearchAlgorithm):
         self.base: NoiseSpec = NoiseSpec()
         self.specs: dict[int, NoiseSpec] = {}
 
+    def _spec(self, spec: NoiseSpec) -> NoiseSpec:
+        """A recipe in this search's bands (its ``cutoff`` or wavelet ``levels``)."""
+        return NoiseSpec(spec.seeds, spec.weights, spec.bands, self.params.cutoff, levels=self.params.levels)
+
     def _candidate(self) -> NoiseSpec:
         fresh = NoiseSpec.fresh(self.context.derive_seed(self.next_id))
         if self.generation == 0:
-            return NoiseSpec(fresh.seeds, fresh.weights, fresh.bands, self.params.cutoff)
+            return self._spec(fresh)
         spread = self.params.spread * self.params.decay ** (self.generation - 1)
         band = self.params.band
-        moved = self.mean.combine(band_part(NoiseSpec(fresh.seeds, fresh.weights, fresh.bands, self.params.cutoff),
-                                            band), 1.0, spread)
+        moved = self.mean.combine(band_part(self._spec(fresh), band), 1.0, spread)
         if band == "all":
             return moved.normalized(self.context.shape)
         low = moved.normalized(self.context.shape)
-        share = NoiseSpec(low.seeds[:1], (1.0,), ("low",), self.params.cutoff).variance(self.context.shape)
-        low = NoiseSpec(low.seeds, tuple(w * share**0.5 for w in low.weights), low.bands, low.cutoff)
+        share = self._spec(NoiseSpec(low.seeds[:1], (1.0,), ("low",))).variance(self.context.shape)
+        low = self._spec(NoiseSpec(low.seeds, tuple(w * share**0.5 for w in low.weights), low.bands))
         return low.combine(band_part(self.base, "high"), 1.0, 1.0)
 
     def ask(self) -> list[Proposal]:
@@ -97,7 +93,7 @@ class Evolution(SearchAlgorithm):
         elites = top(outcomes, self.params.elites)
         if self.generation == 0:
             self.base = self.specs[elites[0].id]
-        mean = NoiseSpec(cutoff=self.params.cutoff)
+        mean = self._spec(NoiseSpec())
         for elite in elites:
             mean = mean.combine(band_part(self.specs[elite.id], self.params.band), 1.0, 1.0 / len(elites))
         self.mean = mean

@@ -5,9 +5,9 @@ from typing import Optional
 
 import torch
 
-from noisesearch.plugin import GRADIENT_COST, NoiseSpec, Outcome, Proposal, SearchAlgorithm, UsageError
+from noisesearch.plugin import GRADIENT_COST, NoiseSpec, Outcome, Proposal, SearchAlgorithm, UsageError, band_filter
 
-from .common import require, require_budget
+from .common import require, require_bands, require_budget
 
 
 class GradientAscent(SearchAlgorithm):
@@ -21,13 +21,18 @@ class GradientAscent(SearchAlgorithm):
     class Params:
         """``iterations`` evaluated noises (default: as many as the budget pays for; each costs a forward and a
         backward pass, 4 samples' NFEs); SGD ``lr`` with Nesterov ``momentum``; gradient norm clipped to ``clip``;
-        ``reg`` pulls the noise norm towards sqrt(dimension), where Gaussian noise lives (ReNO's defaults)."""
+        ``reg`` pulls the noise norm towards sqrt(dimension), where Gaussian noise lives (ReNO's defaults). ``band``
+        "low" ascends only the low frequencies (the step projected onto them): those below ``cutoff`` (fraction of
+        Nyquist), or with ``levels`` L >= 1 the Haar wavelet approximation at L levels."""
 
         iterations: Optional[int] = None
         lr: float = 5.0
         momentum: float = 0.9
         clip: float = 0.1
         reg: float = 0.01
+        band: str = "all"
+        cutoff: float = 0.25
+        levels: int = 0
 
     @classmethod
     def check(cls, params):
@@ -37,6 +42,11 @@ class GradientAscent(SearchAlgorithm):
         require(0 <= params.momentum < 1, cls.name, f"momentum={params.momentum} must lie in [0, 1)")
         require(params.clip > 0, cls.name, f"clip={params.clip} must be positive")
         require(params.reg >= 0, cls.name, f"reg={params.reg} must be >= 0")
+        require_bands(cls.name, params)
+
+    @classmethod
+    def check_context(cls, params, context):
+        require_bands(cls.name, params, context.shape)
 
     @classmethod
     def check_clock(cls, params):
@@ -70,6 +80,7 @@ class GradientAscent(SearchAlgorithm):
         norm = self.noise.norm()
         target = self.noise.numel() ** 0.5
         ascent = ascent - self.params.reg * 2 * (norm - target) * self.noise / norm
+        ascent = band_filter(ascent, self.params.band, self.params.cutoff, self.params.levels)
         length = ascent.norm()
         if length > self.params.clip:
             ascent = ascent * (self.params.clip / length)

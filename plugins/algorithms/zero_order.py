@@ -5,7 +5,7 @@ from typing import Optional
 
 from noisesearch.plugin import NoiseSpec, Outcome, Proposal, SearchAlgorithm
 
-from .common import require, require_budget
+from .common import band_part, require, require_bands, require_budget
 
 
 class ZeroOrder(SearchAlgorithm):
@@ -19,17 +19,28 @@ class ZeroOrder(SearchAlgorithm):
     class Params:
         """``n`` neighbours per round; a neighbour is ``sqrt(1 - lam^2) * pivot + lam * fresh`` (still a standard
         Gaussian; cosine to the pivot about sqrt(1 - lam^2): lam 0.31 gives 0.95); ``restart`` from a fresh
-        noise when a round brings no improvement."""
+        noise when a round brings no improvement. ``band`` "low" moves only the pivot's low frequencies (a
+        neighbour is the pivot's high band plus ``sqrt(1 - lam^2)`` of its low band plus ``lam`` of a fresh low
+        band): those below ``cutoff`` (fraction of Nyquist), or with ``levels`` L >= 1 the Haar wavelet
+        approximation at L levels (Spectral Evolution Search's wavelet space)."""
 
         n: int = 4
         lam: float = 0.31
         restart: bool = True
+        band: str = "all"
+        cutoff: float = 0.25
+        levels: int = 0
 
     @classmethod
     def check(cls, params):
         require(isinstance(params.n, int) and params.n >= 1, cls.name, f"n={params.n!r} must be an integer >= 1")
         require(0 < params.lam < 1, cls.name, f"lam={params.lam} must lie in (0, 1): 0 stays at the pivot, "
                                               "1 is random search")
+        require_bands(cls.name, params)
+
+    @classmethod
+    def check_context(cls, params, context):
+        require_bands(cls.name, params, context.shape)
 
     @classmethod
     def check_budget(cls, params, budget_nfe, sample_nfe):
@@ -50,6 +61,17 @@ class ZeroOrder(SearchAlgorithm):
         self.next_id += 1
         return proposal
 
+    def _neighbour(self, a: float) -> NoiseSpec:
+        """``a * pivot + lam * fresh`` in the searched band; the pivot's other band as it is."""
+        fresh = self.context.fresh_noise(self.next_id)
+        if self.params.band == "all":
+            return self.pivot.combine(fresh, a, self.params.lam)
+        banded = lambda spec: NoiseSpec(spec.seeds, spec.weights, spec.bands, self.params.cutoff,  # noqa: E731
+                                        levels=self.params.levels)
+        pivot = banded(self.pivot)
+        low = band_part(pivot, "low").combine(band_part(banded(fresh), "low"), a - 1.0, self.params.lam)
+        return pivot.combine(low, 1.0, 1.0)
+
     def ask(self) -> list[Proposal]:
         left = self.context.max_samples - self.spent
         proposals = []
@@ -62,8 +84,7 @@ class ZeroOrder(SearchAlgorithm):
             left -= 1
         a = (1 - self.params.lam**2) ** 0.5
         for _ in range(min(self.params.n, left)):
-            fresh = self.context.fresh_noise(self.next_id)
-            proposals.append(self._new(self.pivot.combine(fresh, a, self.params.lam), (self.pivot_id,)))
+            proposals.append(self._new(self._neighbour(a), (self.pivot_id,)))
         self.spent += len(proposals)
         return proposals
 

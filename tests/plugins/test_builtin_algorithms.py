@@ -66,6 +66,32 @@ class TestGradient(AlgorithmSuite):
     algorithm, args = GradientAscent, {"iterations": 2}
 
 
+class TestEvolutionWaveletBand(AlgorithmSuite):
+    algorithm, args = Evolution, {"population": 4, "elites": 2, "band": "low", "levels": 1}
+
+
+class TestZeroOrderWaveletBand(AlgorithmSuite):
+    algorithm, args = ZeroOrder, {"n": 2, "band": "low", "levels": 2}
+
+
+def test_spectral_zero_order_moves_only_the_pivots_low_band():
+    """A neighbour in the wavelet space keeps the pivot's high band exactly and stays a standard Gaussian."""
+    from noisesearch.noise import band_filter
+
+    results, executor = run(NoSearch)
+    context = executor.context(results[0].task)
+    zo = ZeroOrder(ZeroOrder.parse_params({"n": 2, "band": "low", "levels": 2, "lam": 0.6}), context)
+    pivot, *neighbours = zo.ask()
+    shape = context.shape
+    for neighbour in neighbours:
+        built, base = neighbour.noise.build(shape), pivot.noise.build(shape)
+        assert torch.allclose(band_filter(built, "high", 0.25, 2), band_filter(base, "high", 0.25, 2), atol=1e-5)
+        assert not torch.allclose(band_filter(built, "low", 0.25, 2), band_filter(base, "low", 0.25, 2))
+        assert neighbour.noise.variance(shape) == pytest.approx(1.0)
+    with pytest.raises(UsageError, match="levels=4 needs latent sides divisible by 16"):
+        ZeroOrder.check_context(ZeroOrder.parse_params({"band": "low", "levels": 4}), context)
+
+
 def best_scores(algorithm, args=None, budget=7 * 16):
     results, _ = run(algorithm, args, budget_nfe=budget)
     return torch.tensor([r.scores["toy-closeness"] for r in results])

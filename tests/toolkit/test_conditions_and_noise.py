@@ -6,7 +6,7 @@ import torch
 from noisesearch.algorithm import SearchContext
 from noisesearch.conditions import Condition, parse_classes
 from noisesearch.errors import UsageError
-from noisesearch.noise import NoiseSpec, derive_seed
+from noisesearch.noise import NoiseSpec, band_filter, derive_seed, gaussian
 
 
 @pytest.mark.parametrize("spec,labels", [("3", [3]), ("0,4,7", [0, 4, 7]), ("0-9", list(range(10))),
@@ -61,3 +61,28 @@ def test_bands_split_a_noise_and_normalise():
     draws = torch.stack([NoiseSpec((derive_seed(i),), (1.0,), ("low",)).build(shape) for i in range(400)])
     predicted = NoiseSpec((1,), (1.0,), ("low",)).variance(shape)
     assert draws.var().item() == pytest.approx(predicted, rel=0.1)
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_wavelet_bands_are_the_haar_approximation_pywavelets_reconstructs(levels):
+    """The low band at ``levels`` is the periodic Haar approximation (PyWavelets on numpy, as a reference), the
+    high band the rest, orthogonal to it, with 4^-levels of a white noise's variance."""
+    import numpy as np
+    import pywt
+
+    noise = gaussian(derive_seed(5), (3, 32, 32))
+    low, high = band_filter(noise, "low", 0.25, levels), band_filter(noise, "high", 0.25, levels)
+    coefficients = pywt.wavedec2(noise.numpy().astype(np.float64), "haar", mode="periodization", level=levels,
+                                 axes=(-2, -1))
+    reference = pywt.waverec2([coefficients[0]] + [tuple(np.zeros_like(d) for d in detail)
+                                                   for detail in coefficients[1:]], "haar", mode="periodization",
+                              axes=(-2, -1))
+    assert np.allclose(low.numpy(), reference, atol=1e-5)
+    assert torch.allclose(low + high, noise, atol=1e-5) and abs(float((low * high).sum())) < 1e-3
+    spec = NoiseSpec((7,), (1.0,), ("low",), levels=levels)
+    assert spec.variance((3, 32, 32)) == pytest.approx(4.0 ** -levels)
+    draws = torch.stack([NoiseSpec((derive_seed(i),), (1.0,), ("low",), levels=levels).build((1, 32, 32))
+                         for i in range(200)])
+    assert draws.var().item() == pytest.approx(4.0 ** -levels, rel=0.15)
+    assert NoiseSpec.from_dict(spec.as_dict()) == spec and spec != NoiseSpec((7,), (1.0,), ("low",))
+    assert "levels" not in NoiseSpec.fresh(7).as_dict()  # recipes journaled before wavelets read back unchanged
