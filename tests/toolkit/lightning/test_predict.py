@@ -66,8 +66,11 @@ def test_terminal_output_reads_as_a_newcomer_needs_it(run_dir):
     assert all(row[-3:-1] == ["112", "16"] and float(row[-1]) > 0 for row in rows)
     assert all(float(row[2]) <= float(row[3]) and row[4] == f"{float(row[3]) - float(row[2]):+.{len(row[3]) - 2}f}"
                for row in rows)  # the first plain draw, the chosen one, and the gain between them
-    assert lines[header + 13].startswith("search changed the answer in ")
-    assert lines[header + 14].startswith("nfe_used 1344 in")
+    summary = json.loads((run_dir[0] / "summary.json").read_text())["results"]
+    judged = (sum(r["verdict"] for r in summary), sum(r["first_verdict"] for r in summary))
+    assert lines[header + 13] == f"the world's judge: chosen correct {judged[0]} of 12, first draw {judged[1]} of 12"
+    assert lines[header + 14].startswith("search changed the answer in ")
+    assert lines[header + 15].startswith("nfe_used 1344 in")
 
 
 def test_json_lines_for_scripts_and_quiet_for_nothing(tmp_path, capsys):
