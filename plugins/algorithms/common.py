@@ -50,6 +50,11 @@ def require_bands(name: str, params, shape=None) -> None:
                 "levels")
 
 
+def in_bands(spec: NoiseSpec, params) -> NoiseSpec:
+    """A recipe split into bands as the search's ``cutoff`` (FFT) or wavelet ``levels`` say."""
+    return NoiseSpec(spec.seeds, spec.weights, spec.bands, params.cutoff, levels=params.levels)
+
+
 def band_part(spec: NoiseSpec, band: str) -> NoiseSpec:
     """The part of a recipe in ``band``: "all" terms become ``band`` terms; terms of the other band drop."""
     if band == "all":

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from noisesearch.plugin import NoiseSpec, Outcome, Proposal, SearchAlgorithm
 
-from .common import band_part, require, require_bands, require_budget, top
+from .common import band_part, in_bands, require, require_bands, require_budget, top
 
 class Evolution(SearchAlgorithm):
     """Cross-entropy search: sample a population around a mean noise, refit the mean to the elites, repeat."""
@@ -58,22 +58,18 @@ class Evolution(SearchAlgorithm):
         self.base: NoiseSpec = NoiseSpec()
         self.specs: dict[int, NoiseSpec] = {}
 
-    def _spec(self, spec: NoiseSpec) -> NoiseSpec:
-        """A recipe in this search's bands (its ``cutoff`` or wavelet ``levels``)."""
-        return NoiseSpec(spec.seeds, spec.weights, spec.bands, self.params.cutoff, levels=self.params.levels)
-
     def _candidate(self) -> NoiseSpec:
         fresh = NoiseSpec.fresh(self.context.derive_seed(self.next_id))
         if self.generation == 0:
-            return self._spec(fresh)
+            return in_bands(fresh, self.params)
         spread = self.params.spread * self.params.decay ** (self.generation - 1)
         band = self.params.band
-        moved = self.mean.combine(band_part(self._spec(fresh), band), 1.0, spread)
+        moved = self.mean.combine(band_part(in_bands(fresh, self.params), band), 1.0, spread)
         if band == "all":
             return moved.normalized(self.context.shape)
         low = moved.normalized(self.context.shape)
-        share = self._spec(NoiseSpec(low.seeds[:1], (1.0,), ("low",))).variance(self.context.shape)
-        low = self._spec(NoiseSpec(low.seeds, tuple(w * share**0.5 for w in low.weights), low.bands))
+        share = in_bands(NoiseSpec(low.seeds[:1], (1.0,), ("low",)), self.params).variance(self.context.shape)
+        low = in_bands(NoiseSpec(low.seeds, tuple(w * share**0.5 for w in low.weights), low.bands), self.params)
         return low.combine(band_part(self.base, "high"), 1.0, 1.0)
 
     def ask(self) -> list[Proposal]:
@@ -93,7 +89,7 @@ class Evolution(SearchAlgorithm):
         elites = top(outcomes, self.params.elites)
         if self.generation == 0:
             self.base = self.specs[elites[0].id]
-        mean = self._spec(NoiseSpec())
+        mean = in_bands(NoiseSpec(), self.params)
         for elite in elites:
             mean = mean.combine(band_part(self.specs[elite.id], self.params.band), 1.0, 1.0 / len(elites))
         self.mean = mean

@@ -5,7 +5,7 @@ from typing import Optional
 
 from noisesearch.plugin import NoiseSpec, Outcome, Proposal, SearchAlgorithm
 
-from .common import band_part, require, require_bands, require_budget
+from .common import band_part, in_bands, require, require_bands, require_budget
 
 
 class ZeroOrder(SearchAlgorithm):
@@ -66,10 +66,9 @@ class ZeroOrder(SearchAlgorithm):
         fresh = self.context.fresh_noise(self.next_id)
         if self.params.band == "all":
             return self.pivot.combine(fresh, a, self.params.lam)
-        banded = lambda spec: NoiseSpec(spec.seeds, spec.weights, spec.bands, self.params.cutoff,  # noqa: E731
-                                        levels=self.params.levels)
-        pivot = banded(self.pivot)
-        low = band_part(pivot, "low").combine(band_part(banded(fresh), "low"), a - 1.0, self.params.lam)
+        pivot = in_bands(self.pivot, self.params)
+        low = band_part(pivot, "low").combine(band_part(in_bands(fresh, self.params), "low"), a - 1.0,
+                                              self.params.lam)
         return pivot.combine(low, 1.0, 1.0)
 
     def ask(self) -> list[Proposal]:

@@ -207,8 +207,13 @@ def difference(entry: PairedMetric, digits: int = 3, mc: bool = False) -> str:
     """``+d [low, high], p P``; with ``mc`` the bounds' Monte Carlo error too (where a bound is checked against a
     line)."""
     low, high = entry.interval
-    error = f" (Monte Carlo ±{entry.mc_error:.4f})" if mc and entry.mc_error is not None else ""
+    error = mc_text(entry) if mc else ""
     return f"{entry.difference:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{error}, p {entry.p_value:.3g}"
+
+
+def mc_text(entry: PairedMetric) -> str:
+    """`` (Monte Carlo ±e)``: the bounds' Monte Carlo error, where the bootstrap gave one."""
+    return f" (Monte Carlo ±{entry.mc_error:.4f})" if entry.mc_error is not None else ""
 
 
 def optional(value, spec: str) -> str:
@@ -248,8 +253,7 @@ def pooled_line(cell: dict, reference: dict, seed: int, level: float) -> str:
     low, high = entry.interval
     only_cell = sum(bool(a) and b is not None and not b for a, b in zip(cell["correct"], reference["correct"]))
     only_reference = sum(bool(b) and a is not None and not a for a, b in zip(cell["correct"], reference["correct"]))
-    error = f" (Monte Carlo ±{entry.mc_error:.4f})" if entry.mc_error is not None else ""
-    return (f"{entry.difference:+.4f} [{low:+.4f}, {high:+.4f}]{error}, McNemar p {entry.p_value:.3g} ({only_cell} "
+    return (f"{entry.difference:+.4f} [{low:+.4f}, {high:+.4f}]{mc_text(entry)}, McNemar p {entry.p_value:.3g} ({only_cell} "
             f"searches "
             f"only the cell got right, {only_reference} only the reference, {len(cell['correct'])} searches)")
 

@@ -26,10 +26,10 @@ def is_first_draw(search: "SearchRun", proposal: Proposal) -> bool:
 def baseline_of(search: "SearchRun", proposals: list[Proposal], cost: Callable[["SearchRun", Proposal], int],
                 progress: "NfeProgress") -> list[Proposal]:
     """The baseline to evaluate beside a search's first proposals (before they are charged), with ``model.baseline``
-    on and when they do not hold its first plain draw; its NFEs go to ``search.baseline_nfe``, never the budget."""
+    on and when they do not hold its first plain draw; its NFEs are its cost, never the budget's."""
     if not search.settings.baseline or search.asked or any(is_first_draw(search, p) for p in proposals):
         return []
     proposal = Proposal(BASELINE, search.context.fresh_noise(0))
-    search.costs[BASELINE] = search.baseline_nfe = cost(search, proposal)
+    search.costs[BASELINE] = cost(search, proposal)
     progress.charge_baseline(search.baseline_nfe)
     return [proposal]

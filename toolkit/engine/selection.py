@@ -43,7 +43,6 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
     plain = [i for i, _ in finals if search.finished[i].noise_seed is not None]
     first = min(plain) if plain else (BASELINE if search.baseline is not None else None)
     first_scores = search.raw[first] if plain else search.baseline_scores
-    first_finished = search.finished[first] if plain else search.baseline
     return SearchResult(
         task=search.task,
         candidate=candidate,
@@ -59,7 +58,6 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
         first_scores=first_scores,
         ties=sum(value == aggregates[best] for value in aggregates) - 1,
         trace=search.algorithm.trace(),
-        first_image=first_finished.image if first_finished is not None else None,
         baseline_nfe=search.baseline_nfe,
     )
 

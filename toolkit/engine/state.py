@@ -94,7 +94,6 @@ class SearchRun:
     states: dict[int, KeptState] = field(default_factory=dict)
     finished: dict[int, Finished] = field(default_factory=dict)
     told: Optional[tuple[tuple, dict[int, float]]] = None  # (level, count) and the aggregates of that level then
-    baseline_nfe: int = 0  # NFEs of the no-search baseline (charged apart from the budget)
     baseline: Optional[Finished] = None  # the no-search baseline (``model.baseline``): never told, never chosen
     baseline_scores: Optional[dict[str, float]] = None
 
@@ -114,6 +113,11 @@ class SearchRun:
     @property
     def recorder(self) -> Any:
         return self.cohort.recorder
+
+    @property
+    def baseline_nfe(self) -> int:
+        """NFEs of the no-search baseline, charged apart from the budget (0 without one)."""
+        return self.costs.get(BASELINE, 0)
 
     def count_evaluated(self, proposal_id: int) -> None:
         """A proposal's NFEs evaluated (what a job's progress reads; the no-search baseline is not the search's)."""

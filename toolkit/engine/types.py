@@ -39,7 +39,6 @@ class SearchSettings:
     pad_chunks: bool = False  # ``model.pad_chunks``: every call padded to batch_size rows (results whatever the batch)
     baseline: bool = False  # ``model.baseline``: the first noise solved plainly where the algorithm does not
 
-
     def sample_nfe(self, family: "Family") -> int:
         """NFEs of one full solve of one sample at these settings."""
         return sample_nfe(family, self.sampler, self.steps, self.guidance)
@@ -82,7 +81,6 @@ class SearchResult:
     first_scores: Optional[dict[str, float]] = None
     ties: int = 0  # other finished candidates whose aggregate equals the chosen one's (chosen by lower id)
     trace: Optional[dict] = None  # the algorithm's own account of the search (SearchAlgorithm.trace)
-    first_image: Optional[torch.Tensor] = None  # the first plain draw's image (None where the journal dropped it)
     baseline_nfe: int = 0  # NFEs of the no-search baseline solved beside the search (``model.baseline``), not its own
 
     def __repr__(self) -> str:

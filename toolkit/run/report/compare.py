@@ -12,7 +12,7 @@ from typing import Optional
 
 from ...errors import UsageError
 from ...store.folder import RunDir
-from .table import condition_label, gain_of
+from .table import condition_label, gain_of, judged
 
 SETTINGS = ("pipeline", "algorithm", "algorithm_args", "verifiers", "ensemble", "budget_nfe", "steps", "sampler",
             "guidance", "height", "width", "seed", "mode", "dtype")
@@ -36,12 +36,6 @@ class Run:
     def mean_score(self) -> Optional[float]:
         values = [r.scores[self.verifier] for r in self.records if self.verifier in r.scores]
         return sum(values) / len(values) if values else None
-
-    def judged(self, first: bool = False) -> Optional[str]:
-        """``X of M``: how many chosen images (or first plain draws) the world's judge marks correct; None unjudged."""
-        verdicts = [r.first_verdict if first else r.verdict for r in self.records]
-        verdicts = [v for v in verdicts if v is not None]
-        return f"{sum(verdicts)} of {len(verdicts)}" if verdicts else None
 
     def mean_gain(self) -> Optional[float]:
         gains = [g for g in (gain_of(r, self.verifier, self.higher) for r in self.records) if g is not None]
@@ -72,7 +66,7 @@ def format_runs(runs: list[Run]) -> str:
         searches = len(run.records)
         rows.append([run.name, *(compact(run.setting(key)) for key in keys), run.verifier or "-",
                      "-" if score is None else f"{score:.4f}", "-" if gain is None else f"{gain:+.4f}",
-                     run.judged() or "-", run.judged(first=True) or "-",
+                     judged(run.records) or "-", judged(run.records, first=True) or "-",
                      f"{run.summary.cost.nfe_used / max(searches, 1):.0f}", str(searches),
                      str(run.summary.cost.elapsed_s if run.summary.cost.elapsed_s is not None else "-")])
     widths = [max(len(row[i]) for row in [title] + rows) for i in range(len(title))]

@@ -20,7 +20,7 @@ from typing import Optional
 from ...conditions import Condition
 from ...ensemble import aggregate, oriented
 from .lineage import Node, draw, legend
-from .trace import tick_labels, trace_section
+from .trace import trace_section
 from ...store.folder import RunDir
 from ...store.journal import ArtifactReader, read_run
 from ...model_args import ModelArgs
@@ -62,10 +62,15 @@ class SearchView:
     result: Optional[ResultRecord] = None
     baseline: Optional[Candidate] = None  # the first noise solved plainly beside the search (``model.baseline``)
 
+    @property
+    def judgeable(self) -> list[Candidate]:
+        """Every candidate the journal holds, the no-search baseline included."""
+        return [*self.candidates, *([self.baseline] if self.baseline else [])]
+
     def verdicts(self) -> tuple[Optional[bool], Optional[bool], Optional[str]]:
         """The judge's verdict on the chosen image and on the first plain draw, and the category."""
         first = self.result.first_candidate if self.result else None
-        by_id = {c.id: c for c in [*self.candidates, *([self.baseline] if self.baseline else [])]}
+        by_id = {c.id: c for c in self.judgeable}
         chosen, drawn = by_id.get(self.chosen), by_id.get(first)
         return (chosen.verdict if chosen else None, drawn.verdict if drawn else None,
                 (chosen or drawn).category if (chosen or drawn) else None)
@@ -142,7 +147,7 @@ def attach_verdicts(run_dir: RunDir, searches: list[SearchView], header: RunHead
     reader = ArtifactReader(run_dir.journal_dir)
     owners, images, conditions = [], [], []
     for search in searches:
-        for candidate in [*search.candidates, *([search.baseline] if search.baseline else [])]:
+        for candidate in search.judgeable:
             pixels = reader.read(candidate.artifact, IMAGE8) if candidate.level == 0 else None
             if pixels is not None:
                 owners.append(candidate)
@@ -161,6 +166,15 @@ def attach_verdicts(run_dir: RunDir, searches: list[SearchView], header: RunHead
 
 def ticks(low: float, high: float, count: int = 3) -> list[float]:
     return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
+def tick_labels(values: list[float]) -> list[str]:
+    """Labels for axis ticks, with as many significant digits as it takes to tell them apart (at most 10)."""
+    for digits in range(3, 11):
+        labels = [f"{value:.{digits}g}" for value in values]
+        if len(set(labels)) == len(set(values)):
+            return labels
+    return labels
 
 
 def best_so_far(search: SearchView, verifier: str, higher: bool, budget: Optional[int]) -> str:
@@ -219,6 +233,10 @@ def best_so_far(search: SearchView, verifier: str, higher: bool, budget: Optiona
         parts.append(f'<path d="{" ".join(path)}" class="best"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def verdict_word(verdict: Optional[bool]) -> str:
+    return "none" if verdict is None else ("correct" if verdict else "wrong")
 
 
 def verdict_badge(candidate: Candidate) -> str:
@@ -286,9 +304,8 @@ def overview_row(position: int, search: SearchView, header: RunHeader) -> str:
     best = result.scores.get(verifier) if result else None
     first = result.first_scores.get(verifier) if result and result.first_scores else None
     gain = gain_of(result, verifier, higher) if result else None
-    verdict = "none" if chosen is None or chosen.verdict is None else ("correct" if chosen.verdict else "wrong")
-    _, first_verdict, _ = search.verdicts()
-    first_word = "none" if first_verdict is None else ("correct" if first_verdict else "wrong")
+    chosen_verdict, first_verdict, _ = search.verdicts()
+    verdict, first_word = (verdict_word(v) for v in (chosen_verdict, first_verdict))
     image = (f'<img src="{chosen.thumb}" alt="chosen" class="zoomable" data-full="{html.escape(result.image)}" '
              f'data-caption="{html.escape(condition_label(search.condition))}, chosen #{chosen.id}">'
              if chosen is not None and chosen.thumb and result else "")

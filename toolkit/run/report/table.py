@@ -88,17 +88,19 @@ def format_effect(records: "list[ResultRecord]", header: "RunHeader") -> Optiona
     return text + (f"; {tied} chose among tied candidates (the lower id)" if tied else "")
 
 
+def judged(records: "list[ResultRecord]", first: bool = False) -> Optional[str]:
+    """``X of M``: how many chosen images (or first plain draws) the world's judge marks correct; None unjudged."""
+    verdicts = [v for v in (r.first_verdict if first else r.verdict for r in records) if v is not None]
+    return f"{sum(verdicts)} of {len(verdicts)}" if verdicts else None
+
+
 def judge_line(records: "list[ResultRecord]") -> Optional[str]:
     """The world's judge in one line: how many chosen images and first plain draws it marks correct; None when no
     search was judged."""
-    judged = [r for r in records if r.verdict is not None]
-    if not judged:
+    chosen, first = judged(records), judged(records, first=True)
+    if chosen is None:
         return None
-    first = [r for r in judged if r.first_verdict is not None]
-    text = f"the world's judge: chosen correct {sum(r.verdict for r in judged)} of {len(judged)}"
-    if first:
-        text += f", first draw {sum(r.first_verdict for r in first)} of {len(first)}"
-    return text
+    return f"the world's judge: chosen correct {chosen}" + (f", first draw {first}" if first else "")
 
 
 def unspent(records: "list[ResultRecord]", header: "RunHeader", share: float = 0.1) -> Optional[str]:

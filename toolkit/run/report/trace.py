@@ -8,15 +8,6 @@ from typing import Optional
 NOTE = "ESS (left bar) and distinct survivors (right bar) at each weighed level; * marks a level not resampled."
 
 
-def tick_labels(values: list[float]) -> list[str]:
-    """Labels for axis ticks, with as many significant digits as it takes to tell them apart (at most 10)."""
-    for digits in range(3, 11):
-        labels = [f"{value:.{digits}g}" for value in values]
-        if len(set(labels)) == len(set(values)):
-            return labels
-    return labels
-
-
 def resampling_chart(levels: list[dict], k: int) -> str:
     """Bars per weighed level: the weights' ESS and the distinct particles that survived, both out of k."""
     width, height, left, bottom, top = 40 + 46 * len(levels), 150, 30, 30, 14

@@ -1,6 +1,7 @@
 """report.html's small parts: axis labels that tell bunched ticks apart, and SMC's resampling section."""
 
-from noisesearch.run.report.trace import tick_labels, trace_section
+from noisesearch.run.report.page import tick_labels
+from noisesearch.run.report.trace import trace_section
 
 
 def test_tick_labels_take_the_digits_that_tell_bunched_scores_apart():
