@@ -133,9 +133,14 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_pil(image: torch.Tensor) -> "Image.Image":
-    """One image in [0, 1] (C, H, W) as an 8-bit PIL image (grey for one channel), the bytes of a run's PNG."""
+    """One image in [0, 1] (C, H, W) as an 8-bit PIL image (grey for one channel), the bytes of a run's PNG; a clip
+    (F, C, H, W) as its frame strip."""
     from PIL import Image
 
+    if image.dim() == 4:
+        from .clips import strip
+
+        return strip(to_uint8(image.detach().cpu()))
     array = to_uint8(image.detach().cpu()).permute(1, 2, 0).numpy()
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
@@ -146,16 +151,24 @@ def from_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 def shrunk(images: torch.Tensor, size: Optional[int]) -> torch.Tensor:
-    """A batch with its longer side at most ``size`` pixels (area-averaged; None or a larger size: as it is)."""
+    """A batch with its longer side at most ``size`` pixels (area-averaged; None or a larger size: as it is); a batch
+    of clips frame by frame."""
     h, w = images.shape[-2:]
     if size is None or max(h, w) <= size:
         return images
     scale = size / max(h, w)
-    return F.interpolate(images.float(), size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+    flat = images.float().flatten(0, images.dim() - 4)
+    small = F.interpolate(flat, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+    return small.reshape(*images.shape[:-2], *small.shape[-2:])
 
 
 def thumbnails(images: torch.Tensor, size: int = 96) -> torch.Tensor:
-    """8-bit thumbnails of a batch, the longer side at most ``size`` (area-averaged), for run reports."""
+    """8-bit thumbnails of a batch, the longer side at most ``size`` (area-averaged), for run reports; clips keep at
+    most 16 frames, evenly spaced."""
+    if images.dim() == 5:
+        from .clips import judged_frames
+
+        images = images[:, judged_frames(images.shape[1], 16)]
     return to_uint8(shrunk(images, size))
 
 

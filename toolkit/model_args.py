@@ -58,6 +58,16 @@ class ModelArgs:
             "summary.json). Results do not depend on it. When the device runs out of memory, the batch is halved "
             "until it fits and the size that fits is kept for the rest of the run (``batch_size_settled``).",
         UNRECORDED)
+    frames: Optional[PositiveInt] = setting(
+        None, "video pipelines: frames of each clip; by default the pipeline's (Wan 81, LTX-Video 161...). Families "
+              "whose VAE compresses time by r take 1 + a multiple of r frames.")
+    frame_rate: Optional[PositiveInt] = setting(
+        None, "video pipelines that take a frame rate (LTX-Video): frames per second; by default the pipeline's.")
+    clip_frames: PositiveInt = setting(
+        8, "video: frames each image verifier judges, evenly spaced with the first and last (every frame when the "
+           "clip has fewer); verifiers that watch whole clips (temporal, vlm, vqascore) get every frame.")
+    clip_aggregate: Literal["mean", "min", "first", "last"] = setting(
+        "mean", "video: how the judged frames' scores make a clip's score (``min``: its worst frame).")
     height: Optional[PositiveInt] = setting(None, "image height; by default the pipeline's.")
     width: Optional[PositiveInt] = setting(None, "image width; by default the pipeline's.")
     shard: Literal["conditions", "candidates"] = setting(

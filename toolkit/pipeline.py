@@ -30,12 +30,20 @@ class RunSpec:
     height: int
     width: int
     sampler: str
+    frames: Optional[int] = None  # video families: frames of each clip
+    frame_rate: Optional[int] = None  # video families that take a frame rate (LTX-Video)
+
+    @classmethod
+    def of(cls, settings: Any) -> "RunSpec":
+        """The run spec of search settings (or anything with the same fields)."""
+        return cls(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler,
+                   getattr(settings, "frames", None), getattr(settings, "frame_rate", None))
 
 
 DESCRIPTION = ("name", "latent_previews",
                "condition_kind", "num_classes", "class_names", "default_steps", "default_guidance",
                "default_sampler", "default_verifiers", "feature_verifier", "default_height", "default_width", "whole",
-               "can_offload", "scheduler", "other_mode_hint")
+               "can_offload", "scheduler", "other_mode_hint", "default_frames", "default_frame_rate")
 
 
 class Family:
@@ -60,6 +68,8 @@ class Family:
     scheduler: Optional[str] = None  # the family's own scheduler, when it samples with one
     other_mode_hint: str = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
     latent_previews: bool = False  # previews are latents a tiny autoencoder can decode (``model.preview_decoder``)
+    default_frames: Optional[int] = None  # video families: the clip length their pipeline makes by default
+    default_frame_rate: Optional[int] = None  # video families that take a frame rate: its default
     pipeline_class: ClassVar[Optional[type["Pipeline"]]] = None  # what ``load`` makes, when it makes one class
 
     def __init_subclass__(cls, pipeline: Optional[type["Pipeline"]] = None, **kwargs: Any):
@@ -111,6 +121,14 @@ class Family:
 
     def check_size(self, height: int, width: int) -> None:
         """Raise a UsageError when the family cannot make images of this size."""
+
+    def check_frames(self, frames: Optional[int], frame_rate: Optional[int]) -> None:
+        """Raise a UsageError when the family cannot make clips of ``frames`` frames (at ``frame_rate``)."""
+        if self.default_frames is None and (frames is not None or frame_rate is not None):
+            raise UsageError(f"model.frames and model.frame_rate apply to video pipelines; {self.display_name()} "
+                             "makes images: leave them unset")
+        if frame_rate is not None and self.default_frame_rate is None:
+            raise UsageError(f"{self.display_name()} takes no frame rate; leave model.frame_rate unset")
 
     def check_conditions(self, conditions: Sequence[Condition]) -> None:
         """Raise a UsageError for conditions this family cannot take (a prompt on a class model, a bad label)."""
@@ -179,6 +197,9 @@ class ClassFamily(Family):
 
     def check_size(self, height: int, width: int) -> None:
         self.cls.check_size(height, width)
+
+    def check_frames(self, frames: Optional[int], frame_rate: Optional[int]) -> None:
+        Family.check_frames(self.cls, frames, frame_rate)
 
     def check_conditions(self, conditions: Sequence[Condition]) -> None:
         self.cls.check_conditions(conditions)

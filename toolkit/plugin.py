@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .algorithm import GRADIENT_COST, Outcome, Proposal, SearchAlgorithm, SearchContext
 from .compat import API_VERSION, PluginDeprecation
+from .clips import judged_frames
 from .conditions import Condition
 from .errors import BudgetError, ServiceError, UsageError, first_line
 from .evaluation import Evaluation
@@ -42,5 +43,5 @@ __all__ = [
     "Outcome", "Pipeline", "PluginDeprecation", "Proposal", "RunSpec", "SAMPLERS", "Sampler", "SearchAlgorithm",
     "SearchContext", "ServiceError", "Step", "UsageError", "VariancePreserving", "Verifier", "band_filter",
     "condition_vector", "derive_seed", "first_line", "frames", "hookimpl", "karras_sigmas", "levels_of", "load_student", "on_device",
-    "parse_options", "pooled", "registered", "sampler_class", "shrunk",
+    "parse_options", "pooled", "registered", "sampler_class", "shrunk", "judged_frames",
 ]

@@ -34,6 +34,8 @@ class Verifier(nn.Module):
     verifier) sets ``preview_sigma``; the executor then calls ``score(images, conditions, previews=...)``.
     A verifier that reads noisy latents (an early verifier: TTSnap, arXiv 2511.22242) sets ``reads_latents``: a
     candidate stopped above level 0 is then scored by ``score_latents`` undecoded, a finished one by ``score``.
+    Given clips (a video family), a verifier judges frames (``model.clip_frames``), their scores combined by
+    ``model.clip_aggregate``; one that sets ``watches_clips`` gets the whole clips (B, F, C, H, W) instead.
     """
 
     name: ClassVar[str]
@@ -42,6 +44,7 @@ class Verifier(nn.Module):
     differentiable: ClassVar[bool] = False
     preview_sigma: ClassVar[Optional[float]] = None
     reads_latents: ClassVar[bool] = False
+    watches_clips: ClassVar[bool] = False
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__()

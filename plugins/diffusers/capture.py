@@ -21,26 +21,33 @@ class _Stop(Exception):
 
 @dataclass
 class Captured:
-    """The denoiser's first call: its arguments by name, and the pipeline's scheduler as set for the run."""
+    """The denoiser's first call: its arguments by name, and the pipeline's scheduler as set for the run; ``calls``
+    holds every call captured (a pipeline that guides by a second call: the conditioned call, then the null one)."""
 
     arguments: dict[str, Any]
     scheduler: Any
+    calls: tuple[dict[str, Any], ...] = ()
 
 
-def capture_first_call(pipe, denoiser: torch.nn.Module, **call) -> Captured:
-    """Run ``pipe(**call)`` up to its denoiser's first forward and return what that forward was given."""
+def capture_first_call(pipe, denoiser: torch.nn.Module, count: int = 1, **call) -> Captured:
+    """Run ``pipe(**call)`` up to its denoiser's ``count``-th forward and return what those forwards were given
+    (the ones before the last answer zeros shaped as their sample)."""
     signature = inspect.signature(type(denoiser).forward)
+    seen: list[dict[str, Any]] = []
 
     def stop(*args, **kwargs):
         bound = signature.bind(denoiser, *args, **kwargs)
-        raise _Stop({name: value for name, value in bound.arguments.items() if name != "self"})
+        seen.append({name: value for name, value in bound.arguments.items() if name != "self"})
+        if len(seen) == count:
+            raise _Stop(seen[0])
+        return (torch.zeros_like(next(iter(seen[-1].values()))),)
 
     hooked = denoiser.__dict__.get("forward")  # an offload hook's wrapper (accelerate), put back afterwards
     denoiser.forward = stop
     try:
         pipe(**call)
     except _Stop as stopped:
-        return Captured(stopped.arguments, pipe.scheduler)
+        return Captured(stopped.arguments, pipe.scheduler, tuple(seen))
     finally:
         if hooked is None:
             del denoiser.forward

@@ -11,6 +11,7 @@ from noisesearch.plugin import Family, UsageError, sampler_class
 from .native import NATIVE_FAMILIES, NativeDiffusers
 from .schedule import dpm2m_form, is_flow
 from .source import call_defaults, default_size, looks_like_hub_id, pipeline_class, read_json
+from .video import nearest_frames, temporal_ratio
 from .whole import WholeDiffusers, family_name, load_pipe
 
 NATIVE_HINT = ", or model.mode native where the family has a denoiser adapter (docs/pipelines.md)"
@@ -28,7 +29,8 @@ class DiffusersFamily(Family):
     other_mode_hint = NATIVE_HINT
 
     def __init__(self, pipeline_name: str, call: dict, scheduler: Optional[str], scheduler_config: Optional[dict],
-                 side: Optional[int], classes: Optional[int], loaded: Any = None):
+                 side: Optional[int], classes: Optional[int], loaded: Any = None, temporal: int = 1,
+                 sample_frames: Optional[int] = None):
         draws = "latents" not in call
         if draws and ("generator" not in call or "class_labels" not in call):
             raise UsageError(f"{pipeline_name} takes no latents=, so its noise cannot be searched; supported: "
@@ -53,6 +55,11 @@ class DiffusersFamily(Family):
         self.guided = "guidance_scale" in call and "true_cfg_scale" not in call  # FLUX: distilled guidance
         self.default_verifiers = ("clip",) if self.condition_kind == "prompt" else ("clip-zeroshot",)
         self.loaded = loaded  # a pipeline object handed over from Python: loading takes it as it is
+        frames, rate = call.get("num_frames"), call.get("frame_rate")
+        # a video pipeline's default clip length (CogVideoX's is its transformer's sample_frames)
+        self.default_frames = (frames if isinstance(frames, int) else sample_frames) if "num_frames" in call else None
+        self.default_frame_rate = rate if isinstance(rate, int) else None
+        self.temporal = temporal  # frames per latent frame (the video VAE's temporal compression)
 
     @classmethod
     def read(cls, source: str) -> "DiffusersFamily":
@@ -64,10 +71,11 @@ class DiffusersFamily(Family):
         scheduler = (index.get("scheduler") or [None, None])[1]
         scheduler_config = read_json(source, "scheduler/scheduler_config.json") if scheduler else None
         call = call_defaults(pipe_cls)
-        classes = (read_json(source, "transformer/config.json") or {}).get("num_embeds_ada_norm") \
-            if "class_labels" in call else None
+        transformer = read_json(source, "transformer/config.json") or {} if "transformer" in index else {}
+        classes = transformer.get("num_embeds_ada_norm") if "class_labels" in call else None
         return cls(family_name(pipe_cls), call, scheduler, scheduler_config, default_size(pipe_cls, source, index),
-                   classes)
+                   classes, temporal=temporal_ratio(read_json(source, "vae/config.json") or {}),
+                   sample_frames=transformer.get("sample_frames"))
 
     @classmethod
     def of(cls, pipe: Any) -> "DiffusersFamily":
@@ -81,8 +89,10 @@ class DiffusersFamily(Family):
         call = call_defaults(type(pipe))
         transformer = getattr(pipe, "transformer", None)
         classes = dict(transformer.config).get("num_embeds_ada_norm") if transformer is not None else None
+        vae = getattr(pipe, "vae", None)
         return cls(family_name(type(pipe)), call, scheduler, dict(pipe.scheduler.config) if scheduler else None,
-                   side, classes, loaded=pipe)
+                   side, classes, loaded=pipe, temporal=temporal_ratio(dict(vae.config) if vae is not None else {}),
+                   sample_frames=dict(transformer.config).get("sample_frames") if transformer is not None else None)
 
     def display_name(self) -> str:
         return self.pipeline_name
@@ -133,6 +143,13 @@ class DiffusersFamily(Family):
                              "leave model.height and model.width unset")
         if height % 8 or width % 8:
             raise UsageError(f"{self.pipeline_name} makes sizes in multiples of 8 (at least); got {height}x{width}")
+
+    def check_frames(self, frames: Optional[int], frame_rate: Optional[int]) -> None:
+        super().check_frames(frames, frame_rate)
+        if frames is not None and (frames - 1) % self.temporal:
+            raise UsageError(f"model.frames {frames}: {self.pipeline_name}'s VAE compresses time {self.temporal}x, so "
+                             f"it makes 1 + a multiple of {self.temporal} frames; use "
+                             f"{nearest_frames(frames, self.temporal)}")
 
     def check_sampler(self, sampler: str) -> None:
         raise UsageError(f"model.sampler does not apply to {self.pipeline_name}: whole-pipeline mode runs the "

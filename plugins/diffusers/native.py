@@ -21,9 +21,10 @@ from noisesearch.plugin import Condition, Pipeline, RunSpec, UsageError, first_l
 from .capture import capture_first_call, flatten, per_row, unflatten
 from .schedule import read_schedule
 from .source import call_defaults
+from .video import VIDEO_FAMILIES, decode_clips, expert_of
 
 NATIVE_FAMILIES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "StableDiffusion3Pipeline", "FluxPipeline",
-                   "PixArtSigmaPipeline", "SanaPipeline", "DiTPipeline")
+                   "PixArtSigmaPipeline", "SanaPipeline", "DiTPipeline", *VIDEO_FAMILIES)
 CONDITIONED_FIRST = ("DiTPipeline",)  # its guided batch is [conditioned, null]; the others put the null rows first
 log = logging.getLogger("noisesearch")
 PROBE_CHUNK = 8  # conditions per capturing call (its latents are drawn, never denoised)
@@ -40,6 +41,7 @@ class NativeDiffusers(Pipeline):
         self.family = family
         self.inner = inner
         self.conditioned_first = family.pipeline_name in CONDITIONED_FIRST  # DiT: [conditioned, null]
+        self.video = VIDEO_FAMILIES.get(family.pipeline_name)  # a text-to-video family's decoding and guidance
 
     @property
     def pipe(self):
@@ -65,7 +67,7 @@ class NativeDiffusers(Pipeline):
         self.inner.configure(run)
         steps, guidance, height, width, sampler = run.steps, run.guidance, run.height, run.width, run.sampler
         parameter = next(self.model.parameters())
-        key = (steps, guidance, height, width, sampler, parameter.dtype, parameter.device)
+        key = (steps, guidance, height, width, sampler, run.frames, run.frame_rate, parameter.dtype, parameter.device)
         if getattr(self, "configured", None) == key:
             return
         self.model_dtype = parameter.dtype
@@ -87,6 +89,7 @@ class NativeDiffusers(Pipeline):
         if given is None:
             raise UsageError(f"{self.family.pipeline_name} calls its denoiser without a timestep; the native "
                              "adapter cannot drive it: use an algorithm of initial noises (whole-pipeline mode)")
+        self.timestep_tokens = given.shape[1] if torch.is_tensor(given) and given.dim() == 2 else None  # Wan 2.2 5B
         given = torch.as_tensor(given).flatten()
         self.timestep_dtype = given.dtype if given.is_floating_point() else torch.float32
         self.timestep_scale = float(given[0]) / float(self.schedule.timesteps[0])
@@ -101,6 +104,17 @@ class NativeDiffusers(Pipeline):
         """The pipeline's denoiser (not registered here: with offload it must stay out of the module tree)."""
         return getattr(self.pipe, "unet", None) or self.pipe.transformer
 
+    @property
+    def separate_guidance(self) -> bool:
+        """Whether this run guides by a second denoiser call on the null rows (Wan) instead of a doubled batch."""
+        return bool(self.video and self.video.separate_guidance and self.family.nfe_per_call(self.run.guidance) == 2)
+
+    def _expert(self, timestep: float) -> torch.nn.Module:
+        """The denoiser of a level: Wan 2.2's high-noise or low-noise expert, else the one denoiser."""
+        if self.video is None or not self.video.experts or expert_of(self.pipe, timestep) == 0:
+            return self.model
+        return self.pipe.transformer_2
+
     def _capture(self, conditions: Sequence[Condition], latents: Optional[torch.Tensor] = None):
         steps, guidance, height, width = self.run.steps, self.run.guidance, self.run.height, self.run.width
         defaults = call_defaults(type(self.pipe))
@@ -113,7 +127,7 @@ class NativeDiffusers(Pipeline):
         if latents is not None:
             call["latents"] = latents.to(self.pipe.device, self.model_dtype)
         with torch.no_grad():
-            return capture_first_call(self.pipe, self.model, **call)
+            return capture_first_call(self.pipe, self.model, 2 if self.separate_guidance else 1, **call)
 
     def sigmas(self, steps: int) -> torch.Tensor:
         return self.schedule.levels
@@ -132,10 +146,11 @@ class NativeDiffusers(Pipeline):
         missing = [condition for condition in dict.fromkeys(conditions) if condition not in self.rows_cache]
         for start in range(0, len(missing), PROBE_CHUNK):
             chunk = missing[start:start + PROBE_CHUNK]
-            arguments = flatten(self._capture(chunk).arguments)
+            captured = self._capture(chunk)
+            arguments = flatten(captured.arguments)
             if self.shared is None:
                 self._learn_layout(chunk, arguments)
-            split = self._split(arguments, len(chunk))
+            split = self._split(arguments, len(chunk), flatten(captured.calls[-1]))
             for i, condition in enumerate(chunk):
                 self.rows_cache[condition] = {part: {path: value[i:i + 1] for path, value in rows.items()}
                                               for part, rows in split.items()}
@@ -149,17 +164,22 @@ class NativeDiffusers(Pipeline):
         sample = (self.sample_name,)
         rows = (arguments[sample].shape[0], larger[sample].shape[0])
         self.guided_rows = rows[0] == 2 * len(chunk)
-        if self.guided_rows != (self.family.nfe_per_call(self.run.guidance) == 2):
+        if (self.guided_rows or self.separate_guidance) != (self.family.nfe_per_call(self.run.guidance) == 2):
             raise UsageError(f"{self.family.pipeline_name} does not double its batch for guidance as its NFE "
                              "count assumes; the native adapter cannot count its evaluations: use whole-pipeline mode")
         self.row_paths = per_row(arguments, larger, rows) - {sample, (self.timestep_name,)}
         self.shared = {path: value for path, value in arguments.items()
                        if path not in self.row_paths and path not in (sample, (self.timestep_name,))}
 
-    def _split(self, arguments: dict[tuple, Any], count: int) -> dict[str, dict[tuple, torch.Tensor]]:
+    def _split(self, arguments: dict[tuple, Any], count: int,
+               last: dict[tuple, Any]) -> dict[str, dict[tuple, torch.Tensor]]:
+        """The conditioned and null rows of a captured call (of its second call, where guidance makes one)."""
         cond, null = {}, {}
         for path in self.row_paths:
             value = arguments[path]
+            if self.separate_guidance:
+                cond[path], null[path] = value, last[path]
+                continue
             if not self.guided_rows:
                 cond[path] = value
                 continue
@@ -171,6 +191,16 @@ class NativeDiffusers(Pipeline):
         return {part: {path: value[index.to(value.device)] for path, value in rows.items()}
                 for part, rows in encoded.items()}
 
+    def _forward(self, model: torch.nn.Module, sample: torch.Tensor, timesteps: torch.Tensor,
+                 rows: dict[tuple, torch.Tensor]) -> torch.Tensor:
+        """One denoiser call on the captured arguments with these rows; a learned variance dropped."""
+        arguments = {**self.shared, **rows, (self.sample_name,): sample, (self.timestep_name,): timesteps,
+                     ("return_dict",): False}
+        output = model(**unflatten(arguments))[0]
+        if output.shape != sample.shape:  # learned variance (PixArt, DiT): the first half is the prediction
+            output = output[:, : sample.shape[1]]
+        return output.float()
+
     def denoise(self, z: torch.Tensor, sigma: torch.Tensor, cond: dict) -> torch.Tensor:
         """x0 from the denoiser's output (epsilon, v or flow velocity; a learned variance dropped), guided on the
         output as the pipeline guides."""
@@ -180,28 +210,37 @@ class NativeDiffusers(Pipeline):
         levels = [matched[value] for value in values]
         shape = (-1,) + (1,) * (z.dim() - 1)
         a, b = (on_device(c, z).view(shape) for c in zip(*(self.frame.coefficients(level) for level in levels)))
-        timesteps = on_device([self.schedule.timestep(level) * self.timestep_scale for level in levels], z,
-                              self.timestep_dtype)
-        arguments = dict(self.shared)
+        host_timesteps = [self.schedule.timestep(level) * self.timestep_scale for level in levels]
+        timesteps = on_device(host_timesteps, z, self.timestep_dtype)
+        experts = [self._expert(t) for t in host_timesteps]
+        if any(expert is not experts[0] for expert in experts):  # Wan 2.2 rows on both sides of the boundary
+            rows = [i for i, expert in enumerate(experts) if expert is experts[0]]
+            rest = [i for i, expert in enumerate(experts) if expert is not experts[0]]
+            out = torch.empty_like(z)
+            for part in (rows, rest):
+                index = torch.tensor(part, device=z.device)
+                out[index] = self.denoise(z[index], sigma[index], self.select(cond, index))
+            return out
+        model, guidance = experts[0], self.run.guidance  # Wan 2.2's guidance_scale_2 is left unset: the same
+        if self.timestep_tokens is not None:
+            timesteps = timesteps[:, None].expand(-1, self.timestep_tokens)
         sample = z.to(self.model_dtype)
-        if self.guided_rows:
-            parts = ("cond", "null") if self.conditioned_first else ("null", "cond")
-            for path in self.row_paths:
-                arguments[path] = torch.cat([cond[parts[0]][path], cond[parts[1]][path]])
-            sample, timesteps = torch.cat([sample, sample]), torch.cat([timesteps, timesteps])
+        if self.separate_guidance:
+            conditioned = self._forward(model, sample, timesteps, cond["cond"])
+            null = self._forward(model, sample, timesteps, cond["null"])
+            output = null + guidance * (conditioned - null)
         else:
-            arguments.update(cond["cond"])
-        arguments[(self.sample_name,)] = sample
-        arguments[(self.timestep_name,)] = timesteps
-        arguments[("return_dict",)] = False
-        output = self.model(**unflatten(arguments))[0]
-        if output.shape != sample.shape:  # learned variance (PixArt, DiT): the first half is the prediction
-            output = output[:, : sample.shape[1]]
-        output = output.float()
+            if self.guided_rows:
+                parts = ("cond", "null") if self.conditioned_first else ("null", "cond")
+                rows = {path: torch.cat([cond[parts[0]][path], cond[parts[1]][path]]) for path in self.row_paths}
+                sample, timesteps = torch.cat([sample, sample]), torch.cat([timesteps, timesteps])
+            else:
+                rows = cond["cond"]
+            output = self._forward(model, sample, timesteps, rows)
         if self.guided_rows:
             first, second = output.chunk(2)
             conditioned, null = (first, second) if self.conditioned_first else (second, first)
-            output = null + self.run.guidance * (conditioned - null)
+            output = null + guidance * (conditioned - null)
         latent = z.float()
         prediction = self.schedule.prediction
         if prediction == "epsilon":
@@ -218,7 +257,10 @@ class NativeDiffusers(Pipeline):
         return x0.to(z.dtype)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The pipeline's own decoding: unpack (FLUX), undo the VAE's scaling and shift, decode to [0, 1]."""
+        """The pipeline's own decoding: unpack (FLUX), undo the VAE's scaling and shift, decode to [0, 1]; a video
+        family's clips (B, F, C, H, W)."""
+        if self.video is not None:
+            return decode_clips(self.pipe, self.family.pipeline_name, z, self.run)
         pipe, height, width = self.pipe, self.run.height, self.run.width
         image = _decoded(pipe.vae, self._unpacked(z))
         binned = image.shape[-2:] != (height, width) and not self.family.fixed_size  # PixArt, Sana
@@ -230,6 +272,8 @@ class NativeDiffusers(Pipeline):
         """An x0-preview decoded by the tiny autoencoder when one is attached (else the pipeline's VAE); with
         ``size``, the latent is area-averaged down first, so the decoder runs at the lower size too."""
         vae = self.__dict__.get("preview_vae") or self.pipe.vae
+        if self.video is not None:  # a video VAE decodes the clip whole; the frames are then shrunk
+            return shrunk(self.decode(z), size)
         if vae is self.pipe.vae and size is None:
             return self.decode(z)
         z = self._unpacked(z)
@@ -247,6 +291,9 @@ class NativeDiffusers(Pipeline):
         from diffusers import AutoencoderTiny
         from diffusers.utils import logging as diffusers_logging
 
+        if self.video is not None:
+            raise UsageError(f"model.preview_decoder: {self.family.pipeline_name} is a video pipeline, whose previews "
+                             "its own video VAE decodes (diffusers has no tiny video autoencoder); leave it unset")
         device, dtype = self.placement()
         verbosity = diffusers_logging.get_verbosity()
         diffusers_logging.set_verbosity_error()  # its own saved config names a field it then calls unexpected

@@ -10,7 +10,8 @@ import torch
 
 from noisesearch.plugin import FlowMatching, Frame, UsageError, VariancePreserving
 
-EULER_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
+EULER_SCHEDULERS = ("DDIMScheduler", "EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler", "CogVideoXDDIMScheduler")
+DDIM_SCHEDULERS = ("DDIMScheduler", "CogVideoXDDIMScheduler")
 
 
 def dpm2m_form(config: dict) -> bool:
@@ -67,10 +68,12 @@ def read_schedule(scheduler, sampler: str = "euler", prediction_override: str | 
         raise UsageError(f"{name} evaluates some timesteps twice (a second-order scheduler); the native adapter "
                          "steps once per timestep: give the pipeline a DDIM, Euler or DPM-Solver scheduler")
     train_steps = int(scheduler.config.num_train_timesteps)
-    if is_flow(name):
+    if is_flow(name) or scheduler.config.get("use_flow_sigmas"):  # Wan's UniPC and DPM-Solver step in flow t too
         t = scheduler.sigmas.detach().cpu().to(torch.float64)
         levels = torch.tensor([math.inf if float(v) >= 1.0 else float(v) / (1.0 - float(v)) for v in t])
-        return Schedule(levels, timesteps, FlowMatching(), "flow", np.zeros(0), train_steps)
+        levels[-1] = 0.0
+        return Schedule(levels, timesteps, FlowMatching(), "flow", np.zeros(0), train_steps,
+                        _difference(scheduler, name, timesteps, sampler))
     alphas = getattr(scheduler, "alphas_cumprod", None)
     if alphas is None:
         raise UsageError(f"{name} is neither a variance-preserving nor a flow-matching scheduler; the native "
@@ -100,7 +103,7 @@ def _difference(scheduler, name: str, timesteps: torch.Tensor, sampler: str) -> 
         return f"{name} takes the DDIM / Euler step (model.sampler euler)"
     if scheduler.config.get("clip_sample") or scheduler.config.get("thresholding"):
         return f"{name} clips or thresholds its predictions"
-    if name == "DDIMScheduler":
+    if name in DDIM_SCHEDULERS:
         stride = scheduler.config.num_train_timesteps // len(timesteps)
         if any(int(a) - stride != int(b) for a, b in zip(timesteps[:-1].tolist(), timesteps[1:].tolist())):
             return (f"DDIM with timestep_spacing {scheduler.config.timestep_spacing!r} steps to levels between its "

@@ -53,7 +53,7 @@ class WholeDiffusers(Pipeline):
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self.parts = nn.ModuleDict({k: v for k, v in pipe.components.items() if isinstance(v, nn.Module)})
-        self._shapes: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._shapes: dict[tuple, tuple[int, ...]] = {}
         self._encoded: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
         self._switches: dict[str, bool] = {}  # documented switches a family needs for this run's settings
 
@@ -70,7 +70,13 @@ class WholeDiffusers(Pipeline):
         return super().placement()
 
     def _size_args(self, height: int, width: int) -> dict:
-        return {} if self.family.fixed_size else {"height": height, "width": width, **self._switches}
+        """The size keywords of a call: height and width, a video's frames and frame rate, the family's switches."""
+        sized = {} if self.family.fixed_size else {"height": height, "width": width, **self._switches}
+        if self.family.default_frames is not None:
+            sized["num_frames"] = self.run.frames or self.family.default_frames
+        if self.family.default_frame_rate is not None:
+            sized["frame_rate"] = self.run.frame_rate or self.family.default_frame_rate
+        return sized
 
     def _call(self, what: str, **kwargs):
         """``pipe(**kwargs)``, with the family's documented switch where the run's size needs it; the pipeline's
@@ -136,7 +142,8 @@ class WholeDiffusers(Pipeline):
         if self.family.draws_noise:
             config = self.pipe.transformer.config
             return (config.in_channels, config.sample_size, config.sample_size)
-        if (height, width) not in self._shapes:
+        key = (height, width, self.run.frames)
+        if key not in self._shapes:
             original = self.pipe.prepare_latents
 
             def probe(*args, **kwargs):
@@ -150,13 +157,13 @@ class WholeDiffusers(Pipeline):
                 self._call("a probe for the latent shape", **self._condition_args([probe_condition]),
                            **self._size_args(height, width), num_inference_steps=1, output_type="latent")
             except _Probe as found:
-                self._shapes[(height, width)] = found.shape
+                self._shapes[key] = found.shape
             finally:
                 del self.pipe.prepare_latents
-            if (height, width) not in self._shapes:
+            if key not in self._shapes:
                 raise UsageError(f"{self.family.pipeline_name} never prepared latents; whole-pipeline mode "
                                  "cannot drive it")
-        return self._shapes[(height, width)]
+        return self._shapes[key]
 
     def sigmas(self, steps: int) -> torch.Tensor:
         """No levels are visible in whole-pipeline mode: one placeholder per denoiser call, from 1 down to 0."""
@@ -229,12 +236,10 @@ def family_name(cls: type) -> str:
 def as_image_tensor(images, device: torch.device) -> torch.Tensor:
     """A pipeline's output (tensor or array; images or video frames) as images (B, C, H, W) in [0, 1].
 
-    Video pipelines return (B, F, ...): verifiers judge the middle frame.
+    Video pipelines return clips (B, F, ...), kept as (B, F, C, H, W).
     """
     if not isinstance(images, torch.Tensor):  # numpy, channels last: (B, H, W, C) or (B, F, H, W, C)
         import numpy as np
 
         images = torch.from_numpy(np.asarray(images)).movedim(-1, -3)
-    if images.dim() == 5:
-        images = images[:, images.shape[1] // 2]
-    return images.to(device).float().clamp(0, 1).contiguous()
+    return images.to(device).float().clamp_(0, 1).contiguous()  # in place: the pipeline's output is ours

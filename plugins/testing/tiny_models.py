@@ -143,7 +143,7 @@ def _clip_text_config(vocab: int, positions: int, **extra):
                           pad_token_id=1, **extra)
 
 
-def _tiny_t5_tokenizer():
+def _tiny_t5_tokenizer(max_length: int = 32):
     """A word-level T5-style tokenizer (pad 0, eos 1, unk 2) built with ``tokenizers``: no sentencepiece file."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -154,7 +154,7 @@ def _tiny_t5_tokenizer():
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
-                                      unk_token="<unk>", model_max_length=32)
+                                      unk_token="<unk>", model_max_length=max_length)
     return wrapped, len(vocab)
 
 

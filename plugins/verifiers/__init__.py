@@ -15,10 +15,11 @@ def noisesearch_verifiers():
     from .imagereward import ImageRewardVerifier
     from .pickscore import PickScoreVerifier
     from .self_supervised import SelfSupervisedVerifier
+    from .temporal import TemporalConsistency
     from .vlm import VLMJudge
     from .vqascore import VQAScoreVerifier
     from .zeroshot import CLIPZeroShot
 
     return [ClassifierVerifier, CLIPZeroShot, SelfSupervisedVerifier, CLIPScoreVerifier, AestheticVerifier,
             HPSv2Verifier, PickScoreVerifier, ImageRewardVerifier, VLMJudge, VQAScoreVerifier,
-            GenEvalVerifier, EarlyVerifier]
+            GenEvalVerifier, EarlyVerifier, TemporalConsistency]

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 import torch
 from PIL import Image
 
-from noisesearch.plugin import Condition, ServiceError, UsageError, Verifier, parse_options
+from noisesearch.plugin import Condition, ServiceError, UsageError, Verifier, judged_frames, parse_options
 
 log = logging.getLogger("noisesearch")
 
@@ -84,13 +84,14 @@ class JudgeClient:
     backoff: float = 1.0
     concurrency: int = 8
 
-    def judge(self, data_urls: Sequence[str], prompts: Sequence[str]) -> list[Optional[dict[str, float]]]:
-        """Judgements in the order of the images (None where replies stayed invalid), ``concurrency`` at a time."""
+    def judge(self, data_urls: Sequence, prompts: Sequence[str]) -> list[Optional[dict[str, float]]]:
+        """Judgements in the order of the images (None where replies stayed invalid), ``concurrency`` at a time; an
+        item that is a list of data URLs is a clip's frames, sent in order in one message."""
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(prompts)))) as pool:
             futures = [pool.submit(self.judge_one, url, prompt) for url, prompt in zip(data_urls, prompts)]
             return [future.result() for future in futures]
 
-    def judge_one(self, data_url: str, prompt: str) -> Optional[dict[str, float]]:
+    def judge_one(self, data_url, prompt: str) -> Optional[dict[str, float]]:
         """One image's judgement, retried on transient faults; None if every reply was invalid."""
         last = ""
         for attempt in range(self.retries + 1):
@@ -111,15 +112,19 @@ class JudgeClient:
     def _pause(self, attempt: int) -> float:
         return self.backoff * 2**attempt * (0.5 + random.random() / 2)
 
-    def _payload(self, data_url: str, prompt: str) -> dict:
+    def _payload(self, data_url, prompt: str) -> dict:
+        urls = [data_url] if isinstance(data_url, str) else list(data_url)
+        text = f"Prompt: {prompt}"
+        if len(urls) > 1:
+            text += f"\nThe {len(urls)} images are frames of one video clip, in order: judge the clip."
         return {
             "model": self.model,
             "temperature": 0,
             "messages": [
                 {"role": "system", "content": self.rubric},
                 {"role": "user", "content": [
-                    {"type": "text", "text": f"Prompt: {prompt}"},
-                    {"type": "image_url", "image_url": {"url": data_url}},
+                    {"type": "text", "text": text},
+                    *({"type": "image_url", "image_url": {"url": url}} for url in urls),
                 ]},
             ],
             "response_format": {"type": "json_schema", "json_schema": {
@@ -184,9 +189,10 @@ class VLMJudge(Verifier):
 
     name = "vlm"
     condition_kinds = ("prompt",)
+    watches_clips = True  # a clip goes as its frames in one message (``frames=N`` of them, evenly spaced)
 
     OPTIONS = {"model": None, "base_url": None, "key_env": "OPENAI_API_KEY", "score": None, "rubric": None,
-               "criteria": None, "concurrency": "8", "timeout": "60", "retries": "4", "backoff": "1"}
+               "criteria": None, "concurrency": "8", "timeout": "60", "retries": "4", "backoff": "1", "frames": "8"}
 
     def __init__(self, spec: Optional[str] = None):
         super().__init__(spec)
@@ -213,13 +219,18 @@ class VLMJudge(Verifier):
         if chosen != "mean" and chosen not in criteria:
             raise UsageError(f"vlm score={chosen!r} is no criterion ({', '.join(criteria)}) nor 'mean'")
         self.chosen = chosen
+        self.frames = int(_number(options, "frames"))
         self.client = JudgeClient(base_url, options["model"], key, criteria, rubric,
                                   timeout=_number(options, "timeout"), retries=int(_number(options, "retries")),
                                   backoff=_number(options, "backoff"),
                                   concurrency=int(_number(options, "concurrency")))
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
-        urls = [png_data_url(image) for image in images]
+        if images.dim() == 5:  # clips: their frames, evenly spaced with the first and last
+            urls = [[png_data_url(frame) for frame in clip[judged_frames(clip.shape[0], self.frames)]]
+                    for clip in images]
+        else:
+            urls = [png_data_url(image) for image in images]
         judgements = self.client.judge(urls, [condition.prompt for condition in conditions])
         values = [self._value(judgement) for judgement in judgements]
         return torch.tensor(values, dtype=torch.float32)

@@ -9,7 +9,9 @@ import torch
 
 from . import metrics, uncertainty
 from .. import registry
+from ..clips import is_clip_batch
 from ..conditions import Condition, parse_classes
+from ..engine.scoring import Scorer
 from ..errors import BudgetError, UsageError
 from ..run.arguments import settings_and_out
 from ..resolve import resolve_pipeline, resolve_verifiers, split_verifier_spec
@@ -105,7 +107,7 @@ def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, hi
         values["clip_score"] = metrics.clip_score(study.clip_model, images, [c.prompt for c in conditions])
     with torch.no_grad():
         for verifier in scorers:
-            scored = verifier.score(images, conditions).float().cpu()
+            scored = judged(verifier, images, conditions, header).float().cpu()
             values[f"verifier:{verifier.name}"] = float(scored.mean())
             per_search[f"verifier:{verifier.name}"] = scored.tolist()
     row.per_search = per_search
@@ -116,6 +118,13 @@ def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, hi
                         elapsed / searches if elapsed else None)
     row.health = Health(**cell_health(folder, row, images, conditions, evaluation, scorers, higher))
     return row
+
+
+def judged(verifier, samples: torch.Tensor, conditions: list, header) -> torch.Tensor:
+    """A verifier's scores of images, or of clips as the run judged them (its ``clip_frames`` and ``clip_aggregate``)."""
+    model = header.model
+    return Scorer([verifier], clip_frames=model.clip_frames, clip_aggregate=model.clip_aggregate).values(
+        samples, list(conditions))[verifier.name]
 
 
 def cell_health(folder: Path, row: CellRow, images, conditions, evaluation, scorers, higher: dict[str, bool]) -> dict:
@@ -131,7 +140,8 @@ def cell_health(folder: Path, row: CellRow, images, conditions, evaluation, scor
         (v for v in scorers if v.has_features()), None)
     if extractor is not None:
         with torch.no_grad():
-            features = extractor.features(images).float().cpu()
+            features = extractor.features(images[:, images.shape[1] // 2] if is_clip_batch(images)
+                                          else images).float().cpu()  # a clip's middle frame
         result["vendi"] = health.mean_vendi(features, [c.key for c in conditions])
         result["vendi_features"] = extractor.name
     if row.baseline:
@@ -173,7 +183,7 @@ def cell_health(folder: Path, row: CellRow, images, conditions, evaluation, scor
     with torch.no_grad():
         for verifier in scorers:
             if verifier.name not in driving:
-                scored = [verifier.score(stacked[i : i + 256], conditions_of[i : i + 256]).float().cpu()
+                scored = [judged(verifier, stacked[i : i + 256], conditions_of[i : i + 256], header).float().cpu()
                           for i in range(0, len(stacked), 256)]
                 others[f"verifier:{verifier.name}"] = [float(v) if verifier.higher_is_better else -float(v)
                                                        for v in torch.cat(scored)]

@@ -49,6 +49,8 @@ class Study:
             evaluator's accuracy per category; it never drives search.
         batch_size: candidates per forward pass.
         trainer: Lightning Trainer options for every cell (devices, strategy, accelerator, ...).
+        model: further ``model`` settings of every cell (``height``, ``width``, ``frames``, ``guidance``,
+            ``clip_frames``...), as ``noisesearch predict`` takes them.
     """
 
     pipeline: str = "digits"
@@ -67,6 +69,7 @@ class Study:
     evaluator: Optional[str] = None
     batch_size: PositiveInt = 64
     trainer: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,8 @@ def cells(study: Study) -> list[Cell]:
 
 def predict_config(study: Study, cell: Cell) -> dict:
     """The `noisesearch predict` config of a cell (without ``out``), as LightningCLI takes a structured config."""
-    model = {"pipeline": study.pipeline, "algorithm": cell.algorithm, "algorithm_args": dict(cell.args),
-             "verifiers": list(cell.verifiers), "batch_size": study.batch_size,
+    model = {**study.model, "pipeline": study.pipeline, "algorithm": cell.algorithm,
+             "algorithm_args": dict(cell.args), "verifiers": list(cell.verifiers), "batch_size": study.batch_size,
              "baseline": False}  # no extra solves: a cell's seconds are its search's
     if cell.budget is not None:
         model["budget_nfe"] = cell.budget

@@ -31,7 +31,7 @@ class Schedule:
 
 def configure(pipeline: Pipeline, settings: SearchSettings) -> Schedule:
     """Hand the run's steps, guidance, size and sampler to the pipeline once, and read back its schedule."""
-    pipeline.configure(RunSpec(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler))
+    pipeline.configure(RunSpec.of(settings))
     family = pipeline.family
     return Schedule(sigmas=pipeline.sigmas(settings.steps),
                     shape=tuple(pipeline.latent_shape(settings.height, settings.width)),
@@ -59,7 +59,7 @@ def check_search(pipeline: Pipeline, schedule: Schedule, settings: SearchSetting
                  verifiers: Sequence[Verifier]) -> None:
     """The checks of one search's algorithm, budget and verifiers against a configured schedule."""
     settings.algorithm.check_context(settings.params, context(settings, schedule))
-    run = RunSpec(settings.steps, settings.guidance, settings.height, settings.width, settings.sampler)
+    run = RunSpec.of(settings)
     for verifier in verifiers:
         verifier.check_run(run, schedule.sigmas)
     if settings.algorithm.uses_gradients:

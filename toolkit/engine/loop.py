@@ -46,7 +46,7 @@ class Executor:
                  keep_images: Optional[int] = None, background_writes: bool = True):
         self.pipeline = pipeline
         self.schedule = check(pipeline, verifiers, settings)
-        scorer = Scorer(verifiers, settings.ensemble, settings.weights)
+        scorer = Scorer(verifiers, settings.ensemble, settings.weights, settings.clip_frames, settings.clip_aggregate)
         self.defaults = Cohort((), settings, scorer, Recorder(journal or MemoryJournal(), replay, keep_images))
         self.runner = ChunkRunner(pipeline, settings.batch_size, settings.compile != "off", self.schedule.nfe_per_call,
                                   settings.pad_chunks)

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from ..clips import combine, frames_of, is_clip_batch, judged_frames
 from ..conditions import Condition
 from ..ensemble import aggregate, oriented
 from ..errors import UsageError
@@ -25,8 +26,9 @@ class Scorer:
     """Runs the verifiers of a search and combines their scores (``rank``: mean rank; ``weighted``: z-scores)."""
 
     def __init__(self, verifiers: Sequence[Verifier], ensemble: str = "rank",
-                 weights: Optional[Sequence[float]] = None):
+                 weights: Optional[Sequence[float]] = None, clip_frames: int = 8, clip_aggregate: str = "mean"):
         self.verifiers = list(verifiers)
+        self.clip_frames, self.clip_aggregate = clip_frames, clip_aggregate
         self.ensemble = ensemble
         self.weights = tuple(weights) if weights is not None else (1.0,) * len(self.verifiers)
         self.seconds = {verifier.name: 0.0 for verifier in self.verifiers}
@@ -64,15 +66,28 @@ class Scorer:
                 values[verifier.name] = verifier.score_latents(moved, conditions).to(home)
                 self.seconds[verifier.name] += time.perf_counter() - started
                 continue
-            if type(verifier).preview_sigma is None:
-                scored = verifier.score(images.to(device), conditions)
-            else:
-                if preview_images is None:
-                    preview_images = images if previews is None else previews()
-                scored = verifier.score(images.to(device), conditions, previews=preview_images.to(device))
+            if type(verifier).preview_sigma is not None and preview_images is None:
+                preview_images = images if previews is None else previews()
+            scored = self._judged(verifier, images, conditions, preview_images, device)
             values[verifier.name] = scored.to(home)[:rows]
             self.seconds[verifier.name] += time.perf_counter() - started
         return values
+
+    def _judged(self, verifier: Verifier, images: torch.Tensor, conditions: list[Condition],
+                previews: Optional[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """One verifier's scores of images, or of clips: whole where it watches clips, else frame by frame and
+        combined (``model.clip_frames``, ``model.clip_aggregate``)."""
+        framed = is_clip_batch(images) and not type(verifier).watches_clips
+        if framed:
+            indices = judged_frames(images.shape[1], self.clip_frames, self.clip_aggregate)
+            images = frames_of(images, indices)
+            previews = None if previews is None else frames_of(previews, indices)
+            conditions = [condition for condition in conditions for _ in indices]
+        if previews is None:
+            scored = verifier.score(images.to(device), conditions)
+        else:
+            scored = verifier.score(images.to(device), conditions, previews=previews.to(device))
+        return combine(scored, len(conditions) // len(indices), self.clip_aggregate) if framed else scored
 
     def score(self, images: Optional[torch.Tensor], conditions: list[Condition],
               previews: Optional[Callable[[], torch.Tensor]] = None,

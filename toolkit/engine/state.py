@@ -147,3 +147,18 @@ class SearchRun:
         row = (self.scorer.oriented(evaluation.scores) if proposal.scored or proposal.stop == 0
                else {name: -math.inf for name in evaluation.scores})
         self.levels.setdefault(proposal.stop, []).append((proposal.id, row))
+        if proposal.stop == 0:
+            self._let_go_of_beaten(proposal.id, row)
+
+    def _let_go_of_beaten(self, new: int, row: dict[str, float]) -> None:
+        """Let go of the images of finished candidates another beats on every verifier: no ensemble can choose
+        them, so a search holds few samples however many it makes (clips are large)."""
+        for other, other_row in self.levels[0.0][:-1]:
+            kept = self.finished.get(other)
+            if kept is None or kept.image is None:
+                continue
+            if all(other_row[name] > value for name, value in row.items()):
+                self.finished[new].image = None
+                return
+            if all(value > other_row[name] for name, value in row.items()):
+                kept.image = None

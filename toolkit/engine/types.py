@@ -38,6 +38,10 @@ class SearchSettings:
     budget_seconds: Optional[float] = None  # ``model.budget_seconds``: anytime searches stop asking when it is spent
     pad_chunks: bool = False  # ``model.pad_chunks``: every call padded to batch_size rows (results whatever the batch)
     baseline: bool = False  # ``model.baseline``: the first noise solved plainly where the algorithm does not
+    frames: Optional[int] = None  # video: frames of each clip (None: not a video family)
+    frame_rate: Optional[int] = None  # video families that take one
+    clip_frames: int = 8  # video: frames an image verifier judges, evenly spaced
+    clip_aggregate: str = "mean"  # video: how those frames' scores make the clip's
 
     def sample_nfe(self, family: "Family") -> int:
         """NFEs of one full solve of one sample at these settings."""

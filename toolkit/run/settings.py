@@ -109,15 +109,18 @@ def build(**model: Any) -> RunSettings:
     budget = args.budget_nfe if args.budget_nfe is not None else default * sample_nfe
     algorithm_cls.check_budget(params, budget, sample_nfe)
     height, width = args.height or family.default_height, args.width or family.default_width
+    frames, frame_rate = args.frames or family.default_frames, args.frame_rate or family.default_frame_rate
     resolved = dataclasses.replace(args, pipeline=describe_spec(args.pipeline), verifiers=list(specs),
                                    budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance, height=height,
-                                   width=width, mode="whole" if runs_whole(family) else "native")
+                                   width=width, mode="whole" if runs_whole(family) else "native", frames=frames,
+                                   frame_rate=frame_rate)
     search = SearchSettings(
         algorithm=algorithm_cls, params=params, budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance,
         batch_size=None if args.batch_size == "auto" else args.batch_size, height=height, width=width, seed=0,
         ensemble=args.ensemble, weights=tuple(args.verifier_weights) if args.verifier_weights is not None else None,
         preview_size=args.preview_size, compile=args.compile, budget_seconds=args.budget_seconds,
-        pad_chunks=args.pad_chunks, baseline=args.baseline,
+        pad_chunks=args.pad_chunks, baseline=args.baseline, frames=frames, frame_rate=frame_rate,
+        clip_frames=args.clip_frames, clip_aggregate=args.clip_aggregate,
     )
     return RunSettings(args=resolved, family=family, source=source, verifier_classes=verifier_classes,
                        search=search, sample_nfe=sample_nfe)
@@ -134,6 +137,7 @@ def check_family(args: ModelArgs, family: Family, specs: Sequence[str]) -> None:
     if args.shard not in SHARDS:
         raise UsageError(f"model.shard {args.shard!r}: use {' or '.join(SHARDS)}")
     family.check_size(args.height or family.default_height, args.width or family.default_width)
+    family.check_frames(args.frames, args.frame_rate)
     weights = args.verifier_weights
     if weights is not None:
         if args.ensemble != "weighted":

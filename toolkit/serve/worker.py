@@ -312,7 +312,9 @@ class Worker:
                     verifier.attach(self.settings.family)
                     self.verifiers[spec] = verifier.to(self.device).eval()
                 verifiers.append(self.verifiers[spec])
-            self.scorers[key] = Scorer(verifiers, settings.search.ensemble, settings.search.weights)
+            search = settings.search
+            self.scorers[key] = Scorer(verifiers, search.ensemble, search.weights, search.clip_frames,
+                                       search.clip_aggregate)
         return self.scorers[key]
 
     # what the loop reports (on the engine thread)

@@ -123,6 +123,14 @@ class RunDir:
         return f"images/{stem}.png"
 
     @staticmethod
+    def animation_name(stem: str) -> str:
+        return f"images/{stem}.webp"
+
+    @staticmethod
+    def video_name(stem: str) -> str:
+        return f"images/{stem}.mp4"
+
+    @staticmethod
     def noise_name(stem: str) -> str:
         return f"noises/{stem}.safetensors"
 
@@ -183,14 +191,21 @@ class RunDir:
         return self.path / name
 
     def load_images(self) -> tuple[Any, list, Summary]:
-        """The finished run's chosen images in [0, 1] (N, C, H, W), their conditions, and its summary."""
+        """The finished run's chosen images in [0, 1] (N, C, H, W), or clips (N, F, C, H, W) read back from their
+        lossless animations, their conditions, and its summary."""
         import numpy as np
         import torch
-        from PIL import Image
+        from PIL import Image, ImageSequence
 
         from ..conditions import Condition
 
         summary = self.read_summary()
+        if summary.results and summary.results[0].animation:
+            clips = [np.stack([np.asarray(frame.convert("RGB"), dtype=np.float32) / 255
+                               for frame in ImageSequence.Iterator(Image.open(self.file(r.animation)))])
+                     for r in summary.results]
+            tensor = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3)
+            return tensor, [Condition(**r.condition) for r in summary.results], summary
         arrays = [np.asarray(Image.open(self.file(r.image)), dtype=np.float32) / 255 for r in summary.results]
         tensor = torch.from_numpy(np.stack(arrays))
         tensor = tensor[:, None] if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)

@@ -138,6 +138,8 @@ class ResultRecord:
     verdict: Optional[bool] = None  # the world's judge on the chosen image, where the pipeline has one
     first_verdict: Optional[bool] = None  # and on the first plain draw (what no search would have returned)
     category: Optional[str] = None  # the judge's category of the condition
+    animation: Optional[str] = None  # a clip: its animated WebP beside the frame strip (``image``)
+    video: Optional[str] = None  # a clip: its MP4
     extra: dict[str, Any] = field(default_factory=dict)  # fields a newer writer added, kept as they are
 
     @property
@@ -155,7 +157,7 @@ class ResultRecord:
                  "noise": self.noise, "candidate": self.candidate, "score": self.score, "scores": self.scores,
                  "nfe": self.nfe, "candidates": self.candidates, "replayable": self.replayable}
         for name in ("noise_seed", "seconds", "first_candidate", "first_scores", "ties", "trace", "verdict",
-                     "first_verdict", "category"):
+                     "first_verdict", "category", "animation", "video"):
             if getattr(self, name) is not None:
                 entry[name] = getattr(self, name)
         return {**entry, **self.extra}

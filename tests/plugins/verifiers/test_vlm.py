@@ -92,10 +92,12 @@ class JudgeHandler(BaseHTTPRequestHandler):
             return self.reply(503, {"error": {"message": "overloaded"}})
         schema = body["response_format"]["json_schema"]["schema"]
         assert body["response_format"]["type"] == "json_schema" and schema["required"]
-        text, image = body["messages"][1]["content"]
+        text, *images = body["messages"][1]["content"]  # a clip comes as its frames, in order
         prompt = text["text"]
-        png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
-        brightness = float(np.asarray(Image.open(io.BytesIO(png)), dtype=np.float64).mean() / 255)
+        pngs = [base64.b64decode(image["image_url"]["url"].split(",", 1)[1]) for image in images]
+        png = b"".join(pngs)
+        brightness = float(np.mean([np.asarray(Image.open(io.BytesIO(one)), dtype=np.float64).mean() / 255
+                                    for one in pngs]))
         with server.lock:
             server.attempts[(prompt, png)] += 1
             attempt = server.attempts[(prompt, png)]
@@ -242,3 +244,18 @@ def test_the_judge_passes_the_conformance_suite_against_the_local_server(server,
                      "backoff=0.01")
     images = torch.stack(images_of([20, 230, 80, 180, 128, 50]))
     check_verifier(judge, [Condition(prompt=f"a cat {i}") for i in range(6)], images)
+
+
+def test_a_clip_reaches_the_judge_as_its_frames_in_one_message(server, monkeypatch):
+    from noisesearch.conditions import Condition
+
+    monkeypatch.setenv("JUDGE_KEY", KEY)
+    judge = VLMJudge(f"model=judge-model,base_url={server.base_url},key_env=JUDGE_KEY,frames=4,backoff=0.01")
+    levels = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]
+    clips = torch.stack([torch.stack(images_of(levels)), torch.stack(images_of(levels[::-1]))])  # (2, 12, 3, 8, 8)
+    scores = judge.score(clips, [Condition(prompt="a cat"), Condition(prompt="a dog")])
+    sent = [request["body"]["messages"][1]["content"] for request in server.requests]
+    assert sorted(len(content) - 1 for content in sent) == [4, 4]  # four frames each, one request a clip
+    assert "frames of one video clip" in sent[0][0]["text"]
+    judged = [levels[i] for i in (0, 4, 7, 11)]  # evenly spaced with the first and last
+    assert scores.tolist() == pytest.approx([100 * np.mean(judged) / 255] * 2, abs=1e-3)

@@ -21,7 +21,7 @@ GIVEN = {"pipeline": "digits", "algorithm": "zero-order", "algorithm_args": {"n"
          "guidance": 1.5, "sampler": "euler", "batch_size": 3, "height": 16, "width": 16, "shard": "candidates",
          "ensemble": "weighted", "verifier_weights": [1.0, 2.0], "verifier_device": "cpu", "dtype": "fp32",
          "mode": "native", "keep_images": 2, "compile": "off", "preview_size": 8, "pad_chunks": True, "background_writes": False,
-         "baseline": False}
+         "baseline": False, "clip_frames": 4, "clip_aggregate": "min"}
 ONE = {"verifiers": ["digits-classifier"], "ensemble": "rank", "verifier_weights": None, "preview_size": None}
 ANOTHER = {"algorithm_args": {"algorithm_args": {"n": 2, "lam": 0.6}}, "budget_nfe": {"budget_nfe": 44},
            "steps": {"steps": 4}, "guidance": {"guidance": 2.0}, "sampler": {"sampler": "heun"},
@@ -30,8 +30,10 @@ ANOTHER = {"algorithm_args": {"algorithm_args": {"n": 2, "lam": 0.6}}, "budget_n
                          "verifiers": ["digits-classifier"], "ensemble": "rank", "verifier_weights": None},
            "verifiers": ONE, "ensemble": {**ONE, "verifiers": GIVEN["verifiers"], "preview_size": 8},
            "verifier_weights": {"verifier_weights": [2.0, 1.0]}, "pad_chunks": {"pad_chunks": False},
-           "pipeline": {"pipeline": str(WEIGHTS)}}
-SKIPPED = {"offload", "preview_decoder", "height", "width", "compile", "mode"}  # digits has one mode, size, compile
+           "pipeline": {"pipeline": str(WEIGHTS)}, "clip_frames": {"clip_frames": 2},
+           "clip_aggregate": {"clip_aggregate": "last"}}
+# digits has one mode, size and compile setting, and makes images, not clips
+SKIPPED = {"offload", "preview_decoder", "height", "width", "compile", "mode", "frames", "frame_rate"}
 
 
 def test_the_declaration_is_the_modules_signature_help_and_builds_names():

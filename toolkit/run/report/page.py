@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ...clips import animated_webp, pil_frames
 from ...conditions import Condition
 from ...ensemble import aggregate, oriented
 from .lineage import Node, draw, legend
@@ -78,9 +79,14 @@ class SearchView:
 
 def data_uri(pixels) -> str:
     """An 8-bit (C, H, W) thumbnail embedded as a PNG, or as a JPEG when it is a large colour one (a few kB each,
-    so thousands of candidates stay a page that opens fast)."""
+    so thousands of candidates stay a page that opens fast); a clip's (F, C, H, W) as an animated WebP."""
     from PIL import Image
 
+    if pixels.ndim == 4:
+        import torch
+
+        frames = pil_frames(torch.from_numpy(pixels))
+        return "data:image/webp;base64," + base64.b64encode(animated_webp(frames, lossless=False)).decode()
     array = pixels.transpose(1, 2, 0)
     image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array[..., :3])
     buffer = io.BytesIO()
@@ -271,7 +277,7 @@ def render_search(search: SearchView, header: RunHeader) -> str:
     status = (f"chosen #{search.chosen}, score {search.result.score:.6g}" if search.result
               else "<em>not finished (the run was interrupted; resume it to finish)</em>")
     title = condition_label(search.condition) + f" · repeat {search.repeat}"
-    full = search.result.image if search.result else None
+    full = (search.result.animation or search.result.image) if search.result else None
     cards = "".join(candidate_card(c, c.id == search.chosen, verifiers, full if c.id == search.chosen else None)
                     for c in finished)
     kept = ""
@@ -306,7 +312,8 @@ def overview_row(position: int, search: SearchView, header: RunHeader) -> str:
     gain = gain_of(result, verifier, higher) if result else None
     chosen_verdict, first_verdict, _ = search.verdicts()
     verdict, first_word = (verdict_word(v) for v in (chosen_verdict, first_verdict))
-    image = (f'<img src="{chosen.thumb}" alt="chosen" class="zoomable" data-full="{html.escape(result.image)}" '
+    full = html.escape(result.animation or result.image) if result else ""
+    image = (f'<img src="{chosen.thumb}" alt="chosen" class="zoomable" data-full="{full}" '
              f'data-caption="{html.escape(condition_label(search.condition))}, chosen #{chosen.id}">'
              if chosen is not None and chosen.thumb and result else "")
 
