@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .hacking import budget_steps, difference_text, plot_hacking, short  # noqa: E402
 from .rows import CellRow  # noqa: E402
 
 LOWER_IS_BETTER = {"fid"}
@@ -63,6 +64,8 @@ def write_outputs(out: Path, rows: list[CellRow]) -> None:
         shutil.copyfile(out / "cells" / row.cell / "grid.png", grids / f"{row.cell}.png")
     plot_scaling(measured(rows), out / "scaling.png")
     plot_scaling(measured(rows), out / "scaling_seconds.png", axis="seconds")
+    (out / "hacking.png").unlink(missing_ok=True)
+    plot_hacking(measured(rows), out / "hacking.png")
     (out / "report.html").write_text(render_html(out, rows))
 
 
@@ -261,6 +264,34 @@ def comparison_rows(rows: list[CellRow], key: str) -> list[str]:
     return found
 
 
+def hacking_section(out: Path, rows: list[CellRow], seed: int = 0) -> str:
+    """Reward hacking: the driving verifier against the truth and held-out verifiers along each series' budgets."""
+    steps = budget_steps(measured(rows), seed)
+    if not steps:
+        return ""
+    body = []
+    for step in steps:
+        def text(names: list[str]) -> str:
+            return "; ".join(f"{short(n)} {difference_text(step.differences[n])}" for n in names
+                             if n in step.differences) or "-"
+
+        flags = step.flags()
+        body.append(f"<tr><td>{html.escape(step.series)}</td><td>{step.smaller.nfe_used:.0f} → "
+                    f"{step.bigger.nfe_used:.0f}</td><td>{html.escape(text(step.driving))}</td>"
+                    f"<td>{html.escape(text(['accuracy']))}</td><td>{html.escape(text(step.held_out))}</td>"
+                    f"<td class='{'flag' if flags else ''}'>{html.escape('; '.join(flags)) or '-'}</td></tr>")
+    figure = (f'<img id="hacking" src="{_embed(out / "hacking.png")}" alt="verifier score and accuracy against NFEs">'
+              if (out / "hacking.png").exists() else "")
+    return f"""<h2>Reward hacking</h2>
+<p>Each step up in budget of one algorithm, on the same searches: the bigger budget minus the smaller, for the verifier
+that drove the search, the ground truth (accuracy) and every held-out verifier, with 95% paired intervals clustered
+by prompt and paired tests. A step is flagged where the driving verifier rises while the truth or a held-out
+verifier falls (both intervals exclude 0).</p>
+{figure}
+<table id="hacking-steps"><thead><tr><th>series</th><th>NFEs</th><th>driving verifier</th><th>accuracy</th>
+<th>held-out verifiers</th><th>flag</th></tr></thead><tbody>{''.join(body)}</tbody></table>"""
+
+
 def render_html(out: Path, rows: list[CellRow]) -> str:
     """A single self-contained page: the plots, the table and every cell's grid."""
     names = metric_names(rows)
@@ -301,6 +332,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 #scaling, #scaling-seconds {{ max-width: 100%; height: auto; display: block; }}
 figure {{ display: block; margin: 16px 0 24px; }} figure img {{ image-rendering: pixelated; max-width: 100%; }}
 figcaption {{ font-size: 13px; font-weight: 600; margin-bottom: 4px; }}
+td.flag {{ color: #b00020; font-weight: 600; }} #hacking {{ max-width: 100%; height: auto; display: block; }}
 </style></head>
 <body>
 <h1>noisesearch study</h1>
@@ -310,6 +342,7 @@ comes from the verifier that drove that cell's search (expect it to be inflated:
 <img id="scaling" src="{_embed(out / 'scaling.png')}" alt="metrics against NFEs">
 <img id="scaling-seconds" src="{_embed(out / 'scaling_seconds.png')}" alt="metrics against seconds">
 <p id="ranking">{html.escape(ranking_note(measured(rows)))}</p>
+{hacking_section(out, rows)}
 <h2>Results</h2>
 <p>Each value with its 95% bootstrap interval clustered by prompt (2000 resamples of the conditions, then of the
 searches within each); set-level metrics (FID, IS, precision,

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import UsageError
 from . import uncertainty
+from .hacking import budget_steps, hacking_table
 from .rows import CellRow, PairedMetric, read_rows
 
 
@@ -113,6 +114,30 @@ class Tables:
             lines.append(f"| {row.label()} | {row.nfe_used:.0f} | {row.seconds:.2f}{'*' * (row.cell in self.unclean)} "
                          f"| {row.metrics['accuracy']:.3f} | {difference(entry, mc=True)} |")
         return "\n".join(lines)
+
+    def against(self, other: list[CellRow], name: str) -> str:
+        """Each cell minus the same cell of another study run on the same searches under other settings (a guard,
+        say): accuracy and the driving verifier, paired."""
+        by_name = {row.cell: row for row in other}
+        lines = [f"| cell | NFEs | accuracy here | in {name} | difference [{self.percent} paired], McNemar p | "
+                 f"driving verifier, difference [{self.percent} paired] |", "|---|---|---|---|---|---|"]
+        for row in self.rows:
+            theirs = by_name.get(row.cell)
+            if (theirs is None or row.infeasible or theirs.infeasible or "correct" not in row.per_search
+                    or row.per_search["key"] != theirs.per_search["key"]):
+                continue
+            entries = {m["metric"]: m for m in uncertainty.paired(row.per_search, theirs.per_search, self.seed,
+                                                                   self.level)}
+            driving = [entries[f"verifier:{v}"] for v in row.drove if f"verifier:{v}" in entries]
+            lines.append(f"| {row.label()} | {row.nfe_used:.0f} | {row.metrics['accuracy']:.3f} | "
+                         f"{theirs.metrics['accuracy']:.3f} | {difference(PairedMetric(**entries['accuracy']))} | "
+                         + "; ".join(difference(PairedMetric(**entry)) for entry in driving) + " |")
+        return "\n".join(lines)
+
+    def hacking(self) -> str:
+        """Each step up in budget of each series: the driving verifier against the truth and held-out verifiers."""
+        steps = budget_steps(self.rows, self.seed, self.level)
+        return hacking_table(steps, self.percent) if steps else ""
 
     def cell(self, name: str) -> CellRow:
         if name not in self.by_name:
@@ -300,6 +325,8 @@ def tables_main(argv: list[str]) -> int:
                         "shared the machine: marked *, and left out of every comparison by seconds")
     parser.add_argument("--pair", nargs="+", default=[], metavar="CELL=REFERENCE",
                         help="cells compared with named cells on the same searches (a table of their own)")
+    parser.add_argument("--against", type=Path, help="a study folder with the same cells run on the same searches "
+                        "under other settings: each cell here minus its twin there (a table of its own)")
     parser.add_argument("--level", type=level_of, default=uncertainty.LEVEL,
                         help="the confidence level of every interval printed (e.g. 0.9875 for a 95%% claim checked at "
                         "four looks, Bonferroni)")
@@ -313,6 +340,10 @@ def tables_main(argv: list[str]) -> int:
         print(tables.target(args.target), end="\n\n")
         print(tables.target(args.target, 0.5, "seconds"), end="\n\n")
     print(tables.seconds(), end="\n\n")
+    if tables.hacking():
+        print(tables.hacking(), end="\n\n")
+    if args.against:
+        print(tables.against(read_study(args.against), args.against.name), end="\n\n")
     if args.pair:
         print(tables.pairs(args.pair), end="\n\n")
     reruns = [read_study(folder) for folder in args.rerun]
