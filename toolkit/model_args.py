@@ -77,6 +77,13 @@ class ModelArgs:
     ensemble: Literal["rank", "weighted"] = setting(
         "rank", "how several verifiers combine: ``rank`` (mean rank, as the paper) or ``weighted`` (weighted sum "
                 "of scores standardised over a search's candidates).")
+    guard: Optional[str] = setting(
+        None, "a held-out verifier spec that guards the final choice against reward hacking: it never drives the "
+              "search (no algorithm is told its scores), it scores every finished candidate, and a search returns "
+              "the best by its own verifiers among the candidates the guard ranks in its top ``guard_keep``.")
+    guard_keep: float = setting(
+        0.5, "with ``model.guard``: the share of a search's finished candidates, best by the guard first, that the "
+             "final choice is made among (1: the guard only records its scores).")
     verifier_weights: Optional[list[float]] = setting(
         None, "weights of ``weighted``, one per verifier (default: equal).")
     verifier_device: Optional[str] = setting(

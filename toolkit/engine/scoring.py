@@ -27,11 +27,12 @@ class Scorer:
 
     def __init__(self, verifiers: Sequence[Verifier], ensemble: str = "rank",
                  weights: Optional[Sequence[float]] = None, clip_frames: int = 8, clip_aggregate: str = "mean"):
-        self.verifiers = list(verifiers)
+        self.verifiers = [verifier for verifier in verifiers if not getattr(verifier, "guards", False)]
+        self.guard = next((verifier for verifier in verifiers if getattr(verifier, "guards", False)), None)
         self.clip_frames, self.clip_aggregate = clip_frames, clip_aggregate
         self.ensemble = ensemble
         self.weights = tuple(weights) if weights is not None else (1.0,) * len(self.verifiers)
-        self.seconds = {verifier.name: 0.0 for verifier in self.verifiers}
+        self.seconds = {verifier.name: 0.0 for verifier in [*self.verifiers, *([self.guard] if self.guard else [])]}
 
     @property
     def reads_latents_only(self) -> bool:
@@ -71,6 +72,14 @@ class Scorer:
             scored = self._judged(verifier, images, conditions, preview_images, device)
             values[verifier.name] = scored.to(home)[:rows]
             self.seconds[verifier.name] += time.perf_counter() - started
+        if self.guard is not None and latents is None and images is not None:  # finished samples only
+            started = time.perf_counter()
+            parameter = next(self.guard.parameters(), None)
+            with torch.no_grad():
+                scored = self._judged(self.guard, images, conditions, None,
+                                      parameter.device if parameter is not None else home)
+            values[self.guard.name] = scored.to(home)[:rows]
+            self.seconds[self.guard.name] += time.perf_counter() - started
         return values
 
     def _judged(self, verifier: Verifier, images: torch.Tensor, conditions: list[Condition],

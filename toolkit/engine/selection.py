@@ -6,9 +6,11 @@ to evaluation order, so replayed and fresh evaluations give the same result (Ma 
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 from ..algorithm import Outcome, Proposal
+from ..ensemble import oriented
 from .baseline import BASELINE
 from .state import Evaluated, SearchRun
 from .types import SearchResult
@@ -33,7 +35,7 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
     if not finals:
         raise RuntimeError(f"algorithm {algorithm!r} ended a search without a finished sample")
     aggregates = aggregate([row for _, row in finals])
-    best = pick(finals, aggregates)
+    best = pick(finals, aggregates, guarded(search, finals))
     candidate = finals[best][0]
     finished = search.finished[candidate]
     if finished.image is None:
@@ -62,9 +64,23 @@ def choose(search: SearchRun, aggregate: Aggregate, algorithm: str) -> SearchRes
     )
 
 
-def pick(finals: list[tuple[int, dict[str, float]]], aggregates: list[float]) -> int:
-    """The place in ``finals`` of the best aggregate (the lower id on ties)."""
-    return max(range(len(finals)), key=lambda i: (aggregates[i], -finals[i][0]))
+def pick(finals: list[tuple[int, dict[str, float]]], aggregates: list[float],
+         eligible: Optional[list[int]] = None) -> int:
+    """The place in ``finals`` of the best aggregate (the lower id on ties), among ``eligible`` places if given."""
+    places = range(len(finals)) if eligible is None else eligible
+    return max(places, key=lambda i: (aggregates[i], -finals[i][0]))
+
+
+def guarded(search: SearchRun, finals: list[tuple[int, dict[str, float]]]) -> Optional[list[int]]:
+    """With ``model.guard``: the places in ``finals`` the guard ranks in its top ``guard_keep`` (at least one; the
+    lower id on ties), the ones the final choice is made among; None without a guard."""
+    guard = search.scorer.guard
+    if guard is None:
+        return None
+    values = [oriented(search.raw[i].get(guard.name, math.nan), guard.higher_is_better) for i, _ in finals]
+    keep = max(1, math.ceil(search.cohort.settings.guard_keep * len(finals) - 1e-9))
+    order = sorted(range(len(finals)), key=lambda i: (-values[i], finals[i][0]))
+    return sorted(order[:keep])
 
 
 def best_so_far(search: SearchRun) -> Optional[tuple[int, float]]:
@@ -73,5 +89,5 @@ def best_so_far(search: SearchRun) -> Optional[tuple[int, float]]:
     if not finals:
         return None
     aggregates = search.scorer.aggregate([row for _, row in finals])
-    best = pick(finals, aggregates)
+    best = pick(finals, aggregates, guarded(search, finals))
     return finals[best][0], aggregates[best]

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any, Optional
 import torch
 
 from ..algorithm import SearchAlgorithm, SearchContext
+from ..ensemble import oriented
 from ..imaging import to_uint8
 from ..store.records import EARLIER, EARLIER_LEVEL, GRADIENT, IMAGE8, PREVIEW, ROOT, THUMB, X, X0
 from .baseline import BASELINE
 from .types import Task
+
+GUARD = " guard"  # the guard's oriented score beside the driving verifiers' (a name no verifier has)
 
 if TYPE_CHECKING:
     from ..algorithm import Proposal
@@ -151,14 +154,24 @@ class SearchRun:
             self._let_go_of_beaten(proposal.id, row)
 
     def _let_go_of_beaten(self, new: int, row: dict[str, float]) -> None:
-        """Let go of the images of finished candidates another beats on every verifier: no ensemble can choose
-        them, so a search holds few samples however many it makes (clips are large)."""
+        """Let go of the images of finished candidates another beats on every verifier (the guard's included): no
+        ensemble can choose them, so a search holds few samples however many it makes (clips are large)."""
+        row = self._with_guard(new, row)
         for other, other_row in self.levels[0.0][:-1]:
             kept = self.finished.get(other)
             if kept is None or kept.image is None:
                 continue
+            other_row = self._with_guard(other, other_row)
             if all(other_row[name] > value for name, value in row.items()):
                 self.finished[new].image = None
                 return
             if all(value > other_row[name] for name, value in row.items()):
                 kept.image = None
+
+    def _with_guard(self, candidate: int, row: dict[str, float]) -> dict[str, float]:
+        """A candidate's oriented scores with the guard's beside them (``model.guard``), as the final choice reads
+        them."""
+        guard = self.scorer.guard
+        if guard is None:
+            return row
+        return {**row, GUARD: oriented(self.raw[candidate].get(guard.name, math.nan), guard.higher_is_better)}

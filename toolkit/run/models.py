@@ -38,6 +38,12 @@ class Models(nn.Module):
             verifier = cls(argument)
             verifier.attach(self.settings.family)
             self.verifiers.append(verifier)
+        if self.settings.guard_class is not None:
+            cls, argument = self.settings.guard_class
+            guard = cls(argument)
+            guard.attach(self.settings.family)
+            guard.guards = True  # held out: the scorer keeps it apart from the verifiers that drive
+            self.verifiers.append(guard)
         self.eval()
 
     def prepare(self, device: torch.device) -> None:

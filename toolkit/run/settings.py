@@ -40,6 +40,7 @@ class RunSettings:
     verifier_classes: tuple[tuple[type, Optional[str]], ...]
     search: SearchSettings
     sample_nfe: int
+    guard_class: Optional[tuple[type, Optional[str]]] = None  # ``model.guard``: held out, it never drives
 
     @property
     def pipeline_spec(self) -> str:
@@ -58,7 +59,8 @@ class RunSettings:
         setting as resolved, and what follows from them."""
         described = {name: getattr(self.args, name) for name in model_args.RECORDED}
         described["algorithm_args"] = dict(self.search.params.__dict__)
-        described.update(higher_is_better={cls.name: cls.higher_is_better for cls, _ in self.verifier_classes},
+        judges = [*self.verifier_classes, *([self.guard_class] if self.guard_class else [])]
+        described.update(higher_is_better={cls.name: cls.higher_is_better for cls, _ in judges},
                          seed=seed, sample_nfe=self.sample_nfe)
         if self.family.scheduler:
             described["scheduler"] = self.family.scheduler
@@ -94,6 +96,7 @@ def build(**model: Any) -> RunSettings:
     specs = tuple([verifiers] if isinstance(verifiers, str) else verifiers if verifiers is not None
                   else family.default_verifiers)
     verifier_classes = tuple(resolve_verifiers(list(specs), family.condition_kind))
+    guard_class = check_guard(args.guard, args.guard_keep, family.condition_kind, verifier_classes)
     family = family.for_search(args.mode, algorithm_cls, [cls for cls, _ in verifier_classes])
     check_family(args, family, specs)
     check_previews(family, algorithm_cls, [cls for cls, _ in verifier_classes], args.preview_decoder,
@@ -121,9 +124,10 @@ def build(**model: Any) -> RunSettings:
         preview_size=args.preview_size, compile=args.compile, budget_seconds=args.budget_seconds,
         pad_chunks=args.pad_chunks, baseline=args.baseline, frames=frames, frame_rate=frame_rate,
         clip_frames=args.clip_frames, clip_aggregate=args.clip_aggregate,
+        guard_keep=args.guard_keep if guard_class else 1.0,
     )
     return RunSettings(args=resolved, family=family, source=source, verifier_classes=verifier_classes,
-                       search=search, sample_nfe=sample_nfe)
+                       search=search, sample_nfe=sample_nfe, guard_class=guard_class)
 
 
 def check_family(args: ModelArgs, family: Family, specs: Sequence[str]) -> None:
@@ -151,6 +155,24 @@ def check_family(args: ModelArgs, family: Family, specs: Sequence[str]) -> None:
         raise UsageError("model.pad_chunks pads every call to model.batch_size rows; give a fixed batch_size, not auto")
     if args.compile not in COMPILE:
         raise UsageError(f"model.compile {args.compile!r}: use {', '.join(COMPILE)}")
+
+
+def check_guard(spec: Optional[str], keep: float, kind: str,
+                driving: Sequence[tuple[type, Optional[str]]]) -> Optional[tuple[type, Optional[str]]]:
+    """The guard's verifier class and argument (None without ``model.guard``), or a UsageError for a guard that
+    cannot score finished samples beside the driving verifiers."""
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep <= 1:
+        raise UsageError(f"model.guard_keep={keep!r}: give the share of candidates kept, above 0 and at most 1")
+    if spec is None:
+        return None
+    ((cls, argument),) = resolve_verifiers([spec], kind)
+    if cls.preview_sigma is not None or cls.reads_latents:
+        raise UsageError(f"model.guard {spec!r} needs x0-previews or noisy latents; a guard scores finished samples "
+                         "alone: give a verifier of final images")
+    if cls.name in {driving_cls.name for driving_cls, _ in driving}:
+        raise UsageError(f"model.guard {spec!r} is the verifier {cls.name!r}, which already drives the search; a "
+                         "guard is held out: give another verifier")
+    return cls, argument
 
 
 def check_clock(algorithm: type, params: Any, seconds: float) -> None:
