@@ -87,7 +87,7 @@ def search(
     run_settings.check_tasks(tasks)
     session = RunSession(run_settings, out, seed=seed, resume=resume, overwrite=overwrite, console=Console(quiet=True))
     if progress:
-        session.watch(Progress(len(tasks), run_settings.search.budget_nfe).round)
+        session.watch(Progress(len(tasks), run_settings.search.share_nfe or run_settings.search.budget_nfe).round)
     text = config_text(run_settings, classes, prompts, per_condition, seed, out) if out is not None else None
     results, summary = session.search(models, tasks, device, text)
     return Run(results, summary, Path(out) if out is not None else None)

@@ -46,6 +46,12 @@ class ModelArgs:
               "together share their sum); anytime algorithms (random, zero-order, evolution, gradient) stop asking "
               "when it is spent. summary.json records each search's NFEs reached (``nfe_reached``), and a rerun "
               "with ``budget_nfe`` set to them gives the same results.")
+    budget_scope: Literal["search", "run"] = setting(
+        "search", "``search``: every search spends ``budget_nfe``; ``run``: the run's searches share ``budget_nfe`` "
+                  "times their number (each process's searches, with several), for anytime algorithms, in rounds of "
+                  "one candidate a search: each search spends half its share, then the searches whose best score "
+                  "still climbs get the rest (the climbing half half of it, the climbing quarter of those the other "
+                  "half; at most twice a share each). summary.json's ``nfe`` per search is its allocation.")
     steps: Optional[PositiveInt] = setting(None, "denoising steps of a full solve; by default the pipeline's.")
     guidance: Optional[float] = setting(
         None, "classifier-free guidance scale (1 = none); by default the pipeline's.")

@@ -28,7 +28,7 @@ from .scoring import Scorer, preview_level
 from .selection import choose, outcome
 from .source import Cohort, Fixed, SearchSource
 from .state import Evaluated, SearchRun
-from .stopping import Clock, Stopper
+from .stopping import Clock, RunBudget, Stopper
 from .transfer import wait_for_copies
 from .types import AlgorithmError, ExecutorStats, SearchResult, SearchSettings, Shard, Task
 
@@ -59,7 +59,7 @@ class Executor:
                                          self.schedule.sample_nfe)
         self.shard = shard
         self.stoppers: list[Stopper] = [Clock(lambda: self.runner.warmup_seconds,
-                                              shard.gather if shard is not None else None)]
+                                              shard.gather if shard is not None else None), RunBudget()]
         self.observers: list[Observer] = []
         self.tickers: list[Ticker] = []
         self.progress = NfeProgress()
@@ -143,6 +143,8 @@ class Executor:
         round_size = None
         if cohort.settings.budget_seconds is not None:  # small rounds, so the clock is read often enough
             round_size = max(1, math.ceil((cohort.settings.batch_size or 8) / len(cohort.tasks)))
+        if cohort.settings.share_nfe is not None:  # a run-wide budget: one candidate a search per round, so that
+            round_size = 1  # every allowance is met exactly, whatever the batch size
         for task in cohort.tasks:
             search_context = self.context(task, cohort.settings, round_size)
             algorithm = cohort.settings.algorithm(cohort.settings.params, search_context)

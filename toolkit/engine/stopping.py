@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -93,3 +94,79 @@ class RoundLimit(Stopper):
         if self.seen >= self.rounds:
             for search in searches:
                 search.done = True
+
+
+@dataclass
+class Shares:
+    """A cohort under a run-wide budget (``model.budget_scope run``): its searches, what each may spend now, the
+    phase it is in, and each search's best score when the phase began."""
+
+    searches: list[SearchRun]
+    total: int
+    allowed: dict[int, int]
+    phase: int = 0
+    marks: dict[int, float] = field(default_factory=dict)
+
+
+class RunBudget(Stopper):
+    """``model.budget_scope run``: a cohort's searches share ``share_nfe`` each. Every search spends half a share;
+    then the half whose best score climbed most over its second half of those candidates gets half the rest, and the
+    half of those that climbed most in that phase gets the other half (at most ``budget_nfe``, two shares, each).
+    A search whose allowance is spent ends; the decisions read only the journaled scores, so a resumed run makes the
+    same ones. Climbing is read on the first driving verifier's score (ties: the earlier search)."""
+
+    def __init__(self):
+        self.cohorts: list[Shares] = []
+
+    def admit(self, cohort: Sequence[SearchRun]) -> None:
+        settings = cohort[0].settings if cohort else None
+        if settings is None or settings.share_nfe is None:
+            return
+        sample = cohort[0].context.sample_nfe
+        first = max(sample, settings.share_nfe // 2 // sample * sample)
+        self.cohorts.append(Shares(list(cohort), settings.share_nfe * len(cohort), {id(s): first for s in cohort}))
+
+    def check(self, searches: Sequence[SearchRun]) -> None:
+        for shares in self.cohorts:
+            running = [s for s in shares.searches if not s.done]
+            if running and all(s.nfe >= shares.allowed[id(s)] for s in running):
+                self._next_phase(shares, running)
+            for search in running:
+                search.done = search.done or search.nfe >= shares.allowed[id(search)]
+        self.cohorts = [c for c in self.cohorts if not all(search.done for search in c.searches)]
+
+    def _next_phase(self, shares: Shares, running: list[SearchRun]) -> None:
+        """Give the climbing half of the running searches their part of what is left (none after the last phase)."""
+        if shares.phase >= 2:
+            return
+        sample = running[0].context.sample_nfe
+        climbs = {id(s): climb(s, shares.marks.get(id(s))) for s in running}
+        order = sorted(range(len(running)), key=lambda i: (-climbs[id(running[i])], i))
+        winners = [running[i] for i in order[:max(1, math.ceil(len(running) / 2))]]
+        left = shares.total - sum(s.nfe for s in shares.searches)
+        part = left // 2 if shares.phase == 0 else left
+        extra = part // len(winners) // sample * sample
+        for search in winners:
+            shares.allowed[id(search)] = min(search.nfe + extra, search.settings.budget_nfe)
+            shares.marks[id(search)] = best_score(search)
+        shares.phase += 1
+
+
+def climb(search: SearchRun, mark: Optional[float]) -> float:
+    """How much the search's best score rose since ``mark`` (its best when the phase began; before any phase, its
+    best over the first half of its finished candidates); -inf where nothing is finite to compare."""
+    if mark is None:
+        mark = best_score(search, len(search.levels.get(0.0, [])) // 2)
+    rise = best_score(search) - mark
+    return rise if math.isfinite(rise) else -math.inf
+
+
+def best_score(search: SearchRun, first: Optional[int] = None) -> float:
+    """The best oriented score of the first driving verifier over the search's finished candidates (its first
+    ``first`` of them, in id order, when given); NaN before any."""
+    name = search.scorer.verifiers[0].name
+    finals = sorted(search.levels.get(0.0, []))
+    if first is not None:
+        finals = finals[:first]
+    values = [row[name] for _, row in finals if math.isfinite(row[name])]
+    return max(values) if values else math.nan

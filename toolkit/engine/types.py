@@ -42,6 +42,7 @@ class SearchSettings:
     frame_rate: Optional[int] = None  # video families that take one
     clip_frames: int = 8  # video: frames an image verifier judges, evenly spaced
     clip_aggregate: str = "mean"  # video: how those frames' scores make the clip's
+    share_nfe: Optional[int] = None  # ``model.budget_scope run``: each search's share of the run's budget
     guard_keep: float = 1.0  # ``model.guard``: the share of finished candidates, best by the guard, chosen among
 
     def sample_nfe(self, family: "Family") -> int:

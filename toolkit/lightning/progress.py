@@ -26,7 +26,8 @@ class SearchProgress(Callback):
         loader = trainer.predict_dataloaders
         searches = len(loader.sampler) if loader is not None and hasattr(loader, "sampler") else len(batch)
         label = "searches" if trainer.world_size == 1 else f"searches (rank 0 of {trainer.world_size})"
-        self.progress = Progress(searches, pl_module.run_settings.search.budget_nfe, label)
+        search = pl_module.run_settings.search
+        self.progress = Progress(searches, search.share_nfe or search.budget_nfe, label)
         pl_module.session.watch(self.progress.round)
 
     def on_predict_end(self, trainer, pl_module) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_BUDGET_SAMPLES = 16
+RUN_CAP = 2  # ``model.budget_scope run``: the most shares one search may spend
 CLOCK_CAP_SAMPLES = 4096  # with ``model.budget_seconds`` and no budget_nfe: a cap the clock reaches first
 SHARDS = ("conditions", "candidates")
 COMPILE = ("off", "denoiser", "regional")
@@ -79,6 +80,9 @@ class RunSettings:
             sampler = f"{self.search.sampler} steps" + (f" on its {scheduler}'s levels" if scheduler else "")
         budget = (f"{self.search.budget_seconds:g} s per search (at most {self.search.budget_nfe} NFEs)"
                   if self.search.budget_seconds is not None else f"{self.search.budget_nfe} NFEs per search")
+        if self.search.share_nfe is not None:
+            budget = (f"{self.search.share_nfe} NFEs per search shared by the run's searches (at most "
+                      f"{self.search.budget_nfe} each)")
         return (f"noisesearch: {self.search.algorithm.name} on {self.pipeline_spec} ({where}), budget "
                 f"{budget} ({self.sample_nfe} NFEs per sample: {self.search.steps} "
                 f"{sampler}, guidance {self.search.guidance}), verifiers {', '.join(self.verifier_specs)}")
@@ -108,9 +112,12 @@ def build(**model: Any) -> RunSettings:
     sample_nfe = nfe_of_sample(family, sampler, steps, guidance)
     if args.budget_seconds is not None:
         check_clock(algorithm_cls, params, args.budget_seconds)
+    check_scope(args.budget_scope, algorithm_cls, params, args.budget_seconds)
     default = CLOCK_CAP_SAMPLES if args.budget_seconds is not None else DEFAULT_BUDGET_SAMPLES
     budget = args.budget_nfe if args.budget_nfe is not None else default * sample_nfe
-    algorithm_cls.check_budget(params, budget, sample_nfe)
+    share = budget if args.budget_scope == "run" else None
+    cap = budget * RUN_CAP if share else budget  # a run-wide budget: a search may spend up to RUN_CAP shares
+    algorithm_cls.check_budget(params, cap, sample_nfe)
     height, width = args.height or family.default_height, args.width or family.default_width
     frames, frame_rate = args.frames or family.default_frames, args.frame_rate or family.default_frame_rate
     resolved = dataclasses.replace(args, pipeline=describe_spec(args.pipeline), verifiers=list(specs),
@@ -118,13 +125,13 @@ def build(**model: Any) -> RunSettings:
                                    width=width, mode="whole" if runs_whole(family) else "native", frames=frames,
                                    frame_rate=frame_rate)
     search = SearchSettings(
-        algorithm=algorithm_cls, params=params, budget_nfe=budget, steps=steps, sampler=sampler, guidance=guidance,
+        algorithm=algorithm_cls, params=params, budget_nfe=cap, steps=steps, sampler=sampler, guidance=guidance,
         batch_size=None if args.batch_size == "auto" else args.batch_size, height=height, width=width, seed=0,
         ensemble=args.ensemble, weights=tuple(args.verifier_weights) if args.verifier_weights is not None else None,
         preview_size=args.preview_size, compile=args.compile, budget_seconds=args.budget_seconds,
         pad_chunks=args.pad_chunks, baseline=args.baseline, frames=frames, frame_rate=frame_rate,
         clip_frames=args.clip_frames, clip_aggregate=args.clip_aggregate,
-        guard_keep=args.guard_keep if guard_class else 1.0,
+        guard_keep=args.guard_keep if guard_class else 1.0, share_nfe=share,
     )
     return RunSettings(args=resolved, family=family, source=source, verifier_classes=verifier_classes,
                        search=search, sample_nfe=sample_nfe, guard_class=guard_class)
@@ -173,6 +180,25 @@ def check_guard(spec: Optional[str], keep: float, kind: str,
         raise UsageError(f"model.guard {spec!r} is the verifier {cls.name!r}, which already drives the search; a "
                          "guard is held out: give another verifier")
     return cls, argument
+
+
+def check_scope(scope: str, algorithm: type, params: Any, seconds: Optional[float]) -> None:
+    """Refuse a run-wide budget where searches cannot be stopped and extended by NFEs."""
+    if scope not in ("search", "run"):
+        raise UsageError(f"model.budget_scope {scope!r}: use search or run")
+    if scope == "search":
+        return
+    if seconds is not None:
+        raise UsageError("model.budget_scope run shares NFEs, not seconds; leave model.budget_seconds unset")
+    if not algorithm.anytime:
+        anytime = sorted(name for name, entry in registry.index()["algorithms"].items() if entry.cls.anytime)
+        raise BudgetError(f"model.budget_scope run: algorithm {algorithm.name!r} plans its rounds from its budget, "
+                          f"so its searches cannot be given more; use an anytime algorithm ({', '.join(anytime)})")
+    try:
+        algorithm.check_clock(params)  # hyperparameters that fix what a search spends stop a run-wide budget too
+    except UsageError as error:
+        raise UsageError(f"model.budget_scope run cannot give algorithm {algorithm.name!r} more candidates: "
+                         f"{str(error).split(': ', 1)[-1]}") from None
 
 
 def check_clock(algorithm: type, params: Any, seconds: float) -> None:

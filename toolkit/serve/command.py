@@ -121,6 +121,9 @@ def main(argv: list[str]) -> int:
     """Entry point of ``noisesearch serve``."""
     serve, model = parse(argv)
     settings = build(**model)  # every name and value checked before anything loads
+    if settings.search.share_nfe is not None:
+        raise UsageError("model.budget_scope run is not served: a server's jobs each spend their own budget; leave it "
+                         "unset")
     if settings.guard_class is not None:
         raise UsageError("model.guard is not served: noisesearch serve chooses without a guard (noisesearch predict "
                          "runs one); leave it unset")

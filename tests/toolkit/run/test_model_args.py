@@ -31,7 +31,7 @@ ANOTHER = {"algorithm_args": {"algorithm_args": {"n": 2, "lam": 0.6}}, "budget_n
            "verifiers": ONE, "ensemble": {**ONE, "verifiers": GIVEN["verifiers"], "preview_size": 8},
            "verifier_weights": {"verifier_weights": [2.0, 1.0]}, "pad_chunks": {"pad_chunks": False},
            "pipeline": {"pipeline": str(WEIGHTS)}, "clip_frames": {"clip_frames": 2},
-           "clip_aggregate": {"clip_aggregate": "last"}}
+           "clip_aggregate": {"clip_aggregate": "last"}, "budget_scope": {"budget_scope": "run"}}
 # digits has one mode, size and compile setting, makes images, not clips, and one verifier of finished images (a
 # guard must be another)
 SKIPPED = {"offload", "preview_decoder", "height", "width", "compile", "mode", "frames", "frame_rate", "guard",
