@@ -213,17 +213,52 @@ def study_evaluation(study: Study, family):
     return evaluation
 
 
-def study_searches(study: Study, family) -> int:
-    """Searches per cell: conditions times ``per_condition``."""
+def study_conditions(study: Study, family) -> list:
+    """The study's conditions in order: its classes, its prompts, or every class of the family."""
     from ..run.tasks import read_prompts
 
     if study.classes is not None:
-        conditions = len(parse_classes(study.classes))
-    elif study.prompts_file is not None:
-        conditions = len(read_prompts(study.prompts_file))
-    else:
-        conditions = family.num_classes or 1
-    return conditions * study.per_condition
+        return parse_classes(study.classes)
+    if study.prompts_file is not None:
+        return read_prompts(study.prompts_file)
+    return list(range(family.num_classes or 1))
+
+
+def study_searches(study: Study, family) -> int:
+    """Searches per cell: conditions times ``per_condition``."""
+    return len(study_conditions(study, family)) * study.per_condition
+
+
+def run_interleaved(study: Study, grid: list[Cell], out: Path, family) -> set[str]:
+    """``interleave`` K: every cell's first K-th of the conditions, then every cell's next, each block a resumed part
+    of the cell's run; returns the cells a budget made infeasible (left to ``run_study`` to report)."""
+    from ..lightning.predict_cli import predict_config
+
+    conditions = study_conditions(study, family)
+    blocks = min(study.interleave, len(conditions))
+    infeasible_cells: set[str] = set()
+    warm_up(study, grid[0], out / "warm-up")
+    for block in range(1, blocks + 1):
+        prefix = conditions[:round(len(conditions) * block / blocks)]
+        for cell in grid:
+            folder = out / "cells" / cell.name
+            run_dir = RunDir(folder)
+            finished = run_dir.is_finished()
+            if cell.name in infeasible_cells or finished and (
+                    len(run_dir.read_summary().results) >= len(prefix) * study.per_condition):
+                continue
+            config = predict_config_of(study, cell)
+            data = {k: v for k, v in config["data"].items() if k not in ("classes", "prompts_file")}
+            data["classes" if study.prompts_file is None else "prompts"] = (
+                ",".join(map(str, prefix)) if study.prompts_file is None else list(prefix))
+            resume = finished or run_dir.can_resume()
+            try:
+                predict_config({**config, "data": data, "out": str(folder), "resume": resume,
+                                "overwrite": not resume, "quiet": True})
+            except BudgetError:
+                infeasible_cells.add(cell.name)
+        print(f"[bench] block {block}/{blocks} of the conditions run in every cell", flush=True)
+    return infeasible_cells
 
 
 def infeasible(cell: Cell, reason: str) -> CellRow:
@@ -266,6 +301,9 @@ def run_study(study: Study, out: Path) -> list[CellRow]:
     out.mkdir(parents=True, exist_ok=True)
     rows, spent, fresh_nfe, fresh_s, fresh_cells, warmed = [], 0.0, 0.0, 0.0, 0, False
     searches = study_searches(study, family)
+    if study.interleave > 1:
+        run_interleaved(study, grid, out, family)
+        warmed = True
     for i, cell in enumerate(grid, 1):
         folder = out / "cells" / cell.name
         if not warmed and not RunDir(folder).is_finished():

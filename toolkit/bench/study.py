@@ -51,6 +51,9 @@ class Study:
         trainer: Lightning Trainer options for every cell (devices, strategy, accelerator, ...).
         model: further ``model`` settings of every cell (``height``, ``width``, ``frames``, ``guidance``,
             ``clip_frames``...), as ``noisesearch predict`` takes them.
+        interleave: blocks of conditions: with K > 1 every cell runs the first K-th of the conditions, then every
+            cell the next (each block a resumed part of the cell's run), and so on, so that the machine's drift falls
+            on every cell alike; results are the same as in one block.
     """
 
     pipeline: str = "digits"
@@ -70,6 +73,7 @@ class Study:
     batch_size: PositiveInt = 64
     trainer: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    interleave: PositiveInt = 1
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -157,13 +157,17 @@ class Tables:
                          f"{reference.metrics['accuracy']:.3f} | {difference(entry)} |")
         return "\n".join(lines)
 
-    def seconds(self) -> str:
+    def seconds(self, reruns: Sequence[list[CellRow]] = ()) -> str:
         """Every cell but random search's against the cheapest random-search cell (same verifiers) that spent no
         fewer seconds a search: beating it is beating random search at equal seconds, with the benefit of any
-        doubt on random search's side. ``unclean`` cells take no part."""
+        doubt on random search's side. ``unclean`` cells take no part. With ``reruns`` (the same cells run on other
+        days), the last column says whether the two cells' seconds differ by more than either's spread between
+        runs."""
         rows = [r for r in self.rows if r.cell not in self.unclean]
+        spread = spreads(self.rows, reruns)
         lines = ["| cell | seconds a search | accuracy | random search at no fewer seconds | its seconds | difference "
-                 f"[{self.percent} paired], McNemar p |", "|---|---|---|---|---|---|"]
+                 f"[{self.percent} paired], McNemar p | seconds apart beyond the spread between runs |",
+                 "|---|---|---|---|---|---|---|"]
         for row in rows:
             if row.infeasible or row.baseline or row.algorithm == "random":
                 continue
@@ -174,7 +178,8 @@ class Tables:
             reference = min(richer, key=lambda r: r.seconds)
             entry = self.paired(row.per_search, reference.per_search)
             lines.append(f"| {row.label()} | {row.seconds:.2f} | {row.metrics['accuracy']:.3f} | "
-                         f"{reference.nfe_used:.0f} NFEs | {reference.seconds:.2f} | {difference(entry)} |")
+                         f"{reference.nfe_used:.0f} NFEs | {reference.seconds:.2f} | {difference(entry)} | "
+                         f"{apart(row, reference, spread)} |")
         return "\n".join(lines)
 
     def rerun(self, reruns: list[CellRow], target: Optional[str] = None) -> str:
@@ -226,6 +231,26 @@ class Tables:
             lines.append(f"| {row.label()} | {len(holding)} | {len(cell['key'])} | {each} | "
                          f"{pooled_accuracy(cell):.3f} | {difference(entry)} ({reference.split('--')[-1]}) |")
         return "\n".join(lines)
+
+
+def spreads(rows: list[CellRow], reruns: Sequence[list[CellRow]]) -> dict[str, float]:
+    """Each cell's spread of seconds a search between this study and its reruns (the largest difference)."""
+    found: dict[str, float] = {}
+    for rerun in reruns:
+        for other in rerun:
+            here = next((row for row in rows if row.cell == other.cell), None)
+            if here is not None and here.seconds is not None and other.seconds is not None:
+                found[other.cell] = max(found.get(other.cell, 0.0), abs(here.seconds - other.seconds))
+    return found
+
+
+def apart(row: CellRow, reference: CellRow, spread: dict[str, float]) -> str:
+    """Whether two cells' seconds differ by more than either's spread between runs (``-`` without reruns)."""
+    known = [spread[name] for name in (row.cell, reference.cell) if name in spread]
+    if not known:
+        return "-"
+    gap, widest = abs(row.seconds - reference.seconds), max(known)
+    return f"yes ({gap:.2f} > {widest:.2f})" if gap > widest else f"no ({gap:.2f} <= {widest:.2f})"
 
 
 def difference(entry: PairedMetric, digits: int = 3, mc: bool = False) -> str:
@@ -339,14 +364,14 @@ def tables_main(argv: list[str]) -> int:
     if args.target:
         print(tables.target(args.target), end="\n\n")
         print(tables.target(args.target, 0.5, "seconds"), end="\n\n")
-    print(tables.seconds(), end="\n\n")
+    reruns = [read_study(folder) for folder in args.rerun]
+    print(tables.seconds(reruns), end="\n\n")
     if tables.hacking():
         print(tables.hacking(), end="\n\n")
     if args.against:
         print(tables.against(read_study(args.against), args.against.name), end="\n\n")
     if args.pair:
         print(tables.pairs(args.pair), end="\n\n")
-    reruns = [read_study(folder) for folder in args.rerun]
     for rerun in reruns:
         print(tables.rerun(rerun, args.target), end="\n\n")
     if len(reruns) > 1:

@@ -285,3 +285,22 @@ def test_prompts_the_evaluator_cannot_parse_are_counted_not_dropped_silently():
                     searches=6, **common)]
     assert "random--geneval--120nfe: 2 of 6" in unjudged_note(rows) and "240nfe" not in unjudged_note(rows)
     assert format_rows(rows).splitlines()[-1].startswith("random--geneval--120nfe: 2 of 6 searches have a prompt")
+
+
+def test_interleaved_blocks_give_the_same_searches_each_cell_run_in_parts(tmp_path, in_process):
+    import yaml
+
+    study = {"pipeline": "digits", "classes": "0-3", "per_condition": 2, "seed": 0, "budgets": [28],
+             "algorithms": [{"name": "random"}, {"name": "zero-order", "args": {"n": 2}}],
+             "verifiers": [["digits-classifier"]], "batch_size": 64}
+    results = {}
+    for blocks in (1, 2):
+        config = tmp_path / f"study{blocks}.yaml"
+        config.write_text(yaml.safe_dump({**study, "interleave": blocks}))
+        done = in_process("bench", "--config", str(config), "--out", str(tmp_path / f"out{blocks}"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        results[blocks] = json.loads((tmp_path / f"out{blocks}" / "results.json").read_text())
+    assert [row["per_search"] for row in results[1]] == [row["per_search"] for row in results[2]]
+    for row in results[2]:
+        summary = json.loads((tmp_path / "out2" / "cells" / row["cell"] / "summary.json").read_text())
+        assert summary["parts"] == 2 and len(summary["results"]) == 8  # two resumed parts, every search

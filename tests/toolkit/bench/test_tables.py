@@ -128,3 +128,15 @@ def test_the_tables_command_prints_a_studys_tables_and_refuses_a_folder_without_
     assert refused.returncode == 2 and "no results.json" in refused.stderr and "Traceback" not in refused.stderr
     wrong = in_process("bench", "tables", str(tmp_path), "--level", "2")
     assert wrong.returncode == 2 and "between 0 and 1" in wrong.stderr
+
+
+def test_the_seconds_table_says_when_two_cells_differ_by_less_than_their_spread_between_runs():
+    here = [CellRow.from_json(row("halving", CELL, seconds=1.0)), CellRow.from_json(
+        row("random", REFERENCE, "random", nfe=960, seconds=1.3))]
+    other_day = [CellRow.from_json(row("halving", CELL, seconds=1.5)), CellRow.from_json(
+        row("random", REFERENCE, "random", nfe=960, seconds=1.35))]
+    steady = [CellRow.from_json(row("halving", CELL, seconds=1.05)), CellRow.from_json(
+        row("random", REFERENCE, "random", nfe=960, seconds=1.32))]
+    assert Tables(here).seconds().splitlines()[-1].endswith("| - |")
+    assert "| no (0.30 <= 0.50) |" in Tables(here).seconds([other_day]).splitlines()[-1]
+    assert "| yes (0.30 > 0.05) |" in Tables(here).seconds([steady]).splitlines()[-1]
