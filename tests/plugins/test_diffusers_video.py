@@ -153,3 +153,33 @@ def test_bench_and_compare_read_clips(root, tiny_clip, tmp_path, in_process):
     cells = sorted((tmp_path / "bench" / "cells").iterdir())
     done = in_process("compare", *map(str, cells))
     assert done.returncode == 0 and "smc" in done.stdout and "random" in done.stdout, done.stderr[-2000:]
+
+
+def test_chromium_plays_the_reports_animations(root, tiny_clip, tmp_path):
+    """The animated WebP thumbnails of report.html decode in Chromium (its own WebP decoder, through WebCodecs'
+    ImageDecoder): every frame of the clip, at the thumbnail's size."""
+    import re
+    import subprocess
+
+    from helpers import CHROMIUM_FLAGS, chromium
+
+    out = tmp_path / "run"
+    noisesearch.search(prompts=["a red cat"], module=module_for(folder_of(root, "wan-euler"), tiny_clip, "random",
+                                                                16), out=str(out))
+    uri = re.search(r'src="(data:image/webp;base64,[^"]+)"', (out / "report.html").read_text()).group(1)
+    probe = tmp_path / "probe.html"
+    probe.write_text(f"""<!doctype html><html><body><pre id="seen">pending</pre><script>
+(async () => {{
+  const data = Uint8Array.from(atob("{uri.split(',', 1)[1]}"), c => c.charCodeAt(0));
+  const decoder = new ImageDecoder({{data, type: "image/webp"}});
+  await decoder.tracks.ready;
+  const track = decoder.tracks.selectedTrack;
+  const last = await decoder.decode({{frameIndex: track.frameCount - 1}});
+  document.getElementById("seen").textContent = track.animated + " " + track.frameCount + " " +
+    last.image.displayWidth;
+}})().catch(error => {{ document.getElementById("seen").textContent = "error " + error; }});
+</script></body></html>""")
+    done = subprocess.run([chromium(), *CHROMIUM_FLAGS, "--virtual-time-budget=20000", "--dump-dom", probe.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    seen = re.search(r'<pre id="seen">([^<]*)</pre>', done.stdout).group(1)
+    assert seen == "true 5 32", seen  # an animation of the clip's 5 frames, 32 pixels wide
