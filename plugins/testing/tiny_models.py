@@ -345,6 +345,7 @@ LLAVA_CHAT_TEMPLATE = (
 QWEN2_VL_CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% for item in message['content'] %}"
     "{% if item['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif item['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
@@ -409,7 +410,9 @@ def save_tiny_qwen2_vl(folder: Path, seed: int = 0) -> Path:
     Qwen2VLForConditionalGeneration(config).save_pretrained(folder)
     images = Qwen2VLImageProcessor(min_pixels=16 * 16, max_pixels=32 * 32, patch_size=4, merge_size=2,
                                    temporal_patch_size=2)
-    Qwen2VLProcessor(image_processor=images, tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor(),
+    videos = Qwen2VLVideoProcessor(min_pixels=16 * 16, max_pixels=32 * 32, patch_size=4, merge_size=2,
+                                   temporal_patch_size=2)
+    Qwen2VLProcessor(image_processor=images, tokenizer=tokenizer, video_processor=videos,
                      chat_template=QWEN2_VL_CHAT_TEMPLATE).save_pretrained(folder)
     return Path(folder)
 

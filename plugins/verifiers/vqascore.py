@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from noisesearch.plugin import Condition, UsageError, Verifier, parse_options
+from noisesearch.plugin import Condition, UsageError, Verifier, judged_frames, parse_options
 
 from .hf_models import load_pretrained
 
@@ -39,7 +39,8 @@ class VQAScoreVerifier(Verifier):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         options = parse_options(self.name, spec, {"model": None, "question": QUESTION, "answer": "Yes",
-                                                  "template": None, "dtype": "fp32"}, positional="model")
+                                                  "template": None, "dtype": "fp32", "frames": "8"},
+                                positional="model")
         if not options["model"]:
             raise UsageError("verifier 'vqascore' needs a model: vqascore:MODEL (a hub id such as "
                              "Qwen/Qwen2.5-VL-7B-Instruct or a local folder)")
@@ -62,7 +63,12 @@ class VQAScoreVerifier(Verifier):
         # prefix-LM families (PaliGemma) take the answer as the processor's ``suffix``: it marks the tokens that
         # attend causally, and the processor puts its own separator before them
         self._suffix = "suffix" in inspect.signature(type(self.processor).__call__).parameters
-        self._prompts: dict[str, tuple[str, list[int]]] = {}
+        self._prompts: dict[tuple[str, str], tuple[str, list[int]]] = {}
+        # a VLM whose processor takes videos (Qwen2-VL, Qwen2.5-VL, LLaVA-OneVision...) watches a clip as one video
+        self.watches_clips = getattr(self.processor, "video_processor", None) is not None
+        if not options["frames"].isdigit() or int(options["frames"]) < 1:
+            raise UsageError(f"vqascore frames={options['frames']!r}: give how many frames of a clip the VLM sees")
+        self.frames = int(options["frames"])
         self.differentiable = self._passes_gradients()
 
     def _chat_template(self, file: Optional[str], model: str) -> Optional[str]:
@@ -82,36 +88,43 @@ class VQAScoreVerifier(Verifier):
         pixels = self._inputs(probe, [Condition(prompt="a probe")])
         return any(torch.is_tensor(value) and value.requires_grad for value in pixels.values())
 
-    def _chat_prompt(self, prompt: str) -> tuple[str, list[int]]:
-        """The text handed to the processor (ending in the answer, except as a suffix) and the answer's token ids."""
-        if prompt not in self._prompts:
-            messages = [{"role": "user", "content": [{"type": "image"},
+    def _chat_prompt(self, prompt: str, kind: str = "image") -> tuple[str, list[int]]:
+        """The text handed to the processor (ending in the answer, except as a suffix) and the answer's token ids;
+        ``kind`` ``video`` for a clip."""
+        key = (prompt, kind)
+        if key not in self._prompts:
+            messages = [{"role": "user", "content": [{"type": kind},
                                                      {"type": "text", "text": self.question.format(prompt=prompt)}]}]
             head = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                                       chat_template=self.template)
             if self._suffix:
                 answer = self.tokenizer(self.answer, add_special_tokens=False)["input_ids"]
-                self._prompts[prompt] = (head, answer)
-                return self._prompts[prompt]
+                self._prompts[key] = (head, answer)
+                return self._prompts[key]
             full = head + answer_text(head, self.answer)
             before = self.tokenizer(head, add_special_tokens=False)["input_ids"]
             after = self.tokenizer(full, add_special_tokens=False)["input_ids"]
             if after[: len(before)] != before or len(after) == len(before):
                 raise UsageError(f"vqascore answer {self.answer!r} merges with the end of the chat prompt when "
                                  "tokenized; give another answer= or template=")
-            self._prompts[prompt] = (full, after[len(before):])
-        return self._prompts[prompt]
+            self._prompts[key] = (full, after[len(before):])
+        return self._prompts[key]
 
     def _inputs(self, images: torch.Tensor, conditions: Sequence[Condition]) -> dict:
-        texts = [self._chat_prompt(condition.prompt)[0] for condition in conditions]
+        kind = "video" if images.dim() == 5 else "image"
+        texts = [self._chat_prompt(condition.prompt, kind)[0] for condition in conditions]
         extra = {"suffix": [self.answer] * len(texts)} if self._suffix else {}
-        inputs = self.processor(text=texts, images=list(images.float()), return_tensors="pt", padding=True,
-                                do_rescale=False, **extra)
+        if kind == "video":  # a clip: ``frames`` of its frames, evenly spaced with the first and last
+            extra["videos"] = [clip[judged_frames(clip.shape[0], self.frames)].float() for clip in images]
+        else:
+            extra["images"] = list(images.float())
+        inputs = self.processor(text=texts, return_tensors="pt", padding=True, do_rescale=False, **extra)
         inputs.pop("labels", None)
         return dict(inputs)
 
     def score(self, images: torch.Tensor, conditions: Sequence[Condition]) -> torch.Tensor:
-        answers = [self._chat_prompt(condition.prompt)[1] for condition in conditions]
+        kind = "video" if images.dim() == 5 else "image"
+        answers = [self._chat_prompt(condition.prompt, kind)[1] for condition in conditions]
         parameter = next(self.model.parameters())
         inputs = {key: value.to(parameter.device, parameter.dtype if value.is_floating_point() else value.dtype)
                   for key, value in self._inputs(images, conditions).items()}

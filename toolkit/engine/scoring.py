@@ -86,7 +86,7 @@ class Scorer:
                 previews: Optional[torch.Tensor], device: torch.device) -> torch.Tensor:
         """One verifier's scores of images, or of clips: whole where it watches clips, else frame by frame and
         combined (``model.clip_frames``, ``model.clip_aggregate``)."""
-        framed = is_clip_batch(images) and not type(verifier).watches_clips
+        framed = is_clip_batch(images) and not verifier.watches_clips  # a verifier may decide once loaded
         if framed:
             indices = judged_frames(images.shape[1], self.clip_frames, self.clip_aggregate)
             images = frames_of(images, indices)

@@ -181,3 +181,28 @@ def test_vqascore_drives_a_search_on_its_own_device(vlms, cli, in_process, tmp_p
                    "--model.verifiers", json.dumps([f"vqascore:{vlms['bare']}"]), "--out", str(tmp_path / "bare"))
     assert bare.returncode == 2 and "Traceback" not in bare.stderr
     assert "has no chat template" in bare.stderr
+
+
+def test_a_clip_is_one_video_to_a_vlm_that_takes_videos(vlms):
+    """Qwen2-VL sees a clip as one video (its frames in order: reversing them changes the score, as averaging
+    frame scores would not), scored by hand with the video written out; LLaVA, without a video processor, judges
+    frames."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    verifier = VQAScoreVerifier(f"model={vlms['qwen2-vl']},frames=4")
+    assert verifier.watches_clips and not VQAScoreVerifier(str(vlms["llava"])).watches_clips
+    frames = sample_images(8, size=32)
+    clips = torch.stack([frames, frames.flip(0)])  # the same frames, in reverse order
+    conditions = [Condition(prompt=PROMPTS[0])] * 2
+    scores = verifier.score(clips, conditions)
+    assert scores[0] != scores[1]
+    processor = AutoProcessor.from_pretrained(vlms["qwen2-vl"])
+    model = AutoModelForImageTextToText.from_pretrained(vlms["qwen2-vl"]).eval()
+    text = ("<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>" + QUESTION.format(PROMPTS[0])
+            + "<|im_end|>\n<|im_start|>assistant\nYes")
+    answer = processor.tokenizer("Yes", add_special_tokens=False)["input_ids"]
+    inputs = processor(text=[text], videos=[frames[[0, 2, 5, 7]]], return_tensors="pt", do_rescale=False)
+    with torch.no_grad():
+        logits = model(**inputs).logits[0].float()
+    expected = answer_log_probability(logits, len(inputs["input_ids"][0]) - len(answer), answer)
+    assert abs(float(scores[0]) - expected) < 1e-4
