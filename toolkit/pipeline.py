@@ -199,7 +199,7 @@ class ClassFamily(Family):
         self.cls.check_size(height, width)
 
     def check_frames(self, frames: Optional[int], frame_rate: Optional[int]) -> None:
-        Family.check_frames(self.cls, frames, frame_rate)
+        Family.check_frames(self, frames, frame_rate)  # the description read from the class (API 2: no video)
 
     def check_conditions(self, conditions: Sequence[Condition]) -> None:
         self.cls.check_conditions(conditions)

@@ -6,7 +6,6 @@ order of work and one rule of selection for every algorithm (Ma et al. 2025, sec
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 from ..algorithm import Proposal, SearchContext
@@ -28,7 +27,7 @@ from .scoring import Scorer, preview_level
 from .selection import choose, outcome
 from .source import Cohort, Fixed, SearchSource
 from .state import Evaluated, SearchRun
-from .stopping import Clock, RunBudget, Stopper
+from .stopping import Clock, RunBudget, Stopper, round_size_of
 from .transfer import wait_for_copies
 from .types import AlgorithmError, ExecutorStats, SearchResult, SearchSettings, Shard, Task
 
@@ -140,11 +139,7 @@ class Executor:
         """Start a cohort's searches: its settings checked against the loop's schedule, its conditions encoded."""
         self.check_cohort(cohort)
         self.encodings.add(task.condition for task in cohort.tasks)
-        round_size = None
-        if cohort.settings.budget_seconds is not None:  # small rounds, so the clock is read often enough
-            round_size = max(1, math.ceil((cohort.settings.batch_size or 8) / len(cohort.tasks)))
-        if cohort.settings.share_nfe is not None:  # a run-wide budget: one candidate a search per round, so that
-            round_size = 1  # every allowance is met exactly, whatever the batch size
+        round_size = round_size_of(cohort.settings, len(cohort.tasks))
         for task in cohort.tasks:
             search_context = self.context(task, cohort.settings, round_size)
             algorithm = cohort.settings.algorithm(cohort.settings.params, search_context)

@@ -51,10 +51,7 @@ class Scorer:
         """
         rows = len(conditions)
         if pad_to is not None and images is not None and rows < pad_to:
-            images, conditions = padded(images, pad_to), conditions + conditions[-1:] * (pad_to - rows)
-            if previews is not None:
-                unpadded_previews = previews
-                previews = lambda: padded(unpadded_previews(), pad_to)  # noqa: E731
+            images, conditions, previews = padded_batch(images, conditions, previews, pad_to)
         values: dict[str, torch.Tensor] = {}
         preview_images = None
         home = images.device if images is not None else latents.x.device
@@ -64,23 +61,26 @@ class Scorer:
             device = parameter.device if parameter is not None else home
             if latents is not None and type(verifier).reads_latents:
                 moved = Latents(latents.x.to(device), latents.x0.to(device), latents.sigma, latents.cond)
-                values[verifier.name] = verifier.score_latents(moved, conditions).to(home)
-                self.seconds[verifier.name] += time.perf_counter() - started
-                continue
-            if type(verifier).preview_sigma is not None and preview_images is None:
-                preview_images = images if previews is None else previews()
-            scored = self._judged(verifier, images, conditions, preview_images, device)
+                scored = verifier.score_latents(moved, conditions)
+            else:
+                if type(verifier).preview_sigma is not None and preview_images is None:
+                    preview_images = images if previews is None else previews()
+                scored = self._judged(verifier, images, conditions, preview_images, device)
             values[verifier.name] = scored.to(home)[:rows]
             self.seconds[verifier.name] += time.perf_counter() - started
         if self.guard is not None and latents is None and images is not None:  # finished samples only
-            started = time.perf_counter()
-            parameter = next(self.guard.parameters(), None)
-            with torch.no_grad():
-                scored = self._judged(self.guard, images, conditions, None,
-                                      parameter.device if parameter is not None else home)
-            values[self.guard.name] = scored.to(home)[:rows]
-            self.seconds[self.guard.name] += time.perf_counter() - started
+            values[self.guard.name] = self._guard_scores(images, conditions, home)[:rows]
         return values
+
+    def _guard_scores(self, images: torch.Tensor, conditions: list[Condition], home: torch.device) -> torch.Tensor:
+        """``model.guard``'s scores of finished samples, without gradients (it never drives the search)."""
+        started = time.perf_counter()
+        parameter = next(self.guard.parameters(), None)
+        with torch.no_grad():
+            scored = self._judged(self.guard, images, conditions, None,
+                                  parameter.device if parameter is not None else home)
+        self.seconds[self.guard.name] += time.perf_counter() - started
+        return scored.to(home)
 
     def _judged(self, verifier: Verifier, images: torch.Tensor, conditions: list[Condition],
                 previews: Optional[torch.Tensor], device: torch.device) -> torch.Tensor:
@@ -136,6 +136,14 @@ class Scorer:
                 f"algorithm {algorithm!r} ascends verifier gradients, but "
                 f"{', '.join(not_differentiable)} is not differentiable; choose differentiable verifiers"
             )
+
+
+def padded_batch(images: torch.Tensor, conditions: list[Condition], previews: Optional[Callable[[], torch.Tensor]],
+                 pad_to: int) -> tuple[torch.Tensor, list[Condition], Optional[Callable[[], torch.Tensor]]]:
+    """Images, conditions and previews padded to ``pad_to`` rows (the last repeated; ``model.pad_chunks``)."""
+    extra = pad_to - len(conditions)
+    padded_previews = None if previews is None else (lambda: padded(previews(), pad_to))
+    return padded(images, pad_to), conditions + conditions[-1:] * extra, padded_previews
 
 
 def preview_level(sigmas: torch.Tensor, verifiers: Sequence[Verifier]) -> Optional[float]:

@@ -14,6 +14,17 @@ from .state import SearchRun
 STOP_CODES = {"SIGTERM": 143, "Ctrl-C": 130}  # what a shell reports for a process the signal ended
 
 
+def round_size_of(settings: Any, searches: int) -> Optional[int]:
+    """Candidates a search asks a round where a stopper needs small rounds (None: as the algorithm likes): under a
+    clock, a batch's worth over the cohort's searches, so the clock is read often enough; under a run-wide budget,
+    one, so that every allowance is met exactly whatever the batch size."""
+    if settings.share_nfe is not None:
+        return 1
+    if settings.budget_seconds is not None:
+        return max(1, math.ceil((settings.batch_size or 8) / searches))
+    return None
+
+
 class Stopper:
     """Told of each cohort of searches as it joins the loop; asked after every round, when it may end searches
     (their candidates so far stand; each has finished at least one round) or raise ``Stopped``."""

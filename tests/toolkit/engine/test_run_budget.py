@@ -15,7 +15,7 @@ SHARE = 8 * SAMPLE
 
 def shared(tmp_path, name, batch_size=16, scope="run"):
     out = tmp_path / name
-    results = noisesearch.search(classes=list(range(8)), pipeline="digits", algorithm="random", budget_nfe=SHARE,
+    results = noisesearch.search(classes=list(range(4)), pipeline="digits", algorithm="random", budget_nfe=SHARE,
                                  budget_scope=scope, batch_size=batch_size, out=str(out))
     return results, read_run(out / "journal")[0]
 
@@ -39,7 +39,7 @@ def test_searches_share_the_runs_budget_and_the_climbing_ones_get_more(tmp_path)
 
 
 def test_the_allocation_does_not_depend_on_the_batch_size(tmp_path):
-    small, _ = shared(tmp_path, "small", batch_size=3)
+    small, _ = shared(tmp_path, "small", batch_size=3)  # rounds of 4 candidates in chunks of 3, or in one
     large, _ = shared(tmp_path, "large", batch_size=64)
     assert [(r.nfe, r.candidate, r.score) for r in small] == [(r.nfe, r.candidate, r.score) for r in large]
 
