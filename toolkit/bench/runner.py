@@ -110,6 +110,10 @@ def measured_row(study: Study, cell: Cell, folder: Path, evaluation, scorers, hi
             scored = judged(verifier, images, conditions, header).float().cpu()
             values[f"verifier:{verifier.name}"] = float(scored.mean())
             per_search[f"verifier:{verifier.name}"] = scored.tolist()
+    for name in row.drove:  # a driver that cannot score a finished image alone: its score as the search made it
+        if f"verifier:{name}" not in per_search and all(name in r.scores for r in summary.results):
+            per_search[f"verifier:{name}"] = [float(r.scores[name]) for r in summary.results]
+            values[f"verifier:{name}"] = float(sum(per_search[f"verifier:{name}"]) / searches)
     row.per_search = per_search
     row.intervals = uncertainty.intervals(per_search, study.seed)
     row.point_estimates = [name for name in values if name not in row.intervals]

@@ -53,7 +53,7 @@ class Study:
             ``clip_frames``...), as ``noisesearch predict`` takes them.
         interleave: blocks of conditions: with K > 1 every cell runs the first K-th of the conditions, then every
             cell the next (each block a resumed part of the cell's run), and so on, so that the machine's drift falls
-            on every cell alike; results are the same as in one block.
+            on every cell alike; the searches, candidates and choices are the same as in one block.
     """
 
     pipeline: str = "digits"

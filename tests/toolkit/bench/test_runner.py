@@ -308,3 +308,20 @@ def test_interleaved_blocks_give_the_same_searches_each_cell_run_in_parts(tmp_pa
         assert [r["candidate"] for r in summary["results"]] == [r.candidate for r in alone]  # the same searches
         for mine, theirs in zip(summary["results"], alone):  # to float rounding: chunks are batched otherwise
             assert mine["scores"] == pytest.approx(theirs.scores, rel=1e-5)
+
+
+def test_a_driver_that_cannot_rescore_reports_the_searchs_own_scores(tmp_path, in_process):
+    """self-supervised needs x0-previews, so bench cannot score a finished image with it: the chosen candidates' own
+    scores, as the search made them, stand for it (what the reward-hacking table compares with the truth)."""
+    import yaml
+
+    study = {"pipeline": "digits", "classes": "0-1", "per_condition": 2, "seed": 0, "budgets": [28],
+             "algorithms": [{"name": "random"}], "verifiers": [["self-supervised:digits-classifier"]],
+             "score_verifiers": ["digits-classifier"], "batch_size": 64}
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(study))
+    assert in_process("bench", "--config", str(config), "--out", str(tmp_path / "out")).returncode == 0
+    (row,) = json.loads((tmp_path / "out" / "results.json").read_text())
+    summary = json.loads((tmp_path / "out" / "cells" / row["cell"] / "summary.json").read_text())
+    assert row["per_search"]["verifier:self-supervised"] == [r["scores"]["self-supervised"] for r in summary["results"]]
+    assert "verifier:digits-classifier" in row["per_search"]  # the held-out one, rescored
