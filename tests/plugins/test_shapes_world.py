@@ -185,8 +185,12 @@ def test_bench_reports_shapes_eval_accuracy_per_category(in_process, tmp_path):
     result = in_process("bench", "--config", str(study), "--out", str(tmp_path / "bench"))
     assert result.returncode == 0, result.stderr[-2000:]
     row, driven = json.loads((tmp_path / "bench" / "results.json").read_text())
-    # self-supervised drives its cell but cannot score finished images (it needs their previews): never a scorer
-    assert driven["drove"] == ["self-supervised"] and not any("self-supervised" in m for m in driven["metrics"])
+    # self-supervised drives its cell but cannot score finished images (it needs their previews): never a scorer of
+    # the other cell; in its own, its score is the chosen candidates' own, as the search made it
+    assert driven["drove"] == ["self-supervised"] and "verifier:self-supervised" not in row["metrics"]
+    summary = json.loads((tmp_path / "bench" / "cells" / driven["cell"] / "summary.json").read_text())
+    assert driven["per_search"]["verifier:self-supervised"] == [r["scores"]["self-supervised"]
+                                                                  for r in summary["results"]]
     assert "verifier:shapes-clip" in driven["metrics"] and "accuracy" in driven["metrics"]
     assert {"accuracy", "accuracy:colours", "accuracy:counting", "verifier:shapes-clip"} <= set(row["metrics"])
     assert "fid" not in row["metrics"]
