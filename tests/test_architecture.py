@@ -22,10 +22,13 @@ def test_the_import_contracts_in_pyproject_hold():
 # the tooling modules of the worlds (model cards, evaluators) may use these parts of the core as well
 TOOLING = ["noisesearch_plugins.digits.card -> noisesearch.api",
            "noisesearch_plugins.digits.evaluation -> noisesearch.store.folder",
-           "noisesearch_plugins.shapes.card -> noisesearch.api",
+           "noisesearch_plugins.worlds.judging -> noisesearch.api",
            "noisesearch_plugins.shapes.card -> noisesearch.bench.metrics",
            "noisesearch_plugins.shapes.evaluation -> noisesearch.bench.metrics",
-           "noisesearch_plugins.shapes.evaluation -> noisesearch.store.folder"]
+           "noisesearch_plugins.shapes.evaluation -> noisesearch.store.folder",
+           "noisesearch_plugins.motion.card -> noisesearch.bench.metrics",
+           "noisesearch_plugins.motion.evaluation -> noisesearch.bench.metrics",
+           "noisesearch_plugins.motion.evaluation -> noisesearch.store.folder"]
 
 
 def core_modules() -> list[str]:

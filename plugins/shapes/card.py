@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
 import torch
 
-from noisesearch.api import search
 from noisesearch.plugin import Condition
 from noisesearch.bench.metrics import judged_accuracy
+from noisesearch_plugins.worlds.judging import plain_outputs
 
 from .captions import CATEGORIES, parse, sample_caption, scene_for, uses_held_out
 from .evaluation import ShapesEvaluation, validate
@@ -50,18 +49,13 @@ def clip_pairwise(verifier: ShapesCLIPVerifier, seed: int, per_category: int, he
 
 def plain_samples(weights: Path, prompts: list[str], per_prompt: int, seed: int) -> dict:
     """shapes-eval's accuracy of samples without search at the pipeline's defaults, per category and overall."""
-    started = time.perf_counter()
-    results = search(prompts=prompts, per_condition=per_prompt, seed=seed, algorithm="none", pipeline=str(weights))
-    images = torch.stack([r.image for r in results])
-    conditions = [r.task.condition for r in results]
+    images, conditions, figures = plain_outputs(weights, prompts, per_prompt, seed)
     verdicts = ShapesEvaluation().judge(images, conditions)
     held = [v for v, c in zip(verdicts, conditions) if uses_held_out(parse(c.prompt))]
     return {
         "accuracy": {k: round(v, 4) for k, v in judged_accuracy(verdicts).items()},
         "held_out_pairs_accuracy": round(sum(v for _, v in held) / len(held), 4) if held else None,
-        "samples": len(results),
-        "nfe_per_sample": results[0].nfe,
-        "seconds": round(time.perf_counter() - started, 1),
+        **figures,
     }
 
 

@@ -5,9 +5,7 @@ It never drives search. ``python -m noisesearch_plugins.shapes.evaluation OUT_DI
 
 from __future__ import annotations
 
-import json
 import random
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -16,6 +14,7 @@ import torch
 
 from noisesearch.plugin import Condition, Evaluation
 from noisesearch.store.folder import RunDir
+from noisesearch_plugins.worlds.judging import judge_run_command, run_figures
 from noisesearch.bench.metrics import judged_accuracy, rgb_uint8
 
 from .captions import CATEGORIES, parse, sample_caption, satisfied, scene_for
@@ -108,18 +107,11 @@ def evaluate_run(out: Path) -> dict:
     images, conditions, summary = RunDir(out).load_images()
     verdicts = ShapesEvaluation().judge(images, conditions)
     return {
-        "algorithm": summary.header.model.algorithm,
-        "budget_nfe": summary.header.model.budget_nfe,
-        "nfe_per_search": summary.cost.nfe_used / len(conditions),
-        "searches": len(conditions),
+        **run_figures(summary, len(conditions)),
         "accuracy": {key: round(value, 4) for key, value in judged_accuracy(verdicts).items()},
         "per_prompt": [{"prompt": c.prompt, "category": v[0], "correct": v[1]} for c, v in zip(conditions, verdicts)],
     }
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "summary.json").is_file():
-        print("usage: python -m noisesearch_plugins.shapes.evaluation OUT_DIR (a folder with summary.json)",
-              file=sys.stderr)
-        sys.exit(2)
-    print(json.dumps(evaluate_run(Path(sys.argv[1])), indent=2))
+    judge_run_command(evaluate_run, "noisesearch_plugins.shapes.evaluation")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from noisesearch_plugins.worlds.networks import text_encoder_config as text_encoder_config_of, text_unet_config
+
 from .scenes import IMAGE_SIZE
 from .words import CONTEXT_LENGTH, vocabulary
 
@@ -10,27 +12,12 @@ TEXT_WIDTH = 64
 
 def unet_config() -> dict:
     """A small pixel-space ``UNet2DConditionModel`` that cross-attends to the caption at 8x8 (2.5M parameters)."""
-    return dict(
-        sample_size=IMAGE_SIZE,
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(32, 64, 96),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-        mid_block_type="UNetMidBlock2DCrossAttn",
-        cross_attention_dim=TEXT_WIDTH,
-        attention_head_dim=16,
-        norm_num_groups=16,
-    )
+    return text_unet_config(IMAGE_SIZE, 3, (32, 64, 96), TEXT_WIDTH)
 
 
 def text_encoder_config() -> dict:
     """A two-layer transformers ``CLIPTextModel`` over the grammar's words."""
-    vocab = vocabulary()
-    return dict(vocab_size=len(vocab), hidden_size=TEXT_WIDTH, intermediate_size=4 * TEXT_WIDTH, num_hidden_layers=2,
-                num_attention_heads=4, max_position_embeddings=CONTEXT_LENGTH, pad_token_id=0,
-                bos_token_id=vocab.index("[BOS]"), eos_token_id=vocab.index("[EOS]"))
+    return text_encoder_config_of(vocabulary(), CONTEXT_LENGTH, TEXT_WIDTH)
 
 
 def clip_config() -> dict:

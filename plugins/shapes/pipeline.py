@@ -7,10 +7,10 @@ from typing import Optional, Sequence
 
 import torch
 
-from noisesearch.plugin import Condition, UsageError
+from noisesearch.plugin import Condition
 from noisesearch_plugins.worlds.embedded import EmbeddedFamily, EmbeddedPipeline
 
-from .words import CONTEXT_LENGTH, unknown_words, vocabulary
+from .words import WORDS
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -38,7 +38,7 @@ class ShapesPipeline(EmbeddedPipeline):
 
     @torch.no_grad()
     def text_states(self, prompts: list[str]) -> torch.Tensor:
-        ids = self.tokenizer(prompts, padding="max_length", max_length=CONTEXT_LENGTH, truncation=True,
+        ids = self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
                              return_tensors="pt")["input_ids"]
         return self.text_encoder(ids.to(self.unet.device)).last_hidden_state
 
@@ -67,18 +67,10 @@ class ShapesFamily(EmbeddedFamily, pipeline=ShapesPipeline):
     default_verifiers = ("shapes-clip",)
     feature_verifier = "shapes-clip"
     default_height = 32
+    words = WORDS
     default_width = 32
 
     def evaluation(self):
         from .evaluation import ShapesEvaluation
 
         return ShapesEvaluation()
-
-    def check_conditions(self, conditions: Sequence[Condition]) -> None:
-        super().check_conditions(conditions)
-        for condition in conditions:
-            unknown = unknown_words(condition.prompt)
-            if unknown:
-                words = " ".join(w for w in vocabulary() if not w.startswith("["))
-                raise UsageError(f"prompt {condition.prompt!r} has words the shapes model never saw: "
-                                 f"{', '.join(map(repr, unknown))}; its words are: {words}")

@@ -25,6 +25,14 @@ class EmbeddedFamily(Family):
         card = Path(folder) / "noisesearch.json"
         return card.is_file() and json.loads(card.read_text()).get("family") == cls.name
 
+    words = None  # a text world's ``Words``: prompts with other words are refused
+
+    def check_conditions(self, conditions) -> None:
+        super().check_conditions(conditions)
+        if self.words is not None:
+            for condition in conditions:
+                self.words.check(condition.prompt)
+
     def check_size(self, height: int, width: int) -> None:
         if (height, width) != (self.default_height, self.default_width):
             raise UsageError(f"pipeline {self.name!r} makes {self.default_height}x{self.default_width} images only, "
