@@ -8,7 +8,7 @@ REFERENCE := $(VENV)/reference
 REFERENCE_PACKAGES := hpsv2==1.2.0 image-reward==1.5 timm==1.0.31
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run serve test test-fast chromium train-digits card-digits train-shapes card-shapes clean
+.PHONY: setup run serve test test-fast chromium train-digits card-digits train-shapes card-shapes train-motion card-motion clean
 
 # PYTHONWARNINGS=ignore: the build backend's notes (setuptools' editable-install notice) stay out of `make run`
 $(STAMP): pyproject.toml setup.py constraints.txt Makefile
@@ -55,6 +55,14 @@ train-shapes: $(STAMP)
 
 card-shapes: $(STAMP)
 	$(PY) -m noisesearch_plugins.shapes.card --weights plugins/shapes/weights
+
+# Retrain the embedded motion world (about 30 minutes on 2 cores), then measure its model card figures.
+train-motion: $(STAMP)
+	$(PY) -m noisesearch_plugins.motion.training --config configs/train/motion.yaml
+	$(PY) -m noisesearch_plugins.motion.card --weights plugins/motion/weights
+
+card-motion: $(STAMP)
+	$(PY) -m noisesearch_plugins.motion.card --weights plugins/motion/weights
 
 clean:
 	rm -rf outputs .pytest_cache
