@@ -144,8 +144,9 @@ def cell_health(folder: Path, row: CellRow, images, conditions, evaluation, scor
         (v for v in scorers if v.has_features()), None)
     if extractor is not None:
         with torch.no_grad():
-            features = extractor.features(images[:, images.shape[1] // 2] if is_clip_batch(images)
-                                          else images).float().cpu()  # a clip's middle frame
+            middle = is_clip_batch(images) and not getattr(extractor, "watches_clips", False)
+            features = extractor.features(images[:, images.shape[1] // 2] if middle
+                                          else images).float().cpu()  # a clip's middle frame, unless it watches clips
         result["vendi"] = health.mean_vendi(features, [c.key for c in conditions])
         result["vendi_features"] = extractor.name
     if row.baseline:
