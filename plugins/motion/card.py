@@ -17,7 +17,7 @@ from noisesearch_plugins.shapes.reader import Reader
 from noisesearch_plugins.worlds.judging import plain_outputs
 
 from .captions import CATEGORIES, clip_for, sample_caption
-from .evaluation import MotionEvaluation, aspect_accuracy, validate
+from .evaluation import MotionEvaluation, aspect_accuracy, validate, verdicts_of
 from .movers import render_clip
 from .pipeline import MotionFamily
 from .verifier import MotionCLIPVerifier
@@ -48,10 +48,10 @@ def clip_pairwise(verifier: MotionCLIPVerifier, seed: int, per_category: int) ->
 def plain_samples(weights: Path, prompts: list[str], per_prompt: int, seed: int) -> dict:
     """motion-eval's accuracy of samples without search at the pipeline's defaults, per category, aspect and overall."""
     clips, conditions, figures = plain_outputs(weights, prompts, per_prompt, seed)
-    judge = MotionEvaluation()
+    found = MotionEvaluation().aspects(clips, conditions)  # every frame read once
     return {
-        "accuracy": {k: round(v, 4) for k, v in judged_accuracy(judge.judge(clips, conditions)).items()},
-        "aspects": aspect_accuracy(judge.aspects(clips, conditions)),
+        "accuracy": {k: round(v, 4) for k, v in judged_accuracy(verdicts_of(conditions, found)).items()},
+        "aspects": aspect_accuracy(found),
         **figures,
     }
 

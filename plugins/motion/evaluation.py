@@ -57,13 +57,14 @@ class MotionEvaluation(Evaluation):
 
     def judge(self, images: torch.Tensor, conditions: Sequence[Condition]) -> list[tuple[str, Optional[bool]]]:
         """(category, correct) per clip; prompts outside the grammar give (``outside_grammar``, None)."""
-        verdicts = []
-        for condition, found in zip(conditions, self.aspects(images, conditions)):
-            if found is None:
-                verdicts.append((OUTSIDE, None))
-            else:
-                verdicts.append((parse(condition.prompt).category, all(found.values())))
-        return verdicts
+        return verdicts_of(conditions, self.aspects(images, conditions))
+
+
+def verdicts_of(conditions: Sequence[Condition], found: Sequence[Optional[dict[str, bool]]]
+                ) -> list[tuple[str, Optional[bool]]]:
+    """(category, correct) per clip from its aspects' verdicts (``outside_grammar``, None where it has none)."""
+    return [(OUTSIDE, None) if f is None else (parse(c.prompt).category, all(f.values()))
+            for c, f in zip(conditions, found)]
 
 
 def validate(reader: Reader, seed: int, per_category: int) -> dict[str, float]:
@@ -98,7 +99,7 @@ def evaluate_run(out: Path) -> dict:
     clips, conditions, summary = RunDir(out).load_images()
     judge = MotionEvaluation()
     found = judge.aspects(clips, conditions)
-    verdicts = judge.judge(clips, conditions)
+    verdicts = verdicts_of(conditions, found)
     return {
         **run_figures(summary, len(conditions)),
         "accuracy": {key: round(value, 4) for key, value in judged_accuracy(verdicts).items()},

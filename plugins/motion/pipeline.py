@@ -46,8 +46,8 @@ class MotionFamily(EmbeddedFamily, pipeline=MotionPipeline):
     default_verifiers = ("motion-clip",)
     feature_verifier = "motion-clip"
     default_height = 32
-    words = WORDS
     default_width = 32
+    words = WORDS
     default_frames = FRAMES
 
     def evaluation(self):

@@ -67,8 +67,8 @@ class ShapesFamily(EmbeddedFamily, pipeline=ShapesPipeline):
     default_verifiers = ("shapes-clip",)
     feature_verifier = "shapes-clip"
     default_height = 32
-    words = WORDS
     default_width = 32
+    words = WORDS
 
     def evaluation(self):
         from .evaluation import ShapesEvaluation
