@@ -4,6 +4,7 @@ journal keeps tensors), written by the loop's writer in the background or inline
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable, Optional
 
@@ -43,7 +44,9 @@ class Recorder:
             kept = self._images_to_keep([(search, evaluation) for search, _, evaluation in evaluated])
             kept = [keep or (proposal.id == BASELINE and evaluation.image is not None)  # the judge reads it
                     for keep, (_, proposal, evaluation) in zip(kept, evaluated)]
-            tensors = [(evaluation, keep) for (_, _, evaluation), keep in zip(evaluated, kept)]
+            # a copy per row that holds the image only where it is kept: the loop lets go of its own reference
+            tensors = [(dataclasses.replace(evaluation, image=evaluation.image if keep else None), keep)
+                       for (_, _, evaluation), keep in zip(evaluated, kept)]
         return functools.partial(_append, self.journal, records, tensors, copies_done(device))
 
     def _images_to_keep(self, evaluated: list[tuple[SearchRun, Evaluated]]) -> list[bool]:

@@ -1,12 +1,12 @@
-"""The round loop: admit searches, ask each, charge its budget, evaluate in shared chunks, journal, integrate, tell,
-then let the stoppers speak. Algorithms only propose and learn (nevergrad's ask/tell); the loop owns the budget, the
-order of work and one rule of selection for every algorithm (Ma et al. 2025, section 3). How a chunk runs
-(``chunks``), how a plan is evaluated (``evaluate``), when searches stop (``stopping``) and what observers read
-(``progress``) live beside it."""
+"""The round loop: admit searches, ask each, charge its budget, evaluate in shared chunks, journal and integrate
+each chunk (``settling``), tell, then let the stoppers speak. Algorithms only propose and learn (nevergrad's
+ask/tell); the loop owns the budget, the order of work and one rule of selection for every algorithm (Ma et al.
+2025, section 3). How a chunk runs (``chunks``), how a plan is evaluated (``evaluate``), when searches stop
+(``stopping``) and what observers read (``progress``) live beside it."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..algorithm import Proposal, SearchContext
 from ..pipeline import Pipeline
@@ -19,12 +19,13 @@ from .check import admit_check, check, context
 from .chunks import ChunkRunner
 from .encodings import Encodings
 from .evaluate import Evaluator, Gradient, Stepped, Whole
-from .journaling import Recorder, by_recorder
+from .journaling import Recorder
 from .plans import Planner
 from .progress import NfeProgress, Observer, Ticker
 from .replay import Replay
 from .scoring import Scorer, preview_level
 from .selection import choose, outcome
+from .settling import integrate, journal, settle
 from .source import Cohort, Fixed, SearchSource
 from .state import Evaluated, SearchRun
 from .stopping import Clock, RunBudget, Stopper, round_size_of
@@ -155,9 +156,6 @@ class Executor:
         pending = self._ask()
         if pending:
             evaluations = self._evaluations(pending)
-            device, dtype = self.pipeline.placement()
-            for (search, proposal), evaluation in zip(pending, evaluations):
-                search.integrate(proposal, evaluation, device, dtype)
             self._tell(pending, evaluations)
             self._observe()
             for stopper in self.stoppers:
@@ -241,7 +239,8 @@ class Executor:
         return search.context.cost(level, proposal.stop, proposal.renoise_to, proposal.stochastic, proposal.gradient)
 
     def _evaluations(self, pending: list[tuple[SearchRun, Proposal]]) -> list[Evaluated]:
-        """Evaluations of every pending proposal: replayed where journaled, else computed (by this rank's shard)."""
+        """Evaluations of every pending proposal, integrated: replayed where journaled, else computed (by this rank's
+        shard). Without shards each chunk is journaled and integrated as it comes; with shards, once gathered."""
         found: dict[int, Evaluated] = {}
         for i, (search, proposal) in enumerate(pending):
             replayed = search.recorder.replayed(search, proposal)
@@ -249,22 +248,25 @@ class Executor:
                 found[i] = replayed
                 self.progress.evaluated += search.costs[proposal.id]
                 search.count_evaluated(proposal.id)
+        integrate(pending, found, self.pipeline)
         todo = [i for i in range(len(pending)) if i not in found]
-        mine = todo if self.shard is None else todo[self.shard.rank::self.shard.world]
-        computed = self._compute([(i, *pending[i]) for i in mine])
-        for recorder, members in by_recorder(pending, computed).items():
-            self.writer.submit(recorder.job(members, self.pipeline.placement()[0]))
-        if self.shard is not None:
-            wait_for_copies(self.pipeline.placement()[0])
-            for part in self.shard.gather({i: evaluation.to_cpu() for i, evaluation in computed.items()}):
-                found.update(part)
+        mine = [(i, *pending[i]) for i in (todo if self.shard is None else todo[self.shard.rank::self.shard.world])]
+        if self.shard is None:
+            found.update(self._compute(mine, lambda chunk: settle(pending, chunk, self.writer, self.pipeline)))
         else:
-            found.update(computed)
+            device = self.pipeline.placement()[0]
+            computed = self._compute(mine)
+            journal(pending, computed, self.writer, device)
+            wait_for_copies(device)
+            for part in self.shard.gather({i: evaluation.to_cpu() for i, evaluation in computed.items()}):
+                integrate(pending, part, self.pipeline)
+                found.update(part)
         self.progress.evaluated = self.progress.charged  # every proposal of the round is evaluated (other ranks')
         return [found[i] for i in range(len(pending))]
 
-    def _compute(self, items: list[tuple[int, SearchRun, Proposal]]) -> dict[int, Evaluated]:
-        """Evaluate proposals in chunks of those that share one plan and one scorer."""
+    def _compute(self, items: list[tuple[int, SearchRun, Proposal]],
+                 settle_chunk: Optional[Callable[[dict[int, Evaluated]], None]] = None) -> dict[int, Evaluated]:
+        """Evaluate proposals in chunks sharing one plan and scorer; ``settle_chunk`` takes each chunk's evaluations."""
         groups: dict[tuple, list] = {}
         for i, search, proposal in items:
             level = search.states[proposal.start].level if proposal.start is not None else None
@@ -275,6 +277,8 @@ class Executor:
 
         def done(chunk: list, evaluations: dict[int, Evaluated]) -> None:
             computed.update(evaluations)
+            if settle_chunk is not None:
+                settle_chunk(evaluations)
             for _, search, proposal in chunk:
                 search.count_evaluated(proposal.id)
             self.progress.chunk_evaluated(sum(search.costs[p.id] for _, search, p in chunk), len(evaluations))
