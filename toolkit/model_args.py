@@ -124,6 +124,10 @@ class ModelArgs:
     preview_size: Optional[PositiveInt] = setting(
         None, "score x0-previews with their longer side at most this many pixels (latent pipelines decode them at "
               "that size); finished candidates keep the full size.")
+    preview_frames: Optional[PositiveInt] = setting(
+        None, "video pipelines of diffusers in native mode: decode each x0-preview from this many of its latent "
+              "frames, evenly spaced from the first to the last, each decoded on its own (cheap, approximate past the "
+              "first frame); unset, previews decode the whole clip. Finished clips are always decoded whole.")
     pad_chunks: bool = setting(
         False, "pad every chunk's calls (the denoiser, decoding, the verifiers) to model.batch_size rows, so that a "
                "candidate's result never depends on what shares its chunk or on the chunk's size, bit for bit: what "

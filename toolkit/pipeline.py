@@ -68,6 +68,7 @@ class Family:
     scheduler: Optional[str] = None  # the family's own scheduler, when it samples with one
     other_mode_hint: str = ""  # how to run what whole-pipeline mode refuses (appended to its refusals)
     latent_previews: bool = False  # previews are latents a tiny autoencoder can decode (``model.preview_decoder``)
+    frame_previews: bool = False  # video previews can be decoded from some latent frames (``model.preview_frames``)
     default_frames: Optional[int] = None  # video families: the clip length their pipeline makes by default
     default_frame_rate: Optional[int] = None  # video families that take a frame rate: its default
     pipeline_class: ClassVar[Optional[type["Pipeline"]]] = None  # what ``load`` makes, when it makes one class
@@ -354,6 +355,12 @@ class Pipeline(nn.Module):
         from .imaging import shrunk
 
         return shrunk(self.decode(x0), size)
+
+    def limit_preview_frames(self, frames: int) -> None:
+        """Decode a video's previews from ``frames`` of its latent frames (``model.preview_frames``; families with
+        ``frame_previews``)."""
+        raise UsageError(f"model.preview_frames applies to video pipelines of diffusers in native mode, not to "
+                         f"{self.family.display_name()!r}; leave it unset")
 
     def attach_preview_decoder(self, source: str) -> None:
         """Decode previews with the tiny autoencoder at ``source`` (``model.preview_decoder``; families with

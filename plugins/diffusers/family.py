@@ -163,6 +163,11 @@ class NativeFamily(DiffusersFamily):
     whole = False
     latent_previews = True
 
+    @property
+    def frame_previews(self) -> bool:
+        """Video pipelines decode previews from some latent frames (``model.preview_frames``)."""
+        return self.default_frames is not None
+
     @classmethod
     def of(cls, described) -> "NativeFamily":
         """The native variant of ``described`` (a ``DiffusersFamily``): its fields, this class's behaviour."""

@@ -21,7 +21,7 @@ from noisesearch.plugin import Condition, Pipeline, RunSpec, UsageError, first_l
 from .capture import capture_first_call, flatten, per_row, unflatten
 from .schedule import read_schedule
 from .source import call_defaults
-from .video import VIDEO_FAMILIES, decode_clips, expert_of
+from .video import VIDEO_FAMILIES, decode_clips, decode_some_frames, expert_of
 
 NATIVE_FAMILIES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "StableDiffusion3Pipeline", "FluxPipeline",
                    "PixArtSigmaPipeline", "SanaPipeline", "DiTPipeline", *VIDEO_FAMILIES)
@@ -272,8 +272,10 @@ class NativeDiffusers(Pipeline):
         """An x0-preview decoded by the tiny autoencoder when one is attached (else the pipeline's VAE); with
         ``size``, the latent is area-averaged down first, so the decoder runs at the lower size too."""
         vae = self.__dict__.get("preview_vae") or self.pipe.vae
-        if self.video is not None:  # a video VAE decodes the clip whole; the frames are then shrunk
-            return shrunk(self.decode(z), size)
+        if self.video is not None:  # a video VAE decodes the clip whole (or some frames); they are then shrunk
+            count = self.__dict__.get("preview_frames")
+            return shrunk(self.decode(z) if count is None else
+                          decode_some_frames(self.pipe, self.family.pipeline_name, z, self.run, count), size)
         if vae is self.pipe.vae and size is None:
             return self.decode(z)
         z = self._unpacked(z)
@@ -284,6 +286,12 @@ class NativeDiffusers(Pipeline):
                                                                  max(1, round(w * size / side))), mode="area")
         image = (_decoded(vae, z) / 2 + 0.5).clamp(0, 1)
         return shrunk(image, size)
+
+    def limit_preview_frames(self, frames: int) -> None:
+        """Decode a video's previews from ``frames`` of its latent frames (``model.preview_frames``)."""
+        if self.video is None:
+            super().limit_preview_frames(frames)
+        self.preview_frames = frames
 
     def attach_preview_decoder(self, source: str) -> None:
         """Load a diffusers ``AutoencoderTiny`` (TAESD, TAESDXL, TAESD3, TAEF1) from a folder or hub id, from

@@ -21,12 +21,15 @@ def _wan(pipe, z: torch.Tensor, run) -> torch.Tensor:
     return vae.decode(z.to(vae.dtype) * std + mean, return_dict=False)[0]
 
 
-def _ltx(pipe, z: torch.Tensor, run) -> torch.Tensor:
-    vae = pipe.vae
+def _ltx_unpacked(pipe, z: torch.Tensor, run) -> torch.Tensor:
     frames = (run.frames - 1) // pipe.vae_temporal_compression_ratio + 1
     height, width = run.height // pipe.vae_spatial_compression_ratio, run.width // pipe.vae_spatial_compression_ratio
-    z = pipe._unpack_latents(z, frames, height, width, pipe.transformer_spatial_patch_size,
-                             pipe.transformer_temporal_patch_size)
+    return pipe._unpack_latents(z, frames, height, width, pipe.transformer_spatial_patch_size,
+                                pipe.transformer_temporal_patch_size)
+
+
+def _ltx(pipe, z: torch.Tensor, run) -> torch.Tensor:
+    vae = pipe.vae
     z = pipe._denormalize_latents(z, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
     # decode_timestep 0 (the pipeline's default): its decode noise has scale 0, so decoding draws nothing
     timestep = torch.zeros(z.shape[0], device=z.device, dtype=z.dtype) if vae.config.timestep_conditioning else None
@@ -41,26 +44,50 @@ def _cogvideox(pipe, z: torch.Tensor, run) -> torch.Tensor:
     return pipe.decode_latents(z.to(pipe.vae.dtype))
 
 
+def _as_is(pipe, z: torch.Tensor, run) -> torch.Tensor:
+    return z
+
+
 @dataclass(frozen=True)
 class VideoFamily:
     """How one text-to-video pipeline runs beyond what capturing its first call shows."""
 
-    decode: Callable[..., torch.Tensor]
+    decode: Callable[..., torch.Tensor]  # the VAE's latents (frames on ``frame_axis``) to the pipeline's video
+    unpack: Callable[..., torch.Tensor] = _as_is  # the denoiser's latents to the VAE's (LTX-Video packs them)
+    frame_axis: int = 2  # where the VAE's latents keep latent frames (CogVideoX: 1)
     separate_guidance: bool = False  # guided by two denoiser calls (conditioned, then null), not a doubled batch
     experts: bool = False  # Wan 2.2: ``transformer`` above ``boundary_ratio``, ``transformer_2`` below
 
 
 VIDEO_FAMILIES = {
     "WanPipeline": VideoFamily(_wan, separate_guidance=True, experts=True),
-    "LTXPipeline": VideoFamily(_ltx),
+    "LTXPipeline": VideoFamily(_ltx, unpack=_ltx_unpacked),
     "HunyuanVideoPipeline": VideoFamily(_hunyuan),
-    "CogVideoXPipeline": VideoFamily(_cogvideox),
+    "CogVideoXPipeline": VideoFamily(_cogvideox, frame_axis=1),
 }
 
 
 def decode_clips(pipe, pipeline_name: str, z: torch.Tensor, run) -> torch.Tensor:
     """Latents of the denoiser's frame as clips (B, F, C, H, W) in [0, 1], as the pipeline decodes them."""
-    video = VIDEO_FAMILIES[pipeline_name].decode(pipe, z, run)
+    family = VIDEO_FAMILIES[pipeline_name]
+    return _postprocessed(pipe, family.decode(pipe, family.unpack(pipe, z, run), run))
+
+
+def decode_some_frames(pipe, pipeline_name: str, z: torch.Tensor, run, count: int) -> torch.Tensor:
+    """A cheap preview (``model.preview_frames``): ``count`` latent frames evenly spaced from first to last, each
+    decoded on its own as a one-frame clip (the first exactly as in the whole clip, a causal VAE's first frame; the
+    others without the frames before them), as clips (B, count, C, H, W) in [0, 1]."""
+    family = VIDEO_FAMILIES[pipeline_name]
+    latents = family.unpack(pipe, z, run).movedim(family.frame_axis, 1)  # (B, T, ...)
+    batch, total = latents.shape[:2]
+    picks = torch.linspace(0, total - 1, min(count, total)).round().long().unique().to(latents.device)
+    single = latents.index_select(1, picks).flatten(0, 1).unsqueeze(1).movedim(1, family.frame_axis)
+    frames = _postprocessed(pipe, family.decode(pipe, single, run))  # (B * K, 1, C, H, W)
+    return frames.reshape(batch, len(picks), *frames.shape[2:])
+
+
+def _postprocessed(pipe, video: torch.Tensor) -> torch.Tensor:
+    """The pipeline's video (B, C, F, H, W) as clips (B, F, C, H, W) in [0, 1]."""
     return pipe.video_processor.postprocess_video(video.float(), output_type="pt").float()
 
 

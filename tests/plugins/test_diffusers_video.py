@@ -95,6 +95,38 @@ def test_smc_steers_every_video_family(root, tiny_clip, family):
     assert result.nfe <= 16 * per_call and result.image.dim() == 4 and result.trace["levels"]
 
 
+@pytest.mark.parametrize("family", ["wan-euler", "ltx", "hunyuan", "cogvideox"])
+def test_preview_frames_decode_some_latent_frames_each_alone(root, tiny_clip, family):
+    from noisesearch.pipeline import RunSpec
+
+    module = module_for(folder_of(root, family), tiny_clip, "smc", 64, frames=9, preview_frames=2)
+    module.models.load()
+    pipeline, search = module.pipeline, module.run_settings.search
+    pipeline.configure(RunSpec(4, search.guidance, 32, 32, search.sampler, 9))
+    z = torch.randn((2, *pipeline.latent_shape(32, 32)), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        whole, preview = pipeline.decode(z), pipeline.decode_preview(z)
+    assert whole.shape == (2, 9, 3, 32, 32) and preview.shape == (2, 2, 3, 32, 32)
+    if family == "wan-euler":  # a causal VAE whose norms see one frame: the first frame alone is the clip's first
+        torch.testing.assert_close(preview[:, 0], whole[:, 0], atol=1e-4, rtol=0)
+    (result,) = noisesearch.search(prompts=["two dogs"], module=module)  # SMC scores the cheap previews
+    assert result.image.shape == (9, 3, 32, 32) and result.trace["levels"]
+
+
+def test_preview_frames_is_refused_where_nothing_would_use_it(root, tiny_clip, in_process, tiny_sd):
+    wan = str(folder_of(root, "wan-euler"))
+    refused = {
+        (str(tiny_sd("ddim")), "smc"): "applies to video pipelines of diffusers in native mode",
+        (wan, "random"): "decodes no x0-preview",
+        (wan, "smc", "--model.verifiers", "[self-supervised]"): "compares each preview with its finished clip",
+    }
+    for args, message in refused.items():
+        done = in_process("predict", "--model.pipeline", args[0], "--model.algorithm", args[1], *args[2:],
+                          "--model.preview_frames", "2", "--data.prompts", "[a cat]", "--model.height", "32",
+                          "--model.width", "32", "--model.budget_nfe", "32")
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
 def test_model_frames_sets_the_clip_length_and_bad_lengths_are_refused(root, tiny_clip, in_process, tiny_sd):
     folder = folder_of(root, "ltx")
     (result,) = noisesearch.search(prompts=["a red cat"], module=module_for(folder, tiny_clip, frames=9))

@@ -33,6 +33,8 @@ class Models(nn.Module):
             self.pipeline.to(DTYPES[self.settings.args.dtype])
         if self.settings.args.preview_decoder is not None:
             self.pipeline.attach_preview_decoder(self.settings.args.preview_decoder)
+        if self.settings.args.preview_frames is not None:
+            self.pipeline.limit_preview_frames(self.settings.args.preview_frames)
         compile_denoiser(self.pipeline, self.settings.search.compile)
         for cls, argument in self.settings.verifier_classes:
             verifier = cls(argument)

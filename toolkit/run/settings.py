@@ -104,7 +104,7 @@ def build(**model: Any) -> RunSettings:
     family = family.for_search(args.mode, algorithm_cls, [cls for cls, _ in verifier_classes])
     check_family(args, family, specs)
     check_previews(family, algorithm_cls, [cls for cls, _ in verifier_classes], args.preview_decoder,
-                   args.preview_size)
+                   args.preview_size, args.preview_frames)
     params = algorithm_cls.parse_params(args.algorithm_args)
     steps = args.steps or family.default_steps
     sampler = args.sampler or family.default_sampler
@@ -214,11 +214,12 @@ def check_clock(algorithm: type, params: Any, seconds: float) -> None:
 
 
 def check_previews(family: Any, algorithm: type, verifiers: Sequence[type], decoder: Optional[str],
-                   size: Optional[int]) -> None:
+                   size: Optional[int], frames: Optional[int] = None) -> None:
     """Refuse preview settings nothing would use: the search decodes no preview (whole-pipeline mode, an algorithm
-    of finished samples with no preview verifier), or its family has no latents for a tiny autoencoder."""
-    asked = [name for name, value in (("model.preview_decoder", decoder), ("model.preview_size", size))
-             if value is not None]
+    of finished samples with no preview verifier), its family has no latents for a tiny autoencoder, or no latent
+    frames to pick (``model.preview_frames``: and no verifier compares previews with their finished clips)."""
+    asked = [name for name, value in (("model.preview_decoder", decoder), ("model.preview_size", size),
+                                      ("model.preview_frames", frames)) if value is not None]
     if not asked:
         return
     if size is not None and (not isinstance(size, int) or size < 8):
@@ -228,9 +229,25 @@ def check_previews(family: Any, algorithm: type, verifiers: Sequence[type], deco
         raise UsageError(f"{' and '.join(asked)}: this search decodes no x0-preview (algorithm {algorithm.name!r} "
                          "scores finished samples only and no verifier reads previews), so nothing would use it; "
                          "leave it unset")
+    if frames is not None:
+        check_preview_frames(family, verifiers, frames)
     if decoder is not None and not getattr(family, "latent_previews", False):
         raise UsageError(f"model.preview_decoder applies to latent diffusion pipelines (diffusers in native mode), "
                          f"not to {family.display_name()!r}; leave it unset (model.preview_size still applies)")
+
+
+def check_preview_frames(family: Any, verifiers: Sequence[type], frames: int) -> None:
+    """``model.preview_frames`` needs a video family in native mode, and no verifier that compares a preview with
+    its finished clip frame by frame."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise UsageError(f"model.preview_frames {frames!r}: give how many latent frames a preview decodes (1 or more)")
+    if not getattr(family, "frame_previews", False):
+        raise UsageError(f"model.preview_frames applies to video pipelines of diffusers in native mode, not to "
+                         f"{family.display_name()!r}; leave it unset")
+    paired = [v.name for v in verifiers if v.preview_sigma is not None]
+    if paired:
+        raise UsageError(f"model.preview_frames: verifier {paired[0]!r} compares each preview with its finished clip "
+                         "frame by frame, which needs every frame; leave model.preview_frames unset")
 
 
 def check_device(spec: str) -> "torch.device":
