@@ -127,10 +127,14 @@ def fit(module: L.LightningModule, examples: Examples, steps: int, batch_size: i
 
 def train_denoiser(out: Path, family: str, words, unet_config: dict, text_config: dict, examples: Examples,
                    steps: int, batch_size: int, lr: float, p_uncond: float, ema_decay: float, seed: int,
-                   sigma_min: float, sigma_max: float) -> dict:
-    """Train a world's text-conditional UNet and text encoder; save the EMA weights, tokenizer and card to ``out``."""
+                   sigma_min: float, sigma_max: float, init: Path | None = None) -> dict:
+    """Train a world's text-conditional UNet and text encoder; save the EMA weights, tokenizer and card to ``out``.
+
+    ``init`` (a folder this function wrote before) continues that training: its weights start both the live and the EMA
+    networks, and its figures are kept under ``after``."""
     module = DiffusionTraining(unet_config, text_config, words.tokenizer(), lr, p_uncond, ema_decay,
                                warmup=min(200, steps))
+    earlier = start_from(module, Path(init)) if init else None
     seconds = fit(module, examples, steps, batch_size, seed)
     module.ema["unet"].save_pretrained(out / "unet", safe_serialization=True)
     module.ema["text_encoder"].save_pretrained(out / "text_encoder", safe_serialization=True)
@@ -138,9 +142,25 @@ def train_denoiser(out: Path, family: str, words, unet_config: dict, text_config
     card = {"family": family, "sigma_data": module.sigma_data, "sigma_min": sigma_min, "sigma_max": sigma_max,
             "rho": 7.0, "image_size": unet_config["sample_size"]}
     (out / "noisesearch.json").write_text(json.dumps(card, indent=2) + "\n")
-    return {"diffusion_train_s": round(seconds, 1), "diffusion": dict(steps=steps, batch_size=batch_size, lr=lr,
-                                                                       p_uncond=p_uncond, ema_decay=ema_decay,
-                                                                       seed=seed)}
+    stage = dict(steps=steps, batch_size=batch_size, lr=lr, p_uncond=p_uncond, ema_decay=ema_decay, seed=seed)
+    if earlier is None:
+        return {"diffusion_train_s": round(seconds, 1), "diffusion": stage}
+    stage["after"] = earlier["diffusion"]
+    return {"diffusion_train_s": round(seconds + earlier["diffusion_train_s"], 1), "diffusion": stage}
+
+
+def start_from(module: DiffusionTraining, folder: Path) -> dict:
+    """Load an earlier stage's EMA weights into ``module`` (live and EMA); return that stage's training figures."""
+    record = folder / "training.json"
+    if not (folder / "unet").is_dir() or not record.exists():
+        raise SystemExit(f"{folder} holds no trained denoiser (unet/ and training.json); train it first or drop init")
+    earlier = json.loads(record.read_text())
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
+    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder")
+    for name, trained in (("unet", unet), ("text_encoder", text_encoder)):
+        getattr(module, name).load_state_dict(trained.state_dict())
+        module.ema[name].load_state_dict(trained.state_dict())
+    return earlier
 
 
 def train_clip_verifier(folder: Path, clip_config: dict, words, examples: Examples, steps: int, batch_size: int,

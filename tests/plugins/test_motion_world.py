@@ -147,6 +147,12 @@ def test_the_training_command_writes_a_world_the_cli_loads(in_process, tmp_path)
     figures = train(out=out, diffusion_steps=2, batch_size=4, clip_steps=2, clip_batch_size=8)
     assert {"clip_train_s", "diffusion_train_s"} <= set(figures) and figures["diffusion"]["steps"] == 2
     assert json.loads((out / "training.json").read_text()) == figures
+    more = train(out=out, parts=["diffusion"], diffusion_steps=3, batch_size=4, diffusion_seed=1, diffusion_init=out)
+    assert more["diffusion"]["steps"] == 3 and more["diffusion"]["after"] == figures["diffusion"]  # a second stage
+    assert more["diffusion_train_s"] >= figures["diffusion_train_s"] and more["clip"] == figures["clip"]
+    with pytest.raises(SystemExit, match="holds no trained denoiser"):
+        train(out=tmp_path / "other", parts=["diffusion"], diffusion_steps=1, batch_size=2,
+              diffusion_init=out / "clip")
     run = tmp_path / "run"
     result = in_process("predict", "--model.pipeline", str(out), "--data.prompts", '["two squares moving together"]',
                         "--model.algorithm", "random", "--model.budget_nfe", str(2 * 30), "--model.verifiers",

@@ -33,8 +33,10 @@ def woven_examples(count: int, seed: int) -> tuple[list[str], torch.Tensor]:
 def train(out: Path = Path("plugins/motion/weights"), parts: list[str] = list(PARTS), diffusion_steps: int = 1500,
           diffusion_lr: float = 1e-3, p_uncond: float = 0.1, ema_decay: float = 0.999, batch_size: int = 32,
           diffusion_seed: int = 0, sigma_min: float = 0.002, sigma_max: float = 80.0, clip_steps: int = 1000,
-          clip_batch_size: int = 192, clip_lr: float = 1e-3, clip_seed: int = 1) -> dict:
-    """Train the named parts and merge their figures into ``out/training.json``."""
+          clip_batch_size: int = 192, clip_lr: float = 1e-3, clip_seed: int = 1,
+          diffusion_init: Path | None = None) -> dict:
+    """Train the named parts and merge their figures into ``out/training.json``; ``diffusion_init`` (a weights folder)
+    continues an earlier denoiser's training instead of starting afresh."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     unknown = sorted(set(parts) - set(PARTS))
@@ -47,5 +49,5 @@ def train(out: Path = Path("plugins/motion/weights"), parts: list[str] = list(PA
     if "diffusion" in parts:
         figures.update(train_denoiser(out, MotionFamily.name, WORDS, unet_config(), text_encoder_config(), examples,
                                       diffusion_steps, batch_size, diffusion_lr, p_uncond, ema_decay, diffusion_seed,
-                                      sigma_min, sigma_max))
+                                      sigma_min, sigma_max, diffusion_init))
     return record_figures(out, figures)
