@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Container, Optional
 
 import torch
 
@@ -83,6 +83,16 @@ class ChunkSizes:
         if self.auto is not None:
             return self.auto.chosen or self.largest or None
         return self.largest or self.size
+
+
+def unfinished_chunks(members: list, sizes: ChunkSizes, replayed: Container[int]) -> list:
+    """The members (place first) of the chunks a fresh run makes of ``members`` that hold any member not
+    ``replayed``: a resumed round computes the chunks the run computed, so each row comes out as it did (a chunk the
+    journal holds in part runs whole); while ``auto`` still times sizes, only the members not replayed."""
+    if sizes.tuning:
+        return [member for member in members if member[0] not in replayed]
+    chunks = [members[start : start + sizes.size] for start in range(0, len(members), sizes.size)]
+    return [member for chunk in chunks if any(m[0] not in replayed for m in chunk) for member in chunk]
 
 
 class ChunkRunner:

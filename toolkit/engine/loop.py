@@ -6,7 +6,7 @@ ask/tell); the loop owns the budget, the order of work and one rule of selection
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Container, Optional, Sequence
 
 from ..algorithm import Proposal, SearchContext
 from ..pipeline import Pipeline
@@ -16,7 +16,7 @@ from ..verifier import Verifier
 from . import whole
 from .baseline import BASELINE, baseline_of
 from .check import admit_check, check, context
-from .chunks import ChunkRunner
+from .chunks import ChunkRunner, unfinished_chunks
 from .encodings import Encodings
 from .evaluate import Evaluator, Gradient, Stepped, Whole
 from .journaling import Recorder
@@ -25,7 +25,7 @@ from .progress import NfeProgress, Observer, Ticker
 from .replay import Replay
 from .scoring import Scorer, preview_level
 from .selection import choose, outcome
-from .settling import integrate, journal, settle
+from .settling import integrate, journal, replayed, settle
 from .source import Cohort, Fixed, SearchSource
 from .state import Evaluated, SearchRun
 from .stopping import Clock, RunBudget, Stopper, round_size_of
@@ -241,21 +241,15 @@ class Executor:
     def _evaluations(self, pending: list[tuple[SearchRun, Proposal]]) -> list[Evaluated]:
         """Evaluations of every pending proposal, integrated: replayed where journaled, else computed (by this rank's
         shard). Without shards each chunk is journaled and integrated as it comes; with shards, once gathered."""
-        found: dict[int, Evaluated] = {}
-        for i, (search, proposal) in enumerate(pending):
-            replayed = search.recorder.replayed(search, proposal)
-            if replayed is not None:
-                found[i] = replayed
-                self.progress.evaluated += search.costs[proposal.id]
-                search.count_evaluated(proposal.id)
+        found = replayed(pending, self.progress)
         integrate(pending, found, self.pipeline)
-        todo = [i for i in range(len(pending)) if i not in found]
-        mine = [(i, *pending[i]) for i in (todo if self.shard is None else todo[self.shard.rank::self.shard.world])]
-        if self.shard is None:
-            found.update(self._compute(mine, lambda chunk: settle(pending, chunk, self.writer, self.pipeline)))
+        if self.shard is None:  # every proposal goes in, so that the chunks a resumed round computes are the run's
+            items = [(i, *pending[i]) for i in range(len(pending))]
+            found.update(self._compute(items, lambda chunk: settle(pending, chunk, self.writer, self.pipeline), found))
         else:
+            todo = [i for i in range(len(pending)) if i not in found]
             device = self.pipeline.placement()[0]
-            computed = self._compute(mine)
+            computed = self._compute([(i, *pending[i]) for i in todo[self.shard.rank::self.shard.world]])
             journal(pending, computed, self.writer, device)
             wait_for_copies(device)
             for part in self.shard.gather({i: evaluation.to_cpu() for i, evaluation in computed.items()}):
@@ -265,8 +259,10 @@ class Executor:
         return [found[i] for i in range(len(pending))]
 
     def _compute(self, items: list[tuple[int, SearchRun, Proposal]],
-                 settle_chunk: Optional[Callable[[dict[int, Evaluated]], None]] = None) -> dict[int, Evaluated]:
-        """Evaluate proposals in chunks sharing one plan and scorer; ``settle_chunk`` takes each chunk's evaluations."""
+                 settle_chunk: Optional[Callable[[dict[int, Evaluated]], None]] = None,
+                 replayed: Container[int] = ()) -> dict[int, Evaluated]:
+        """Evaluate proposals in chunks sharing one plan and scorer, but for chunks wholly ``replayed``;
+        ``settle_chunk`` takes the new evaluations of each chunk."""
         groups: dict[tuple, list] = {}
         for i, search, proposal in items:
             level = search.states[proposal.start].level if proposal.start is not None else None
@@ -276,17 +272,20 @@ class Executor:
         computed: dict[int, Evaluated] = {}
 
         def done(chunk: list, evaluations: dict[int, Evaluated]) -> None:
+            new = [(i, search, proposal) for i, search, proposal in chunk if i not in replayed]
+            evaluations = {i: evaluations[i] for i, _, _ in new}
             computed.update(evaluations)
             if settle_chunk is not None:
                 settle_chunk(evaluations)
-            for _, search, proposal in chunk:
+            for _, search, proposal in new:
                 search.count_evaluated(proposal.id)
-            self.progress.chunk_evaluated(sum(search.costs[p.id] for _, search, p in chunk), len(evaluations))
+            self.progress.chunk_evaluated(sum(search.costs[p.id] for _, search, p in new), len(evaluations))
             self._observe()
 
         self.evaluator.thumbnails = any(search.recorder.keeps_tensors for _, search, _ in items)
         for members in groups.values():
-            self.runner.run(members, self.evaluator.evaluate, self.evaluator.warm_up, done)
+            if members := unfinished_chunks(members, self.runner.sizes, replayed):
+                self.runner.run(members, self.evaluator.evaluate, self.evaluator.warm_up, done)
         return computed
 
     def _observe(self) -> None:

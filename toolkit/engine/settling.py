@@ -1,6 +1,6 @@
-"""Settling a round's evaluations: each journaled (by the loop's writer) and integrated into its search, after which
-the evaluation lets go of its image (a finished candidate's image lives on in its search while it can be chosen), so
-a round of clips never sits in memory beside the chunk being made."""
+"""Settling a round's evaluations: the journaled ones replayed, the new ones journaled (by the loop's writer); each
+integrated into its search, after which the evaluation lets go of its image (a finished candidate's image lives on
+in its search while it can be chosen), so a round of clips never sits in memory beside the chunk being made."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ from .journaling import by_recorder
 from .state import Evaluated, SearchRun
 
 Pending = list  # the round's (search, proposal) pairs; evaluations are keyed by their place in it
+
+
+def replayed(pending: Pending, progress) -> dict[int, Evaluated]:
+    """The pending proposals their journals hold (resume), by place, counted as evaluated."""
+    found: dict[int, Evaluated] = {}
+    for i, (search, proposal) in enumerate(pending):
+        evaluation = search.recorder.replayed(search, proposal)
+        if evaluation is not None:
+            found[i] = evaluation
+            progress.evaluated += search.costs[proposal.id]
+            search.count_evaluated(proposal.id)
+    return found
 
 
 def journal(pending: Pending, evaluations: dict[int, Evaluated], writer, device) -> None:
