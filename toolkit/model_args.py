@@ -56,8 +56,8 @@ class ModelArgs:
     guidance: Optional[float] = setting(
         None, "classifier-free guidance scale (1 = none); by default the pipeline's.")
     sampler: Optional[Literal[SAMPLER_NAMES]] = setting(
-        None, "ODE solver in sigma space, ``heun``, ``euler`` or ``dpm2m`` (DPM-Solver++(2M)); by default the "
-              "pipeline's.")
+        None, "ODE solver in sigma space, ``heun``, ``euler``, ``dpm2m`` (DPM-Solver++(2M)) or ``unipc`` (UniPC, "
+              "bh2, order 2); by default the pipeline's.")
     batch_size: Union[PositiveInt, Literal["auto"]] = setting(
         32, "candidates per forward pass of the denoiser, or ``auto`` (chunks of 4 to 256 candidates timed on the "
             "run's first rounds, the one with the most NFEs per second that fits kept: ``batch_size_auto`` in "

@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 from noisesearch.plugin import Family, UsageError, sampler_class
 
 from .native import NATIVE_FAMILIES, NativeDiffusers
-from .schedule import dpm2m_form, is_flow
+from .schedule import dpm2m_form, is_flow, unipc_form
 from .source import call_defaults, default_size, looks_like_hub_id, pipeline_class, read_json
 from .video import nearest_frames, temporal_ratio
 from .whole import WholeDiffusers, family_name, load_pipe
@@ -184,9 +184,12 @@ class NativeFamily(DiffusersFamily):
 
     def scheduler_sampler(self) -> str:
         """The core sampler whose step is the pipeline's scheduler's: DPM-Solver++(2M) for a DPMSolverMultistep
-        scheduler in its default form, the DDIM / Euler step otherwise."""
-        return "dpm2m" if self.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(self.scheduler_config or {}) \
-            else "euler"
+        scheduler in its default form, UniPC for a UniPCMultistep one in its default (Wan's) form, the DDIM / Euler
+        step otherwise."""
+        config = self.scheduler_config or {}
+        if self.scheduler == "DPMSolverMultistepScheduler" and dpm2m_form(config):
+            return "dpm2m"
+        return "unipc" if self.scheduler == "UniPCMultistepScheduler" and unipc_form(config) else "euler"
 
     def sample_calls(self, sampler: str, steps: int) -> int:
         """One call per scheduler timestep with euler; heun adds a correction on every step but the last."""

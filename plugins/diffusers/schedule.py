@@ -21,6 +21,14 @@ def dpm2m_form(config: dict) -> bool:
             and config.get("final_sigmas_type", "zero") == "zero" and not config.get("thresholding", False))
 
 
+def unipc_form(config: dict) -> bool:
+    """Whether a UniPCMultistep configuration is UniPC as the core's ``unipc`` takes it (Wan's and the default)."""
+    return (config.get("solver_order", 2) == 2 and config.get("predict_x0", True)
+            and config.get("solver_type", "bh2") == "bh2" and config.get("lower_order_final", True)
+            and not config.get("disable_corrector") and config.get("solver_p") is None
+            and config.get("final_sigmas_type", "zero") == "zero" and not config.get("thresholding", False))
+
+
 def is_flow(scheduler_name: str) -> bool:
     """Flow-matching schedulers (SD3, FLUX, Sana) step in t, not in a VP noise level."""
     return scheduler_name.startswith("FlowMatch")
@@ -97,6 +105,8 @@ def _difference(scheduler, name: str, timesteps: torch.Tensor, sampler: str) -> 
     """Why this scheduler's own step is not the core ``sampler``'s step between its levels (None when it is)."""
     if name == "DPMSolverMultistepScheduler" and dpm2m_form(scheduler.config):
         return None if sampler == "dpm2m" else f"{name} takes DPM-Solver++(2M) steps (model.sampler dpm2m)"
+    if name == "UniPCMultistepScheduler" and unipc_form(scheduler.config):
+        return None if sampler == "unipc" else f"{name} takes UniPC steps (model.sampler unipc)"
     if name not in EULER_SCHEDULERS:
         return f"{name} is neither a DDIM, Euler or FlowMatchEuler scheduler nor DPM-Solver++(2M)"
     if sampler != "euler":

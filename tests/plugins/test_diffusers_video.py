@@ -62,13 +62,22 @@ def test_a_native_solve_is_what_the_pipeline_makes_frame_by_frame(root, tiny_cli
         assert (theirs[frame] - result.image[frame]).abs().max() <= 1e-4, (family, frame)
 
 
-def test_wans_default_unipc_runs_whole_exactly_and_natively_with_a_warning(root, tiny_clip, caplog):
+def test_wans_default_unipc_runs_whole_and_natively_as_the_pipeline_does(root, tiny_clip, caplog):
+    """Whole mode runs the pipeline's own scheduler; native mode the core's UniPC, frame by frame the same, and SMC
+    stops and continues its particles with UniPC's history."""
     folder = folder_of(root, "wan-unipc")
     (whole,) = noisesearch.search(prompts=["a red cat"], module=module_for(folder, tiny_clip))
-    assert torch.equal(reference(folder, whole), whole.image)  # whole mode: the pipeline's own scheduler
+    assert torch.equal(reference(folder, whole), whole.image)
+    module = module_for(folder, tiny_clip, mode="native")
     with caplog.at_level(logging.WARNING, logger="noisesearch"):
-        noisesearch.search(prompts=["a red cat"], module=module_for(folder, tiny_clip, mode="native"))
-    assert "UniPCMultistepScheduler" in caplog.text and "whole-pipeline mode reproduces them" in caplog.text
+        (native,) = noisesearch.search(prompts=["a red cat"], module=module)
+    assert module.describe()["sampler"] == "unipc" and "UniPCMultistepScheduler" not in caplog.text
+    theirs = reference(folder, native)
+    for frame in range(theirs.shape[0]):
+        assert (theirs[frame] - native.image[frame]).abs().max() <= 1e-4, frame
+    smc = module_for(folder, tiny_clip, "smc", 32, algorithm_args={"k": 4})
+    (steered,) = noisesearch.search(prompts=["a red cat"], module=smc)
+    assert steered.nfe <= 32 and steered.trace["levels"] and smc.describe()["sampler"] == "unipc"
 
 
 @pytest.mark.parametrize("algorithm,args,budget", [

@@ -62,4 +62,5 @@ def replay(search: SearchRun, proposal: Proposal, record: CandidateRecord, journ
     return Evaluated(scores=record.scores, nfe=record.nfe, root=tensors[ROOT], replayable=record.replayable,
                       x=tensors.get(X), x0=tensors.get(X0), image=image_of(tensors), thumb=tensors.get(THUMB),
                       gradient=tensors.get(GRADIENT), preview=tensors.get(PREVIEW), earlier=tensors.get(EARLIER),
-                      earlier_level=None if level is None else float(level))
+                      earlier_level=None if level is None else float(level) if level.dim() == 0 else
+                      tuple(level.tolist()))

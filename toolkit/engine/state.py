@@ -60,7 +60,7 @@ class Evaluated:
     gradient: Optional[torch.Tensor] = None
     preview: Optional[torch.Tensor] = None
     earlier: Optional[torch.Tensor] = None
-    earlier_level: Optional[float] = None
+    earlier_level: Any = None  # the multistep history's level (UniPC: its two levels)
     thumb: Optional[torch.Tensor] = None
 
     def tensors(self, keep_image: bool = True) -> dict[str, torch.Tensor]:
@@ -68,7 +68,8 @@ class Evaluated:
         image = to_uint8(self.image) if keep_image and self.image is not None else None
         named = {ROOT: self.root, X: self.x, X0: self.x0, IMAGE8: image, GRADIENT: self.gradient,
                  PREVIEW: self.preview, EARLIER: self.earlier, THUMB: self.thumb,
-                 EARLIER_LEVEL: None if self.earlier_level is None else torch.tensor(self.earlier_level)}
+                 EARLIER_LEVEL: None if self.earlier_level is None else torch.tensor(self.earlier_level,
+                                                                                     dtype=torch.float64)}
         return {key: value.detach().cpu().contiguous() for key, value in named.items() if value is not None}
 
     def to_cpu(self) -> "Evaluated":

@@ -1,4 +1,5 @@
-"""ODE samplers as objects: Euler (DDIM), Heun (EDM) and DPM-Solver++(2M), one class each, found in ``SAMPLERS``.
+"""ODE samplers as objects: Euler (DDIM), Heun (EDM), DPM-Solver++(2M) and UniPC (bh2, order 2), one class each, found
+in ``SAMPLERS``.
 
 Each steps in the family's own latent through its frame (``noisesearch.sampling.frames``) and owns its call count and, for
 multistep samplers, its history; k-diffusion's ``sampling.py`` is the model: one screen per sampler.
@@ -15,7 +16,9 @@ import torch
 from .denoiser import Denoiser, level_batch
 from .frames import EDM, Frame
 
-History = Optional[tuple[float, torch.Tensor]]  # the level before and its x0-prediction (multistep samplers)
+# multistep samplers: the level before and its x0-prediction (UniPC: the two levels before and, stacked on the second
+# axis, their x0-predictions and the corrected state at the first)
+History = Optional[tuple[Any, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,80 @@ class DPMSolver2M(Sampler):
         return 0.5 * (a_next - a * b_next / b) * (h / h_before) * (x0 - x0_before)
 
 
-SAMPLERS: dict[str, type[Sampler]] = {cls.name: cls for cls in (Euler, Heun, DPMSolver2M)}
+def _lam(a: float, b: float) -> float:
+    """The log signal-to-noise ratio ``log(a / b)`` (infinite at pure noise and at clean)."""
+    return -math.inf if a == 0 else math.inf if b == 0 else math.log(a / b)
+
+
+class UniPC(Sampler):
+    """UniPC (Zhao et al. 2023) as diffusers' ``UniPCMultistepScheduler`` in Wan's form: data prediction, B(h) =
+    e^-h - 1 (bh2), order 2 with a first-order first and last step (``lower_order_final``). Each step first corrects
+    the state the step before predicted, with the x0-prediction made there (UniC: no extra call), then predicts the
+    next (UniP); the prediction is made at the uncorrected state, as the scheduler makes it."""
+
+    name = "unipc"
+    multistep = True
+
+    def __init__(self, frame: Frame = EDM, history: History = None):
+        self.frame = frame
+        self.before: Optional[tuple[float, torch.Tensor, torch.Tensor]] = None  # a level, x0 there, corrected state
+        self.before2: Optional[tuple[float, torch.Tensor]] = None  # the level before that and its x0
+        if history is not None:
+            (level, level2), stacked = history
+            self.before = (level, stacked[:, 0], stacked[:, 1])
+            self.before2 = None if level2 < 0 else (level2, stacked[:, 2])
+
+    @property
+    def history(self) -> History:
+        if self.before is None:
+            return None
+        level, x0, corrected = self.before
+        level2, x0_2 = self.before2 if self.before2 is not None else (-1.0, torch.zeros_like(x0))  # -1: none
+        return (level, level2), torch.stack([x0, corrected, x0_2], dim=1)
+
+    def step(self, denoiser, x, x0, sigma, sigma_next, cond):
+        level, level_next = float(sigma), float(sigma_next)
+        if self.before is not None:
+            x = self._corrected(x, x0, level)
+        x_next = ddim_step(x, x0, level, level_next, self.frame)
+        if self.before is not None and level_next != 0:
+            x_next = self._predicted(x_next, x0, level, level_next)
+        self.before2 = None if self.before is None else self.before[:2]
+        self.before = (level, x0, x)
+        return x_next
+
+    def _step_of(self, level: float, level_next: float, level_other: float) -> tuple[float, float, float]:
+        """``a`` at ``level_next``, the step ``h`` in log-SNR, and ``r``: how far ``level_other`` lies from ``level``
+        in steps of ``h`` (not finite where a level is pure noise)."""
+        lam = [_lam(*self.frame.coefficients(value)) for value in (level, level_next, level_other)]
+        h = lam[1] - lam[0]
+        r = (lam[2] - lam[0]) / h if math.isfinite(h) and math.isfinite(lam[2]) else math.nan
+        return self.frame.coefficients(level_next)[0], h, r
+
+    def _predicted(self, x_next: torch.Tensor, x0: torch.Tensor, level: float, level_next: float) -> torch.Tensor:
+        """UniP-2's second-order term added to the first-order step ``x_next``."""
+        level_before, x0_before, _ = self.before
+        a_next, h, r = self._step_of(level, level_next, level_before)
+        return x_next if not math.isfinite(r) else x_next - a_next * math.expm1(-h) * 0.5 * (x0_before - x0) / r
+
+    def _corrected(self, x: torch.Tensor, x0: torch.Tensor, level: float) -> torch.Tensor:
+        """UniC: the state at ``level`` corrected from the step before, of the order that step's prediction had."""
+        level_before, x0_before, corrected_before = self.before
+        base = ddim_step(corrected_before, x0_before, level_before, level, self.frame)
+        a, h, r = self._step_of(level_before, level, self.before2[0] if self.before2 is not None else math.nan)
+        b_h = math.expm1(-h)  # B(h) of bh2
+        if not math.isfinite(r):  # the step before predicted to first order: rho = 1/2
+            return base - a * b_h * 0.5 * (x0 - x0_before)
+        hh = -h
+        phi = b_h / hh - 1
+        b1 = phi / b_h
+        b2 = (phi / hh - 0.5) * 2 / b_h
+        rho = (b2 - b1) / (r - 1)  # [[1, 1], [r, 1]] (rho, rho_t) = (b1, b2)
+        d1 = (self.before2[1] - x0_before) / r
+        return base - a * b_h * (rho * d1 + (b1 - rho) * (x0 - x0_before))
+
+
+SAMPLERS: dict[str, type[Sampler]] = {cls.name: cls for cls in (Euler, Heun, DPMSolver2M, UniPC)}
 
 
 SAMPLER_NAMES = tuple(SAMPLERS)

@@ -84,6 +84,37 @@ def test_dpm2m_in_the_vp_frame_is_dpm_solver_multisteps_step():
     assert (mine - z).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("flow", [True, False], ids=["wan-flow", "vp"])
+def test_unipc_is_unipc_multisteps_step(flow):
+    """Wan's UniPC (flow sigmas, shift 3, flow prediction) and the VP default, predictions drawn at random per call so
+    that every coefficient of the predictor and of both correctors shows."""
+    from diffusers import UniPCMultistepScheduler
+
+    if flow:
+        scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+        frame = FlowMatching()
+    else:
+        scheduler = UniPCMultistepScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+        frame = VariancePreserving()
+    scheduler.set_timesteps(7)
+    levels = scheduler.sigmas.double()
+    if flow:  # the scheduler's t as the core's sigma
+        levels = levels / (1 - levels)
+    generator = torch.Generator().manual_seed(3)
+    z = torch.randn(2, 4, 8, 8, generator=generator, dtype=torch.float64)
+    outputs = [torch.randn(z.shape, generator=generator, dtype=torch.float64) for _ in scheduler.timesteps]
+    calls = iter(range(len(outputs)))
+
+    def denoiser(x, sigma, cond):  # the scheduler's model output (velocity or epsilon), read as x0 at this state
+        a, b = frame.coefficients(float(sigma[0]))
+        return x - b * outputs[next(calls)] if flow else (x - b * outputs[next(calls)]) / a
+
+    mine = solve(denoiser, z.clone(), levels, None, "unipc", frame=frame)
+    for timestep, output in zip(scheduler.timesteps, outputs):
+        z = scheduler.step(output, timestep, z).prev_sample
+    assert (mine - z).abs().max() < 1e-5
+
+
 @pytest.mark.parametrize("frame", [EDM, VariancePreserving(), FlowMatching()], ids=lambda f: type(f).__name__)
 def test_renoising_and_ancestral_steps_land_on_the_frames_marginal(frame):
     """From the clean sample's latent at one level, both give z = a x0 + b eps at the next (b eps Gaussian)."""

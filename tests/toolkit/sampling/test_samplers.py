@@ -15,7 +15,7 @@ def toy_denoiser(x, sigma, cond):
 
 
 def test_the_table_holds_every_sampler_by_its_name():
-    assert set(SAMPLERS) == {"euler", "heun", "dpm2m"}
+    assert set(SAMPLERS) == {"euler", "heun", "dpm2m", "unipc"}
     assert all(issubclass(cls, Sampler) and sampler_class(name) is cls for name, cls in SAMPLERS.items())
     with pytest.raises(ValueError, match="unknown sampler 'ddpm'"):
         sampler_class("ddpm")
@@ -31,14 +31,16 @@ def test_a_sampler_counts_the_calls_its_solve_makes(name, stop):
     assert counter.nfe == 3 * SAMPLERS[name].calls(segment)
 
 
-def test_a_stopped_multistep_solve_continues_from_its_history_as_if_never_stopped():
+@pytest.mark.parametrize("name", ["dpm2m", "unipc"])
+@pytest.mark.parametrize("at", [1, 2, 4])
+def test_a_stopped_multistep_solve_continues_from_its_history_as_if_never_stopped(name, at):
     sigmas = karras_sigmas(8, 0.02, 20.0)
     x = torch.randn(2, 5) * 20
-    whole = solve(toy_denoiser, x, sigmas, None, "dpm2m")
-    first = DPMSolver2M()
-    middle = first.solve(toy_denoiser, x, sigmas[:5], None)
-    rest = DPMSolver2M(history=first.history).solve(toy_denoiser, middle, sigmas[4:], None)
-    forgetful = DPMSolver2M().solve(toy_denoiser, middle, sigmas[4:], None)
+    whole = solve(toy_denoiser, x, sigmas, None, name)
+    first = SAMPLERS[name]()
+    middle = first.solve(toy_denoiser, x, sigmas[:at + 1], None)
+    rest = SAMPLERS[name](history=first.history).solve(toy_denoiser, middle, sigmas[at:], None)
+    forgetful = SAMPLERS[name]().solve(toy_denoiser, middle, sigmas[at:], None)
     assert torch.allclose(rest, whole, atol=1e-6)
     assert not torch.allclose(forgetful, whole, atol=1e-4)
 
