@@ -149,7 +149,7 @@ def test_the_training_command_writes_a_world_the_cli_loads(in_process, tmp_path)
     assert json.loads((out / "training.json").read_text()) == figures
     more = train(out=out, parts=["diffusion"], diffusion_steps=3, batch_size=4, diffusion_seed=1, diffusion_init=out)
     assert more["diffusion"]["steps"] == 3 and more["diffusion"]["after"] == figures["diffusion"]  # a second stage
-    assert more["diffusion_train_s"] >= figures["diffusion_train_s"] and more["clip"] == figures["clip"]
+    assert more["clip"] == figures["clip"]  # the other part's figures stay
     with pytest.raises(SystemExit, match="holds no trained denoiser"):
         train(out=tmp_path / "other", parts=["diffusion"], diffusion_steps=1, batch_size=2,
               diffusion_init=out / "clip")

@@ -89,6 +89,8 @@ def unfinished_chunks(members: list, sizes: ChunkSizes, replayed: Container[int]
     """The members (place first) of the chunks a fresh run makes of ``members`` that hold any member not
     ``replayed``: a resumed round computes the chunks the run computed, so each row comes out as it did (a chunk the
     journal holds in part runs whole); while ``auto`` still times sizes, only the members not replayed."""
+    if not replayed:
+        return members
     if sizes.tuning:
         return [member for member in members if member[0] not in replayed]
     chunks = [members[start : start + sizes.size] for start in range(0, len(members), sizes.size)]

@@ -50,6 +50,11 @@ def ddim_step(x: torch.Tensor, x0: torch.Tensor, sigma: float, sigma_next: float
     return a_next * x0 + (b_next / b) * (x - a * x0)
 
 
+def _lam(a: float, b: float) -> float:
+    """The log signal-to-noise ratio ``log(a / b)`` (infinite at pure noise and at clean)."""
+    return -math.inf if a == 0 else math.inf if b == 0 else math.log(a / b)
+
+
 class Sampler:
     """One solve along a segment of levels; a subclass takes one step. An object lives for one solve.
 
@@ -169,15 +174,9 @@ class DPMSolver2M(Sampler):
             return None
         frame = self.frame
         (a, b), (a_next, b_next) = frame.coefficients(sigma), frame.coefficients(sigma_next)
-        (a_before, b_before) = frame.coefficients(level_before)
-        lam, lam_next, lam_before = math.log(a / b), math.log(a_next / b_next), math.log(a_before / b_before)
+        lam, lam_next, lam_before = _lam(a, b), _lam(a_next, b_next), _lam(*frame.coefficients(level_before))
         h, h_before = lam_next - lam, lam - lam_before
         return 0.5 * (a_next - a * b_next / b) * (h / h_before) * (x0 - x0_before)
-
-
-def _lam(a: float, b: float) -> float:
-    """The log signal-to-noise ratio ``log(a / b)`` (infinite at pure noise and at clean)."""
-    return -math.inf if a == 0 else math.inf if b == 0 else math.log(a / b)
 
 
 class UniPC(Sampler):

@@ -82,9 +82,10 @@ def single(tmp_path_factory):
     return runs
 
 
-# each launcher, each shard mode and each start once: torchrun fresh, and SLURM with --overwrite true over a finished
-# run (where rank 1 starting alone must leave the folder to rank 0); both modes on one node: test_distributed.py
-CASES = [("torchrun", "conditions", "fresh"), ("slurm", "candidates", "overwrite")]
+# SLURM with --overwrite true over a finished run (where rank 1 starting alone must leave the folder to rank 0); both
+# shard modes on one node: test_distributed.py. The torchrun case, ("torchrun", "conditions", "fresh"), is out of
+# `make test` to keep it under 15 minutes (stop 48: 15 min 12 s with it); add it back to run torchrun_node.
+CASES = [("slurm", "candidates", "overwrite")]
 
 
 @pytest.mark.parametrize("launcher, mode, start", CASES)
